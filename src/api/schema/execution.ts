@@ -1,0 +1,95 @@
+import { anyJSON, conditions, confidence, duration, JSONSchema, observedGeneration } from './common.js';
+
+const time = (description: string): JSONSchema => ({ type: 'string', format: 'date-time', description });
+
+export const executionSpec: JSONSchema = {
+  type: 'object',
+  required: ['patternRef'],
+  description: 'One run of a Pattern on an input. Immutable after creation, like a Job.',
+  properties: {
+    patternRef: {
+      type: 'object',
+      required: ['name'],
+      description: 'The Pattern to run, in the same namespace.',
+      properties: { name: { type: 'string', minLength: 1, description: 'Pattern name.' } },
+    },
+    input: anyJSON('Input of the run; must satisfy the Pattern\'s input schema.'),
+    timeout: duration('Fail the run, cancelling its agent calls, when it takes longer.', '5m'),
+    ttlSecondsAfterFinished: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Delete the Execution this long after it finished (unset: keep it).',
+    },
+  },
+};
+
+const agentResult: JSONSchema = {
+  type: 'object',
+  required: ['name', 'step'],
+  properties: {
+    name: { type: 'string', description: 'Agent name.' },
+    step: { type: 'string', description: 'Step that made the call.' },
+    endpoint: { type: 'string', description: 'Address that answered.' },
+    confidence: confidence('Confidence the agent reported (0 when the call failed).'),
+    latencyMs: { type: 'number', minimum: 0, description: 'Call latency.' },
+    error: { type: 'string', description: 'Why the call failed.' },
+    reasoning: { type: 'string', description: 'Reasoning the agent gave.' },
+    value: anyJSON('Value the agent returned (truncated when large).'),
+    truncated: { type: 'boolean', description: 'The value was cut to keep the status small.' },
+  },
+};
+
+export const executionStatus: JSONSchema = {
+  type: 'object',
+  description: 'Progress and confidence-annotated result of the run.',
+  properties: {
+    phase: {
+      type: 'string',
+      enum: ['Pending', 'Running', 'Succeeded', 'Failed'],
+      description: 'Pending → Running → Succeeded or Failed.',
+    },
+    result: {
+      type: 'object',
+      description: 'The combined result.',
+      properties: {
+        value: anyJSON('The result value (truncated when large).'),
+        confidence: confidence('The result confidence.'),
+        truncated: { type: 'boolean', description: 'The value was cut to keep the status small.' },
+      },
+    },
+    confidence: confidence('Copy of result.confidence, for the printer column.'),
+    agentCount: { type: 'integer', minimum: 0, description: 'Agent calls made.' },
+    agents: { type: 'array', items: agentResult, description: 'Per-agent results, in call order.' },
+    steps: {
+      type: 'array',
+      description: 'Per-step progress.',
+      items: {
+        type: 'object',
+        required: ['name', 'phase'],
+        properties: {
+          name: { type: 'string', description: 'Step name.' },
+          phase: {
+            type: 'string',
+            enum: ['Pending', 'Running', 'Succeeded', 'Failed', 'Skipped'],
+            description: 'Step state.',
+          },
+          startedAt: time('When the step started.'),
+          finishedAt: time('When the step finished.'),
+          message: { type: 'string', description: 'Why it failed or was skipped.' },
+        },
+      },
+    },
+    attempt: {
+      type: 'integer',
+      minimum: 0,
+      description: 'How many times a run was started (a restart after an operator crash adds one; the result is written once).',
+    },
+    runId: { type: 'string', description: 'Id of the current attempt; agent task ids derive from the Execution uid and this.' },
+    startTime: time('When the run started.'),
+    completionTime: time('When the run finished.'),
+    duration: { type: 'string', description: 'completionTime − startTime, e.g. 1.2s, for the printer column.' },
+    message: { type: 'string', description: 'Summary, or why the run failed.' },
+    observedGeneration,
+    conditions,
+  },
+};

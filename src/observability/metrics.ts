@@ -1,0 +1,80 @@
+// Every Prometheus metric of the operator, in one registry served on /metrics.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'parallax_operator_' });
+
+const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const confidenceBuckets = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+
+export const metrics = {
+  reconcileTotal: new Counter({
+    name: 'parallax_reconcile_total',
+    help: 'Reconciles by controller and result (success, error, requeue).',
+    labelNames: ['controller', 'result'] as const,
+    registers: [registry],
+  }),
+  reconcileDuration: new Histogram({
+    name: 'parallax_reconcile_duration_seconds',
+    help: 'Time spent in one reconcile.',
+    labelNames: ['controller'] as const,
+    buckets: durationBuckets,
+    registers: [registry],
+  }),
+  workqueueDepth: new Gauge({
+    name: 'parallax_workqueue_depth',
+    help: 'Keys waiting in a controller workqueue.',
+    labelNames: ['controller'] as const,
+    registers: [registry],
+  }),
+  workqueueRetries: new Counter({
+    name: 'parallax_workqueue_retries_total',
+    help: 'Keys re-queued with backoff after an error.',
+    labelNames: ['controller'] as const,
+    registers: [registry],
+  }),
+  executionsTotal: new Counter({
+    name: 'parallax_executions_total',
+    help: 'Finished Executions by pattern and phase.',
+    labelNames: ['pattern', 'phase'] as const,
+    registers: [registry],
+  }),
+  executionDuration: new Histogram({
+    name: 'parallax_execution_duration_seconds',
+    help: 'Wall time of finished Executions.',
+    labelNames: ['pattern'] as const,
+    buckets: durationBuckets,
+    registers: [registry],
+  }),
+  executionConfidence: new Histogram({
+    name: 'parallax_execution_confidence',
+    help: 'Result confidence of succeeded Executions.',
+    labelNames: ['pattern'] as const,
+    buckets: confidenceBuckets,
+    registers: [registry],
+  }),
+  agentCallDuration: new Histogram({
+    name: 'parallax_agent_call_duration_seconds',
+    help: 'Latency of Analyze calls by agent.',
+    labelNames: ['agent'] as const,
+    buckets: durationBuckets,
+    registers: [registry],
+  }),
+  agentCallErrors: new Counter({
+    name: 'parallax_agent_call_errors_total',
+    help: 'Failed Analyze calls by agent and error kind.',
+    labelNames: ['agent', 'code'] as const,
+    registers: [registry],
+  }),
+  circuitBreakerState: new Gauge({
+    name: 'parallax_agent_circuit_open',
+    help: '1 while the circuit breaker of an endpoint is open.',
+    labelNames: ['endpoint'] as const,
+    registers: [registry],
+  }),
+  leader: new Gauge({
+    name: 'parallax_leader',
+    help: '1 while this replica holds the leader Lease.',
+    registers: [registry],
+  }),
+};
