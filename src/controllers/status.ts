@@ -1,0 +1,52 @@
+// Status writes: only when something changed (an Execution's cost is its API writes), always via
+// the /status subresource, as a JSON merge patch.
+import { isDeepStrictEqual } from 'node:util';
+import { resourcePath, type KubeRest } from '../k8s/rest.js';
+import type { KubeObject, ResourceType } from '../k8s/resources.js';
+
+export interface StatusPatchOptions {
+  /** Fail with 409 if the object changed since it was read (optimistic concurrency). */
+  resourceVersion?: string;
+}
+
+/**
+ * Writes `status` when it differs from `obj.status`. Returns the updated object, or undefined when
+ * nothing needed writing.
+ */
+export async function writeStatus<T extends KubeObject & { status?: unknown }>(
+  rest: KubeRest,
+  resource: ResourceType,
+  obj: T,
+  status: NonNullable<T['status']>,
+  opts: StatusPatchOptions = {},
+): Promise<T | undefined> {
+  if (isDeepStrictEqual(stripUndefined(obj.status), stripUndefined(status))) return undefined;
+  const body: Record<string, unknown> = { status: mergePatchFor(obj.status, status) };
+  if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
+  const path = resourcePath(resource, obj.metadata?.namespace, obj.metadata?.name, 'status');
+  return rest.patch<T>(path, body, 'merge');
+}
+
+/** A merge patch turning `from` into `to`: removed keys become null, arrays are replaced whole. */
+export function mergePatchFor(from: unknown, to: unknown): unknown {
+  if (!isPlainObject(from) || !isPlainObject(to)) return to === undefined ? null : to;
+  const patch: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(from), ...Object.keys(to)])) {
+    const a = from[key];
+    const b = to[key];
+    if (b === undefined) {
+      if (a !== undefined) patch[key] = null;
+    } else if (!isDeepStrictEqual(stripUndefined(a), stripUndefined(b))) {
+      patch[key] = mergePatchFor(a, b);
+    }
+  }
+  return patch;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+export function stripUndefined<T>(v: T): T {
+  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+}

@@ -1,0 +1,239 @@
+// List+watch cache of one resource type. Written here rather than using client-node's
+// makeInformer because that one stops for good on any watch error other than 410 and never
+// relists (see NOTES.md); an operator must survive API server restarts and dropped connections.
+import { Watch } from '@kubernetes/client-node';
+import type { Logger } from '../observability/logger.js';
+import { loggerFor } from '../observability/logger.js';
+import { KubeApiError, KubeRest, resourcePath } from './rest.js';
+import { keyOf, type KubeObject, type ResourceType } from './resources.js';
+
+export interface InformerHandlers<T extends KubeObject> {
+  add?(obj: T): void;
+  update?(obj: T, old: T): void;
+  delete?(obj: T): void;
+}
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  /** Full relist period; jittered ±10%. Catches anything a silently dead connection missed. */
+  resyncMs?: number;
+  /** Server-side watch timeout, so that watches are renewed regularly. */
+  watchTimeoutSeconds?: number;
+}
+
+const MAX_BACKOFF_MS = 30000;
+
+export class Informer<T extends KubeObject> {
+  private readonly cache = new Map<string, T>();
+  private readonly handlers: InformerHandlers<T>[] = [];
+  private readonly log: Logger;
+  private readonly watcher: Watch;
+  private resourceVersion = '';
+  private abort?: AbortController;
+  private stopped = true;
+  private failures = 0;
+  private retryTimer?: NodeJS.Timeout;
+  private resyncTimer?: NodeJS.Timeout;
+  private syncedResolve!: () => void;
+  /** Resolves once the first list has filled the cache. */
+  readonly synced: Promise<void>;
+
+  constructor(
+    private readonly rest: KubeRest,
+    readonly resource: ResourceType,
+    private readonly opts: InformerOptions = {},
+  ) {
+    this.log = loggerFor('informer', { resource: resource.plural });
+    this.watcher = new Watch(rest.kubeConfig);
+    this.synced = new Promise((r) => (this.syncedResolve = r));
+  }
+
+  on(handlers: InformerHandlers<T>): void {
+    this.handlers.push(handlers);
+  }
+
+  get(namespace: string, name: string): T | undefined {
+    return this.cache.get(`${namespace}/${name}`);
+  }
+
+  getByKey(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(namespace?: string): T[] {
+    const all = [...this.cache.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.relist();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.resyncTimer);
+    this.abort?.abort();
+    this.abort = undefined;
+  }
+
+  private get path(): string {
+    return resourcePath(this.resource, this.opts.namespace);
+  }
+
+  private async relist(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const list = await this.rest.list<T>(this.path, { labelSelector: this.opts.labelSelector });
+      this.replace(list.items ?? []);
+      this.resourceVersion = list.metadata?.resourceVersion ?? '';
+      this.syncedResolve();
+      this.scheduleResync();
+      this.failures = 0;
+      await this.watch();
+    } catch (err) {
+      this.retry(err, true);
+    }
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    const timeout = this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 60);
+    let sawEvent = false;
+    let gone = false;
+    this.abort = await this.watcher.watch(
+      this.path,
+      {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: timeout,
+        labelSelector: this.opts.labelSelector,
+      },
+      (type, obj) => {
+        sawEvent = true;
+        if (type === 'ERROR') {
+          if (obj?.code === 410) gone = true;
+          return;
+        }
+        this.apply(type, obj as T);
+      },
+      (err) => {
+        if (this.stopped) return;
+        if (gone || (err as { statusCode?: number })?.statusCode === 410) {
+          this.resourceVersion = '';
+          return void this.relist();
+        }
+        if (err) return this.retry(err, false);
+        // A clean close: the server's timeout, or the server went away. Resume from the last
+        // resourceVersion at once if the watch was healthy; otherwise back off.
+        if (sawEvent || this.failures === 0) {
+          this.failures = sawEvent ? 0 : this.failures + 1;
+          return void this.watch().catch((e) => this.retry(e, false));
+        }
+        this.retry(new Error('watch closed without events'), false);
+      },
+    );
+  }
+
+  private retry(err: unknown, relist: boolean): void {
+    if (this.stopped) return;
+    this.failures++;
+    const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.failures, 9)) * (0.8 + Math.random() * 0.4);
+    const code = err instanceof KubeApiError ? err.code : undefined;
+    this.log.warn({ err: (err as Error)?.message, code, delayMs: Math.round(delay) }, 'list/watch failed, retrying');
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      if (relist || !this.resourceVersion) void this.relist();
+      else void this.watch().catch((e) => this.retry(e, true));
+    }, delay);
+  }
+
+  private scheduleResync(): void {
+    clearTimeout(this.resyncTimer);
+    const period = this.opts.resyncMs ?? 10 * 60 * 1000;
+    this.resyncTimer = setTimeout(
+      () => {
+        this.abort?.abort();
+        void this.relist();
+      },
+      period * (0.9 + Math.random() * 0.2),
+    );
+    this.resyncTimer.unref();
+  }
+
+  private apply(type: string, obj: T): void {
+    if (!isWellFormed(obj)) {
+      this.log.error({ type, object: summarize(obj) }, 'ignoring malformed object from watch');
+      return;
+    }
+    const rv = obj.metadata?.resourceVersion;
+    if (rv) this.resourceVersion = rv;
+    if (type === 'BOOKMARK') return;
+    const key = keyOf(obj);
+    const old = this.cache.get(key);
+    if (type === 'DELETED') {
+      this.cache.delete(key);
+      this.emit((h) => h.delete?.(obj));
+    } else if (old) {
+      this.cache.set(key, obj);
+      if (old.metadata?.resourceVersion !== rv) this.emit((h) => h.update?.(obj, old));
+    } else {
+      this.cache.set(key, obj);
+      this.emit((h) => h.add?.(obj));
+    }
+  }
+
+  /** Replace the cache with a fresh list, emitting the differences as events. */
+  private replace(items: T[]): void {
+    const seen = new Set<string>();
+    for (const obj of items) {
+      if (!isWellFormed(obj)) {
+        this.log.error({ object: summarize(obj) }, 'ignoring malformed object from list');
+        continue;
+      }
+      obj.apiVersion ??= this.resource.group ? `${this.resource.group}/${this.resource.version}` : this.resource.version;
+      obj.kind ??= this.resource.kind;
+      const key = keyOf(obj);
+      seen.add(key);
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      if (!old) this.emit((h) => h.add?.(obj));
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit((h) => h.update?.(obj, old));
+    }
+    for (const [key, obj] of this.cache) {
+      if (seen.has(key)) continue;
+      this.cache.delete(key);
+      this.emit((h) => h.delete?.(obj));
+    }
+  }
+
+  private emit(fn: (h: InformerHandlers<T>) => void): void {
+    for (const h of this.handlers) {
+      try {
+        fn(h);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'informer handler threw');
+      }
+    }
+  }
+}
+
+function isWellFormed(obj: unknown): obj is KubeObject {
+  const o = obj as KubeObject;
+  return !!o && typeof o === 'object' && typeof o.metadata?.name === 'string';
+}
+
+function summarize(obj: unknown): string {
+  try {
+    return JSON.stringify(obj).slice(0, 300);
+  } catch {
+    return String(obj);
+  }
+}

@@ -1,0 +1,151 @@
+// A thin JSON REST client over the KubeConfig of @kubernetes/client-node.
+// Why not the generated typed APIs: they turn core objects into class instances (timestamps as
+// Date) while watches deliver plain JSON, so one cache would hold two shapes; and every status
+// write of the operator is a merge patch whose content type the typed APIs make awkward. Here every
+// object is plain JSON, connections are kept alive, and errors carry the API's status and message.
+import { KubeConfig } from '@kubernetes/client-node';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+
+export class KubeApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly body?: unknown,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.code === 404;
+export const isConflict = (err: unknown): boolean => err instanceof KubeApiError && err.code === 409;
+export const isAlreadyExists = (err: unknown): boolean =>
+  err instanceof KubeApiError && err.code === 409 && err.reason === 'AlreadyExists';
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface KubeList<T> {
+  items: T[];
+  metadata: { resourceVersion?: string; continue?: string };
+}
+
+export class KubeRest {
+  private readonly server: URL;
+  private readonly agent: HttpsAgent | HttpAgent;
+
+  constructor(readonly kubeConfig: KubeConfig) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+    const isHttps = this.server.protocol === 'https:';
+    this.agent = isHttps
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 64 })
+      : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+
+  list<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('GET', withQuery(path, query));
+  }
+
+  create<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, body);
+  }
+
+  replace<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, body);
+  }
+
+  patch<T>(path: string, body: unknown, type: PatchType = 'merge', query: Record<string, string> = {}): Promise<T> {
+    return this.request<T>('PATCH', withQuery(path, query), body, PATCH_CONTENT_TYPE[type]);
+  }
+
+  delete<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('DELETE', path, body);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const opts: RequestOptions = {
+      method,
+      protocol: this.server.protocol,
+      hostname: this.server.hostname,
+      port: this.server.port,
+      path: this.server.pathname.replace(/\/$/, '') + path,
+      headers: { Accept: 'application/json' },
+    };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    opts.agent = this.agent;
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    if (payload !== undefined) {
+      opts.headers = { ...opts.headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) };
+    }
+    const send = this.server.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: any;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {
+            parsed = text;
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) return resolve(parsed as T);
+          const message = parsed?.message ?? (text || `HTTP ${status}`);
+          reject(new KubeApiError(status, parsed?.reason ?? '', `${method} ${path}: ${message}`, parsed));
+        });
+      });
+      req.on('error', reject);
+      req.setTimeout(60000, () => req.destroy(new Error(`${method} ${path}: request timed out`)));
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+}
+
+function withQuery(path: string, query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+  const qs = params.toString();
+  return qs ? `${path}${path.includes('?') ? '&' : '?'}${qs}` : path;
+}
+
+/** API path of a collection or object. `group` '' means the core API. */
+export function resourcePath(
+  r: { group: string; version: string; plural: string },
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
+  const base = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
+  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const obj = name ? `/${encodeURIComponent(name)}` : '';
+  const sub = name && subresource ? `/${subresource}` : '';
+  return `${base}${ns}/${r.plural}${obj}${sub}`;
+}
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}

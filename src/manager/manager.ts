@@ -1,0 +1,115 @@
+// Wires caches, controllers, leader election and the probe server into one operator process.
+// Every replica keeps its caches warm; only the Lease holder runs reconcilers.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Controller } from '../controllers/controller.js';
+import { EventRecorder } from '../controllers/events.js';
+import { Informer } from '../k8s/informer.js';
+import { KubeRest } from '../k8s/rest.js';
+import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES } from '../k8s/resources.js';
+import { loggerFor } from '../observability/logger.js';
+import { AGENT_LABEL, type Caches, type OperatorContext } from './context.js';
+import { startProbeServer, type ProbeServer } from './http-server.js';
+import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  /** Watch one namespace only; all namespaces when unset. */
+  namespace?: string;
+  workers?: number;
+  /** Lease settings; false runs without leader election (a single replica). */
+  leaderElection?: Omit<LeaderElectionOptions, 'identity'> | false;
+  identity?: string;
+  /** host:port of /healthz, /readyz, /metrics; false for none. */
+  httpAddress?: string | false;
+  resyncMs?: number;
+  /** Builds the controllers; each registers its informer handlers on ctx.caches. */
+  controllers: (ctx: OperatorContext, opts: { workers: number }) => Controller[];
+  /** Called when leadership is lost after it was held (the process should exit and restart). */
+  onLostLeadership?: () => void;
+}
+
+export class Manager {
+  readonly rest: KubeRest;
+  readonly caches: Caches;
+  readonly context: OperatorContext;
+  readonly identity: string;
+  private readonly controllers: Controller[];
+  private readonly elector?: LeaderElector;
+  private readonly log;
+  private probe?: ProbeServer;
+  private electing?: Promise<void>;
+  private synced = false;
+  private leading = false;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.rest = new KubeRest(opts.kubeConfig);
+    this.identity = opts.identity ?? process.env.POD_NAME ?? `parallax-${process.pid}`;
+    this.log = loggerFor('manager', { identity: this.identity });
+    const informer = <T extends object>(r: typeof AGENTS, labelSelector?: string) =>
+      new Informer<T & { metadata?: any }>(this.rest, r, { namespace: opts.namespace, resyncMs: opts.resyncMs, labelSelector });
+    this.caches = {
+      agents: informer(AGENTS),
+      patterns: informer(PATTERNS),
+      executions: informer(EXECUTIONS),
+      // Only the objects the operator owns: a label selector keeps memory flat on big clusters.
+      pods: informer(PODS, AGENT_LABEL),
+      deployments: informer(DEPLOYMENTS, AGENT_LABEL),
+      services: informer(SERVICES, AGENT_LABEL),
+    } as Caches;
+    this.context = {
+      rest: this.rest,
+      caches: this.caches,
+      events: new EventRecorder(this.rest, this.identity),
+      identity: this.identity,
+    };
+    this.controllers = opts.controllers(this.context, { workers: opts.workers ?? 4 });
+    if (opts.leaderElection) this.elector = new LeaderElector(this.rest, { ...opts.leaderElection, identity: this.identity });
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  get isReady(): boolean {
+    return this.synced;
+  }
+
+  /** Starts caches and the probe server, then campaigns; resolves once caches are synced. */
+  async start(): Promise<void> {
+    if (this.opts.httpAddress) this.probe = await startProbeServer(this.opts.httpAddress, () => this.synced);
+    for (const inf of Object.values(this.caches)) inf.start();
+    await Promise.all(Object.values(this.caches).map((inf) => inf.synced));
+    this.synced = true;
+    this.log.info('caches synced');
+    if (!this.elector) return this.lead();
+    this.electing = this.elector.run(
+      () => this.lead(),
+      () => {
+        this.leading = false;
+        void Promise.all(this.controllers.map((c) => c.stop()));
+        this.opts.onLostLeadership?.();
+      },
+    );
+  }
+
+  get probePort(): number | undefined {
+    return this.probe?.port;
+  }
+
+  /** Graceful shutdown: finish in-flight reconciles, release the Lease, close watches. */
+  async stop(): Promise<void> {
+    this.log.info('shutting down');
+    await Promise.all(this.controllers.map((c) => c.stop()));
+    this.leading = false;
+    await this.elector?.stop();
+    await this.electing;
+    for (const inf of Object.values(this.caches)) inf.stop();
+    await this.probe?.close();
+    this.rest.close();
+  }
+
+  private lead(): void {
+    this.leading = true;
+    for (const c of this.controllers) c.start();
+  }
+}
