@@ -15,6 +15,8 @@ export interface LeaderElectionOptions {
   leaseDurationMs?: number;
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
+  /** Give the Lease up on a graceful stop so a standby takes over at once (default true). */
+  releaseOnStop?: boolean;
 }
 
 interface Lease {
@@ -94,6 +96,7 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     metrics.leader.set(0);
+    if (this.opts.releaseOnStop === false) return;
     try {
       const lease = await this.rest.get<Lease>(this.path);
       if (lease.spec.holderIdentity !== this.identity) return;

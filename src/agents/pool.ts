@@ -1,0 +1,527 @@
+// The operator's gRPC client for agents: implements the runtime's AgentCaller.
+//
+// - One channel per endpoint, reused across calls; dropped by retainOnly()/closeIdle()/close(), and
+//   when its circuit opens (the trial after the reset timeout gets a fresh connection).
+// - Round-robin across an agent's endpoints: the operator dials pod IPs itself, because a ClusterIP
+//   Service pins one HTTP/2 connection (so every call) to one pod.
+// - One deadline for the whole call (request timeoutMs ?? the agent's timeout); retries share it.
+// - Retries only UNAVAILABLE (never DEADLINE_EXCEEDED, never after abort), with exponential backoff
+//   and jitter, moving to the next endpoint each time.
+// - A circuit breaker per endpoint.
+// - Replies are validated (confidence a number in [0,1], value_json valid JSON).
+// - call() never throws: every failure is a result with confidence 0 and `error` set.
+import * as grpc from '@grpc/grpc-js';
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
+import { loggerFor } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { withSpan } from '../observability/tracing.js';
+import {
+  encodeData,
+  fromTimestamp,
+  loadProtocol,
+  type AgentRequestMessage,
+  type CapabilitiesMessage,
+  type ConfidenceAgentClient,
+  type ConfidenceResultMessage,
+  type HealthMessage,
+  type HealthStatusName,
+} from '../sdk/protocol.js';
+import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
+
+export interface AgentTarget {
+  /** Addresses to dial, `host:port` (pod IPs, or the external endpoint). */
+  endpoints: string[];
+  /** The agent's default deadline for one call. */
+  timeoutMs: number;
+}
+
+/** Resolves an Agent's name to where it can be called; undefined when unknown. */
+export type AgentResolver = (agentName: string) => AgentTarget | undefined;
+
+export interface RetryOptions {
+  /** Attempts in total (first call included). Default 3. */
+  maxAttempts?: number;
+  /** Backoff before the 2nd attempt; doubles each time. Default 50 ms. */
+  baseDelayMs?: number;
+  /** Cap of one backoff. Default 1000 ms. */
+  maxDelayMs?: number;
+}
+
+export interface AgentPoolOptions {
+  retry?: RetryOptions;
+  breaker?: CircuitBreakerOptions;
+  /** Used when neither the request nor the resolver gives a timeout. Default 30000 ms. */
+  defaultTimeoutMs?: number;
+  /** Extra grpc-js channel options (merged over the pool's defaults). */
+  channelOptions?: grpc.ChannelOptions;
+  /** Clock for the circuit breakers (tests). */
+  now?: () => number;
+  /** Random source in [0,1) for backoff jitter (tests). */
+  random?: () => number;
+}
+
+export interface ProbeHealth {
+  status: HealthStatusName;
+  message: string;
+  lastCheck?: string;
+  details: Record<string, string>;
+}
+
+export interface ProbeCapabilities {
+  agentId: string;
+  name: string;
+  capabilities: string[];
+  expertise: number;
+  capabilityScores: Record<string, number>;
+}
+
+export interface ProbeResult {
+  /** HealthCheck answered HEALTHY or DEGRADED (a degraded agent still serves). */
+  healthy: boolean;
+  health: ProbeHealth;
+  capabilities?: ProbeCapabilities;
+  /** Why the probe (HealthCheck or GetCapabilities) failed. */
+  error?: string;
+  latencyMs: number;
+}
+
+const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  // A restarted agent must be reachable again quickly; grpc-js' default cap is 120 s.
+  'grpc.initial_reconnect_backoff_ms': 200,
+  'grpc.max_reconnect_backoff_ms': 5000,
+  // Each pool has its own connections: tests and the operator don't share subchannels by accident.
+  'grpc.use_local_subchannel_pool': 1,
+};
+
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Codes that say the endpoint itself is in trouble (they count against its circuit breaker). */
+const ENDPOINT_FAILURE_CODES = new Set<grpc.status>([
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.INTERNAL,
+  grpc.status.UNKNOWN,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.DATA_LOSS,
+  grpc.status.UNIMPLEMENTED,
+]);
+
+interface Channel {
+  client: ConfidenceAgentClient;
+  lastUsed: number;
+  active: number;
+}
+
+/** The outcome of one attempt on one endpoint. */
+type Attempt =
+  | { ok: true; reply: ConfidenceResultMessage }
+  | { ok: false; code: grpc.status; details: string; aborted: boolean };
+
+class CallFailure {
+  constructor(
+    readonly code: string,
+    readonly message: string,
+    readonly endpoint?: string,
+  ) {}
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortReason(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  if (r instanceof Error) return r.message;
+  return r === undefined ? 'aborted' : String(r);
+}
+
+export class AgentPool implements AgentCaller {
+  private readonly channels = new Map<string, Channel>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly rr = new Map<string, number>();
+  private readonly log = loggerFor('agent-pool');
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly defaultTimeoutMs: number;
+  private readonly channelOptions: grpc.ChannelOptions;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly resolver: AgentResolver,
+    private readonly opts: AgentPoolOptions = {},
+  ) {
+    this.maxAttempts = Math.max(1, opts.retry?.maxAttempts ?? 3);
+    this.baseDelayMs = Math.max(0, opts.retry?.baseDelayMs ?? 50);
+    this.maxDelayMs = Math.max(this.baseDelayMs, opts.retry?.maxDelayMs ?? 1000);
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
+    this.channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...(opts.channelOptions ?? {}) };
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // AgentCaller
+
+  async call(req: AgentCallRequest): Promise<AgentCallResult> {
+    const agent = req.agent.name;
+    const started = performance.now();
+    const attrs = { agent, step: req.step, pattern: req.patternName, 'task.id': req.taskId };
+    let result: AgentCallResult;
+    try {
+      result = await withSpan('agent.call', attrs, async (span) => {
+        const r = await this.callOnce(req, started);
+        if (r.endpoint) span.setAttribute('endpoint', r.endpoint);
+        span.setAttribute('confidence', r.confidence);
+        if (r.error) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error });
+        return r;
+      });
+    } catch (err) {
+      // Not expected (callOnce catches everything), but call() must never throw.
+      result = this.failure(req, started, new CallFailure('INTERNAL', `agent ${agent}: ${(err as Error).message}`));
+    }
+    metrics.agentCallDuration.observe({ agent }, result.latencyMs / 1000);
+    return result;
+  }
+
+  private async callOnce(req: AgentCallRequest, started: number): Promise<AgentCallResult> {
+    const agent = req.agent.name;
+    try {
+      if (req.signal.aborted) throw new CallFailure('CANCELLED', `agent ${agent}: call cancelled before it started (${abortReason(req.signal)})`);
+      const target = this.resolver(agent);
+      if (!target || target.endpoints.length === 0) {
+        throw new CallFailure('NO_ENDPOINTS', `agent ${agent} has no ready endpoints`);
+      }
+      const timeoutMs =
+        req.timeoutMs !== undefined && req.timeoutMs > 0 ? req.timeoutMs : target.timeoutMs > 0 ? target.timeoutMs : this.defaultTimeoutMs;
+      const deadlineAt = Date.now() + timeoutMs;
+      const endpoints = target.endpoints;
+      const n = endpoints.length;
+      const start = this.rr.get(agent) ?? 0;
+      this.rr.set(agent, (start + 1) % 1_000_000_007);
+
+      let next = start % n;
+      let lastFailure: CallFailure | undefined;
+      const tried: string[] = [];
+      for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+        if (attempt > 1) {
+          const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 2));
+          const delay = cap / 2 + (this.random() * cap) / 2;
+          if (Date.now() + delay >= deadlineAt) break;
+          await sleep(delay, req.signal);
+          if (req.signal.aborted) throw new CallFailure('CANCELLED', `agent ${agent}: call cancelled (${abortReason(req.signal)})`);
+        }
+        const picked = this.pick(endpoints, next);
+        if (!picked) {
+          if (lastFailure) break;
+          throw new CallFailure('CIRCUIT_OPEN', `agent ${agent}: circuit open for all endpoints (${endpoints.join(', ')})`);
+        }
+        next = (picked.index + 1) % n;
+        const endpoint = picked.endpoint;
+        tried.push(endpoint);
+        const remaining = deadlineAt - Date.now();
+        if (remaining <= 0) {
+          this.breaker(endpoint).release();
+          throw new CallFailure('DEADLINE_EXCEEDED', `agent ${agent} at ${endpoint}: deadline exceeded after ${timeoutMs}ms`, endpoint);
+        }
+        const outcome = await this.attempt(endpoint, req, timeoutMs, deadlineAt);
+        const breaker = this.breaker(endpoint);
+        if (outcome.ok) {
+          const validated = this.validate(agent, endpoint, outcome.reply);
+          if (validated instanceof CallFailure) {
+            breaker.onFailure();
+            throw validated;
+          }
+          breaker.onSuccess();
+          return { ...validated, latencyMs: performance.now() - started };
+        }
+        if (outcome.aborted) {
+          breaker.release();
+          throw new CallFailure('CANCELLED', `agent ${agent} at ${endpoint}: call cancelled (${abortReason(req.signal)})`, endpoint);
+        }
+        if (ENDPOINT_FAILURE_CODES.has(outcome.code)) breaker.onFailure();
+        else breaker.onSuccess();
+        const codeName = grpc.status[outcome.code] ?? String(outcome.code);
+        if (outcome.code === grpc.status.DEADLINE_EXCEEDED) {
+          throw new CallFailure('DEADLINE_EXCEEDED', `agent ${agent} at ${endpoint}: deadline exceeded after ${timeoutMs}ms`, endpoint);
+        }
+        if (outcome.code !== grpc.status.UNAVAILABLE) {
+          throw new CallFailure(codeName, `agent ${agent} at ${endpoint} failed: ${codeName}: ${outcome.details}`, endpoint);
+        }
+        lastFailure = new CallFailure('UNAVAILABLE', outcome.details, endpoint);
+        this.log.debug({ agent, endpoint, attempt, details: outcome.details }, 'agent unavailable, retrying');
+      }
+      // Out of attempts, time or closed circuits after UNAVAILABLE answers.
+      const f = lastFailure as CallFailure;
+      throw new CallFailure(
+        'UNAVAILABLE',
+        `agent ${agent} unavailable after ${tried.length} attempt${tried.length === 1 ? '' : 's'} (${[...new Set(tried)].join(', ')}): ${f.message}`,
+        f.endpoint,
+      );
+    } catch (err) {
+      const f = err instanceof CallFailure ? err : new CallFailure('INTERNAL', `agent ${agent}: ${(err as Error).message}`);
+      return this.failure(req, started, f);
+    }
+  }
+
+  private failure(req: AgentCallRequest, started: number, f: CallFailure): AgentCallResult {
+    metrics.agentCallErrors.inc({ agent: req.agent.name, code: f.code });
+    this.log.debug({ agent: req.agent.name, code: f.code, error: f.message }, 'agent call failed');
+    return {
+      agent: req.agent.name,
+      ...(f.endpoint ? { endpoint: f.endpoint } : {}),
+      value: null,
+      confidence: 0,
+      latencyMs: performance.now() - started,
+      error: f.message,
+    };
+  }
+
+  /** First endpoint from `from` (cyclically) whose breaker lets a call through. */
+  private pick(endpoints: string[], from: number): { endpoint: string; index: number } | undefined {
+    for (let i = 0; i < endpoints.length; i++) {
+      const index = (from + i) % endpoints.length;
+      const endpoint = endpoints[index] as string;
+      if (this.breaker(endpoint).tryAcquire()) return { endpoint, index };
+    }
+    return undefined;
+  }
+
+  private attempt(endpoint: string, req: AgentCallRequest, timeoutMs: number, deadlineAt: number): Promise<Attempt> {
+    const ch = this.channel(endpoint);
+    const { data, context } = encodeData(req.data);
+    const msg: Partial<AgentRequestMessage> = {
+      task_id: req.taskId,
+      task_description: req.task,
+      data,
+      context: { ...context, 'parallax.step': req.step, 'parallax.agent': req.agent.name },
+      timeout_ms: Math.min(INT32_MAX, Math.max(0, Math.round(timeoutMs))),
+      pattern_name: req.patternName,
+    };
+    ch.active++;
+    ch.lastUsed = Date.now();
+    return new Promise<Attempt>((resolve) => {
+      let aborted = false;
+      const call = ch.client.Analyze(msg, new grpc.Metadata(), { deadline: new Date(deadlineAt) }, (err, reply) => {
+        req.signal.removeEventListener('abort', onAbort);
+        ch.active--;
+        ch.lastUsed = Date.now();
+        if (err || !reply) {
+          resolve({
+            ok: false,
+            code: err?.code ?? grpc.status.INTERNAL,
+            details: err?.details || err?.message || 'empty reply',
+            aborted: aborted || (err?.code === grpc.status.CANCELLED && req.signal.aborted),
+          });
+        } else {
+          resolve({ ok: true, reply });
+        }
+      });
+      const onAbort = () => {
+        aborted = true;
+        call.cancel();
+      };
+      req.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private validate(
+    agent: string,
+    endpoint: string,
+    reply: ConfidenceResultMessage,
+  ): Omit<AgentCallResult, 'latencyMs'> | CallFailure {
+    const c: unknown = reply.confidence;
+    if (typeof c !== 'number' || !(c >= 0 && c <= 1)) {
+      return new CallFailure('INVALID_REPLY', `agent ${agent} answered confidence ${String(c)}, outside [0,1]`, endpoint);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(reply.value_json);
+    } catch (err) {
+      const shown = reply.value_json.length > 80 ? `${reply.value_json.slice(0, 80)}…` : reply.value_json;
+      return new CallFailure(
+        'INVALID_REPLY',
+        `agent ${agent} answered value_json that is not JSON (${JSON.stringify(shown)}): ${(err as Error).message}`,
+        endpoint,
+      );
+    }
+    const out: Omit<AgentCallResult, 'latencyMs'> = { agent, endpoint, value, confidence: c };
+    if (reply.reasoning) out.reasoning = reply.reasoning;
+    if (reply.uncertainties?.length) out.uncertainties = [...reply.uncertainties];
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Channels and breakers
+
+  private channel(endpoint: string): Channel {
+    let ch = this.channels.get(endpoint);
+    if (!ch) {
+      const { Client } = loadProtocol();
+      ch = {
+        client: new Client(endpoint, grpc.credentials.createInsecure(), this.channelOptions),
+        lastUsed: Date.now(),
+        active: 0,
+      };
+      this.channels.set(endpoint, ch);
+    }
+    return ch;
+  }
+
+  private breaker(endpoint: string): CircuitBreaker {
+    let b = this.breakers.get(endpoint);
+    if (!b) {
+      b = new CircuitBreaker(this.opts.breaker, this.now, (state) => {
+        metrics.circuitBreakerState.set({ endpoint }, state === 'closed' ? 0 : 1);
+        this.log.info({ endpoint, state }, 'circuit breaker state changed');
+        // Drop the connection of an open circuit: the trial call later dials afresh
+        // instead of waiting out grpc's reconnect backoff.
+        if (state === 'open') this.dropChannel(endpoint);
+      });
+      this.breakers.set(endpoint, b);
+    }
+    return b;
+  }
+
+  private dropChannel(endpoint: string): void {
+    const ch = this.channels.get(endpoint);
+    if (!ch) return;
+    this.channels.delete(endpoint);
+    ch.client.close();
+  }
+
+  /** State of an endpoint's circuit breaker ('closed' for an endpoint never called). */
+  breakerState(endpoint: string): BreakerState {
+    return this.breakers.get(endpoint)?.state ?? 'closed';
+  }
+
+  /** Endpoints that currently have an open channel. */
+  openChannels(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /** Closes channels and forgets breakers of every endpoint not listed (agents scaled down, pods gone). */
+  retainOnly(endpoints: Iterable<string>): void {
+    const keep = new Set(endpoints);
+    for (const endpoint of [...this.channels.keys()]) if (!keep.has(endpoint)) this.dropChannel(endpoint);
+    for (const endpoint of [...this.breakers.keys()]) {
+      if (!keep.has(endpoint)) {
+        this.breakers.delete(endpoint);
+        metrics.circuitBreakerState.remove({ endpoint });
+      }
+    }
+  }
+
+  /** Closes channels with no call in flight that were not used for idleMs. Returns how many. */
+  closeIdle(idleMs: number): number {
+    const cutoff = Date.now() - idleMs;
+    let closed = 0;
+    for (const [endpoint, ch] of [...this.channels]) {
+      if (ch.active === 0 && ch.lastUsed <= cutoff) {
+        this.dropChannel(endpoint);
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  /** Closes every channel. The pool stays usable: later calls dial again. */
+  close(): void {
+    for (const endpoint of [...this.channels.keys()]) this.dropChannel(endpoint);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Probing (Agent controller)
+
+  /** HealthCheck + GetCapabilities on one endpoint over the pool's channel. Never throws. */
+  probe(endpoint: string, timeoutMs: number): Promise<ProbeResult> {
+    return probeWith(this.channel(endpoint).client, timeoutMs);
+  }
+}
+
+function unary<T>(
+  fn: (req: Record<string, never>, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, v?: T) => void) => unknown,
+  deadline: Date,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    fn({}, new grpc.Metadata(), { deadline }, (err, v) => (err || v === undefined ? reject(err ?? new Error('empty reply')) : resolve(v)));
+  });
+}
+
+function describeError(what: string, err: unknown, timeoutMs: number): string {
+  const e = err as Partial<grpc.ServiceError>;
+  if (e?.code === grpc.status.DEADLINE_EXCEEDED) return `${what}: deadline exceeded after ${timeoutMs}ms`;
+  if (typeof e?.code === 'number') return `${what}: ${grpc.status[e.code]}: ${e.details || e.message}`;
+  return `${what}: ${(err as Error)?.message ?? String(err)}`;
+}
+
+async function probeWith(client: ConfidenceAgentClient, timeoutMs: number): Promise<ProbeResult> {
+  const started = performance.now();
+  const deadline = new Date(Date.now() + timeoutMs);
+  const [h, c] = await Promise.allSettled([
+    unary<HealthMessage>(client.HealthCheck.bind(client), deadline),
+    unary<CapabilitiesMessage>(client.GetCapabilities.bind(client), deadline),
+  ]);
+  const result: ProbeResult = {
+    healthy: false,
+    health: { status: 'UNKNOWN', message: '', details: {} },
+    latencyMs: 0,
+  };
+  const errors: string[] = [];
+  if (h.status === 'fulfilled') {
+    const lastCheck = fromTimestamp(h.value.last_check);
+    result.health = {
+      status: h.value.status,
+      message: h.value.message,
+      ...(lastCheck ? { lastCheck: lastCheck.toISOString() } : {}),
+      details: { ...h.value.details },
+    };
+    result.healthy = h.value.status === 'HEALTHY' || h.value.status === 'DEGRADED';
+  } else {
+    const msg = describeError('HealthCheck', h.reason, timeoutMs);
+    result.health.message = msg;
+    errors.push(msg);
+  }
+  if (c.status === 'fulfilled') {
+    result.capabilities = {
+      agentId: c.value.agent_id,
+      name: c.value.name,
+      capabilities: [...c.value.capabilities],
+      expertise: c.value.expertise_level,
+      capabilityScores: { ...c.value.capability_scores },
+    };
+  } else {
+    errors.push(describeError('GetCapabilities', c.reason, timeoutMs));
+  }
+  if (errors.length) result.error = errors.join('; ');
+  result.latencyMs = performance.now() - started;
+  return result;
+}
+
+/**
+ * Probes one endpoint (HealthCheck + GetCapabilities). With a pool, reuses its channel;
+ * otherwise dials a temporary one. Never throws.
+ */
+export async function probeAgent(endpoint: string, timeoutMs: number, pool?: AgentPool): Promise<ProbeResult> {
+  if (pool) return pool.probe(endpoint, timeoutMs);
+  const { Client } = loadProtocol();
+  const client = new Client(endpoint, grpc.credentials.createInsecure(), DEFAULT_CHANNEL_OPTIONS);
+  try {
+    return await probeWith(client, timeoutMs);
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,24 @@
+// Public API of the pattern runtime (independent of Kubernetes and gRPC).
+export { compilePattern } from './compile.js';
+export type {
+  CompiledCallStep,
+  CompiledLetStep,
+  CompiledPattern,
+  CompiledPatternStep,
+  CompiledStep,
+  CompileOptions,
+  CompileResult,
+  Strategy,
+} from './compile.js';
+export { runPattern } from './run.js';
+export type { RunOptions, RunResult } from './run.js';
+export { PatternRunError } from './errors.js';
+export type { CompileIssue } from './errors.js';
+export { matchesSelector, matchingAgents, selectAgents } from './selection.js';
+export type { AgentRequirements, LabelSelector, SelectionResult } from './selection.js';
+export { DEFAULT_LIMITS, resolveLimits } from './limits.js';
+export type { RuntimeLimits } from './limits.js';
+export { parseDuration } from './duration.js';
+export * as confidence from './confidence.js';
+export { toPlain } from './values.js';
+export type * from './types.js';

@@ -1,0 +1,32 @@
+// Bounds that make a runaway Pattern fail with a clear message instead of exhausting the operator.
+
+export interface RuntimeLimits {
+  /** Longest CEL expression, in characters (the CRD also caps it at 4096). */
+  maxExpressionLength: number;
+  /** Most AST nodes in one CEL expression (cel-js parse-time limit). */
+  maxAstNodes: number;
+  /** Deepest nesting of one CEL expression (cel-js parse-time limit). */
+  maxExpressionDepth: number;
+  /** Most steps in one Pattern (the CRD caps it at 64 too). */
+  maxSteps: number;
+  /** Deepest chain of `pattern` steps (A runs B runs C ...). */
+  maxDepth: number;
+  /** Most agent calls in one run, nested runs included. */
+  maxCalls: number;
+  /** Largest JSON (in bytes) of one agent value, step result or output value. */
+  maxResultBytes: number;
+}
+
+export const DEFAULT_LIMITS: RuntimeLimits = {
+  maxExpressionLength: 4096,
+  maxAstNodes: 2000,
+  maxExpressionDepth: 64,
+  maxSteps: 64,
+  maxDepth: 4,
+  maxCalls: 1000,
+  maxResultBytes: 1024 * 1024,
+};
+
+export function resolveLimits(overrides?: Partial<RuntimeLimits>): RuntimeLimits {
+  return { ...DEFAULT_LIMITS, ...(overrides ?? {}) };
+}

@@ -1,0 +1,60 @@
+// The contract between the pattern runtime and whatever calls agents (the gRPC pool in the
+// operator, canned replies in `parallax check` and unit tests). The runtime knows nothing of
+// Kubernetes or gRPC.
+import type { PatternSpec } from '../api/types.js';
+
+/** An agent the runtime may call, as patterns see it in `agents` (CEL). */
+export interface AgentInfo {
+  name: string;
+  capabilities: string[];
+  expertise: number;
+  labels: Record<string, string>;
+}
+
+export interface AgentCallRequest {
+  agent: AgentInfo;
+  /** Name of the call step making the request. */
+  step: string;
+  task: string;
+  data: unknown;
+  /** Per-call deadline from the step; undefined means the agent's own default. */
+  timeoutMs?: number;
+  /** Stable id of this call: `<taskIdPrefix>/<step>/<agent>`, so agents can de-duplicate retries. */
+  taskId: string;
+  patternName: string;
+  /** Aborted when the run is cancelled, times out, or a race/cascade no longer needs this call. */
+  signal: AbortSignal;
+}
+
+/** One agent's answer. A failed call is a result too: confidence 0 and `error` set. */
+export interface AgentCallResult {
+  agent: string;
+  endpoint?: string;
+  value: unknown;
+  confidence: number;
+  reasoning?: string;
+  uncertainties?: string[];
+  latencyMs: number;
+  error?: string;
+}
+
+/** Calls one agent. Implementations must not throw: failures are returned as results with `error`. */
+export interface AgentCaller {
+  call(req: AgentCallRequest): Promise<AgentCallResult>;
+}
+
+/** Finds another Pattern by name, for `pattern` steps (composition). */
+export type PatternResolver = (name: string) => Promise<PatternSpec | undefined>;
+
+export type StepPhase = 'Succeeded' | 'Failed' | 'Skipped';
+
+/** What a finished step left behind; given back in RunOptions.completedSteps, the step is not run again. */
+export interface StepOutcome {
+  name: string;
+  phase: StepPhase;
+  result: unknown;
+  startedAt: string;
+  finishedAt: string;
+  message?: string;
+  calls: AgentCallResult[];
+}

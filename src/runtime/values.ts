@@ -1,0 +1,156 @@
+// Values as CEL sees them, and back to plain JSON.
+//
+// cel-js checks field access on registered types, so call results and agents are class instances
+// (a typo such as `r.confidenc` is then a compile error, not a run-time surprise). Everything that
+// leaves the runtime (step results, the output) goes through toPlain: BigInt → number, class
+// instances and Maps → plain objects, so it can be stored as JSON and fed back on resume.
+import type { AgentCallResult, AgentInfo } from './types.js';
+
+/** One agent answer inside CEL: `{agent, endpoint, value, confidence, reasoning, uncertainties, latencyMs, error, expertise}`. */
+export class CallResultView {
+  agent: string;
+  endpoint: string;
+  value: unknown;
+  confidence: number;
+  reasoning: string;
+  uncertainties: string[];
+  latencyMs: number;
+  /** "" when the call succeeded. */
+  error: string;
+  /** From the Agent, so weighted aggregations need no lookup. */
+  expertise: number;
+
+  constructor(r: {
+    agent: string;
+    endpoint?: string;
+    value?: unknown;
+    confidence: number;
+    reasoning?: string;
+    uncertainties?: string[];
+    latencyMs?: number;
+    error?: string;
+    expertise?: number;
+  }) {
+    this.agent = r.agent;
+    this.endpoint = r.endpoint ?? '';
+    this.value = r.value === undefined ? null : r.value;
+    this.confidence = r.confidence;
+    this.reasoning = r.reasoning ?? '';
+    this.uncertainties = r.uncertainties ?? [];
+    this.latencyMs = r.latencyMs ?? 0;
+    this.error = r.error ?? '';
+    this.expertise = r.expertise ?? 0;
+  }
+
+  static fromCall(r: AgentCallResult, expertise: number): CallResultView {
+    return new CallResultView({ ...r, expertise });
+  }
+
+  /** Rebuilds a view from its stored JSON (resumed runs). */
+  static fromPlain(v: unknown): CallResultView {
+    const o = (v ?? {}) as Record<string, unknown>;
+    return new CallResultView({
+      agent: String(o.agent ?? ''),
+      endpoint: typeof o.endpoint === 'string' ? o.endpoint : '',
+      value: o.value,
+      confidence: typeof o.confidence === 'number' ? o.confidence : 0,
+      reasoning: typeof o.reasoning === 'string' ? o.reasoning : '',
+      uncertainties: Array.isArray(o.uncertainties) ? o.uncertainties.map(String) : [],
+      latencyMs: typeof o.latencyMs === 'number' ? o.latencyMs : 0,
+      error: typeof o.error === 'string' ? o.error : '',
+      expertise: typeof o.expertise === 'number' ? o.expertise : 0,
+    });
+  }
+}
+
+/** One agent inside CEL (`agents`): `{name, capabilities, expertise, labels}`. */
+export class AgentView {
+  name: string;
+  capabilities: string[];
+  expertise: number;
+  labels: Record<string, string>;
+  constructor(a: AgentInfo) {
+    this.name = a.name;
+    this.capabilities = [...a.capabilities];
+    this.expertise = a.expertise;
+    this.labels = { ...a.labels };
+  }
+}
+
+/** Result of a `pattern` step inside CEL: `{value, confidence}`. */
+export class PatternResultView {
+  constructor(
+    public value: unknown,
+    public confidence: number,
+  ) {}
+}
+
+/**
+ * Plain JSON copy of a CEL value. Integers become numbers (they are BigInt in cel-js); a BigInt
+ * outside the safe range becomes a string rather than silently losing digits.
+ */
+export function toPlain(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'bigint') {
+    return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v.toString();
+  }
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (Array.isArray(v)) return v.map(toPlain);
+  if (v instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of v) out[String(k)] = toPlain(x);
+    return out;
+  }
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'object') {
+    // Other cel-js values (unsigned ints, durations, types) print themselves sensibly.
+    const proto = Object.getPrototypeOf(v);
+    const isRecord =
+      proto === Object.prototype ||
+      proto === null ||
+      v instanceof CallResultView ||
+      v instanceof AgentView ||
+      v instanceof PatternResultView;
+    if (!isRecord) {
+      if (typeof (v as { valueOf(): unknown }).valueOf === 'function') {
+        const prim = (v as { valueOf(): unknown }).valueOf();
+        if (prim !== v) return toPlain(prim);
+      }
+      return String(v);
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = toPlain(x);
+    return out;
+  }
+  return null;
+}
+
+/** Size of a plain value as JSON, in bytes. */
+export function jsonBytes(v: unknown): number {
+  return Buffer.byteLength(JSON.stringify(v) ?? 'null', 'utf8');
+}
+
+/** A number from a CEL value (double or int), or undefined. */
+export function asNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  return undefined;
+}
+
+/** JSON with sorted keys, so equal values group together whatever their key order. */
+export function stableKey(v: unknown): string {
+  const norm = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(norm);
+    if (x && typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.keys(o)
+          .sort()
+          .map((k) => [k, norm(o[k])]),
+      );
+    }
+    return x;
+  };
+  return JSON.stringify(norm(toPlain(v))) ?? 'null';
+}

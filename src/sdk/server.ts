@@ -1,0 +1,38 @@
+// Running an agent as a process: serve, and stop gracefully on SIGINT/SIGTERM.
+import type { ParallaxAgent, ServeOptions } from './agent.js';
+
+export interface ServeAgentOptions extends ServeOptions {
+  /** How long in-flight calls may finish after a signal before the server is forced down. Default 5000. */
+  graceMs?: number;
+  /** Called after the agent stopped because of a signal; default exits the process with code 0. */
+  onSignalStop?: (signal: NodeJS.Signals) => void;
+}
+
+export interface ServingAgent {
+  port: number;
+  /** Stops the agent and removes the signal handlers. */
+  stop(): Promise<void>;
+}
+
+/** Serves the agent and installs SIGINT/SIGTERM handlers that shut it down gracefully. */
+export async function serveAgent(agent: ParallaxAgent, opts: ServeAgentOptions = {}): Promise<ServingAgent> {
+  const { port } = await agent.serve({ port: opts.port, host: opts.host });
+  const graceMs = opts.graceMs ?? 5000;
+  const onSignalStop = opts.onSignalStop ?? (() => process.exit(0));
+  let stopping: Promise<void> | undefined;
+  const remove = () => {
+    process.removeListener('SIGINT', handler);
+    process.removeListener('SIGTERM', handler);
+  };
+  const stop = () => {
+    remove();
+    stopping ??= agent.shutdown(graceMs);
+    return stopping;
+  };
+  const handler = (signal: NodeJS.Signals) => {
+    void stop().then(() => onSignalStop(signal));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return { port, stop };
+}

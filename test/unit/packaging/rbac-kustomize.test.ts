@@ -1,0 +1,129 @@
+// The chart and config/ (kustomize) must grant exactly the same permissions and run the same pod.
+import {
+  find,
+  goToolsPresent,
+  hasCommand,
+  K8sObject,
+  kustomize,
+  readYaml,
+  renderChart,
+  requireTool,
+  ruleTriples,
+} from './tools.js';
+
+// What the operator needs (see the brief in docs and charts/parallax/README.md), as triples.
+const ALL = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+const expand = (group: string, resources: string[], verbs: string[]) =>
+  resources.flatMap((r) => verbs.map((v) => `${group}|${r}|${v}`));
+const EXPECTED_CLUSTER = [
+  ...expand('parallax.ai', ['agents', 'patterns', 'executions'], ['get', 'list', 'watch', 'update', 'patch', 'delete']),
+  ...expand('parallax.ai', ['agents/status', 'patterns/status', 'executions/status'], ['get', 'update', 'patch']),
+  ...expand('parallax.ai', ['agents/finalizers', 'executions/finalizers'], ['update']),
+  ...expand('apps', ['deployments'], ALL),
+  ...expand('', ['services'], ALL),
+  ...expand('', ['pods'], ['get', 'list', 'watch']),
+  ...expand('events.k8s.io', ['events'], ['create', 'patch']),
+  ...expand('', ['events'], ['create', 'patch']),
+].sort();
+const EXPECTED_LEASES = expand('coordination.k8s.io', ['leases'], ALL).sort();
+
+describe('config/rbac files', () => {
+  test('ClusterRole grants exactly what the operator needs', () => {
+    expect(ruleTriples(find(readYaml('config/rbac/role.yaml'), 'ClusterRole').rules)).toEqual(EXPECTED_CLUSTER);
+  });
+  test('leader-election Role grants exactly the lease verbs', () => {
+    expect(ruleTriples(find(readYaml('config/rbac/leader_election_role.yaml'), 'Role').rules)).toEqual(EXPECTED_LEASES);
+  });
+});
+
+const haveKubectl = requireTool(hasCommand('kubectl'), 'kubectl (kustomize)', 'install kubectl >= 1.21');
+const haveGo = requireTool(goToolsPresent(), 'Go + sprig (chart renderer)', 'hack/install-tools.sh go');
+const withKubectl = haveKubectl ? describe : describe.skip;
+const withBoth = haveKubectl && haveGo ? describe : describe.skip;
+
+withKubectl('kubectl kustomize config/default', () => {
+  let objs: K8sObject[];
+  beforeAll(() => {
+    objs = kustomize('config/default');
+  });
+
+  test('builds CRDs, RBAC and the manager in parallax-system with the parallax- prefix', () => {
+    const ns = find(objs, 'Namespace');
+    expect(ns.metadata.name).toBe('parallax-system');
+    expect(objs.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort()).toEqual(
+      ['agents.parallax.ai', 'executions.parallax.ai', 'patterns.parallax.ai'],
+    );
+    for (const o of objs) {
+      if (o.kind === 'CustomResourceDefinition') continue;
+      expect(o.metadata.name).toMatch(/^parallax-/);
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) {
+        expect({ kind: o.kind, ns: o.metadata.namespace }).toEqual({ kind: o.kind, ns: 'parallax-system' });
+      }
+    }
+  });
+
+  test('bindings point at the ServiceAccount the Deployment uses and at roles that exist', () => {
+    const sa = find(objs, 'ServiceAccount');
+    const dep = find(objs, 'Deployment');
+    expect(dep.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
+    const crb = find(objs, 'ClusterRoleBinding');
+    const rb = find(objs, 'RoleBinding');
+    for (const b of [crb, rb]) {
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'parallax-system' }]);
+    }
+    expect(crb.roleRef.name).toBe(find(objs, 'ClusterRole').metadata.name);
+    expect(rb.roleRef.name).toBe(find(objs, 'Role').metadata.name);
+    expect(find(objs, 'Service').spec.selector).toEqual(dep.spec.selector.matchLabels);
+  });
+
+  test('built rules are the expected ones', () => {
+    expect(ruleTriples(find(objs, 'ClusterRole').rules)).toEqual(EXPECTED_CLUSTER);
+    expect(ruleTriples(find(objs, 'Role').rules)).toEqual(EXPECTED_LEASES);
+  });
+});
+
+withBoth('chart and kustomize agree', () => {
+  let chart: K8sObject[];
+  let kust: K8sObject[];
+  beforeAll(() => {
+    chart = renderChart();
+    kust = kustomize('config/default');
+  });
+
+  test('ClusterRole rules are equal', () => {
+    expect(ruleTriples(find(chart, 'ClusterRole').rules)).toEqual(ruleTriples(find(kust, 'ClusterRole').rules));
+    expect(ruleTriples(find(chart, 'ClusterRole').rules)).toEqual(EXPECTED_CLUSTER);
+  });
+
+  test('leader-election Role rules are equal', () => {
+    expect(ruleTriples(find(chart, 'Role').rules)).toEqual(ruleTriples(find(kust, 'Role').rules));
+  });
+
+  test('the Deployments are the same in substance', () => {
+    const pick = (o: K8sObject) => {
+      const pod = o.spec.template.spec;
+      const c = pod.containers[0];
+      return {
+        replicas: o.spec.replicas,
+        podSecurityContext: pod.securityContext,
+        volumes: pod.volumes,
+        terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds,
+        container: {
+          name: c.name,
+          image: c.image,
+          args: c.args,
+          env: c.env,
+          ports: c.ports,
+          livenessProbe: c.livenessProbe,
+          readinessProbe: c.readinessProbe,
+          securityContext: c.securityContext,
+          resources: c.resources,
+          volumeMounts: c.volumeMounts,
+        },
+      };
+    };
+    expect(pick(find(kust, 'Deployment'))).toEqual(pick(find(chart, 'Deployment')));
+    const port = (objs: K8sObject[]) => find(objs, 'Service').spec.ports;
+    expect(port(kust)).toEqual(port(chart));
+  });
+});

@@ -1,0 +1,49 @@
+// config/samples: the top-level samples satisfy the generated CRD schemas, and the kustomization
+// lists every sample (kustomize has no globs).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import yaml from 'js-yaml';
+import { find, K8sObject, readYaml, ROOT } from './tools.js';
+
+const PATTERNS = [
+  'simple-consensus', 'consensus-builder', 'epistemic-orchestrator', 'uncertainty-router', 'confidence-cascade',
+  'load-balancer', 'cascading-refinement', 'parallel-exploration', 'multi-validator', 'uncertainty-mapreduce',
+  'robust-analysis',
+];
+const TOP = ['agent-endpoint.yaml', 'agent-image.yaml', 'execution.yaml'];
+
+function specSchema(plural: string): object {
+  const crd = readYaml(`config/crd/bases/${plural}.parallax.ai.yaml`)[0];
+  return crd.spec.versions.find((v: any) => v.name === 'v1alpha1').schema.openAPIV3Schema.properties.spec;
+}
+// The API server ignores unknown keywords; so does ajv with strict off. Formats are not checked here.
+const ajv = new Ajv.default({ strict: false, allErrors: true, validateFormats: false });
+
+describe('config/samples', () => {
+  const kustomization = yaml.load(readFileSync(join(ROOT, 'config/samples/kustomization.yaml'), 'utf8')) as { resources: string[] };
+
+  test('the kustomization lists the three top-level samples and all eleven patterns', () => {
+    expect([...kustomization.resources].sort()).toEqual([...TOP, ...PATTERNS.map((p) => `patterns/${p}.yaml`)].sort());
+    for (const f of TOP) expect(existsSync(join(ROOT, 'config/samples', f))).toBe(true);
+  });
+
+  test.each([
+    ['agent-endpoint.yaml', 'Agent', 'agents'],
+    ['agent-image.yaml', 'Agent', 'agents'],
+    ['execution.yaml', 'Execution', 'executions'],
+  ])('%s is a valid %s', (file, kind, plural) => {
+    const obj: K8sObject = find(readYaml(`config/samples/${file}`), kind);
+    expect(obj.apiVersion).toBe('parallax.ai/v1alpha1');
+    const validate = ajv.compile(specSchema(plural));
+    expect(validate(obj.spec) ? [] : validate.errors).toEqual([]);
+  });
+
+  test('one endpoint agent, one image agent, an Execution of simple-consensus', () => {
+    const endpoint = find(readYaml('config/samples/agent-endpoint.yaml'), 'Agent').spec;
+    const image = find(readYaml('config/samples/agent-image.yaml'), 'Agent').spec;
+    expect([endpoint.endpoint !== undefined, endpoint.image === undefined]).toEqual([true, true]);
+    expect([image.image !== undefined, image.endpoint === undefined]).toEqual([true, true]);
+    expect(find(readYaml('config/samples/execution.yaml'), 'Execution').spec.patternRef).toEqual({ name: 'simple-consensus' });
+  });
+});
