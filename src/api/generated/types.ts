@@ -548,6 +548,14 @@ export interface ExecutionStatus {
      * Why it failed or was skipped.
      */
     message?: string;
+    /**
+     * What the step produced; a restarted operator resumes from it instead of calling agents again.
+     */
+    result?: unknown;
+    /**
+     * The result was cut to keep the status small (the step re-runs on resume).
+     */
+    truncated?: boolean;
   }[];
   /**
    * How many times a run was started (a restart after an operator crash adds one; the result is written once).

@@ -76,6 +76,8 @@ export const executionStatus: JSONSchema = {
           startedAt: time('When the step started.'),
           finishedAt: time('When the step finished.'),
           message: { type: 'string', description: 'Why it failed or was skipped.' },
+          result: anyJSON('What the step produced; a restarted operator resumes from it instead of calling agents again.'),
+          truncated: { type: 'boolean', description: 'The result was cut to keep the status small (the step re-runs on resume).' },
         },
       },
     },

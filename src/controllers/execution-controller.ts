@@ -1,0 +1,349 @@
+// Execution reconciler: validates, selects agents, runs the Pattern in the embedded runtime with
+// the gRPC pool, and writes the confidence-annotated result into status — like a Job:
+// immutable spec, a timeout, TTL after finishing, and cancellation when deleted.
+//
+// Exactly-once in effect: a run is claimed by a status write guarded by resourceVersion, every
+// finished step is persisted with its result, and a replica that finds a Running Execution it does
+// not own resumes it from those steps (agents already asked are not asked again; task ids derive
+// from the Execution uid, so agents can de-duplicate). The final write is guarded too, so one
+// result is written once.
+import { randomUUID } from 'node:crypto';
+import type { Agent, Execution, Pattern } from '../api/types.js';
+import type { AgentPool } from '../agents/index.js';
+import { isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
+import { EXECUTIONS, keyOf, splitKey } from '../k8s/resources.js';
+import type { OperatorContext } from '../manager/context.js';
+import type { Logger } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { withSpan } from '../observability/tracing.js';
+import { compilePattern, PatternRunError, runPattern } from '../runtime/index.js';
+import { parseDuration } from '../runtime/duration.js';
+import type { AgentCallResult, AgentCaller, StepOutcome } from '../runtime/types.js';
+import { readyAgentInfos } from './agent-info.js';
+import { setCondition } from './conditions.js';
+import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
+import { mergePatchFor } from './status.js';
+import { boundValue } from './truncate.js';
+
+type Status = NonNullable<Execution['status']>;
+
+export interface ExecutionControllerOptions {
+  /** Largest JSON of one agent value kept in status. */
+  maxAgentValueBytes?: number;
+  /** Largest JSON of the result value kept in status. */
+  maxResultBytes?: number;
+}
+
+interface ActiveRun {
+  runId: string;
+  abort: AbortController;
+}
+
+
+export class ExecutionReconciler implements Reconciler {
+  readonly name = 'execution';
+  private readonly active = new Map<string, ActiveRun>();
+  private readonly maxAgentValueBytes: number;
+  private readonly maxResultBytes: number;
+
+  constructor(
+    private readonly ctx: OperatorContext,
+    private readonly pool: AgentPool,
+    opts: ExecutionControllerOptions = {},
+  ) {
+    this.maxAgentValueBytes = opts.maxAgentValueBytes ?? 16 * 1024;
+    this.maxResultBytes = opts.maxResultBytes ?? 256 * 1024;
+  }
+
+  /** Cancels the agent calls of a run whose Execution is gone. */
+  cancel(key: string, reason: string): void {
+    const run = this.active.get(key);
+    if (!run) return;
+    run.abort.abort(new Error(reason));
+    this.active.delete(key);
+  }
+
+  async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
+    const { namespace, name } = splitKey(key);
+    const exec = this.ctx.caches.executions.get(namespace, name) as Execution | undefined;
+    if (!exec || exec.metadata.deletionTimestamp) return this.cancel(key, 'execution deleted');
+    const phase = exec.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return this.expire(exec, log);
+    if (this.active.has(key)) return; // running here; its own writes bring us back
+
+    if ((exec.metadata.generation ?? 1) > 1 && !exec.status?.startTime) {
+      return this.finish(exec, undefined, 'Failed', 'SpecChanged', 'spec is immutable: it was edited before the run started; create a new Execution', log);
+    }
+    const pattern = this.ctx.caches.patterns.get(namespace, exec.spec.patternRef.name) as Pattern | undefined;
+    if (!pattern) return this.pending(exec, `waiting for Pattern ${exec.spec.patternRef.name}`, log);
+    const compiled = compilePattern(pattern.spec, { name: pattern.metadata.name });
+    if (!compiled.ok || !compiled.compiled) {
+      const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+      return this.finish(exec, undefined, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
+    }
+    const timeoutMs = parseDuration(exec.spec.timeout ?? '5m') ?? 300000;
+    const startedAt = exec.status?.startTime ? Date.parse(exec.status.startTime) : Date.now();
+    const remaining = startedAt + timeoutMs - Date.now();
+    if (remaining <= 0) return this.finish(exec, undefined, 'Failed', 'Timeout', `timed out after ${exec.spec.timeout ?? '5m'}`, log);
+
+    // Claim the run: only one replica's write of this resourceVersion can succeed.
+    const runId = randomUUID();
+    const resumed = phase === 'Running';
+    const claim: Status = {
+      ...exec.status,
+      phase: 'Running',
+      runId,
+      attempt: (exec.status?.attempt ?? 0) + 1,
+      startTime: exec.status?.startTime ?? new Date(startedAt).toISOString(),
+      message: resumed ? 'resumed after an operator restart' : 'running',
+      observedGeneration: exec.metadata.generation,
+      conditions: conditionsFor(exec, 'Running', 'Running', resumed ? 'resumed' : 'running'),
+    };
+    let current: Execution;
+    try {
+      current = await this.patchStatus(exec, claim, exec.metadata.resourceVersion);
+    } catch (err) {
+      if (isConflict(err)) return; // someone else moved first; the watch brings the news
+      throw err;
+    }
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`timed out after ${exec.spec.timeout ?? '5m'}`)), remaining);
+    this.active.set(key, { runId, abort });
+    if (!resumed) await this.ctx.events.record(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
+    void this.run(key, current, pattern, compiled.compiled, abort.signal, log)
+      .catch((err) => log.error({ err: (err as Error).message }, 'run failed unexpectedly'))
+      .finally(() => {
+        clearTimeout(timer);
+        if (this.active.get(key)?.runId === runId) this.active.delete(key);
+      });
+  }
+
+  private async run(
+    key: string,
+    exec: Execution,
+    pattern: Pattern,
+    compiled: NonNullable<ReturnType<typeof compilePattern>['compiled']>,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<void> {
+    const ns = exec.metadata.namespace!;
+    const patternName = pattern.metadata.name!;
+    const completedSteps: Record<string, StepOutcome> = {};
+    for (const s of exec.status?.steps ?? []) {
+      if ((s.phase === 'Succeeded' || s.phase === 'Skipped') && !s.truncated && s.startedAt && s.finishedAt) {
+        completedSteps[s.name] = {
+          name: s.name,
+          phase: s.phase,
+          result: s.result ?? null,
+          startedAt: s.startedAt,
+          finishedAt: s.finishedAt,
+          calls: (exec.status?.agents ?? []).filter((a) => a.step === s.name).map(fromStatusAgent),
+        };
+      }
+    }
+    const steps: StepOutcome[] = Object.values(completedSteps);
+    let latest = exec;
+    const caller: AgentCaller = {
+      call: async (req) => {
+        const r = await this.pool.call({ ...req, agent: { ...req.agent, name: `${ns}/${req.agent.name}` } });
+        return { ...r, agent: req.agent.name };
+      },
+    };
+    await withSpan('execution.run', { 'parallax.execution': key, 'parallax.pattern': patternName }, async (span) => {
+      try {
+        const result = await runPattern(compiled, {
+          input: exec.spec.input ?? {},
+          candidates: readyAgentInfos(this.ctx.caches.agents.list(ns) as Agent[]),
+          caller,
+          resolvePattern: async (n) => (this.ctx.caches.patterns.get(ns, n) as Pattern | undefined)?.spec,
+          signal,
+          taskIdPrefix: exec.metadata.uid!,
+          patternName,
+          completedSteps,
+          onStep: async (outcome) => {
+            if (completedSteps[outcome.name]) return;
+            steps.push(outcome);
+            if (signal.aborted) return;
+            latest = await this.patchStatus(latest, this.progress(latest, steps));
+          },
+        });
+        span.setAttribute('parallax.confidence', result.confidence);
+        await this.finish(latest, { ...result, steps }, 'Succeeded', 'Succeeded', `confidence ${round(result.confidence)}`, log);
+      } catch (err) {
+        if (this.active.get(key)?.abort.signal !== signal && !signal.aborted) return;
+        const reason = signal.aborted ? 'Timeout' : err instanceof PatternRunError ? 'PatternFailed' : 'Error';
+        const message = signal.aborted ? String((signal.reason as Error)?.message ?? 'cancelled') : (err as Error).message;
+        if (this.ctx.caches.executions.getByKey(key) === undefined) return; // deleted meanwhile
+        await this.finish(latest, { steps }, 'Failed', reason, message, log);
+      }
+    });
+  }
+
+  private progress(exec: Execution, steps: StepOutcome[]): Status {
+    return {
+      ...exec.status,
+      steps: steps.map((s) => this.stepStatus(s)),
+      agents: steps.flatMap((s) => s.calls.map((c) => this.agentStatus(s.name, c))),
+      agentCount: steps.reduce((n, s) => n + s.calls.length, 0),
+    };
+  }
+
+  private stepStatus(s: StepOutcome): NonNullable<Status['steps']>[number] {
+    const bounded = boundValue(s.result, this.maxAgentValueBytes);
+    return {
+      name: s.name,
+      phase: s.phase,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt,
+      ...(s.message ? { message: s.message } : {}),
+      result: bounded.value,
+      ...(bounded.truncated ? { truncated: true } : {}),
+    };
+  }
+
+  private agentStatus(step: string, c: AgentCallResult): NonNullable<Status['agents']>[number] {
+    const bounded = boundValue(c.value, this.maxAgentValueBytes);
+    return {
+      name: c.agent,
+      step,
+      ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+      confidence: c.confidence,
+      latencyMs: Math.round(c.latencyMs * 10) / 10,
+      ...(c.error ? { error: c.error } : {}),
+      ...(c.reasoning ? { reasoning: c.reasoning.slice(0, 2048) } : {}),
+      value: bounded.value,
+      ...(bounded.truncated ? { truncated: true } : {}),
+    };
+  }
+
+  private async finish(
+    exec: Execution,
+    outcome: { value?: unknown; confidence?: number; steps?: StepOutcome[] } | undefined,
+    phase: 'Succeeded' | 'Failed',
+    reason: string,
+    message: string,
+    log: Logger,
+  ): Promise<void> {
+    const now = new Date();
+    const start = exec.status?.startTime ?? now.toISOString();
+    const base = outcome?.steps ? this.progress(exec, outcome.steps) : { ...exec.status };
+    const status: Status = {
+      ...base,
+      phase,
+      message,
+      startTime: start,
+      completionTime: now.toISOString(),
+      duration: formatDuration(now.getTime() - Date.parse(start)),
+      observedGeneration: exec.metadata.generation,
+      conditions: conditionsFor(exec, phase, reason, message),
+    };
+    if (phase === 'Succeeded' && outcome) {
+      const bounded = boundValue(outcome.value, this.maxResultBytes);
+      status.result = { value: bounded.value, confidence: outcome.confidence, ...(bounded.truncated ? { truncated: true } : {}) };
+      status.confidence = outcome.confidence;
+    }
+    try {
+      await this.patchStatus(exec, status, exec.metadata.resourceVersion);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      if (isConflict(err)) {
+        // Another writer got there first: write only if the run is still ours and unfinished.
+        const fresh = await this.ctx.rest.get<Execution>(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name));
+        if (fresh.status?.phase === 'Succeeded' || fresh.status?.phase === 'Failed') return;
+        if (exec.status?.runId && fresh.status?.runId !== exec.status.runId) return;
+        return this.finish(fresh, outcome, phase, reason, message, log);
+      }
+      throw err;
+    }
+    const pattern = exec.spec.patternRef.name;
+    metrics.executionsTotal.inc({ pattern, phase });
+    metrics.executionDuration.observe({ pattern }, (now.getTime() - Date.parse(start)) / 1000);
+    if (phase === 'Succeeded' && outcome?.confidence !== undefined) metrics.executionConfidence.observe({ pattern }, outcome.confidence);
+    log.info({ phase, reason }, message);
+    await this.ctx.events.record(exec as any, phase === 'Succeeded' ? 'Normal' : 'Warning', reason, message);
+  }
+
+  private async pending(exec: Execution, message: string, log: Logger): Promise<ReconcileResult> {
+    const status: Status = {
+      ...exec.status,
+      phase: 'Pending',
+      message,
+      observedGeneration: exec.metadata.generation,
+      conditions: conditionsFor(exec, 'Pending', 'Waiting', message),
+    };
+    if (exec.status?.message !== message) {
+      await this.patchStatus(exec, status);
+      log.info(message);
+    }
+    return { requeueAfterMs: 30000 };
+  }
+
+  /** Deletes finished Executions after ttlSecondsAfterFinished. */
+  private async expire(exec: Execution, log: Logger): Promise<ReconcileResult | void> {
+    const ttl = exec.spec.ttlSecondsAfterFinished;
+    if (ttl === undefined || !exec.status?.completionTime) return;
+    const left = Date.parse(exec.status.completionTime) + ttl * 1000 - Date.now();
+    if (left > 0) return { requeueAfterMs: left };
+    try {
+      await this.ctx.rest.delete(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name), {
+        preconditions: { uid: exec.metadata.uid },
+        propagationPolicy: 'Background',
+      });
+      log.info('deleted after ttlSecondsAfterFinished');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  private patchStatus(exec: Execution, status: Status, resourceVersion?: string): Promise<Execution> {
+    const body: Record<string, unknown> = { status: mergePatchFor(exec.status, status) };
+    if (resourceVersion) body.metadata = { resourceVersion };
+    return this.ctx.rest.patch<Execution>(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name, 'status'), body);
+  }
+}
+
+function conditionsFor(exec: Execution, phase: string, reason: string, message: string) {
+  const gen = exec.metadata.generation;
+  let c = setCondition(exec.status?.conditions, { type: 'Ready', status: phase === 'Succeeded' ? 'True' : 'False', reason, message }, gen);
+  c = setCondition(c, { type: 'Complete', status: phase === 'Succeeded' ? 'True' : 'False', reason, message }, gen);
+  c = setCondition(c, { type: 'Failed', status: phase === 'Failed' ? 'True' : 'False', reason, message }, gen);
+  return c;
+}
+
+function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallResult {
+  return {
+    agent: a.name,
+    endpoint: a.endpoint,
+    value: a.value,
+    confidence: a.confidence ?? 0,
+    reasoning: a.reasoning,
+    latencyMs: a.latencyMs ?? 0,
+    ...(a.error ? { error: a.error } : {}),
+  };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(1)}s`;
+  return `${Math.floor(ms / 60000)}m${Math.round((ms % 60000) / 1000)}s`;
+}
+
+export function executionController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: ExecutionControllerOptions): Controller {
+  const reconciler = new ExecutionReconciler(ctx, pool, opts);
+  const c = new Controller(reconciler, { workers });
+  ctx.caches.executions.on({
+    add: (o) => c.enqueue(keyOf(o)),
+    update: (o) => c.enqueue(keyOf(o)),
+    delete: (o) => reconciler.cancel(keyOf(o), 'execution deleted'),
+  });
+  // Pending Executions wait for their Pattern and agents.
+  const wake = (o: { metadata?: { namespace?: string } }) => {
+    for (const e of ctx.caches.executions.list(o.metadata?.namespace)) if (!e.status?.phase || e.status.phase === 'Pending') c.enqueue(keyOf(e));
+  };
+  ctx.caches.patterns.on({ add: wake, update: wake });
+  ctx.caches.agents.on({ update: wake });
+  return c;
+}
+
