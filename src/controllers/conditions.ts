@@ -23,7 +23,9 @@ export function setCondition(
     type: next.type,
     status: next.status,
     reason: next.reason,
-    message: next.message,
+    // kube-apiserver 1.20 turns "" inside a merge patch into null and then rejects it as a
+    // non-string, so an empty message is written as the reason.
+    message: next.message || next.reason,
     observedGeneration: generation ?? 0,
     lastTransitionTime: prev && prev.status === next.status ? prev.lastTransitionTime : now(),
   };

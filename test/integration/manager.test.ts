@@ -37,7 +37,7 @@ class MarkReady implements Reconciler {
   }
 }
 
-function startManager(identity: string, ns: string, opts: { release?: boolean } = {}) {
+function startManager(identity: string, ns: string, opts: { release?: boolean; leaseMs?: number } = {}) {
   let reconciler!: MarkReady;
   let controller!: Controller;
   const mgr = new Manager({
@@ -48,8 +48,8 @@ function startManager(identity: string, ns: string, opts: { release?: boolean } 
     leaderElection: {
       namespace: ns,
       name: 'parallax-operator',
-      leaseDurationMs: 3000,
-      renewDeadlineMs: 2000,
+      leaseDurationMs: opts.leaseMs ?? 3000,
+      renewDeadlineMs: (opts.leaseMs ?? 3000) - 1000,
       retryPeriodMs: 250,
       releaseOnStop: opts.release ?? true,
     },
@@ -130,7 +130,8 @@ test('a second reconcile with no change makes no write; probes report readiness'
 
 test('watches resume after the API server restarts and no change is missed', async () => {
   const ns = await env.namespace('resume');
-  const m = startManager('solo', ns);
+  // A lease that outlives the API server's restart: this test is about watches, not leadership.
+  const m = startManager('solo', ns, { leaseMs: 60000 });
   await m.mgr.start();
   await eventually(() => m.mgr.isLeader, 'leader');
   await env.rest.create(resourcePath(PATTERNS, ns), pattern(ns, 'before'));

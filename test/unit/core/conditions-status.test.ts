@@ -8,6 +8,7 @@ test('a condition keeps its transition time while its status holds', () => {
   expect(t2).toEqual([{ type: 'Ready', status: 'False', reason: 'B', message: 'b', observedGeneration: 2, lastTransitionTime: 't1' }]);
   const t3 = setCondition(t2, { type: 'Ready', status: 'True', reason: 'C', message: '' }, 2, () => 't3');
   expect(getCondition(t3, 'Ready')?.lastTransitionTime).toBe('t3');
+  expect(getCondition(t3, 'Ready')?.message).toBe('C'); // never an empty string
   expect(isTrue(t3, 'Ready')).toBe(true);
   expect(isTrue(t3, 'Complete')).toBe(false);
   const both = setCondition(t3, { type: 'Complete', status: 'True', reason: 'D', message: '' }, 2, () => 't4');
