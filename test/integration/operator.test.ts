@@ -1,0 +1,234 @@
+// The operator end to end on a real API server with real agent processes: endpoint Agents, all 11
+// sample Patterns run as Executions, and the failure paths users hit.
+import { readdirSync, readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
+import { CannedCaller, agentInfos, loadFixture } from '../../src/cmd/check.js';
+import { resourcePath } from '../../src/k8s/rest.js';
+import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
+import { Manager } from '../../src/manager/manager.js';
+import { operatorControllers } from '../../src/operator.js';
+import { compilePattern, runPattern } from '../../src/runtime/index.js';
+import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
+import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+
+let env: TestEnv;
+let mgr: Manager;
+beforeAll(async () => {
+  env = await startTestEnv();
+  mgr = startOperator();
+  await mgr.start();
+}, 60000);
+afterAll(async () => {
+  await mgr?.stop();
+  await stopAllAgentProcesses();
+  await env?.stop();
+});
+
+function startOperator(): Manager {
+  return new Manager({
+    kubeConfig: env.kubeConfig,
+    httpAddress: false,
+    leaderElection: false,
+    controllers: (ctx) => operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
+  });
+}
+
+const SAMPLES = 'config/samples/patterns';
+const FIXTURES = 'test/fixtures/patterns';
+const CAPS = ['code-analysis', 'query-processing', 'validation', 'processing'];
+
+const get = (r: typeof AGENTS, ns: string, name: string) => env.rest.get<any>(resourcePath(r, ns, name));
+const create = (r: typeof AGENTS, ns: string, obj: object) => env.rest.create<any>(resourcePath(r, ns), obj);
+
+async function endpointAgent(ns: string, name: string, endpoint: string, extra: object = {}) {
+  return create(AGENTS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name, namespace: ns }, spec: { endpoint, capabilities: CAPS, ...extra } });
+}
+
+async function phaseOf(r: typeof AGENTS, ns: string, name: string, phases: string[]) {
+  const o = await get(r, ns, name);
+  return phases.includes(o.status?.phase) ? o : undefined;
+}
+
+async function execution(ns: string, name: string, pattern: string, input: unknown, extra: object = {}) {
+  return create(EXECUTIONS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name, namespace: ns }, spec: { patternRef: { name: pattern }, input, ...extra } });
+}
+
+const finished = (ns: string, name: string) => eventually(() => phaseOf(EXECUTIONS, ns, name, ['Succeeded', 'Failed']), `execution ${name} to finish`, 60000);
+
+test('endpoint Agents: Ready with reported capabilities; nothing listening → Unavailable; both image and endpoint → Invalid', async () => {
+  const ns = await env.namespace('agents');
+  const a = await startAgentProcess(['--name', 'Security', '--capabilities', CAPS.join(','), '--expertise', '0.9']);
+  await endpointAgent(ns, 'security', a.endpoint);
+  await endpointAgent(ns, 'ghost', '127.0.0.1:1');
+  await create(AGENTS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: 'confused', namespace: ns }, spec: { endpoint: 'a:1', image: 'x' } });
+  const ready = await eventually(() => phaseOf(AGENTS, ns, 'security', ['Ready']), 'security Ready');
+  expect(ready.status.endpoints).toEqual([a.endpoint]);
+  expect(ready.status.reported).toMatchObject({ name: 'Security', capabilities: CAPS, expertise: 0.9 });
+  expect(ready.status.conditions[0]).toMatchObject({ type: 'Ready', status: 'True', observedGeneration: 1 });
+  const ghost = await eventually(() => phaseOf(AGENTS, ns, 'ghost', ['Unavailable']), 'ghost Unavailable');
+  expect(ghost.status.conditions[0].status).toBe('False');
+  const confused = await eventually(() => phaseOf(AGENTS, ns, 'confused', ['Invalid']), 'confused Invalid');
+  expect(confused.status.conditions[0].message).toMatch(/both set; set exactly one/);
+  await a.kill();
+  const down = await eventually(() => phaseOf(AGENTS, ns, 'security', ['Unavailable']), 'security Unavailable after its process died');
+  expect(down.status.endpoints).toEqual([]);
+});
+
+test('an invalid Pattern reports Invalid with every error and its place', async () => {
+  const ns = await env.namespace('invalid');
+  await create(PATTERNS, ns, {
+    apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name: 'bad', namespace: ns },
+    spec: {
+      steps: [{ name: 'analyze', call: {} }, { name: 'score', let: { high: 'analyse.size()' } }, { name: 'score', let: { x: '1 +' } }],
+      output: { confidence: 'score.high' },
+    },
+  });
+  const p = await eventually(() => phaseOf(PATTERNS, ns, 'bad', ['Invalid']), 'pattern Invalid');
+  const paths = p.status.errors.map((e: any) => e.path);
+  expect(paths).toEqual(expect.arrayContaining(['steps[1].let.high', 'steps[2].name']));
+  expect(p.status.conditions[0]).toMatchObject({ type: 'Ready', status: 'False', reason: 'InvalidSpec' });
+  expect(p.status.conditions[0].message).toMatch(/analyse/);
+});
+
+const samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
+
+test.each(samples)('sample Pattern %s runs to Succeeded on real agents with the runtime\'s confidence', async (name) => {
+  const ns = await env.namespace(name.slice(0, 20));
+  const fixture = loadFixture(`${FIXTURES}/${name}.yaml`);
+  const procs: AgentProcess[] = await Promise.all(
+    fixture.agents.map((a) =>
+      startAgentProcess([
+        '--name', a.name,
+        '--capabilities', (a.capabilities ?? CAPS).join(','),
+        '--expertise', String(a.expertise ?? 0.7),
+        '--confidence', String(a.reply?.confidence ?? 0.5),
+        '--value', JSON.stringify(a.reply?.value ?? null),
+        ...(a.reply?.error ? ['--fail', a.reply.error] : []),
+      ]),
+    ),
+  );
+  for (const [i, a] of fixture.agents.entries()) {
+    await create(AGENTS, ns, {
+      apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: a.name, namespace: ns, labels: a.labels },
+      spec: { endpoint: procs[i].endpoint, capabilities: a.capabilities ?? CAPS, expertise: a.expertise ?? 0.7 },
+    });
+  }
+  const manifest = yaml.load(readFileSync(`${SAMPLES}/${name}.yaml`, 'utf8')) as any;
+  await create(PATTERNS, ns, { ...manifest, metadata: { ...manifest.metadata, namespace: ns } });
+  await eventually(async () => (await get(PATTERNS, ns, name)).status?.matchingAgents === fixture.agents.length || undefined, `${name} to see its agents`);
+  await execution(ns, 'run', name, fixture.input);
+  const done = await finished(ns, 'run');
+  expect(done.status.message).toBeDefined();
+  expect(done.status.phase).toBe('Succeeded');
+
+  // The same pattern on the same replies, in-process: the operator must not change the answer.
+  const compiled = compilePattern(manifest.spec, { name }).compiled!;
+  const expected = await runPattern(compiled, {
+    input: fixture.input, candidates: agentInfos(fixture), caller: new CannedCaller(fixture), taskIdPrefix: 't', patternName: name,
+  });
+  expect(done.status.result.confidence).toBeCloseTo(expected.confidence, 10);
+  expect(done.status.confidence).toBeCloseTo(expected.confidence, 10);
+  expect(done.status.agentCount).toBe(expected.calls.length);
+  expect(done.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+  await Promise.all(procs.map((p) => p.stop()));
+}, 90000);
+
+describe('failures', () => {
+  let ns: string;
+  let good: AgentProcess;
+  beforeAll(async () => {
+    ns = await env.namespace('fail');
+    good = await startAgentProcess(['--name', 'good', '--confidence', '0.8', '--announce']);
+    await endpointAgent(ns, 'good', good.endpoint);
+    await eventually(() => phaseOf(AGENTS, ns, 'good', ['Ready']), 'good agent Ready');
+    const consensus = yaml.load(readFileSync(`${SAMPLES}/simple-consensus.yaml`, 'utf8')) as any;
+    await create(PATTERNS, ns, { ...consensus, metadata: { name: 'simple-consensus', namespace: ns } });
+  }, 60000);
+
+  test('not enough Ready agents → Failed naming how many were needed and found', async () => {
+    await execution(ns, 'few', 'simple-consensus', { task: 'x' });
+    const e = await finished(ns, 'few');
+    expect(e.status.phase).toBe('Failed');
+    expect(e.status.message).toMatch(/at least 2 agents.*found 1/);
+    expect(e.status.conditions.find((c: any) => c.type === 'Failed').status).toBe('True');
+  });
+
+  test('input that violates the schema → Failed with the schema error and no agent called', async () => {
+    await execution(ns, 'badinput', 'simple-consensus', { data: 1 });
+    const e = await finished(ns, 'badinput');
+    expect(e.status.phase).toBe('Failed');
+    expect(e.status.message).toMatch(/task/);
+    expect(e.status.agentCount ?? 0).toBe(0);
+    expect(good.output().stdout).not.toMatch(/CALL/);
+  });
+
+  test('an agent answering confidence 1.7 is that agent\'s error; the run completes from the others', async () => {
+    const liar = await startAgentProcess(['--name', 'liar', '--invalid-confidence', '1.7']);
+    await endpointAgent(ns, 'liar', liar.endpoint);
+    await eventually(() => phaseOf(AGENTS, ns, 'liar', ['Ready']), 'liar Ready');
+    await execution(ns, 'lie', 'simple-consensus', { task: 'x' });
+    const e = await finished(ns, 'lie');
+    expect(e.status.phase).toBe('Succeeded');
+    const liarResult = e.status.agents.find((a: any) => a.name === 'liar');
+    expect(liarResult.error).toMatch(/1\.7/);
+    expect(liarResult.confidence).toBe(0);
+    expect(e.status.result.confidence).toBeCloseTo((0.8 + 0) / 2, 10);
+    await env.rest.delete(resourcePath(AGENTS, ns, 'liar'));
+    await liar.stop();
+  });
+
+  test('timeout fails the run and ttlSecondsAfterFinished deletes it', async () => {
+    const slow = await startAgentProcess(['--name', 'slow', '--delay-ms', '20000']);
+    await endpointAgent(ns, 'slow', slow.endpoint, { timeout: '60s' });
+    await eventually(() => phaseOf(AGENTS, ns, 'slow', ['Ready']), 'slow Ready');
+    await execution(ns, 'late', 'simple-consensus', { task: 'x' }, { timeout: '1s', ttlSecondsAfterFinished: 2 });
+    const e = await finished(ns, 'late');
+    expect(e.status.phase).toBe('Failed');
+    expect(e.status.message).toMatch(/timed out after 1s/);
+    await eventually(async () => {
+      try {
+        await get(EXECUTIONS, ns, 'late');
+        return false;
+      } catch (err) {
+        return (err as { code?: number }).code === 404;
+      }
+    }, 'the finished execution to be deleted by its TTL');
+    await env.rest.delete(resourcePath(AGENTS, ns, 'slow'));
+    await slow.stop();
+  });
+});
+
+test('an operator restart in the middle of a run ends it exactly once, without asking agents twice', async () => {
+  const ns = await env.namespace('restart');
+  const slow = await startAgentProcess(['--name', 'slow', '--delay-ms', '3000', '--confidence', '0.9', '--announce']);
+  const fast = await startAgentProcess(['--name', 'fast', '--confidence', '0.7', '--announce']);
+  await endpointAgent(ns, 'a-fast', fast.endpoint);
+  await endpointAgent(ns, 'b-slow', slow.endpoint);
+  await create(PATTERNS, ns, {
+    apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name: 'two-steps', namespace: ns },
+    spec: {
+      agents: { min: 2 },
+      steps: [
+        { name: 'first', call: { agents: "agents.filter(a, a.name == 'a-fast')" } },
+        { name: 'second', call: { agents: "agents.filter(a, a.name == 'b-slow')" } },
+      ],
+      output: { confidence: '(first[0].confidence + second[0].confidence) / 2.0' },
+    },
+  });
+  await eventually(async () => (await get(PATTERNS, ns, 'two-steps')).status?.matchingAgents === 2 || undefined, 'agents matched');
+  await execution(ns, 'once', 'two-steps', { task: 'x' });
+  await slow.waitForOutput(/CALL /, 30000); // step one done and persisted, step two in flight
+  await mgr.stop(); // the operator goes away mid-run
+  const mid = await get(EXECUTIONS, ns, 'once');
+  expect(mid.status.phase).toBe('Running');
+  expect(mid.status.steps.map((s: any) => s.name)).toEqual(['first']);
+  mgr = startOperator();
+  await mgr.start();
+  const e = await finished(ns, 'once');
+  expect(e.status.phase).toBe('Succeeded');
+  expect(e.status.attempt).toBe(2);
+  expect(e.status.result.confidence).toBeCloseTo((0.7 + 0.9) / 2, 10);
+  expect(fast.output().stdout.match(/CALL /g)).toHaveLength(1); // the finished step was not re-run
+  expect(e.status.agents.map((a: any) => a.name)).toEqual(['a-fast', 'b-slow']);
+  await Promise.all([slow.stop(), fast.stop()]);
+}, 90000);
