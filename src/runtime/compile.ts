@@ -305,7 +305,12 @@ function compileLet(
   const before = issues.length;
   const out: CompiledLetStep['entries'] = [];
   let env = scope;
-  for (const [name, source] of Object.entries(entries as Record<string, unknown>)) {
+  const ordered = dependencyOrder(entries as Record<string, unknown>);
+  if (ordered.cycle.length) {
+    issues.push({ path: p, message: `entries ${ordered.cycle.join(', ')} refer to each other in a cycle` });
+    return undefined;
+  }
+  for (const [name, source] of ordered.entries) {
     const path = `${p}.${name}`;
     if (!IDENT.test(name)) {
       issues.push({ path, message: `'${name}' is not a valid CEL identifier` });
@@ -351,4 +356,28 @@ function compileNested(
   const input = r.input === undefined ? undefined : compileExpr(scope, r.input, `${p}.input`, 'any', limits, issues, later);
   if (issues.length > before) return undefined;
   return { ...base, kind: 'pattern', pattern: r.name, ...(input ? { input } : {}) };
+}
+
+/**
+ * Orders `let` entries so each comes after the entries it refers to. Kubernetes does not keep the
+ * order of map keys (the API server stores them sorted), so the order written in YAML cannot be
+ * relied on. Ties keep their written order. A reference is the entry's name as a whole word.
+ */
+function dependencyOrder(entries: Record<string, unknown>): { entries: [string, unknown][]; cycle: string[] } {
+  const names = Object.keys(entries);
+  const deps = new Map(
+    names.map((n) => {
+      const src = String(entries[n] ?? '');
+      return [n, names.filter((m) => m !== n && new RegExp(`(^|[^A-Za-z0-9_.])${m}(?![A-Za-z0-9_])`).test(src))];
+    }),
+  );
+  const done = new Set<string>();
+  const out: [string, unknown][] = [];
+  while (out.length < names.length) {
+    const next = names.find((n) => !done.has(n) && deps.get(n)!.every((d) => done.has(d)));
+    if (!next) return { entries: out, cycle: names.filter((n) => !done.has(n)) };
+    done.add(next);
+    out.push([next, entries[next]]);
+  }
+  return { entries: out, cycle: [] };
 }
