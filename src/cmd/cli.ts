@@ -5,6 +5,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { runCheck, type CheckIO } from './check.js';
+import { clusterReachable, runLocal } from './local.js';
+import { managerCommand, runManager } from './manager.js';
 
 const consoleIO: CheckIO = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -23,6 +25,38 @@ export function buildCli(io: CheckIO = consoleIO): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (pattern: string, opts: { replies?: string; input?: string; output: 'text' | 'json' }) => {
       process.exitCode = await runCheck(pattern, opts, io);
+    });
+
+  program.addCommand(managerCommand());
+
+  program
+    .command('local')
+    .description('start a local control plane (KUBEBUILDER_ASSETS), the operator and, by default, a demo')
+    .option('--dir <path>', 'where the control plane keeps its state and kubeconfig', '.local')
+    .option('--no-demo', 'do not start example agents, sample Patterns and Executions')
+    .option('--http-address <host:port>', 'operator /healthz, /readyz, /metrics', '127.0.0.1:8080')
+    .action(async (opts: { dir: string; demo: boolean; httpAddress: string }) => {
+      const local = await runLocal(opts);
+      const stop = () => local.stop().then(() => process.exit(0), () => process.exit(1));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+
+  program
+    .command('run')
+    .description('run the operator against the current kubeconfig; with no reachable cluster, run `local` instead')
+    .action(async () => {
+      if (await clusterReachable()) {
+        io.out('cluster found in the current kubeconfig: running the operator against it');
+        const mgr = await runManager({ httpAddress: '127.0.0.1:8080', leaderElect: false, leaderElectionId: 'parallax-operator', workers: '4' });
+        process.once('SIGINT', () => void mgr.stop().then(() => process.exit(0)));
+        return;
+      }
+      io.out('no reachable cluster in the current kubeconfig: starting a local control plane');
+      const local = await runLocal({ dir: '.local', demo: true, httpAddress: '127.0.0.1:8080' });
+      const stop = () => local.stop().then(() => process.exit(0), () => process.exit(1));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
 
   return program;

@@ -1,0 +1,50 @@
+# Parallax operator. `make run` is the main job; `make test` passes the tests.
+SHELL := /bin/bash
+IMG ?= ghcr.io/parallax-ai/parallax-operator:0.1.0
+AGENTS_IMG ?= ghcr.io/parallax-ai/parallax-agents:0.1.0
+export KUBEBUILDER_ASSETS ?= $(shell cd ../shared/envtest/bin 2>/dev/null && pwd)
+
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+.PHONY: build test lint run local manifests install uninstall deploy undeploy docker-build bench chart-render
+build: node_modules ## Compile TypeScript to dist/
+	npm run build
+
+test: node_modules ## Run all tests against a real kube-apiserver + etcd
+	npm test
+
+lint: node_modules
+	npm run lint
+
+run: build ## Operator against the current kubeconfig, or a local control plane + demo when there is no cluster
+	node dist/src/cmd/cli.js run
+
+local: build ## Always the local control plane + demo
+	node dist/src/cmd/cli.js local
+
+manifests: node_modules ## Regenerate CRDs, TS types and the API reference from src/api/schema
+	npm run manifests
+
+install: ## Install the CRDs into the current cluster
+	kubectl apply --server-side -f crds/
+
+uninstall:
+	kubectl delete -f crds/
+
+deploy: ## Deploy the operator with kustomize (config/default)
+	kubectl apply --server-side -k config/default
+
+undeploy:
+	kubectl delete -k config/default
+
+docker-build: ## Build the operator and example-agent images (needs a Docker engine)
+	docker build -t $(IMG) .
+	docker build -f Dockerfile.agents -t $(AGENTS_IMG) .
+
+chart-render: ## Render the Helm chart without helm (Go text/template + sprig)
+	bash hack/helm/render.sh
+
+bench: build ## Benchmarks (see docs/performance.md)
+	npm run bench

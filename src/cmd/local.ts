@@ -1,0 +1,129 @@
+// `parallax local`: Parallax on a laptop with no cluster. Starts a real kube-apiserver + etcd
+// (+ kube-controller-manager) from KUBEBUILDER_ASSETS, installs the CRDs, writes a kubeconfig,
+// runs the operator against it and, with the demo, example agents as local processes, the 11
+// sample Patterns and a few Executions — so `kubectl get parallax` shows results within a minute.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { ControlPlane } from '../envtest/control-plane.js';
+import { installCRDs } from '../k8s/install-crds.js';
+import { isAlreadyExists, KubeRest, resourcePath } from '../k8s/rest.js';
+import { AGENTS, EXECUTIONS, PATTERNS } from '../k8s/resources.js';
+import { Manager } from '../manager/manager.js';
+import { operatorControllers } from '../operator.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The package root, from src/cmd (tsx) or dist/src/cmd (compiled). */
+const root = [resolve(here, '../..'), resolve(here, '../../..')].find((d) => existsSync(join(d, 'package.json')))!;
+
+export interface LocalOptions {
+  dir: string;
+  demo: boolean;
+  httpAddress: string;
+}
+
+/** The demo's four agents: the capabilities every sample Pattern needs, different confidences. */
+const DEMO_AGENTS = [
+  { name: 'security', expertise: 0.9, confidence: 0.92, value: { recommendation: 'approve', risk: 'low' } },
+  { name: 'architect', expertise: 0.85, confidence: 0.81, value: { recommendation: 'approve', risk: 'low' } },
+  { name: 'performance', expertise: 0.8, confidence: 0.74, value: { recommendation: 'approve', risk: 'medium' } },
+  { name: 'complexity', expertise: 0.75, confidence: 0.66, value: { recommendation: 'request_changes', risk: 'medium' } },
+];
+const CAPS = ['code-analysis', 'query-processing', 'validation', 'processing'];
+
+export async function runLocal(opts: LocalOptions): Promise<{ stop(): Promise<void> }> {
+  mkdirSync(opts.dir, { recursive: true });
+  const cp = new ControlPlane({ controllerManager: true, dir: join(opts.dir, 'control-plane') });
+  await cp.start();
+  const kubeconfig = cp.writeKubeconfig(join(opts.dir, 'kubeconfig'), cp.token, 'admin');
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const rest = new KubeRest(kc);
+  await installCRDs(rest);
+  const mgr = new Manager({
+    kubeConfig: kc,
+    httpAddress: opts.httpAddress,
+    leaderElection: false,
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers),
+  });
+  await mgr.start();
+  const agents: ChildProcess[] = opts.demo ? await startDemo(rest) : [];
+  console.log(`\nParallax is running on a local control plane.\n\n  export KUBECONFIG=${kubeconfig}\n  kubectl get parallax\n  kubectl get executions\n\nCtrl-C stops it.\n`);
+  return {
+    async stop() {
+      for (const a of agents) a.kill('SIGTERM');
+      await mgr.stop();
+      rest.close();
+      await cp.stop();
+    },
+  };
+}
+
+async function startDemo(rest: KubeRest): Promise<ChildProcess[]> {
+  const script = [join(root, 'dist/examples/agents/fixed.js'), join(root, 'examples/agents/fixed.ts')].find(existsSync)!;
+  const procs: ChildProcess[] = [];
+  const ns = 'default';
+  for (const a of DEMO_AGENTS) {
+    const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
+    const child = spawn(process.execPath, [
+      ...args, '--host', '127.0.0.1', '--port', '0', '--name', a.name, '--capabilities', CAPS.join(','),
+      '--expertise', String(a.expertise), '--confidence', String(a.confidence), '--value', JSON.stringify(a.value),
+    ], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+    procs.push(child);
+    const endpoint = await new Promise<string>((res, rej) => {
+      let buf = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /READY (\S+)/.exec(buf);
+        if (m) res(m[1]);
+      });
+      child.once('exit', (code) => rej(new Error(`demo agent ${a.name} exited with ${code}`)));
+    });
+    await apply(rest, AGENTS, ns, {
+      apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: a.name, namespace: ns },
+      spec: { endpoint, capabilities: CAPS, expertise: a.expertise },
+    });
+  }
+  const samples = join(root, 'config/samples/patterns');
+  for (const file of readdirSync(samples).filter((f) => f.endsWith('.yaml'))) {
+    const p = yaml.load(readFileSync(join(samples, file), 'utf8')) as { metadata: { name: string } };
+    await apply(rest, PATTERNS, ns, { ...p, metadata: { ...p.metadata, namespace: ns } });
+    const fixture = join(root, 'test/fixtures/patterns', file);
+    const input = existsSync(fixture) ? (yaml.load(readFileSync(fixture, 'utf8')) as { input?: unknown }).input : { task: 'Review PR 42' };
+    await apply(rest, EXECUTIONS, ns, {
+      apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name: `demo-${p.metadata.name}`, namespace: ns },
+      spec: { patternRef: { name: p.metadata.name }, input },
+    });
+  }
+  return procs;
+}
+
+async function apply(rest: KubeRest, r: typeof AGENTS, ns: string, obj: object): Promise<void> {
+  try {
+    await rest.create(resourcePath(r, ns), obj);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+}
+
+/** True when the current kubeconfig reaches a cluster. */
+export async function clusterReachable(): Promise<boolean> {
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    if (!kc.getCurrentCluster() || kc.getCurrentCluster()?.server === 'http://localhost') return false;
+    const rest = new KubeRest(kc);
+    try {
+      await rest.get('/version');
+      return true;
+    } finally {
+      rest.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
