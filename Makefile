@@ -13,7 +13,7 @@ build: node_modules ## Compile TypeScript to dist/
 	npm run build
 
 test: node_modules ## Run all tests against a real kube-apiserver + etcd
-	npm test
+	npm test -- $(JEST_ARGS)
 
 lint: node_modules
 	npm run lint
