@@ -92,6 +92,8 @@ const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 5000,
   // Each pool has its own connections: tests and the operator don't share subchannels by accident.
   'grpc.use_local_subchannel_pool': 1,
+  // Agents may answer with large values (the runtime accepts up to 8 MiB; status truncates them).
+  'grpc.max_receive_message_length': 16 * 1024 * 1024,
 };
 
 const INT32_MAX = 2 ** 31 - 1;

@@ -240,7 +240,7 @@ export class ExecutionReconciler implements Reconciler {
     if (phase === 'Succeeded' && outcome) {
       const bounded = boundValue(outcome.value, this.maxResultBytes);
       status.result = { value: bounded.value, confidence: outcome.confidence, ...(bounded.truncated ? { truncated: true } : {}) };
-      status.confidence = Math.round(outcome.confidence * 1000) / 1000; // for the printer column; result.confidence is exact
+      status.confidence = Math.round(outcome.confidence! * 1000) / 1000; // for the printer column; result.confidence is exact
     }
     try {
       await this.patchStatus(exec, status, exec.metadata.resourceVersion);

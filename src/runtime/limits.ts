@@ -24,7 +24,8 @@ export const DEFAULT_LIMITS: RuntimeLimits = {
   maxSteps: 64,
   maxDepth: 4,
   maxCalls: 1000,
-  maxResultBytes: 1024 * 1024,
+  // Values live in memory here; what reaches status is bounded again by the operator (truncation).
+  maxResultBytes: 8 * 1024 * 1024,
 };
 
 export function resolveLimits(overrides?: Partial<RuntimeLimits>): RuntimeLimits {
