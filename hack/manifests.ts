@@ -23,7 +23,7 @@ function toTsSchema(schema: unknown): any {
   if (!schema || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(schema)) {
-    if (k === 'x-kubernetes-preserve-unknown-fields' || k.startsWith('x-kubernetes-list')) continue;
+    if (k === 'x-kubernetes-preserve-unknown-fields' || k.startsWith('x-kubernetes-list') || k === 'x-kubernetes-validations') continue;
     if (k === 'x-kubernetes-int-or-string') {
       out.type = ['integer', 'string'];
       continue;

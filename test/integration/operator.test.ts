@@ -198,6 +198,15 @@ describe('failures', () => {
     await verbose.shutdown();
   });
 
+  test('editing spec is refused: an edited Execution fails instead of running the edit', async () => {
+    await execution(ns, 'edited', 'not-yet-there', { task: 'x' });
+    await eventually(() => phaseOf(EXECUTIONS, ns, 'edited', ['Pending']), 'pending on its missing Pattern');
+    await env.rest.patch(resourcePath(EXECUTIONS, ns, 'edited'), { spec: { input: { task: 'changed' } } });
+    const e = await finished(ns, 'edited');
+    expect(e.status.phase).toBe('Failed');
+    expect(e.status.message).toMatch(/spec is immutable/);
+  });
+
   test('timeout fails the run and ttlSecondsAfterFinished deletes it', async () => {
     const slow = await startAgentProcess(['--name', 'slow', '--delay-ms', '20000']);
     await endpointAgent(ns, 'slow', slow.endpoint, { timeout: '60s' });

@@ -6,6 +6,9 @@ export const executionSpec: JSONSchema = {
   type: 'object',
   required: ['patternRef'],
   description: 'One run of a Pattern on an input. Immutable after creation, like a Job.',
+  // Enforced by API servers ≥ 1.25 (CEL); older servers ignore it and the operator fails an
+  // Execution whose spec was edited before its run started.
+  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable; create a new Execution' }],
   properties: {
     patternRef: {
       type: 'object',
