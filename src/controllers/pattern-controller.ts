@@ -21,16 +21,16 @@ export class PatternReconciler implements Reconciler {
     const gen = pattern.metadata.generation;
     const compiled = compilePattern(pattern.spec ?? ({} as Pattern['spec']), { name });
     const matching = matchingAgents(readyAgentInfos(this.ctx.caches.agents.list(namespace) as any), pattern.spec?.agents).length;
-    const errors = compiled.errors;
+    const errors = [...compiled.errors, ...this.cycles(namespace, name, pattern.spec)];
     const status: NonNullable<Pattern['status']> = {
       ...pattern.status,
-      phase: compiled.ok ? 'Ready' : 'Invalid',
+      phase: errors.length === 0 ? 'Ready' : 'Invalid',
       matchingAgents: matching,
       errors: errors.length ? errors : undefined,
       observedGeneration: gen,
       conditions: setCondition(
         pattern.status?.conditions,
-        compiled.ok
+        errors.length === 0
           ? { type: 'Ready', status: 'True', reason: 'Compiled', message: `compiled; ${matching} matching Ready agents` }
           : {
               type: 'Ready',
@@ -44,14 +44,47 @@ export class PatternReconciler implements Reconciler {
     const wrote = await writeStatus(this.ctx.rest, PATTERNS, pattern as any, status);
     if (wrote && pattern.status?.phase !== status.phase) {
       log.info({ phase: status.phase, errors: errors.length }, 'pattern compiled');
-      await this.ctx.events.record(pattern as any, compiled.ok ? 'Normal' : 'Warning', compiled.ok ? 'Compiled' : 'Invalid', status.conditions![0].message);
+      await this.ctx.events.record(pattern as any, errors.length === 0 ? 'Normal' : 'Warning', errors.length === 0 ? 'Compiled' : 'Invalid', status.conditions![0].message);
     }
+  }
+
+  /** Composition cycles through other Patterns of the namespace (A runs B runs A). */
+  private cycles(namespace: string, name: string, spec: Pattern['spec']): { path: string; message: string }[] {
+    const out: { path: string; message: string }[] = [];
+    (spec?.steps ?? []).forEach((step, i) => {
+      const target = step.pattern?.name;
+      if (!target || target === name) return; // self-reference is reported by the compiler
+      const chain = this.pathBack(namespace, target, name, [name, target], new Set());
+      if (chain) out.push({ path: `steps[${i}].pattern.name`, message: `composition cycle: ${chain.join(' → ')}` });
+    });
+    return out;
+  }
+
+  private pathBack(namespace: string, from: string, to: string, chain: string[], seen: Set<string>): string[] | undefined {
+    if (seen.has(from)) return undefined;
+    seen.add(from);
+    const p = this.ctx.caches.patterns.get(namespace, from) as Pattern | undefined;
+    for (const step of p?.spec?.steps ?? []) {
+      const next = step.pattern?.name;
+      if (!next) continue;
+      if (next === to) return [...chain, to];
+      const found = this.pathBack(namespace, next, to, [...chain, next], seen);
+      if (found) return found;
+    }
+    return undefined;
   }
 }
 
 export function patternController(ctx: OperatorContext, workers: number): Controller {
   const c = new Controller(new PatternReconciler(ctx), { workers });
-  ctx.caches.patterns.on({ add: (o) => c.enqueue(keyOf(o)), update: (o) => c.enqueue(keyOf(o)) });
+  // A Pattern's own changes, and those of the Patterns it composes (cycles can appear or vanish).
+  const composing = (o: Pattern) => {
+    c.enqueue(keyOf(o));
+    for (const p of ctx.caches.patterns.list(o.metadata.namespace) as Pattern[]) {
+      if (p.spec?.steps?.some((s) => s.pattern?.name === o.metadata.name)) c.enqueue(keyOf(p));
+    }
+  };
+  ctx.caches.patterns.on({ add: composing as any, update: composing as any, delete: composing as any });
   // matchingAgents follows the Agents of the namespace.
   const requeueNamespace = (o: { metadata?: { namespace?: string } }) => {
     for (const p of ctx.caches.patterns.list(o.metadata?.namespace)) c.enqueue(keyOf(p));

@@ -91,6 +91,39 @@ test('an invalid Pattern reports Invalid with every error and its place', async 
   expect(p.status.conditions[0].message).toMatch(/analyse/);
 });
 
+const INVALID: [string, object, string, RegExp][] = [
+  ['syntax error', { steps: [{ name: 's', let: { x: '1 +' } }], output: { confidence: '0.5' } }, 'steps[0].let.x', /./],
+  ['unknown variable', { steps: [{ name: 's', let: { x: 'nope + 1' } }], output: { confidence: '0.5' } }, 'steps[0].let.x', /nope/],
+  ['wrong type', { steps: [{ name: 's', let: { x: 'avg("text")' } }], output: { confidence: '0.5' } }, 'steps[0].let.x', /avg/],
+  ['bad input schema', { input: { type: 'objekt' }, steps: [{ name: 's', let: { x: '1' } }], output: { confidence: '0.5' } }, 'input', /schema/],
+  ['self reference', { steps: [{ name: 's', pattern: { name: 'cycle' } }], output: { confidence: '0.5' } }, 'steps[0].pattern.name', /itself/],
+  ['duplicate step', { steps: [{ name: 's', let: { x: '1' } }, { name: 's', let: { y: '2' } }], output: { confidence: '0.5' } }, 'steps[1].name', /duplicate|already/],
+];
+
+test.each(INVALID)('an invalid Pattern (%s) is Invalid with a message naming the place', async (kind, spec, path, message) => {
+  const ns = await env.namespace('inv');
+  const name = kind === 'self reference' ? 'cycle' : 'p';
+  await create(PATTERNS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name, namespace: ns }, spec });
+  const p = await eventually(() => phaseOf(PATTERNS, ns, name, ['Invalid']), `${kind} to be Invalid`);
+  const err = p.status.errors.find((e: any) => e.path === path);
+  expect(err).toBeDefined();
+  expect(err.message).toMatch(message);
+  expect(p.status.conditions[0].message).toContain(path);
+});
+
+test('a composition cycle across Patterns (a runs b runs a) is Invalid', async () => {
+  const ns = await env.namespace('cyc');
+  const runs = (name: string, other: string) => ({
+    apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name, namespace: ns },
+    spec: { steps: [{ name: 's', pattern: { name: other } }], output: { confidence: 's.confidence' } },
+  });
+  await create(PATTERNS, ns, runs('a', 'b'));
+  await create(PATTERNS, ns, runs('b', 'a'));
+  const a = await eventually(() => phaseOf(PATTERNS, ns, 'a', ['Invalid']), 'a Invalid');
+  expect(a.status.errors).toEqual([{ path: 'steps[0].pattern.name', message: 'composition cycle: a → b → a' }]);
+  await eventually(() => phaseOf(PATTERNS, ns, 'b', ['Invalid']), 'b Invalid');
+});
+
 const samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
 
 test.each(samples)('sample Pattern %s runs to Succeeded on real agents with the runtime\'s confidence', async (name) => {
