@@ -79,9 +79,9 @@ export function patternController(ctx: OperatorContext, workers: number): Contro
   const c = new Controller(new PatternReconciler(ctx), { workers });
   // A Pattern's own changes, and those of the Patterns it composes (cycles can appear or vanish).
   const composing = (o: Pattern) => {
-    c.enqueue(keyOf(o));
+    c.enqueue(keyOf(o as any));
     for (const p of ctx.caches.patterns.list(o.metadata.namespace) as Pattern[]) {
-      if (p.spec?.steps?.some((s) => s.pattern?.name === o.metadata.name)) c.enqueue(keyOf(p));
+      if (p.spec?.steps?.some((s) => s.pattern?.name === o.metadata.name)) c.enqueue(keyOf(p as any));
     }
   };
   ctx.caches.patterns.on({ add: composing as any, update: composing as any, delete: composing as any });
