@@ -9,6 +9,7 @@ import { Manager } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
 import { compilePattern, runPattern } from '../../src/runtime/index.js';
 import { ParallaxAgent } from '../../src/sdk/index.js';
+import { registry } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 
@@ -321,5 +322,10 @@ test('200 Executions created at once all finish, none lost or duplicated', async
     expect(calls).toHaveLength(200);
     expect(new Set(calls).size).toBe(200);
   }
+  const m = await registry.metrics();
+  expect(m).toMatch(/parallax_executions_total\{pattern="simple-consensus",phase="Succeeded"\} \d+/);
+  expect(m).toMatch(/parallax_execution_confidence_bucket\{le="0.7",pattern="simple-consensus"\} [1-9]/);
+  expect(m).toMatch(/parallax_agent_call_duration_seconds_count\{agent="[^"]+\/a"\} [1-9]/);
+  expect(m).toMatch(/parallax_workqueue_depth\{controller="execution"\}/);
   await Promise.all([a.stop(), b.stop()]);
 }, 180000);
