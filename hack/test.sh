@@ -10,5 +10,5 @@ if [[ -z "${KUBEBUILDER_ASSETS:-}" ]]; then
   echo "KUBEBUILDER_ASSETS is not set: export KUBEBUILDER_ASSETS=\$(setup-envtest use -p path 1.20.x) (a folder with etcd, kube-apiserver, kube-controller-manager)" >&2
   exit 1
 fi
-bash hack/install-tools.sh
+bash hack/install-tools.sh   # helm + kubectl into .tools/bin (from node_modules), lua5.4
 NODE_OPTIONS=--experimental-vm-modules exec npx jest --coverage "$@"

