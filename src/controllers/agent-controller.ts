@@ -4,17 +4,22 @@
 import type { Agent } from '../api/types.js';
 import type { AgentPool } from '../agents/index.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
-import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey } from '../k8s/resources.js';
+import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { AGENT_LABEL, type OperatorContext, type Pod } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { parseDuration } from '../runtime/duration.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
-import { desiredDeployment, desiredService, SPEC_HASH } from './agent-workload.js';
+import { covers, desiredDeployment, desiredService } from './agent-workload.js';
 import { writeStatus } from './status.js';
 
 type AgentStatus = NonNullable<Agent['status']>;
 type Phase = NonNullable<AgentStatus['phase']>;
+interface Workload {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels: object; annotations?: object; ownerReferences: object[] };
+  spec: object;
+}
 
 export interface AgentControllerOptions {
   /** How often health is probed. */
@@ -48,10 +53,9 @@ export class AgentReconciler implements Reconciler {
     if (agent.spec.image) {
       await this.ensureWorkload(agent, log);
       desired = agent.spec.replicas ?? 1;
-      const port = agent.spec.port ?? 50051;
       candidates = (this.ctx.caches.pods.list(namespace) as Pod[])
         .filter((p) => p.metadata?.labels?.[AGENT_LABEL] === name && !p.metadata?.deletionTimestamp && isPodReady(p))
-        .map((p) => `${p.status!.podIP}:${port}`)
+        .map((p) => `${p.status!.podIP}:${podPort(p, agent.spec.port ?? 50051)}`)
         .sort();
     } else {
       desired = 1;
@@ -80,18 +84,22 @@ export class AgentReconciler implements Reconciler {
   private async ensureWorkload(agent: Agent, log: Logger): Promise<void> {
     const ns = agent.metadata.namespace!;
     const name = agent.metadata.name!;
-    const deployment = desiredDeployment(agent);
-    const current = this.ctx.caches.deployments.get(ns, name);
-    if (!current) {
-      await this.createOrAdopt(resourcePath(DEPLOYMENTS, ns), deployment, log);
-    } else if (current.metadata?.annotations?.[SPEC_HASH] !== deployment.metadata.annotations[SPEC_HASH]) {
-      await this.ctx.rest.patch(resourcePath(DEPLOYMENTS, ns, name), {
-        metadata: { annotations: deployment.metadata.annotations, labels: deployment.metadata.labels },
-        spec: deployment.spec,
-      });
-      log.info('deployment updated');
-    }
-    if (!this.ctx.caches.services.get(ns, name)) await this.createOrAdopt(resourcePath(SERVICES, ns), desiredService(agent), log);
+    await this.ensure(DEPLOYMENTS, desiredDeployment(agent), this.ctx.caches.deployments.get(ns, name), log);
+    await this.ensure(SERVICES, desiredService(agent), this.ctx.caches.services.get(ns, name), log);
+  }
+
+  /**
+   * Creates the object, or patches it back to what the Agent asks for: the Agent changed (the
+   * spec-hash annotation no longer matches, which also catches removed fields) or someone edited a
+   * field the operator owns (`kubectl scale`, `kubectl edit`). Writes nothing when it is as desired.
+   */
+  private async ensure(r: ResourceType, desired: Workload, current: KubeObject | undefined, log: Logger): Promise<void> {
+    const { namespace, name, labels, annotations, ownerReferences } = desired.metadata;
+    if (!current) return this.createOrAdopt(resourcePath(r, namespace), desired, log);
+    const owned = { metadata: { labels, annotations, ownerReferences }, spec: desired.spec };
+    if (covers(current, owned)) return;
+    await this.ctx.rest.patch(resourcePath(r, namespace, name), owned);
+    log.info({ kind: desired.kind }, 'updated to match the Agent');
   }
 
   private async createOrAdopt(path: string, obj: { kind: string; metadata: { name: string } }, log: Logger) {
@@ -149,6 +157,11 @@ function validate(agent: Agent): string | undefined {
   if (!image && !endpoint) return 'neither spec.image nor spec.endpoint is set; set exactly one';
   if (agent.spec.timeout && parseDuration(agent.spec.timeout) === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
   return undefined;
+}
+
+/** Where the pod listens: during a rollout that changes spec.port, old pods still use the old port. */
+function podPort(p: Pod, fallback: number): number {
+  return p.spec?.containers?.find((c) => c.name === 'agent')?.ports?.[0]?.containerPort ?? fallback;
 }
 
 function isPodReady(p: Pod): boolean {

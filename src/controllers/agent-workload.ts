@@ -75,3 +75,42 @@ export function desiredService(agent: Agent) {
     },
   };
 }
+
+/**
+ * Whether `have` (an object as the API server returns it) still holds everything in `want`. Fields
+ * the server defaulted are ignored, arrays must match in length (an added container or env var is
+ * drift), and resource quantities compare by value: the server stores "0.5" as "500m", which must
+ * not look like an edit or the operator would write on every reconcile.
+ */
+export function covers(have: unknown, want: unknown, quantities = false): boolean {
+  if (want === undefined) return true;
+  if (Array.isArray(want)) {
+    return Array.isArray(have) && have.length === want.length && want.every((w, i) => covers(have[i], w, quantities));
+  }
+  if (want !== null && typeof want === 'object') {
+    const obj = have !== null && typeof have === 'object' && !Array.isArray(have) ? (have as Record<string, unknown>) : {};
+    return Object.entries(want).every(([k, w]) => covers(obj[k], w, quantities || k === 'limits' || k === 'requests'));
+  }
+  if (quantities && have !== undefined) return sameQuantity(String(have), String(want));
+  return have === want;
+}
+
+const SUFFIX: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** Kubernetes quantities ("500m", "0.5", "1Gi", "1024Mi", "1e3") compared by value. */
+function sameQuantity(a: string, b: string): boolean {
+  if (a === b) return true;
+  const [x, y] = [quantityValue(a), quantityValue(b)];
+  return x !== undefined && y !== undefined && Math.abs(x - y) <= 1e-9 * Math.max(Math.abs(x), Math.abs(y));
+}
+
+function quantityValue(q: string): number | undefined {
+  const m = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+)|([a-zA-Z]{0,2}))$/.exec(q);
+  if (!m) return undefined;
+  if (m[2] !== undefined) return Number(m[1]) * 10 ** Number(m[2]);
+  const factor = SUFFIX[m[3]];
+  return factor === undefined ? undefined : Number(m[1]) * factor;
+}
