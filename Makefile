@@ -27,17 +27,17 @@ local: build ## Always the local control plane + demo
 manifests: node_modules ## Regenerate CRDs, TS types and the API reference from src/api/schema
 	npm run manifests
 
-install: ## Install the CRDs into the current cluster
-	kubectl apply --server-side -f crds/
+install: ## Install or update the CRDs in the current cluster (server-side apply; see hack/tools/apply.sh for < 1.25)
+	@bash hack/tools/apply.sh -f crds/
 
-uninstall:
-	kubectl delete -f crds/
+uninstall: ## Delete the CRDs, and with them every Agent, Pattern and Execution
+	kubectl delete --ignore-not-found -f crds/
 
-deploy: ## Deploy the operator with kustomize (config/default)
-	kubectl apply --server-side -k config/default
+deploy: ## Deploy the operator with kustomize (config/default: namespace, CRDs, RBAC, manager)
+	@bash hack/tools/apply.sh -k config/default
 
-undeploy:
-	kubectl delete -k config/default
+undeploy: ## Delete everything config/default made, CRDs included
+	kubectl delete --ignore-not-found -k config/default
 
 docker-build: ## Build the operator and example-agent images (needs a Docker engine)
 	docker build -t $(IMG) .
