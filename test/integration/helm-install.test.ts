@@ -3,29 +3,10 @@
 // README.md and executed with bash, with the pinned helm and kubectl first on PATH and KUBECONFIG
 // pointing at the test server. No kubelet: pods never run, so objects are checked, not readiness.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane } from '../../src/envtest/control-plane.js';
 import { isNotFound, KubeRest } from '../../src/k8s/rest.js';
-import { ROOT, toolsEnv } from '../unit/packaging/tools.js';
-
-/** The commands of the sh blocks in README section `heading` (comments and blank lines dropped). */
-export function readmeCommands(heading: string): string[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README.md has no section "## ${heading}"`);
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end < 0 ? undefined : end);
-  const out: string[] = [];
-  for (const m of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
-    for (const line of m[1].split('\n')) {
-      const cmd = line.replace(/(^|\s)#.*$/, '').trim();
-      if (cmd) out.push(cmd);
-    }
-  }
-  return out;
-}
+import { readmeCommands, ROOT, toolsEnv } from '../unit/packaging/tools.js';
 
 let cp: ControlPlane;
 let rest: KubeRest;

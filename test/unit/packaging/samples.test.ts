@@ -1,6 +1,6 @@
 // config/samples: the top-level samples satisfy the generated CRD schemas, and the kustomization
 // lists every sample (kustomize has no globs).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
@@ -12,6 +12,9 @@ const PATTERNS = [
   'robust-analysis',
 ];
 const TOP = ['agent-endpoint.yaml', 'agent-image.yaml', 'execution.yaml'];
+// The README quickstart (test/integration/quickstart.test.ts runs it): not in the kustomization, since
+// its Execution uses generateName (kubectl create only) and its Agents dial local processes.
+const QUICKSTART = ['quickstart/agent.yaml', 'quickstart/pattern.yaml', 'quickstart/execution.yaml'];
 
 function specSchema(plural: string): object {
   const crd = readYaml(`config/crd/bases/${plural}.parallax.ai.yaml`)[0];
@@ -26,6 +29,29 @@ describe('config/samples', () => {
   test('the kustomization lists the three top-level samples and all eleven patterns', () => {
     expect([...kustomization.resources].sort()).toEqual([...TOP, ...PATTERNS.map((p) => `patterns/${p}.yaml`)].sort());
     for (const f of TOP) expect(existsSync(join(ROOT, 'config/samples', f))).toBe(true);
+  });
+
+  test('every YAML file under config/samples is in the kustomization or is a quickstart file', () => {
+    const files = (readdirSync(join(ROOT, 'config/samples'), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .sort();
+    expect(files).toEqual([...kustomization.resources, ...QUICKSTART].sort());
+    expect(kustomization.resources.filter((r) => r.startsWith('quickstart/'))).toEqual([]);
+  });
+
+  test.each([
+    ['quickstart/agent.yaml', 'Agent', 'agents'],
+    ['quickstart/pattern.yaml', 'Pattern', 'patterns'],
+    ['quickstart/execution.yaml', 'Execution', 'executions'],
+  ])('%s: every %s in it is valid', (file, kind, plural) => {
+    const objs = readYaml(`config/samples/${file}`);
+    expect(objs.length).toBeGreaterThan(0);
+    const validate = ajv.compile(specSchema(plural));
+    for (const obj of objs) {
+      expect([obj.apiVersion, obj.kind]).toEqual(['parallax.ai/v1alpha1', kind]);
+      expect(validate(obj.spec) ? [] : validate.errors).toEqual([]);
+    }
+    if (kind === 'Execution') expect(objs[0].metadata).toEqual({ generateName: 'review-' });
   });
 
   test.each([

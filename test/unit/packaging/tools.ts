@@ -99,3 +99,30 @@ export function ruleTriples(rules: Array<{ apiGroups?: string[]; resources?: str
       for (const res of r.resources ?? []) for (const v of r.verbs) out.add(`${g}|${res}|${v}`);
   return [...out].sort();
 }
+
+/**
+ * The commands of the ```sh blocks in README.md section `## heading`, in order: comments and blank
+ * lines dropped, backslash continuations joined. Tests run these verbatim, so the README cannot drift.
+ */
+export function readmeCommands(heading: string): string[] {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`README.md has no section "## ${heading}"`);
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  const out: string[] = [];
+  for (const m of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    let pending = '';
+    for (const line of m[1].split('\n')) {
+      const cmd = line.replace(/(^|\s)#.*$/, '').trim();
+      if (cmd.endsWith('\\')) {
+        pending += `${cmd.slice(0, -1).trim()} `;
+        continue;
+      }
+      const full = (pending + cmd).trim();
+      pending = '';
+      if (full) out.push(full);
+    }
+  }
+  return out;
+}
