@@ -1,0 +1,452 @@
+// Least privilege, proven on a real API server with RBAC on: the operator runs in-process as a
+// bearer-token user (not system:masters) that holds exactly the ClusterRole and leader-election Role
+// of config/rbac, through a full flow (endpoint Agents on real agent processes, an image Agent's
+// Deployment and Service, a Pattern, Executions to Succeeded, a TTL deletion, a conflicting final
+// status write, Events, the Lease). Every request the operator makes goes through a recording proxy,
+// so the test sees exactly which (group, resource, verb) it used and which the API server refused.
+//
+// 1. With the shipped rules nothing is refused and every granted permission is used.
+// 2. For each single permission (group|resource|verb) of the two roles, a role without it makes the
+//    operator receive a 403 for exactly the request that needs it — so no permission is surplus.
+//
+// The API server runs with the OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift
+// and hardened clusters), which checks permissions the operator never calls itself: update on
+// agents/finalizers for owner references with blockOwnerDeletion, and delete on a Deployment or
+// Service to put back an owner reference someone removed.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import yaml from 'js-yaml';
+import { ControlPlane } from '../../src/envtest/control-plane.js';
+import { installCRDs } from '../../src/k8s/install-crds.js';
+import { isNotFound, KubeRest, resourcePath } from '../../src/k8s/rest.js';
+import { AGENTS, DEPLOYMENTS, EVENTS, EXECUTIONS, LEASES, PATTERNS, SERVICES, type ResourceType } from '../../src/k8s/resources.js';
+import { Manager } from '../../src/manager/manager.js';
+import { operatorControllers } from '../../src/operator.js';
+import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
+
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+}
+
+const readObject = (path: string) => yaml.load(readFileSync(path, 'utf8')) as { kind: string; metadata: { name: string; labels?: object }; rules: Rule[] };
+const CLUSTER_ROLE = readObject('config/rbac/role.yaml');
+const LEASE_ROLE = readObject('config/rbac/leader_election_role.yaml');
+
+/** group|resource|verb, one per permission a set of rules grants. */
+function permissions(rules: Rule[]): string[] {
+  const out = new Set<string>();
+  for (const r of rules) for (const g of r.apiGroups ?? ['']) for (const res of r.resources ?? []) for (const v of r.verbs) out.add(`${g}|${res}|${v}`);
+  return [...out].sort();
+}
+const rulesFor = (perms: string[]): Rule[] =>
+  perms.map((p) => {
+    const [group, resource, verb] = p.split('|');
+    return { apiGroups: [group], resources: [resource], verbs: [verb] };
+  });
+
+const CLUSTER_PERMS = permissions(CLUSTER_ROLE.rules);
+const LEASE_PERMS = permissions(LEASE_ROLE.rules);
+/**
+ * Permissions only admission checks (OwnerReferencesPermissionEnforcement), and the request that
+ * fails without them: owner references with blockOwnerDeletion need update on the owner's
+ * finalizers; putting back an owner reference someone removed needs delete on the object itself.
+ */
+const ADMISSION_ONLY: Record<string, string> = {
+  'parallax.ai|agents/finalizers|update': 'apps|deployments|create',
+  'apps|deployments|delete': 'apps|deployments|patch',
+  '|services|delete': '|services|patch',
+};
+
+interface Variant {
+  id: string;
+  user: string;
+  token: string;
+  removed: string;
+  cluster: string[];
+  lease: string[];
+}
+const VARIANTS: Variant[] = [...CLUSTER_PERMS, ...LEASE_PERMS].map((removed, i) => ({
+  id: `minus-${i}`,
+  user: `operator-minus-${i}`,
+  token: `operator-minus-${i}-token`,
+  removed,
+  cluster: CLUSTER_PERMS.filter((p) => p !== removed),
+  lease: LEASE_PERMS.filter((p) => p !== removed),
+}));
+
+const LEASE_NS = 'parallax-system';
+const OPERATOR = { user: 'parallax-operator', token: 'parallax-operator-token' };
+
+// ---------------------------------------------------------------------------------------------
+// A proxy between the operator and the API server that records every request and its status.
+
+interface Call {
+  method: string;
+  path: string;
+  status: number;
+  perm: string;
+  message?: string;
+}
+
+/** The RBAC permission a request needs: group|resource[/subresource]|verb. */
+function permissionOf(method: string, url: string): string {
+  const u = new URL(url, 'http://proxy');
+  const seg = u.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let group: string;
+  let rest: string[];
+  if (seg[0] === 'api') [group, rest] = ['', seg.slice(2)];
+  else if (seg[0] === 'apis') [group, rest] = [seg[1], seg.slice(3)];
+  else return `nonResource|${u.pathname}|${method.toLowerCase()}`;
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  const [resource, name, sub] = rest;
+  const verb =
+    method === 'GET'
+      ? name ? 'get' : u.searchParams.get('watch') === 'true' ? 'watch' : 'list'
+      : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: name ? 'delete' : 'deletecollection' } as Record<string, string>)[method];
+  return `${group}|${sub ? `${resource}/${sub}` : resource}|${verb}`;
+}
+
+class RecordingProxy {
+  readonly calls: Call[] = [];
+  port = 0;
+  private server?: Server;
+  private readonly upstream = new HttpsAgent({ keepAlive: true, rejectUnauthorized: false });
+
+  constructor(private readonly target: URL) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      const up = httpsRequest(
+        {
+          hostname: this.target.hostname,
+          port: this.target.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: this.target.host },
+          agent: this.upstream,
+        },
+        (ur) => {
+          const call: Call = { method: req.method!, path: req.url!, status: ur.statusCode ?? 0, perm: permissionOf(req.method!, req.url!) };
+          this.calls.push(call);
+          if (call.status === 403) {
+            const chunks: Buffer[] = [];
+            ur.on('data', (c: Buffer) => chunks.push(c));
+            ur.on('end', () => {
+              try {
+                call.message = JSON.parse(Buffer.concat(chunks).toString('utf8')).message;
+              } catch {
+                call.message = Buffer.concat(chunks).toString('utf8');
+              }
+            });
+          }
+          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          ur.pipe(res);
+        },
+      );
+      up.on('error', () => res.destroy());
+      res.on('close', () => {
+        if (!res.writableFinished) up.destroy(); // the operator aborted (a watch): close upstream too
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+    return this;
+  }
+
+  /** Permissions of the requests the API server refused with 403. */
+  forbidden(): string[] {
+    return [...new Set(this.calls.filter((c) => c.status === 403).map((c) => c.perm))].sort();
+  }
+
+  /** Permissions of the requests the API server authorized (whatever their outcome: 404, 409 too). */
+  used(): string[] {
+    return [...new Set(this.calls.filter((c) => c.status !== 403 && c.status !== 401).map((c) => c.perm))].sort();
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+    this.upstream.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let cp: ControlPlane;
+let admin: KubeRest;
+let fastA: AgentProcess;
+let fastB: AgentProcess;
+let slow: AgentProcess;
+const proxies: RecordingProxy[] = [];
+const managers: Manager[] = [];
+
+beforeAll(async () => {
+  const users: Record<string, string> = { [OPERATOR.user]: OPERATOR.token };
+  for (const v of VARIANTS) users[v.user] = v.token;
+  cp = new ControlPlane({ users });
+  // ControlPlaneOptions has no way to pass kube-apiserver flags: add the admission plugin that
+  // OpenShift and hardened clusters enable, so agents/finalizers is put to the test.
+  const launch = (cp as any).launch.bind(cp);
+  (cp as any).launch = (bin: string, name: string, args: string[]) =>
+    launch(bin, name, name === 'kube-apiserver' ? [...args, '--enable-admission-plugins=OwnerReferencesPermissionEnforcement'] : args);
+  try {
+    await cp.start();
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  admin = new KubeRest(kc);
+  await installCRDs(admin);
+  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LEASE_NS } });
+  const agent = (name: string, caps: string, extra: string[] = []) =>
+    startAgentProcess(['--name', name, '--capabilities', caps, '--expertise', '0.8', ...extra]);
+  [fastA, fastB, slow] = await Promise.all([
+    agent('fast-a', 'analysis', ['--confidence', '0.9', '--value', '{"verdict":"approve"}']),
+    agent('fast-b', 'analysis', ['--confidence', '0.8', '--value', '{"verdict":"approve"}']),
+    agent('slow', 'slow', ['--delay-ms', '600000', '--announce']),
+  ]);
+}, 120000);
+
+afterAll(async () => {
+  await Promise.all(managers.map((m) => m.stop().catch(() => undefined)));
+  await Promise.all(proxies.map((p) => p.stop()));
+  await stopAllAgentProcesses();
+  admin?.close();
+  await cp?.stop();
+});
+
+const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+const userSubject = (user: string) => [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }];
+
+async function allowed(user: string, perm: string, namespace?: string): Promise<boolean> {
+  const [group, res, verb] = perm.split('|');
+  const [resource, subresource] = res.split('/');
+  const review = await admin.create<{ status?: { allowed?: boolean } }>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+    apiVersion: 'authorization.k8s.io/v1',
+    kind: 'SubjectAccessReview',
+    spec: { user, resourceAttributes: { group, resource, subresource, verb, namespace } },
+  });
+  return review.status?.allowed === true;
+}
+
+/** Creates the ClusterRole + Role and binds them to a token user (a User subject, not the ServiceAccount). */
+async function grant(name: string, user: string, clusterRules: Rule[], leaseRules: Rule[]): Promise<void> {
+  const labels = CLUSTER_ROLE.metadata.labels;
+  await admin.create(`${RBAC}/clusterroles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels }, rules: clusterRules });
+  await admin.create(`${RBAC}/clusterrolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: userSubject(user),
+  });
+  await admin.create(`${RBAC}/namespaces/${LEASE_NS}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace: LEASE_NS, labels }, rules: leaseRules });
+  await admin.create(`${RBAC}/namespaces/${LEASE_NS}/rolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: LEASE_NS },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: userSubject(user),
+  });
+  // The authorizer's cache follows the writes a moment later: wait until it sees both bindings.
+  await until(async () => (await allowed(user, permissions(clusterRules)[0])) && (await allowed(user, permissions(leaseRules)[0], LEASE_NS)), `RBAC for ${user} in effect`, 30000);
+}
+
+/** The operator, in-process, as `user`, through its own recording proxy. */
+async function startOperator(id: string, user: string, token: string, namespace?: string): Promise<{ mgr: Manager; proxy: RecordingProxy; started: Promise<void> }> {
+  const proxy = await new RecordingProxy(new URL(cp.server)).start();
+  proxies.push(proxy);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'envtest', server: `http://127.0.0.1:${proxy.port}`, skipTLSVerify: true }],
+    users: [{ name: user, token }],
+    contexts: [{ name: `${user}@envtest`, cluster: 'envtest', user }],
+    currentContext: `${user}@envtest`,
+  });
+  const mgr = new Manager({
+    kubeConfig,
+    identity: id,
+    namespace,
+    httpAddress: false,
+    workers: 2,
+    leaderElection: { namespace: LEASE_NS, name: `parallax-${id}`, retryPeriodMs: 1000 },
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 } }),
+  });
+  managers.push(mgr);
+  // Without list on a watched resource the caches never sync and start() never resolves.
+  const started = mgr.start();
+  started.catch(() => undefined);
+  return { mgr, proxy, started };
+}
+
+class Stopped extends Error {}
+
+async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs: number, stop?: { stopped: boolean }): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    if (stop?.stopped) throw new Stopped(what);
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flow, driven as admin in one namespace; each stage needs the operator to have done its part.
+
+const SIMPLE_CONSENSUS = yaml.load(readFileSync('config/samples/patterns/simple-consensus.yaml', 'utf8')) as any;
+
+interface FlowResult {
+  main?: any;
+  timedOut?: any;
+  deployment?: any;
+  service?: any;
+  ttlDeleted?: boolean;
+}
+
+async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult): Promise<void> {
+  const get = (r: ResourceType, name: string) => admin.get<any>(resourcePath(r, ns, name));
+  const create = (r: ResourceType, obj: any) => admin.create<any>(resourcePath(r, ns), { apiVersion: 'parallax.ai/v1alpha1', ...obj, metadata: { ...obj.metadata, namespace: ns } });
+  const phase = (r: ResourceType, name: string, phases: string[]) => async () => {
+    const o = await get(r, name);
+    return phases.includes(o.status?.phase) ? o : undefined;
+  };
+  const wait = <T>(fn: () => Promise<T | undefined | false>, what: string, ms = 60000) => until(fn, `${what} in ${ns}`, ms, stop);
+  const endpointAgent = (name: string, p: AgentProcess, caps: string[]) => ({ kind: 'Agent', metadata: { name }, spec: { endpoint: p.endpoint, capabilities: caps } });
+
+  await create(AGENTS, endpointAgent('fast-a', fastA, ['analysis']));
+  await create(AGENTS, endpointAgent('fast-b', fastB, ['analysis']));
+  await create(AGENTS, { kind: 'Agent', metadata: { name: 'imaged' }, spec: { image: 'registry.invalid/parallax/agent:1', replicas: 1, capabilities: ['image'] } });
+  await create(PATTERNS, { ...SIMPLE_CONSENSUS, metadata: { name: SIMPLE_CONSENSUS.metadata.name } });
+  await create(PATTERNS, {
+    kind: 'Pattern', metadata: { name: 'slow' },
+    spec: { agents: { capabilities: ['slow'], min: 1 }, steps: [{ name: 'ask', call: { strategy: 'parallel' } }], output: { value: 'ask[0].value', confidence: 'ask[0].confidence' } },
+  });
+  await wait(phase(AGENTS, 'fast-a', ['Ready']), 'fast-a Ready');
+  await wait(phase(AGENTS, 'fast-b', ['Ready']), 'fast-b Ready');
+
+  const spec = { patternRef: { name: 'simple-consensus' }, input: { task: 'review the change' } };
+  await create(EXECUTIONS, { kind: 'Execution', metadata: { name: 'main' }, spec });
+  await create(EXECUTIONS, { kind: 'Execution', metadata: { name: 'ttl' }, spec: { ...spec, ttlSecondsAfterFinished: 0 } });
+  out.main = await wait(phase(EXECUTIONS, 'main', ['Succeeded', 'Failed']), 'Execution main finished');
+  out.ttlDeleted = await wait(async () => get(EXECUTIONS, 'ttl').then(() => false, (err) => isNotFound(err)), 'Execution ttl deleted');
+
+  // The image Agent: Deployment and Service owned by it; a spec change patches both, and so does
+  // a hand edit that orphans them (their ownerReferences removed).
+  await wait(() => get(SERVICES, 'imaged'), 'Service of the image Agent');
+  await wait(() => get(DEPLOYMENTS, 'imaged'), 'Deployment of the image Agent');
+  await admin.patch(resourcePath(AGENTS, ns, 'imaged'), { spec: { replicas: 2, port: 50052 } });
+  await wait(async () => (await get(DEPLOYMENTS, 'imaged')).spec.replicas === 2, 'Deployment patched to 2 replicas');
+  await wait(async () => (await get(SERVICES, 'imaged')).spec.ports[0].port === 50052, 'Service patched to port 50052');
+  for (const r of [DEPLOYMENTS, SERVICES]) await admin.patch(resourcePath(r, ns, 'imaged'), { metadata: { ownerReferences: null } });
+  out.deployment = await wait(async () => {
+    const d = await get(DEPLOYMENTS, 'imaged');
+    return d.metadata.ownerReferences?.length ? d : undefined;
+  }, 'Deployment owned again');
+  out.service = await wait(async () => {
+    const s = await get(SERVICES, 'imaged');
+    return s.metadata.ownerReferences?.length ? s : undefined;
+  }, 'Service owned again');
+
+  // A final status write that conflicts: the Execution changes while its agent call hangs, so the
+  // Timeout write (guarded by the claim's resourceVersion) gets 409 and the operator re-reads it.
+  await create(AGENTS, endpointAgent('slow', slow, ['slow']));
+  await wait(phase(AGENTS, 'slow', ['Ready']), 'slow Ready');
+  const ex = await create(EXECUTIONS, { kind: 'Execution', metadata: { name: 'timeout' }, spec: { patternRef: { name: 'slow' }, input: {}, timeout: '6s' } });
+  await slow.waitForOutput(new RegExp(`CALL ${ex.metadata.uid}`), 60000);
+  if (stop.stopped) throw new Stopped('slow call');
+  await admin.patch(resourcePath(EXECUTIONS, ns, 'timeout'), { metadata: { labels: { touched: 'during-the-run' } } });
+  out.timedOut = await wait(phase(EXECUTIONS, 'timeout', ['Succeeded', 'Failed']), 'Execution timeout finished');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+test('the shipped rules are enough for a full flow, cluster-wide, and every permission in them is used', async () => {
+  const ns = 'rbac-full';
+  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  // Exactly as shipped: the files' rules, bound to the token user.
+  await grant('parallax-operator', OPERATOR.user, CLUSTER_ROLE.rules, LEASE_ROLE.rules);
+  // No system:masters: the user can do nothing beyond its roles.
+  expect(await allowed(OPERATOR.user, '|secrets|list')).toBe(false);
+  expect(await allowed(OPERATOR.user, 'parallax.ai|agents|update')).toBe(false);
+
+  const { mgr, proxy, started } = await startOperator('operator', OPERATOR.user, OPERATOR.token); // all namespaces
+  await started;
+  const result: FlowResult = {};
+  await flow(ns, { stopped: false }, result).catch((err: Error) => {
+    const refused = proxy.calls.filter((c) => c.status === 403).map((c) => `${c.method} ${c.path}: ${c.message}`);
+    throw new Error(`${err.message}\nrefused: ${JSON.stringify([...new Set(refused)], null, 1)}`);
+  });
+
+  expect(result.main.status).toMatchObject({ phase: 'Succeeded', agentCount: 2, confidence: 0.85 });
+  expect(result.main.status.result.value.status).toBe('consensus_reached');
+  expect(result.ttlDeleted).toBe(true);
+  expect(result.deployment.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Agent', name: 'imaged', blockOwnerDeletion: true })]);
+  expect(result.service.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Agent', name: 'imaged', blockOwnerDeletion: true })]);
+  expect(result.timedOut.metadata.labels).toEqual({ touched: 'during-the-run' });
+  // The final write of 'timeout' met the label change (409) and the operator re-read the Execution.
+  expect(result.timedOut.status.completionTime).toBeDefined();
+  const timeoutPath = resourcePath(EXECUTIONS, ns, 'timeout');
+  const conflict = proxy.calls.findIndex((c) => c.method === 'PATCH' && c.path.startsWith(`${timeoutPath}/status`) && c.status === 409);
+  expect(conflict).toBeGreaterThanOrEqual(0);
+  expect(proxy.calls.slice(conflict).find((c) => c.method === 'GET' && c.path === timeoutPath)).toMatchObject({ status: 200 });
+
+  // Events written by the operator, and the Lease it holds.
+  const events = await admin.list<any>(resourcePath(EVENTS, ns));
+  const told = events.items.filter((e) => e.reportingController === 'parallax.ai/operator').map((e) => `${e.regarding.kind}/${e.regarding.name}:${e.reason}`);
+  expect(told).toEqual(expect.arrayContaining(['Agent/fast-a:Ready', 'Execution/main:Started', 'Execution/main:Succeeded', 'Execution/timeout:Started']));
+  const lease = await admin.get<any>(resourcePath(LEASES, LEASE_NS, 'parallax-operator'));
+  expect(lease.spec.holderIdentity).toBe('operator');
+  expect(mgr.isLeader).toBe(true);
+
+  // Nothing refused, and every permission granted was used by some request (the conflict path's
+  // get, the TTL's delete, the Deployment patch, the Lease update ...), except the one that only
+  // admission checks.
+  expect(proxy.calls.filter((c) => c.status === 403)).toEqual([]);
+  expect(proxy.used()).toEqual([...CLUSTER_PERMS, ...LEASE_PERMS].filter((p) => !ADMISSION_ONLY[p]).sort());
+  // The operator watched cluster-wide (no namespace in its list/watch paths).
+  expect(proxy.calls.some((c) => /^\/apis\/parallax\.ai\/v1alpha1\/executions(\?|$)/.test(c.path))).toBe(true);
+  await mgr.stop();
+}, 120000);
+
+test('without any one of those permissions the operator is refused exactly the request that needs it', async () => {
+  const runs = await Promise.all(
+    VARIANTS.map(async (v) => {
+      const ns = `rbac-${v.id}`;
+      await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+      await grant(`parallax-${v.id}`, v.user, rulesFor(v.cluster), rulesFor(v.lease));
+      // One namespace each, so that the operators do not reconcile each other's objects.
+      const { mgr, proxy } = await startOperator(v.id, v.user, v.token, ns);
+      const stop = { stopped: false };
+      const result: FlowResult = {};
+      const flowDone = flow(ns, stop, result).then(
+        () => 'completed',
+        (err) => (err instanceof Stopped ? 'stopped' : `failed: ${(err as Error).message}`),
+      );
+      const expected = ADMISSION_ONLY[v.removed] ?? v.removed;
+      await until(() => proxy.forbidden().includes(expected), `a 403 on ${expected} without ${v.removed}`, 150000).catch(() => undefined);
+      stop.stopped = true;
+      const forbidden = proxy.forbidden();
+      const messages = proxy.calls.filter((c) => c.status === 403).map((c) => c.message ?? '');
+      await mgr.stop();
+      return { v, forbidden, messages, flow: await flowDone };
+    }),
+  );
+  // Removed permission → what the API server refused the operator.
+  const refused = Object.fromEntries(runs.map((r) => [r.v.removed, r.forbidden]));
+  const expected = Object.fromEntries(VARIANTS.map((v) => [v.removed, [ADMISSION_ONLY[v.removed] ?? v.removed]]));
+  expect(refused).toEqual(expected);
+  const finalizers = runs.find((r) => r.v.removed === 'parallax.ai|agents/finalizers|update')!;
+  expect(finalizers.messages[0]).toMatch(/blockOwnerDeletion.*finalizers/);
+  for (const perm of ['apps|deployments|delete', '|services|delete']) {
+    expect(runs.find((r) => r.v.removed === perm)!.messages[0]).toMatch(/cannot set an ownerRef on a resource you can't delete/);
+  }
+}, 200000);
