@@ -5,6 +5,7 @@ import { agentController, type AgentControllerOptions } from './controllers/agen
 import type { Controller } from './controllers/controller.js';
 import { executionController, type ExecutionControllerOptions } from './controllers/execution-controller.js';
 import { patternController } from './controllers/pattern-controller.js';
+import { specGuards } from './controllers/spec-guard.js';
 import type { OperatorContext } from './manager/context.js';
 import { parseDuration } from './runtime/duration.js';
 
@@ -21,9 +22,13 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
     if (!agent) return undefined;
     return { endpoints: agent.status?.endpoints ?? [], timeoutMs: parseDuration(agent.spec.timeout ?? '30s') ?? 30000 };
   });
-  return [
-    agentController(ctx, pool, Math.max(1, Math.ceil(workers / 2)), opts.agents),
-    patternController(ctx, Math.max(1, Math.ceil(workers / 2))),
-    executionController(ctx, pool, workers, opts.executions),
-  ];
+  const agents = agentController(ctx, pool, Math.max(1, Math.ceil(workers / 2)), opts.agents);
+  const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)));
+  const executions = executionController(ctx, pool, workers, opts.executions);
+  // No reconciler is handed an object whose stored spec breaks today's schema.
+  const guards = specGuards(ctx);
+  agents.guardWith(guards.agent);
+  patterns.guardWith(guards.pattern);
+  executions.guardWith(guards.execution);
+  return [agents, patterns, executions];
 }

@@ -16,6 +16,12 @@ export interface Reconciler {
   reconcile(key: string, log: Logger): Promise<ReconcileResult | void>;
 }
 
+/**
+ * Runs before the reconciler; true means the key was dealt with (e.g. an object that must not be
+ * reconciled was reported) and the reconciler is skipped.
+ */
+export type KeyGuard = (key: string, log: Logger) => Promise<boolean>;
+
 export interface ControllerOptions {
   workers?: number;
   baseBackoffMs?: number;
@@ -27,6 +33,7 @@ export class Controller {
   private readonly log: Logger;
   private workers: Promise<void>[] = [];
   private running = false;
+  private guard?: KeyGuard;
 
   constructor(
     readonly reconciler: Reconciler,
@@ -39,6 +46,11 @@ export class Controller {
       maxDelayMs: opts.maxBackoffMs,
       onDepthChange: (d) => metrics.workqueueDepth.set({ controller: name }, d),
     });
+  }
+
+  /** Screens every key before the reconciler sees it (see spec-guard.ts). */
+  guardWith(guard: KeyGuard): void {
+    this.guard = guard;
   }
 
   enqueue(key: string): void {
@@ -78,7 +90,7 @@ export class Controller {
     const log = this.log.child({ key });
     const end = metrics.reconcileDuration.startTimer({ controller: name });
     try {
-      const result = await this.reconciler.reconcile(key, log);
+      const result = (await this.guard?.(key, log)) ? undefined : await this.reconciler.reconcile(key, log);
       this.queue.forget(key);
       if (result?.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       metrics.reconcileTotal.inc({ controller: name, result: result?.requeueAfterMs !== undefined ? 'requeue' : 'success' });
