@@ -10,7 +10,8 @@
 //   --invalid-confidence 1.7    put 1.7 on the wire, bypassing the SDK check
 //   --health degraded           what HealthCheck reports (healthy|degraded|unhealthy|unknown)
 //   --echo                      answer {task, data, taskId, patternName, context} instead of --value
-//   --announce                  print `CALL <taskId>` on stdout when a call arrives
+//   --announce                  print `CALL <taskId>` on stdout when a call arrives, `CANCELLED <taskId>`
+//                               when the caller cancels it (deadline, or the Execution deleted)
 import {
   ParallaxAgent,
   type AgentOptions,
@@ -49,7 +50,10 @@ export class FixedAgent extends ParallaxAgent {
 
   async analyze(task: string, data: unknown, ctx: AnalyzeContext): Promise<AgentReply> {
     this.calls++;
-    if (this.config.announce) process.stdout.write(`CALL ${ctx.taskId}\n`);
+    if (this.config.announce) {
+      process.stdout.write(`CALL ${ctx.taskId}\n`);
+      ctx.signal.addEventListener('abort', () => process.stdout.write(`CANCELLED ${ctx.taskId}\n`), { once: true });
+    }
     if (this.config.delayMs) await abortableDelay(this.config.delayMs, ctx.signal);
     if (this.config.failWith !== undefined) throw new Error(this.config.failWith);
     const value = this.config.echo

@@ -16,7 +16,7 @@ import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
-import { compilePattern, PatternRunError, runPattern } from '../runtime/index.js';
+import { compilePattern, inputError, PatternRunError, runPattern, selectAgents } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCallResult, AgentCaller, StepOutcome } from '../runtime/types.js';
 import { readyAgentInfos } from './agent-info.js';
@@ -75,11 +75,19 @@ export class ExecutionReconciler implements Reconciler {
       return this.finish(exec, undefined, 'Failed', 'SpecChanged', 'spec is immutable: it was edited before the run started; create a new Execution', log);
     }
     const pattern = this.ctx.caches.patterns.get(namespace, exec.spec.patternRef.name) as Pattern | undefined;
-    if (!pattern) return this.pending(exec, `waiting for Pattern ${exec.spec.patternRef.name}`, log);
+    if (!pattern) return this.pending(exec, 'PatternNotFound', `waiting for Pattern ${exec.spec.patternRef.name}`, log);
     const compiled = compilePattern(pattern.spec, { name: pattern.metadata.name });
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return this.finish(exec, undefined, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
+    }
+    const badInput = inputError(compiled.compiled, exec.spec.input);
+    if (badInput) return this.finish(exec, undefined, 'Failed', 'InvalidInput', badInput.message, log);
+    if (phase !== 'Running') {
+      // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
+      // yet: wait for them as a Pod waits for a node, rather than fail on the first look.
+      const selection = selectAgents(readyAgentInfos(this.ctx.caches.agents.list(namespace) as Agent[]), pattern.spec.agents);
+      if (!selection.ok) return this.pending(exec, 'NotEnoughAgents', selection.message, log);
     }
     const timeoutMs = parseDuration(exec.spec.timeout ?? '5m') ?? 300000;
     const startedAt = exec.status?.startTime ? Date.parse(exec.status.startTime) : Date.now();
@@ -263,19 +271,27 @@ export class ExecutionReconciler implements Reconciler {
     await this.ctx.events.record(exec as any, phase === 'Succeeded' ? 'Normal' : 'Warning', reason, message);
   }
 
-  private async pending(exec: Execution, message: string, log: Logger): Promise<ReconcileResult> {
+  /**
+   * Waits (phase Pending) for what the run needs. `spec.timeout` bounds the wait too, counted from
+   * creation, so a run that can never start fails with the reason it was waiting for.
+   */
+  private async pending(exec: Execution, reason: string, message: string, log: Logger): Promise<ReconcileResult | void> {
+    const timeout = exec.spec.timeout ?? '5m';
+    const created = new Date(exec.metadata.creationTimestamp ?? Date.now()).getTime();
+    const left = created + (parseDuration(timeout) ?? 300000) - Date.now();
+    if (left <= 0) return this.finish(exec, undefined, 'Failed', reason, `${message}; gave up after waiting ${timeout}`, log);
     const status: Status = {
       ...exec.status,
       phase: 'Pending',
       message,
       observedGeneration: exec.metadata.generation,
-      conditions: conditionsFor(exec, 'Pending', 'Waiting', message),
+      conditions: conditionsFor(exec, 'Pending', reason, message),
     };
     if (exec.status?.message !== message) {
       await this.patchStatus(exec, status);
       log.info(message);
     }
-    return { requeueAfterMs: 30000 };
+    return { requeueAfterMs: Math.min(left, 30000) };
   }
 
   /** Deletes finished Executions after ttlSecondsAfterFinished. */

@@ -10,7 +10,7 @@ export type {
   CompileResult,
   Strategy,
 } from './compile.js';
-export { runPattern } from './run.js';
+export { inputError, runPattern } from './run.js';
 export type { RunOptions, RunResult } from './run.js';
 export { PatternRunError } from './errors.js';
 export type { CompileIssue } from './errors.js';

@@ -66,12 +66,17 @@ function hydrate(step: CompiledStep, outcome: StepOutcome): unknown {
   }
 }
 
+/** Why `input` does not fit the pattern's input schema (as a PatternRunError), or undefined. */
+export function inputError(compiled: CompiledPattern, input: unknown): PatternRunError | undefined {
+  if (!compiled.validateInput || compiled.validateInput(input === undefined ? {} : input)) return undefined;
+  return new PatternRunError(`does not match the pattern's schema: ${describeErrors(compiled.validateInput.errors)}`, 'input');
+}
+
 async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState): Promise<RunResult> {
   const { limits } = state;
   const input = opts.input === undefined ? {} : opts.input;
-  if (compiled.validateInput && !compiled.validateInput(input)) {
-    throw new PatternRunError(`does not match the pattern's schema: ${describeErrors(compiled.validateInput.errors)}`, 'input');
-  }
+  const badInput = inputError(compiled, input);
+  if (badInput) throw badInput;
   const selection = selectAgents(opts.candidates, compiled.agents);
   if (!selection.ok) throw new PatternRunError(selection.message, 'agents');
   const selected = selection.agents;

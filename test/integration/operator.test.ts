@@ -179,11 +179,13 @@ describe('failures', () => {
     await create(PATTERNS, ns, { ...consensus, metadata: { name: 'simple-consensus', namespace: ns } });
   }, 60000);
 
-  test('not enough Ready agents → Failed naming how many were needed and found', async () => {
-    await execution(ns, 'few', 'simple-consensus', { task: 'x' });
+  test('not enough Ready agents → Pending while it waits, then Failed naming how many were needed and found', async () => {
+    await execution(ns, 'few', 'simple-consensus', { task: 'x' }, { timeout: '3s' });
+    const waiting = await eventually(() => phaseOf(EXECUTIONS, ns, 'few', ['Pending']), 'few to wait for agents');
+    expect(waiting.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'NotEnoughAgents' });
     const e = await finished(ns, 'few');
     expect(e.status.phase).toBe('Failed');
-    expect(e.status.message).toMatch(/at least 2 agents.*found 1/);
+    expect(e.status.message).toMatch(/at least 2 agents.*found 1.*gave up after waiting 3s/);
     expect(e.status.conditions.find((c: any) => c.type === 'Failed').status).toBe('True');
   });
 
@@ -259,6 +261,40 @@ describe('failures', () => {
     }, 'the finished execution to be deleted by its TTL');
     await env.rest.delete(resourcePath(AGENTS, ns, 'slow'));
     await slow.stop();
+  });
+
+  test('an agent that times out and one that crashes mid-call are those agents\' errors; the run completes from the others', async () => {
+    const slowpoke = await startAgentProcess(['--name', 'slowpoke', '--delay-ms', '30000', '--announce']);
+    const crasher = await startAgentProcess(['--name', 'crasher', '--delay-ms', '30000', '--announce']);
+    await endpointAgent(ns, 'slowpoke', slowpoke.endpoint, { timeout: '1s' });
+    await endpointAgent(ns, 'crasher', crasher.endpoint, { timeout: '60s' });
+    await eventually(async () => (await phaseOf(AGENTS, ns, 'slowpoke', ['Ready'])) && phaseOf(AGENTS, ns, 'crasher', ['Ready']), 'both Ready');
+    await execution(ns, 'flaky', 'simple-consensus', { task: 'x' });
+    await crasher.waitForOutput(/CALL /, 30000);
+    await crasher.kill();
+    const e = await finished(ns, 'flaky');
+    expect(e.status.phase).toBe('Succeeded');
+    const byName = Object.fromEntries(e.status.agents.map((a: any) => [a.name, a]));
+    expect(byName.slowpoke).toMatchObject({ confidence: 0, error: expect.stringMatching(/deadline/i) });
+    expect(byName.crasher).toMatchObject({ confidence: 0, error: expect.stringMatching(/\S/) });
+    expect(byName.good.error).toBeUndefined();
+    expect(e.status.result.confidence).toBeCloseTo((0.8 + 0 + 0) / 3, 10);
+    expect(slowpoke.output().stdout).toMatch(/CANCELLED /); // the deadline reached the agent too
+    for (const name of ['slowpoke', 'crasher']) await env.rest.delete(resourcePath(AGENTS, ns, name));
+    await slowpoke.stop();
+  });
+
+  test('deleting a running Execution cancels its agent calls', async () => {
+    const sleepy = await startAgentProcess(['--name', 'sleepy', '--delay-ms', '60000', '--announce']);
+    await endpointAgent(ns, 'sleepy', sleepy.endpoint, { timeout: '120s' });
+    await eventually(() => phaseOf(AGENTS, ns, 'sleepy', ['Ready']), 'sleepy Ready');
+    await execution(ns, 'doomed', 'simple-consensus', { task: 'x' });
+    await sleepy.waitForOutput(/CALL \S+/, 30000);
+    const taskId = sleepy.output().stdout.match(/CALL (\S+)/)![1];
+    await env.rest.delete(resourcePath(EXECUTIONS, ns, 'doomed'));
+    await sleepy.waitForOutput(new RegExp(`CANCELLED ${taskId}`), 30000);
+    await env.rest.delete(resourcePath(AGENTS, ns, 'sleepy'));
+    await sleepy.stop();
   });
 });
 
