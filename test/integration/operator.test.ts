@@ -10,8 +10,16 @@ import { operatorControllers } from '../../src/operator.js';
 import { compilePattern, runPattern } from '../../src/runtime/index.js';
 import { ParallaxAgent } from '../../src/sdk/index.js';
 import { registry } from '../../src/observability/metrics.js';
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+
+// A real OpenTelemetry SDK, as an embedding process would register one, exporting to memory.
+const spans = new InMemorySpanExporter();
+trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
 let env: TestEnv;
 let mgr: Manager;
@@ -280,6 +288,17 @@ describe('failures', () => {
     expect(byName.good.error).toBeUndefined();
     expect(e.status.result.confidence).toBeCloseTo((0.8 + 0 + 0) / 3, 10);
     expect(slowpoke.output().stdout).toMatch(/CANCELLED /); // the deadline reached the agent too
+
+    // One execution.run span, with a child agent.call span per call carrying its outcome.
+    const run = spans.getFinishedSpans().filter((sp) => sp.name === 'execution.run' && sp.attributes['parallax.execution'] === `${ns}/flaky`);
+    expect(run).toHaveLength(1);
+    const calls = spans.getFinishedSpans().filter((sp) => sp.name === 'agent.call' && sp.parentSpanContext?.spanId === run[0].spanContext().spanId);
+    const callByAgent = Object.fromEntries(calls.map((sp) => [String(sp.attributes.agent).split('/')[1], sp]));
+    expect(Object.keys(callByAgent).sort()).toEqual(['crasher', 'good', 'slowpoke']);
+    expect(callByAgent.good.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(callByAgent.slowpoke.status).toMatchObject({ code: SpanStatusCode.ERROR, message: expect.stringMatching(/deadline/i) });
+    expect(callByAgent.crasher.status.code).toBe(SpanStatusCode.ERROR);
+    expect(run[0].attributes['parallax.confidence']).toBeCloseTo(0.8 / 3, 10);
     for (const name of ['slowpoke', 'crasher']) await env.rest.delete(resourcePath(AGENTS, ns, name));
     await slowpoke.stop();
   });
