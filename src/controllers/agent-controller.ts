@@ -17,7 +17,7 @@ type AgentStatus = NonNullable<Agent['status']>;
 type Phase = NonNullable<AgentStatus['phase']>;
 interface Workload {
   kind: string;
-  metadata: { name: string; namespace?: string; labels: object; annotations?: object; ownerReferences: object[] };
+  metadata: { name: string; namespace?: string; labels: object; annotations?: object; ownerReferences: { uid: string }[] };
   spec: object;
 }
 
@@ -51,7 +51,11 @@ export class AgentReconciler implements Reconciler {
     let candidates: string[];
     let desired: number;
     if (agent.spec.image) {
-      await this.ensureWorkload(agent, log);
+      const conflict = await this.ensureWorkload(agent, log);
+      if (conflict) {
+        await this.setStatus(agent, 'Unavailable', 'WorkloadConflict', conflict, [], agent.spec.replicas ?? 1, undefined, log);
+        return { requeueAfterMs: this.healthIntervalMs };
+      }
       desired = agent.spec.replicas ?? 1;
       candidates = (this.ctx.caches.pods.list(namespace) as Pod[])
         .filter((p) => p.metadata?.labels?.[AGENT_LABEL] === name && !p.metadata?.deletionTimestamp && isPodReady(p))
@@ -81,35 +85,38 @@ export class AgentReconciler implements Reconciler {
     return { requeueAfterMs: this.healthIntervalMs };
   }
 
-  private async ensureWorkload(agent: Agent, log: Logger): Promise<void> {
+  /** Returns why the workload cannot be run (an object of the same name it does not control), if so. */
+  private async ensureWorkload(agent: Agent, log: Logger): Promise<string | undefined> {
     const ns = agent.metadata.namespace!;
     const name = agent.metadata.name!;
-    await this.ensure(DEPLOYMENTS, desiredDeployment(agent), this.ctx.caches.deployments.get(ns, name), log);
-    await this.ensure(SERVICES, desiredService(agent), this.ctx.caches.services.get(ns, name), log);
+    return (
+      (await this.ensure(DEPLOYMENTS, desiredDeployment(agent), this.ctx.caches.deployments.get(ns, name), log)) ??
+      (await this.ensure(SERVICES, desiredService(agent), this.ctx.caches.services.get(ns, name), log))
+    );
   }
 
   /**
    * Creates the object, or patches it back to what the Agent asks for: the Agent changed (the
    * spec-hash annotation no longer matches, which also catches removed fields) or someone edited a
-   * field the operator owns (`kubectl scale`, `kubectl edit`). Writes nothing when it is as desired.
+   * field the operator owns (`kubectl scale`, `kubectl edit`). Writes nothing when it is as desired,
+   * and never takes over an object another owner (or nobody) controls.
    */
-  private async ensure(r: ResourceType, desired: Workload, current: KubeObject | undefined, log: Logger): Promise<void> {
+  private async ensure(r: ResourceType, desired: Workload, cached: KubeObject | undefined, log: Logger): Promise<string | undefined> {
     const { namespace, name, labels, annotations, ownerReferences } = desired.metadata;
-    if (!current) return this.createOrAdopt(resourcePath(r, namespace), desired, log);
+    const path = resourcePath(r, namespace, name);
+    // Not in the cache: it lags behind a create of ours, or the object lacks the label the cache watches
+    // (removed by hand, or someone else's object of the same name).
+    const current = cached ?? (await this.ctx.rest.get<KubeObject>(path).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err))));
+    if (!current) {
+      await this.ctx.rest.create(resourcePath(r, namespace), desired);
+      return void log.info({ kind: desired.kind }, 'created');
+    }
+    const controller = current.metadata?.ownerReferences?.find((o) => o.controller);
+    if (controller?.uid !== ownerReferences[0].uid) return `${desired.kind} ${name} exists and is not controlled by this Agent`;
     const owned = { metadata: { labels, annotations, ownerReferences }, spec: desired.spec };
     if (covers(current, owned)) return;
-    await this.ctx.rest.patch(resourcePath(r, namespace, name), owned);
+    await this.ctx.rest.patch(path, owned);
     log.info({ kind: desired.kind }, 'updated to match the Agent');
-  }
-
-  private async createOrAdopt(path: string, obj: { kind: string; metadata: { name: string } }, log: Logger) {
-    try {
-      await this.ctx.rest.create(path, obj);
-      log.info({ kind: obj.kind }, 'created');
-    } catch (err) {
-      // The cache may lag behind a create of ours; anything else is a real error.
-      if (!(err as { code?: number }).code || (err as { code: number }).code !== 409) throw err;
-    }
   }
 
   private async setStatus(

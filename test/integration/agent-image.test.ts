@@ -198,12 +198,15 @@ test('hand edits of the Deployment and Service are put back', async () => {
   const d = await getDeployment();
   const template = d.spec.template.spec.containers[0];
   await env.rest.patch(deploymentPath(), {
+    // Without its label the Deployment also drops out of the operator's cache.
+    metadata: { labels: { 'parallax.ai/agent': null } },
     spec: { replicas: 5, template: { spec: { containers: [{ ...template, env: [...template.env, { name: 'DEBUG', value: '1' }] }] } } },
   });
   await env.rest.patch(servicePath(), { spec: { ports: [{ name: 'grpc', port: 8080, targetPort: 'grpc', protocol: 'TCP' }] } });
   await eventually(async () => {
     const now = await getDeployment();
-    return now.metadata.generation > d.metadata.generation && now.spec.replicas === 3 && now.spec.template.spec.containers[0].env.length === 3;
+    const restored = now.spec.replicas === 3 && now.spec.template.spec.containers[0].env.length === 3 && now.metadata.labels['parallax.ai/agent'] === NAME;
+    return now.metadata.generation > d.metadata.generation && restored;
   }, 'the Deployment restored', SLOW);
   await eventually(async () => (await getService()).spec.ports[0].port === PORT, 'the Service port restored', SLOW);
   // Pods made for the edit go away; the three running ones stay.
@@ -247,4 +250,34 @@ test('deleting the Agent garbage-collects its Deployment and Service', async () 
   await eventually(gone(getDeployment), 'the Deployment deleted', SLOW);
   await eventually(gone(getService), 'the Service deleted', SLOW);
   await eventually(async () => (await pods()).length === 0, 'the pods deleted', SLOW);
+}, SLOW);
+
+test('an existing Deployment of the same name is not taken over; the Agent says why until it is gone', async () => {
+  const labels = { app: 'someone-else' };
+  const foreign = await env.rest.create<any>(resourcePath(DEPLOYMENTS, ns), {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'taken', namespace: ns },
+    spec: { replicas: 0, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'web', image: 'nginx' }] } } },
+  });
+  await env.rest.create(resourcePath(AGENTS, ns), {
+    apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: 'taken', namespace: ns }, spec: { image: 'registry.example/parallax/fixed:1.0' },
+  });
+  const a = await eventually(async () => {
+    const o = await env.rest.get<any>(resourcePath(AGENTS, ns, 'taken'));
+    return o.status?.phase === 'Unavailable' && o;
+  }, 'Agent taken Unavailable', SLOW);
+  expect(a.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({
+    status: 'False', reason: 'WorkloadConflict', message: 'Deployment taken exists and is not controlled by this Agent',
+  });
+  const untouched = await env.rest.get<any>(resourcePath(DEPLOYMENTS, ns, 'taken'));
+  expect(untouched.metadata.ownerReferences).toBeUndefined();
+  expect(untouched.spec.template.spec.containers.map((c: any) => c.name)).toEqual(['web']);
+
+  await env.rest.delete(resourcePath(DEPLOYMENTS, ns, 'taken'));
+  const ours = await eventually(async () => {
+    const d = await env.rest.get<any>(resourcePath(DEPLOYMENTS, ns, 'taken'));
+    return d.metadata.uid !== foreign.metadata.uid && d;
+  }, 'the Agent\'s own Deployment', SLOW);
+  expect(ours.metadata.ownerReferences[0]).toMatchObject({ kind: 'Agent', uid: a.metadata.uid });
 }, SLOW);
