@@ -1,0 +1,33 @@
+// Instant agents for the benchmark: one process serving `--count` ParallaxAgents (SDK), each on its
+// own loopback port, each answering Analyze at once with a fixed value. Prints
+// `READY <port>,<port>,...` once all listen; SIGTERM stops them.
+import { parseArgs } from 'node:util';
+import { ParallaxAgent, type AgentReply } from '../src/sdk/index.js';
+
+class InstantAgent extends ParallaxAgent {
+  constructor(
+    name: string,
+    private readonly confidence: number,
+  ) {
+    super({ id: name, name, capabilities: ['bench'], expertise: 0.8 });
+  }
+
+  async analyze(): Promise<AgentReply> {
+    return { value: { recommendation: 'approve', risk: 'low' }, confidence: this.confidence };
+  }
+}
+
+const { values } = parseArgs({ options: { count: { type: 'string', default: '50' } } });
+const count = Number(values.count);
+const agents: InstantAgent[] = [];
+const ports: number[] = [];
+for (let i = 0; i < count; i++) {
+  const a = new InstantAgent(`bench-${i}`, 0.6 + (i % 4) * 0.1);
+  const { port } = await a.serve({ host: '127.0.0.1', port: 0 });
+  agents.push(a);
+  ports.push(port);
+}
+process.stdout.write(`READY ${ports.join(',')}\n`);
+const stop = () => void Promise.all(agents.map((a) => a.shutdown(1000))).then(() => process.exit(0));
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

@@ -1,0 +1,546 @@
+// `npm run bench` (`make bench`): the Parallax benchmark. See docs/performance.md for the method.
+//
+// Starts an embedded control plane (etcd + kube-apiserver, loopback), a process of instant SDK
+// agents, and the operator as its own process (node dist/src/cmd/manager.js, so its RSS and CPU
+// are its own); this driver creates Executions and sees them finish through its own watch.
+// Writes bench/results.json and regenerates the figures section of docs/performance.md.
+//
+//   npm run bench                 full run (≈ 10–15 min on 2 cores)
+//   npm run bench -- --quick      short run (≈ 3 min), smaller sizes, no 10× scale step
+//   BENCH_SCALE_AGENTS, BENCH_SCALE_EXECUTIONS, BENCH_MEMORY_AGENTS, BENCH_MEMORY_EXECUTIONS,
+//   BENCH_LATENCY_N, BENCH_THROUGHPUT_N override sizes; BENCH_CPU_PROF=1 profiles the operator
+//   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { CannedCaller, agentInfos, loadFixture, loadPatterns } from '../src/cmd/check.js';
+import { ControlPlane, freePort } from '../src/envtest/control-plane.js';
+import { installCRDs } from '../src/k8s/install-crds.js';
+import { KubeRest, resourcePath } from '../src/k8s/rest.js';
+import { AGENTS, EXECUTIONS, PATTERNS } from '../src/k8s/resources.js';
+import { compilePattern, runPattern } from '../src/runtime/index.js';
+import { loadProtocol, type ConfidenceAgentClient } from '../src/sdk/index.js';
+import {
+  apiRequestCounts,
+  cpuSecondsOf,
+  diffCounts,
+  FinishWatch,
+  loadAverage,
+  pool,
+  round,
+  rssOf,
+  stats,
+  type LatencyStats,
+} from './lib.js';
+import { writeDoc } from './report.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+const envNum = (name: string, full: number, quick: number) => Number(process.env[name] ?? (QUICK ? quick : full));
+const SIZES = {
+  latencyN: envNum('BENCH_LATENCY_N', 200, 30),
+  throughputN: envNum('BENCH_THROUGHPUT_N', 600, 100),
+  runtimeMs: envNum('BENCH_RUNTIME_MS', 1000, 200),
+  workerSweep: QUICK ? [1, 8] : [1, 2, 8, 16],
+  memoryAgents: envNum('BENCH_MEMORY_AGENTS', 1000, 200),
+  memoryExecutions: envNum('BENCH_MEMORY_EXECUTIONS', 10000, 1000),
+  scaleAgents: envNum('BENCH_SCALE_AGENTS', 10000, 0),
+  scaleExecutions: envNum('BENCH_SCALE_EXECUTIONS', 30000, 0),
+};
+const SCALE = !QUICK && !args.has('--no-scale') && SIZES.scaleExecutions > 0;
+const DEFAULT_WORKERS = 4;
+const NS = 'bench';
+const FLOOR_NS = 'bench-floor';
+const FAN = [1, 3, 10, 50];
+const started = Date.now();
+const log = (msg: string) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
+
+// ------------------------------------------------------------------------------------------------
+// Processes
+
+const children: ChildProcess[] = [];
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function readyLine(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
+  return new Promise((res, rej) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = re.exec(buf);
+      if (m) res(m);
+    });
+    child.once('exit', (code) => rej(new Error(`${what} exited with ${code}`)));
+  });
+}
+
+async function startAgents(count: number): Promise<{ child: ChildProcess; ports: number[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/agents.ts'), '--count', String(count)], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const m = await readyLine(child, /READY (\S+)/, 'bench agents');
+  return { child, ports: m[1]!.split(',').map(Number) };
+}
+
+interface Operator {
+  child: ChildProcess;
+  pid: number;
+  workers: number;
+  stop(): Promise<void>;
+}
+
+async function startOperator(kubeconfig: string, workers: number, logDir: string): Promise<Operator> {
+  const port = await freePort();
+  const nodeArgs = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`] : [];
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn'],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.push(child);
+  const { createWriteStream } = await import('node:fs');
+  const out = createWriteStream(join(logDir, `operator-w${workers}-${child.pid}.log`));
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`operator exited with ${child.exitCode}; see ${logDir}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 600) throw new Error('operator not ready within 60 s');
+    await sleep(100);
+  }
+  return {
+    child,
+    pid: child.pid!,
+    workers,
+    stop: () =>
+      new Promise<void>((res) => {
+        if (child.exitCode !== null) return res();
+        child.once('exit', () => res());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 15000).unref();
+      }),
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------------------------------------
+// Objects
+
+const execObj = (ns: string, name: string, pattern: string) => ({
+  apiVersion: 'parallax.ai/v1alpha1',
+  kind: 'Execution',
+  metadata: { name, namespace: ns },
+  spec: { patternRef: { name: pattern }, input: { task: 'Review PR 42' } },
+});
+
+const fanPattern = (n: number) => ({
+  apiVersion: 'parallax.ai/v1alpha1',
+  kind: 'Pattern',
+  metadata: { name: `fan-${n}`, namespace: NS },
+  spec: {
+    input: { type: 'object', required: ['task'], properties: { task: { type: 'string' } } },
+    agents: { capabilities: ['bench'], min: n, max: n },
+    steps: [
+      { name: 'analyze', call: { strategy: 'parallel', timeout: '10s' } },
+      { name: 'score', let: { consensus: 'weightedMean(analyze)', votes: "majority(analyze, 'recommendation')" } },
+    ],
+    output: { value: "{'recommendation': score.votes.value, 'best': best(analyze).agent}", confidence: 'score.consensus' },
+  },
+});
+
+/** The floor's one status write: what the operator's final write carries, without the per-agent list. */
+const floorStatus = () => {
+  const now = new Date().toISOString();
+  const cond = (type: string, status: string) => ({ type, status, reason: 'Succeeded', message: 'confidence 0.8', lastTransitionTime: now, observedGeneration: 1 });
+  return {
+    phase: 'Succeeded',
+    message: 'confidence 0.8',
+    startTime: now,
+    completionTime: now,
+    duration: '1ms',
+    observedGeneration: 1,
+    result: { value: { recommendation: 'approve' }, confidence: 0.8 },
+    confidence: 0.8,
+    conditions: [cond('Ready', 'True'), cond('Complete', 'True'), cond('Failed', 'False')],
+  };
+};
+
+// ------------------------------------------------------------------------------------------------
+// Measurements
+
+interface RunFigures {
+  concurrency: number;
+  n: number;
+  latencyMs: LatencyStats;
+  throughput: number;
+}
+
+let seq = 0;
+
+/** `n` Executions of `pattern`, `concurrency` at a time: create → final phase seen on the watch. */
+async function runExecutions(rest: KubeRest, watch: FinishWatch, pattern: string, n: number, concurrency: number): Promise<RunFigures> {
+  const lat: number[] = [];
+  let failed = 0;
+  const t0 = performance.now();
+  await pool(n, concurrency, async () => {
+    const name = `e${++seq}-${pattern}`;
+    const done = watch.wait(name);
+    const s = performance.now();
+    await rest.create(resourcePath(EXECUTIONS, NS), execObj(NS, name, pattern));
+    if ((await done) !== 'Succeeded') failed++;
+    lat.push(performance.now() - s);
+  });
+  const secs = (performance.now() - t0) / 1000;
+  if (failed) throw new Error(`${failed} of ${n} Executions of ${pattern} failed; see the operator log`);
+  return { concurrency, n, latencyMs: stats(lat), throughput: round(n / secs, 1) };
+}
+
+/** The floor: the least API work an Execution needs, done by a bare client. */
+async function runFloor(rest: KubeRest, watch: FinishWatch, n: number, concurrency: number): Promise<RunFigures> {
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await pool(n, concurrency, async () => {
+    const name = `f${++seq}`;
+    const done = watch.wait(name);
+    const s = performance.now();
+    await rest.create(resourcePath(EXECUTIONS, FLOOR_NS), execObj(FLOOR_NS, name, 'none'));
+    await rest.patch(resourcePath(EXECUTIONS, FLOOR_NS, name, 'status'), { status: floorStatus() });
+    await done;
+    lat.push(performance.now() - s);
+  });
+  const secs = (performance.now() - t0) / 1000;
+  return { concurrency, n, latencyMs: stats(lat), throughput: round(n / secs, 1) };
+}
+
+async function grpcFloor(port: number, n: number, concurrency: number): Promise<{ concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats }> {
+  const { Client } = loadProtocol();
+  const client: ConfidenceAgentClient = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const call = () =>
+    new Promise<void>((res, rej) =>
+      client.Analyze({ task_id: 't', task_description: 'Review PR 42', pattern_name: 'floor' }, new grpc.Metadata(), { deadline: Date.now() + 10000 }, (err) =>
+        err ? rej(err) : res(),
+      ),
+    );
+  await pool(200, concurrency, call); // warm the channel and the JIT
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await pool(n, concurrency, async () => {
+    const s = performance.now();
+    await call();
+    lat.push(performance.now() - s);
+  });
+  const secs = (performance.now() - t0) / 1000;
+  client.close();
+  return { concurrency, n, callsPerSec: round(n / secs, 0), latencyMs: stats(lat) };
+}
+
+async function runtimeBench(ms: number): Promise<{ pattern: string; runsPerSec: number }[]> {
+  const out: { pattern: string; runsPerSec: number }[] = [];
+  const dir = join(root, 'config/samples/patterns');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+    const [main, ...others] = loadPatterns(join(dir, file));
+    const fixture = loadFixture(join(root, 'test/fixtures/patterns', file));
+    const compiled = compilePattern(main!.spec, { name: main!.name });
+    if (!compiled.ok || !compiled.compiled) throw new Error(`${file} does not compile`);
+    const once = () =>
+      runPattern(compiled.compiled!, {
+        input: fixture.input ?? {},
+        candidates: agentInfos(fixture),
+        caller: new CannedCaller(fixture),
+        resolvePattern: async (name) => others.find((p) => p.name === name)?.spec,
+        taskIdPrefix: 'bench',
+        patternName: main!.name,
+      });
+    for (let i = 0; i < 50; i++) await once(); // warm-up
+    let runs = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < ms) {
+      await once();
+      runs++;
+    }
+    out.push({ pattern: main!.name, runsPerSec: round(runs / ((performance.now() - t0) / 1000), 0) });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+async function createMany(rest: KubeRest, n: number, concurrency: number, make: (i: number) => { path: string; body: object; status?: object }) {
+  await pool(n, concurrency, async (i) => {
+    const { path, body, status } = make(i);
+    const created = await rest.create<any>(path, body);
+    if (status) await rest.patch(`${path}/${created.metadata.name}/status`, { status });
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 300000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+async function countReadyAgents(rest: KubeRest): Promise<number> {
+  let ready = 0;
+  let cont: string | undefined;
+  do {
+    const l = await rest.list<any>(resourcePath(AGENTS, NS), { limit: 5000, continue: cont });
+    ready += l.items.filter((a) => a.status?.phase === 'Ready').length;
+    cont = l.metadata.continue;
+  } while (cont);
+  return ready;
+}
+
+async function main() {
+  log(`${cpus().length} cores, load ${loadAverage().join(' ')}, ${QUICK ? 'quick' : 'full'} run; sizes ${JSON.stringify(SIZES)}`);
+  const loadBefore = loadAverage();
+  log('building dist/ (tsc -p tsconfig.build.json)');
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+
+  const runDir = join(root, 'bench/.run');
+  mkdirSync(runDir, { recursive: true });
+  const cp = new ControlPlane({ authorizationMode: 'RBAC' });
+  await cp.start();
+  const stopAll = async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await cp.stop();
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const rest = new KubeRest(kc);
+    await installCRDs(rest);
+    for (const ns of [NS, FLOOR_NS]) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    log(`control plane at ${cp.server}; starting 51 instant agents`);
+    const agents = await startAgents(51);
+
+    // 1. Floors ------------------------------------------------------------------------------------
+    const floorWatch = new FinishWatch(rest, resourcePath(EXECUTIONS, FLOOR_NS));
+    await floorWatch.start();
+    await runFloor(rest, floorWatch, 100, 10); // warm-up
+    const floor: Record<string, RunFigures> = {};
+    floor.c1 = await runFloor(rest, floorWatch, SIZES.latencyN, 1);
+    for (const c of [10, 100]) floor[`c${c}`] = await runFloor(rest, floorWatch, SIZES.throughputN, c);
+    floorWatch.stop();
+    log(`API floor: ${Object.values(floor).map((f) => `c${f.concurrency} p50 ${f.latencyMs.p50} ms ${f.throughput}/s`).join('; ')}`);
+    const grpcN = QUICK ? 2000 : 10000;
+    const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
+    log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
+
+    // 4. Runtime alone (no API, no gRPC; nothing else running) --------------------------------------
+    const runtime = await runtimeBench(SIZES.runtimeMs);
+    log(`runtime: ${runtime.map((r) => `${r.pattern} ${r.runsPerSec}/s`).join('; ')}`);
+
+    // The operator, the bench Agents and Patterns ---------------------------------------------------
+    let op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);
+    const opBaseline = rssOf(op.pid);
+    await createMany(rest, 50, 10, (i) => ({
+      path: resourcePath(AGENTS, NS),
+      body: { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: `bench-${String(i).padStart(2, '0')}`, namespace: NS }, spec: { endpoint: `127.0.0.1:${agents.ports[i]}`, capabilities: ['bench'], expertise: 0.8 } },
+    }));
+    for (const n of FAN) await rest.create(resourcePath(PATTERNS, NS), fanPattern(n));
+    await waitFor('50 bench Agents Ready', async () => (await countReadyAgents(rest)) >= 50);
+    await waitFor('fan Patterns Ready', async () => {
+      const l = await rest.list<any>(resourcePath(PATTERNS, NS));
+      return l.items.filter((p) => p.status?.phase === 'Ready').length === FAN.length;
+    });
+    const watch = new FinishWatch(rest, resourcePath(EXECUTIONS, NS));
+    await watch.start();
+    await runExecutions(rest, watch, 'fan-3', 100, 10); // warm-up (JIT, channels)
+    log(`operator pid ${op.pid} ready (workers ${DEFAULT_WORKERS}), RSS ${opBaseline.rssMB} MB at start`);
+
+    interface Case {
+      name: string;
+      kind: string;
+      agents: number;
+      workers: number;
+      objects: { agents: number; executions: number };
+      concurrency: number;
+      n: number;
+      latencyMs: LatencyStats;
+      throughput: number;
+      floorP50Ms: number;
+      floorThroughput: number;
+      latencyRatio: number;
+      throughputRatio: number;
+      rssMB: number;
+      operatorCpuMsPerExecution: number;
+      apiRequestsPerExecution?: Record<string, number>;
+    }
+    const cases: Case[] = [];
+    let objects = { agents: 50, executions: 100 + 100 };
+    const measure = async (name: string, kind: string, fan: number, n: number, concurrency: number) => {
+      const f = floor[`c${concurrency}`] ?? floor.c1!;
+      const before = await apiRequestCounts(rest);
+      const cpu0 = cpuSecondsOf(op.pid);
+      const r = await runExecutions(rest, watch, `fan-${fan}`, n, concurrency);
+      const cpu1 = cpuSecondsOf(op.pid);
+      const after = await apiRequestCounts(rest);
+      objects = { ...objects, executions: objects.executions + n };
+      const c: Case = {
+        name,
+        kind,
+        agents: fan,
+        workers: op.workers,
+        objects: { ...objects },
+        concurrency,
+        n,
+        latencyMs: r.latencyMs,
+        throughput: r.throughput,
+        floorP50Ms: f.latencyMs.p50,
+        floorThroughput: f.throughput,
+        latencyRatio: round(r.latencyMs.p50 / f.latencyMs.p50),
+        throughputRatio: round(r.throughput / f.throughput),
+        rssMB: rssOf(op.pid).rssMB,
+        operatorCpuMsPerExecution: round(((cpu1 - cpu0) * 1000) / n, 2),
+        apiRequestsPerExecution: diffCounts(before, after, n),
+      };
+      cases.push(c);
+      log(`${name}: p50 ${c.latencyMs.p50} ms (×${c.latencyRatio} floor), p99 ${c.latencyMs.p99} ms, ${c.throughput}/s (${Math.round(c.throughputRatio * 100)}% of floor), RSS ${c.rssMB} MB, ${c.operatorCpuMsPerExecution} ms CPU/exec; API/exec ${JSON.stringify(c.apiRequestsPerExecution)}`);
+      return c;
+    };
+
+    // 2. Latency by fan-out ------------------------------------------------------------------------
+    for (const fan of [1, 10, 50]) await measure(`latency-${fan}-agents`, 'latency', fan, SIZES.latencyN, 1);
+    // 3. Throughput by concurrency, 3 agents each ----------------------------------------------------
+    for (const c of [1, 10, 100]) await measure(`throughput-c${c}`, 'throughput', 3, c === 1 ? SIZES.latencyN : SIZES.throughputN, c);
+    // ... and by worker count (restarting the operator)
+    for (const w of SIZES.workerSweep) {
+      await op.stop();
+      op = await startOperator(cp.kubeconfigPath, w, runDir);
+      await runExecutions(rest, watch, 'fan-3', 50, 10);
+      objects.executions += 50;
+      await measure(`workers-${w}-c100`, 'workers', 3, SIZES.throughputN, 100);
+    }
+    await op.stop();
+    op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);
+    await runExecutions(rest, watch, 'fan-3', 50, 10);
+    objects.executions += 50;
+
+    // 5. Memory: Agents and finished Executions in the operator's caches ------------------------------
+    const scaleStep = async (label: string, totalAgents: number, totalExecutions: number, direct: boolean) => {
+      const t0 = Date.now();
+      const addAgents = totalAgents - objects.agents;
+      if (addAgents > 0) {
+        const base = objects.agents;
+        await createMany(rest, addAgents, 32, (i) => ({
+          path: resourcePath(AGENTS, NS),
+          body: { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: `idle-${base + i}`, namespace: NS }, spec: { endpoint: `127.0.0.1:${agents.ports[50]}`, capabilities: ['idle'], expertise: 0.5 } },
+        }));
+        objects.agents = totalAgents;
+      }
+      const addExec = totalExecutions - objects.executions;
+      let fillRate = 0;
+      if (addExec > 0) {
+        const t1 = Date.now();
+        if (direct) {
+          // Finished Executions written by this driver (create + status), as the operator would leave them.
+          const sample = (await rest.list<any>(resourcePath(EXECUTIONS, NS), { limit: 1 })).items[0];
+          await createMany(rest, addExec, 32, (i) => ({
+            path: resourcePath(EXECUTIONS, NS),
+            body: execObj(NS, `done-${objects.executions + i}`, 'fan-3'),
+            status: sample.status,
+          }));
+        } else {
+          await runExecutions(rest, watch, 'fan-3', addExec, 100);
+        }
+        fillRate = round(addExec / ((Date.now() - t1) / 1000), 1);
+        objects.executions = totalExecutions;
+      }
+      await waitFor(`${totalAgents} Agents Ready`, async () => (await countReadyAgents(rest)) >= totalAgents, 300000);
+      log(`${label}: ${totalAgents} Agents, ${totalExecutions} Executions in ${Math.round((Date.now() - t0) / 1000)} s (${fillRate}/s ${direct ? 'written directly' : 'run by the operator'})`);
+      await sleep(5000);
+      const mem = rssOf(op.pid);
+      const lat = await measure(`${label}-latency-1-agent`, label, 1, Math.min(SIZES.latencyN, 100), 1);
+      const thr = await measure(`${label}-throughput-c100`, label, 3, SIZES.throughputN, 100);
+      return { agents: totalAgents, executions: objects.executions, fillRatePerSec: fillRate, filledDirectly: direct, rssMB: mem.rssMB, hwmMB: mem.hwmMB, latency: lat.name, throughput: thr.name };
+    };
+    const memory = await scaleStep('memory', SIZES.memoryAgents, SIZES.memoryExecutions, false);
+    const scale = SCALE ? await scaleStep('scale', SIZES.scaleAgents, SIZES.scaleExecutions, true) : undefined;
+    const finalRss = rssOf(op.pid);
+    await op.stop();
+    watch.stop();
+
+    // Results ------------------------------------------------------------------------------------
+    const byName = (n: string) => cases.find((c) => c.name === n);
+    const l1 = byName('latency-1-agents')!;
+    const l50 = byName('latency-50-agents')!;
+    const t100 = byName('throughput-c100')!;
+    const goals = [
+      { goal: 'latency p50 ≤ 1.5× the floor (1 agent, sequential)', value: l1.latencyRatio, target: '≤ 1.5', met: l1.latencyRatio <= 1.5 },
+      { goal: 'throughput ≥ 60% of the floor (3 agents, concurrency 100)', value: t100.throughputRatio, target: '≥ 0.6', met: t100.throughputRatio >= 0.6 },
+      { goal: 'throughput ≥ 100 Executions/s with 3 agents', value: t100.throughput, target: '≥ 100', met: t100.throughput >= 100 },
+      { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
+      { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions`, value: memory.rssMB, target: '< 300', met: memory.rssMB < 300 },
+    ];
+    const results = {
+      meta: {
+        date: new Date().toISOString(),
+        quick: QUICK,
+        cores: cpus().length,
+        cpu: cpus()[0]?.model ?? '',
+        node: process.version,
+        loadAverageBefore: loadBefore,
+        loadAverageAfter: loadAverage(),
+        durationSec: Math.round((Date.now() - started) / 1000),
+        defaultWorkers: DEFAULT_WORKERS,
+        sizes: SIZES,
+        kubeApiserver: execFileSync(join(process.env.KUBEBUILDER_ASSETS!, 'kube-apiserver'), ['--version']).toString().trim(),
+      },
+      floor: { api: floor, grpc: grpcFloors },
+      cases,
+      runtime,
+      memory,
+      scale: scale ?? null,
+      operatorRss: { startMB: opBaseline.rssMB, endMB: finalRss.rssMB, highWaterMB: finalRss.hwmMB },
+      goals,
+    };
+    const file = join(root, 'bench/results.json');
+    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+    if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
+    printTable(results);
+    log(`wrote ${file}${args.has('--no-docs') ? '' : ' and docs/performance.md'}`);
+    rest.close();
+  } finally {
+    await stopAll();
+  }
+}
+
+function printTable(r: any) {
+  const rows = r.cases.map((c: any) => ({
+    case: c.name,
+    agents: c.agents,
+    conc: c.concurrency,
+    workers: c.workers,
+    'p50 ms': c.latencyMs.p50,
+    'p99 ms': c.latencyMs.p99,
+    'exec/s': c.throughput,
+    'lat ×floor': c.latencyRatio,
+    'thr ÷floor': c.throughputRatio,
+    'RSS MB': c.rssMB,
+  }));
+  console.table(rows);
+  console.table(r.goals.map((g: any) => ({ goal: g.goal, value: g.value, target: g.target, met: g.met ? 'yes' : 'NO' })));
+}
+
+if (!existsSync(join(root, 'package.json')) || !readFileSync(join(root, 'package.json'), 'utf8').includes('parallax')) throw new Error('run from the repository');
+if (!process.env.KUBEBUILDER_ASSETS) process.env.KUBEBUILDER_ASSETS = resolve(root, '../shared/envtest/bin');
+await main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
