@@ -106,7 +106,7 @@ export class AgentReconciler implements Reconciler {
     const path = resourcePath(r, namespace, name);
     // Not in the cache: it lags behind a create of ours, or the object lacks the label the cache watches
     // (removed by hand, or someone else's object of the same name).
-    const current = cached ?? (await this.ctx.rest.get<KubeObject>(path).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err))));
+    const current = cached ?? (await this.ctx.rest.get<KubeObject>(path).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))));
     if (!current) {
       await this.ctx.rest.create(resourcePath(r, namespace), desired);
       return void log.info({ kind: desired.kind }, 'created');

@@ -1,6 +1,7 @@
 // An image Agent end to end on a real kube-apiserver + kube-controller-manager. There is no kubelet:
 // the test plays it, giving each Pod a loopback IP where a real agent process listens and marking
-// the Pod Running and Ready through its status subresource. The tests run in order on one Agent.
+// the Pod Running and Ready through its status subresource. The tests run in order on one Agent
+// (the last one uses its own).
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, EVENTS, PODS, SERVICES } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
@@ -54,8 +55,10 @@ async function pods(): Promise<any[]> {
 }
 
 const processes = new Map<string, AgentProcess>();
-const serve = async (ip: string, port: number) =>
-  processes.set(`${ip}:${port}`, await startAgentProcess(['--host', ip, '--port', String(port), '--name', 'Imaged', '--capabilities', CAPS.join(','), '--expertise', '0.8']));
+async function serve(ip: string, port: number): Promise<void> {
+  const args = ['--host', ip, '--port', String(port), '--name', 'Imaged', '--capabilities', CAPS.join(','), '--expertise', '0.8'];
+  processes.set(`${ip}:${port}`, await startAgentProcess(args));
+}
 
 /**
  * Plays kubelet for `count` pending Pods whose container listens on `port`: starts an agent process
@@ -126,6 +129,7 @@ test('an image Agent gets a Deployment and a Service owned by it', async () => {
   expect(d.metadata.ownerReferences).toEqual([
     { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', name: NAME, uid: agent.metadata.uid, controller: true, blockOwnerDeletion: true },
   ]);
+  // The operator's labels only: the Agent's own labels are for Patterns to select Agents by.
   const labels = { 'parallax.ai/agent': NAME, 'app.kubernetes.io/managed-by': 'parallax-operator' };
   expect(d.metadata.labels).toEqual(labels);
   expect(d.spec.replicas).toBe(2);
