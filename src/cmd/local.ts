@@ -89,7 +89,7 @@ async function startDemo(rest: KubeRest): Promise<ChildProcess[]> {
   }
   const samples = join(root, 'config/samples/patterns');
   for (const file of readdirSync(samples).filter((f) => f.endsWith('.yaml'))) {
-    const p = yaml.load(readFileSync(join(samples, file), 'utf8')) as { metadata: { name: string } };
+    const p = yaml.load(readFileSync(join(samples, file), 'utf8')) as { metadata: { name: string }; spec: unknown };
     await apply(rest, PATTERNS, ns, { ...p, metadata: { ...p.metadata, namespace: ns } });
     const fixture = join(root, 'test/fixtures/patterns', file);
     const input = existsSync(fixture) ? (yaml.load(readFileSync(fixture, 'utf8')) as { input?: unknown }).input : { task: 'Review PR 42' };
@@ -101,11 +101,17 @@ async function startDemo(rest: KubeRest): Promise<ChildProcess[]> {
   return procs;
 }
 
-async function apply(rest: KubeRest, r: typeof AGENTS, ns: string, obj: object): Promise<void> {
+/**
+ * Creates obj, or brings an existing one's spec up to date: a second `parallax local` reuses the
+ * control plane's state, and its demo agents listen on new ports. Executions are immutable runs
+ * and are left as they are.
+ */
+async function apply(rest: KubeRest, r: typeof AGENTS, ns: string, obj: { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string }; spec?: unknown }): Promise<void> {
   try {
     await rest.create(resourcePath(r, ns), obj);
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
+    if (r !== EXECUTIONS) await rest.patch(resourcePath(r, ns, obj.metadata.name), { spec: obj.spec });
   }
 }
 

@@ -169,13 +169,17 @@ export class Informer<T extends KubeObject> {
   }
 
   private apply(type: string, obj: T): void {
+    // A bookmark carries only a resourceVersion (no name): where to resume a broken watch from.
+    const rv = obj?.metadata?.resourceVersion;
+    if (type === 'BOOKMARK') {
+      if (rv) this.resourceVersion = rv;
+      return;
+    }
     if (!isWellFormed(obj)) {
       this.log.error({ type, object: summarize(obj) }, 'ignoring malformed object from watch');
       return;
     }
-    const rv = obj.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
-    if (type === 'BOOKMARK') return;
     const key = keyOf(obj);
     const old = this.cache.get(key);
     if (type === 'DELETED') {

@@ -1,0 +1,55 @@
+// The main job with no cluster (`make run` → `parallax local`): a real control plane, the operator,
+// the demo agents, the 11 sample Patterns and one Execution each — and a second start on the same
+// state, as a user who runs `make run` again the next day gets.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { runLocal } from '../../src/cmd/local.js';
+import { KubeRest, resourcePath } from '../../src/k8s/rest.js';
+import { AGENTS, EXECUTIONS } from '../../src/k8s/resources.js';
+import { eventually } from '../helpers/envtest.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'parallax-local-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const samples = readdirSync('config/samples/patterns').filter((f) => f.endsWith('.yaml')).length;
+
+async function withLocal<T>(fn: (rest: KubeRest) => Promise<T>): Promise<T> {
+  const local = await runLocal({ dir, demo: true, httpAddress: '127.0.0.1:0' });
+  const kc = new KubeConfig();
+  kc.loadFromFile(join(dir, 'kubeconfig')); // the file the user is told to export
+  const rest = new KubeRest(kc);
+  try {
+    return await fn(rest);
+  } finally {
+    rest.close();
+    await local.stop();
+  }
+}
+
+const readyEndpoints = async (rest: KubeRest) => {
+  const agents = (await rest.list<any>(resourcePath(AGENTS, 'default'))).items;
+  return agents.length === 4 && agents.every((a) => a.status?.phase === 'Ready') ? agents.map((a) => a.status.endpoints[0]).sort() : undefined;
+};
+
+test('parallax local runs the demo to completion, and again on the same state', async () => {
+  const first = await withLocal(async (rest) => {
+    const executions = await eventually(async () => {
+      const items = (await rest.list<any>(resourcePath(EXECUTIONS, 'default'))).items;
+      return items.length === samples && items.every((e) => e.status?.phase === 'Succeeded') ? items : undefined;
+    }, `all ${samples} demo Executions to succeed`, 90000);
+    expect(executions.every((e: any) => e.status.confidence > 0 && e.status.confidence <= 1)).toBe(true);
+    return eventually(() => readyEndpoints(rest), 'demo agents Ready');
+  });
+
+  // The control plane keeps its objects; the demo agents come back on new ports.
+  await withLocal(async (rest) => {
+    const second = await eventually(async () => {
+      const eps = await readyEndpoints(rest);
+      return eps && eps.every((ep) => !first.includes(ep)) ? eps : undefined;
+    }, 'the Agents to follow the restarted demo agents', 60000);
+    expect(second).toHaveLength(4);
+    expect((await rest.list<any>(resourcePath(EXECUTIONS, 'default'))).items).toHaveLength(samples);
+  });
+}, 240000);
