@@ -1,6 +1,9 @@
 // Kubernetes Events (events.k8s.io/v1) about the objects the operator manages, so
 // `kubectl describe` tells the story. Recording is best effort: an Event that cannot be written
-// must never fail a reconcile.
+// must never fail a reconcile. Callers on a hot path do not await record(): at most
+// `maxInFlight` Events are written at a time and at most `maxQueued` wait (beyond that an Event is
+// dropped with a warning), so a burst of Executions cannot turn into a burst of Event writes
+// competing with the status writes that matter.
 import { loggerFor } from '../observability/logger.js';
 import { resourcePath, type KubeRest } from '../k8s/rest.js';
 import { EVENTS, type KubeObject } from '../k8s/resources.js';
@@ -8,13 +11,47 @@ import { EVENTS, type KubeObject } from '../k8s/resources.js';
 const log = loggerFor('events');
 const microTime = (d = new Date()): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
+export interface EventRecorderOptions {
+  maxInFlight?: number;
+  maxQueued?: number;
+}
+
 export class EventRecorder {
+  private inFlight = 0;
+  private readonly queue: (() => void)[] = [];
+  private readonly maxInFlight: number;
+  private readonly maxQueued: number;
+  /** Events dropped because the queue was full. */
+  dropped = 0;
+
   constructor(
     private readonly rest: KubeRest,
     private readonly instance: string,
-  ) {}
+    opts: EventRecorderOptions = {},
+  ) {
+    this.maxInFlight = opts.maxInFlight ?? 4;
+    this.maxQueued = opts.maxQueued ?? 10000;
+  }
 
+  /** Resolves once the Event is written (or given up); never rejects. */
   async record(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string, action = reason): Promise<void> {
+    if (this.inFlight >= this.maxInFlight) {
+      if (this.queue.length >= this.maxQueued) {
+        if (this.dropped++ % 1000 === 0) log.warn({ reason, dropped: this.dropped }, 'event queue full, dropping events');
+        return;
+      }
+      await new Promise<void>((r) => this.queue.push(r));
+    }
+    this.inFlight++;
+    try {
+      await this.write(obj, type, reason, note, action);
+    } finally {
+      this.inFlight--;
+      this.queue.shift()?.();
+    }
+  }
+
+  private async write(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string, action: string): Promise<void> {
     const ns = obj.metadata?.namespace ?? 'default';
     const name = `${obj.metadata?.name}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
     try {

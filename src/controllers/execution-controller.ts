@@ -11,12 +11,12 @@ import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern } from '../api/types.js';
 import type { AgentPool } from '../agents/index.js';
 import { isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
-import { EXECUTIONS, keyOf, splitKey } from '../k8s/resources.js';
+import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
-import { compilePattern, inputError, PatternRunError, runPattern, selectAgents } from '../runtime/index.js';
+import { compilePattern, inputError, PatternRunError, runPattern, selectAgents, type CompiledPattern } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCallResult, AgentCaller, StepOutcome } from '../runtime/types.js';
 import { readyAgentInfos } from './agent-info.js';
@@ -43,6 +43,7 @@ interface ActiveRun {
 export class ExecutionReconciler implements Reconciler {
   readonly name = 'execution';
   private readonly active = new Map<string, ActiveRun>();
+  private readonly compiledPatterns = new WeakMap<object, ReturnType<typeof compilePattern>>();
   private readonly maxAgentValueBytes: number;
   private readonly maxResultBytes: number;
 
@@ -76,7 +77,7 @@ export class ExecutionReconciler implements Reconciler {
     }
     const pattern = this.ctx.caches.patterns.get(namespace, exec.spec.patternRef.name) as Pattern | undefined;
     if (!pattern) return this.pending(exec, 'PatternNotFound', `waiting for Pattern ${exec.spec.patternRef.name}`, log);
-    const compiled = compilePattern(pattern.spec, { name: pattern.metadata.name });
+    const compiled = this.compiled(pattern);
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return this.finish(exec, undefined, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
@@ -117,7 +118,8 @@ export class ExecutionReconciler implements Reconciler {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`timed out after ${exec.spec.timeout ?? '5m'}`)), remaining);
     this.active.set(key, { runId, abort });
-    if (!resumed) await this.ctx.events.record(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
+    // Events are best effort and off the critical path: the run does not wait for them.
+    if (!resumed) void this.ctx.events.record(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
     void this.run(key, current, pattern, compiled.compiled, abort.signal, log)
       .catch((err) => log.error({ err: (err as Error).message }, 'run failed unexpectedly'))
       .finally(() => {
@@ -171,7 +173,7 @@ export class ExecutionReconciler implements Reconciler {
           onStep: async (outcome) => {
             if (completedSteps[outcome.name]) return;
             steps.push(outcome);
-            if (signal.aborted) return;
+            if (signal.aborted || !mustPersist(compiled, outcome)) return;
             latest = await this.patchStatus(latest, this.progress(latest, steps));
           },
         });
@@ -185,6 +187,16 @@ export class ExecutionReconciler implements Reconciler {
         await this.finish(latest, { steps }, 'Failed', reason, message, log);
       }
     });
+  }
+
+  /** Compiling a Pattern's CEL is costly: once per Pattern object (a new object after any change). */
+  private compiled(pattern: Pattern): ReturnType<typeof compilePattern> {
+    let c = this.compiledPatterns.get(pattern);
+    if (!c) {
+      c = compilePattern(pattern.spec, { name: pattern.metadata.name });
+      this.compiledPatterns.set(pattern, c);
+    }
+    return c;
   }
 
   private progress(exec: Execution, steps: StepOutcome[]): Status {
@@ -268,7 +280,7 @@ export class ExecutionReconciler implements Reconciler {
     metrics.executionDuration.observe({ pattern }, (now.getTime() - Date.parse(start)) / 1000);
     if (phase === 'Succeeded' && outcome?.confidence !== undefined) metrics.executionConfidence.observe({ pattern }, outcome.confidence);
     log.info({ phase, reason }, message);
-    await this.ctx.events.record(exec as any, phase === 'Succeeded' ? 'Normal' : 'Warning', reason, message);
+    void this.ctx.events.record(exec as any, phase === 'Succeeded' ? 'Normal' : 'Warning', reason, message);
   }
 
   /**
@@ -318,6 +330,22 @@ export class ExecutionReconciler implements Reconciler {
   }
 }
 
+/**
+ * Whether a finished step is written to status before the run goes on. Only what a resumed run
+ * could not redo without asking agents again: a step that asked agents (call, pattern), when a
+ * later step may ask agents too. `let` steps and `when` are pure CEL over persisted results and
+ * are recomputed on resume; the last asking step is followed only by pure steps and the final
+ * write, which carries every step — a crash before that write loses the same answers a crash
+ * before the progress write would have lost. A failed step is followed by the final write.
+ */
+export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): boolean {
+  if (outcome.phase !== 'Succeeded') return false;
+  const i = compiled.steps.findIndex((s) => s.name === outcome.name);
+  const step = compiled.steps[i];
+  if (!step || step.kind === 'let' || outcome.calls.length === 0) return false;
+  return compiled.steps.slice(i + 1).some((s) => s.kind !== 'let');
+}
+
 function conditionsFor(exec: Execution, phase: string, reason: string, message: string) {
   const gen = exec.metadata.generation;
   let c = setCondition(exec.status?.conditions, { type: 'Ready', status: phase === 'Succeeded' ? 'True' : 'False', reason, message }, gen);
@@ -349,14 +377,40 @@ export function formatDuration(ms: number): string {
 export function executionController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
   const c = new Controller(reconciler, { workers });
+  // Keys of the Executions that have not started (no phase, or Pending), by namespace, so that a
+  // Pattern or Agent change wakes those without scanning every finished Execution in the cache.
+  const waiting = new Map<string, Set<string>>();
+  const track = (o: KubeObject & { status?: { phase?: string } }) => {
+    const ns = o.metadata?.namespace ?? '';
+    const key = keyOf(o);
+    const phase = o.status?.phase;
+    if (!phase || phase === 'Pending') {
+      let set = waiting.get(ns);
+      if (!set) waiting.set(ns, (set = new Set()));
+      set.add(key);
+    } else {
+      waiting.get(ns)?.delete(key);
+    }
+  };
   ctx.caches.executions.on({
-    add: (o) => c.enqueue(keyOf(o)),
-    update: (o) => c.enqueue(keyOf(o)),
-    delete: (o) => reconciler.cancel(keyOf(o), 'execution deleted'),
+    add: (o) => {
+      track(o);
+      c.enqueue(keyOf(o));
+    },
+    update: (o) => {
+      track(o);
+      c.enqueue(keyOf(o));
+    },
+    delete: (o) => {
+      waiting.get(o.metadata?.namespace ?? '')?.delete(keyOf(o));
+      reconciler.cancel(keyOf(o), 'execution deleted');
+    },
   });
   // Pending Executions wait for their Pattern and agents.
   const wake = (o: { metadata?: { namespace?: string } }) => {
-    for (const e of ctx.caches.executions.list(o.metadata?.namespace)) if (!e.status?.phase || e.status.phase === 'Pending') c.enqueue(keyOf(e));
+    const ns = o.metadata?.namespace;
+    const sets = ns === undefined ? [...waiting.values()] : [waiting.get(ns) ?? new Set<string>()];
+    for (const set of sets) for (const key of set) c.enqueue(key);
   };
   ctx.caches.patterns.on({ add: wake, update: wake });
   ctx.caches.agents.on({ update: wake });
