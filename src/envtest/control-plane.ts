@@ -26,6 +26,8 @@ export interface ControlPlaneOptions {
   users?: Record<string, string>;
   /** Authorization mode; RBAC by default, as in a real cluster. */
   authorizationMode?: string;
+  /** Extra kube-apiserver flags, e.g. `--enable-admission-plugins=OwnerReferencesPermissionEnforcement`. */
+  apiServerArgs?: string[];
   /** Keep state here instead of a fresh temporary folder (removed on stop unless given). */
   dir?: string;
   /** Where processes write their logs; defaults to <dir>/logs. */
@@ -215,6 +217,7 @@ export class ControlPlane {
       `--service-account-key-file=${join(this.dir, 'sa.pub')}`,
       `--service-account-signing-key-file=${join(this.dir, 'sa.key')}`,
       '--disable-admission-plugins=ServiceAccount',
+      ...(this.opts.apiServerArgs ?? []),
     ]);
     await waitFor(
       'kube-apiserver',

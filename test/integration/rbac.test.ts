@@ -183,12 +183,8 @@ const managers: Manager[] = [];
 beforeAll(async () => {
   const users: Record<string, string> = { [OPERATOR.user]: OPERATOR.token };
   for (const v of VARIANTS) users[v.user] = v.token;
-  cp = new ControlPlane({ users });
-  // ControlPlaneOptions has no way to pass kube-apiserver flags: add the admission plugin that
-  // OpenShift and hardened clusters enable, so agents/finalizers is put to the test.
-  const launch = (cp as any).launch.bind(cp);
-  (cp as any).launch = (bin: string, name: string, args: string[]) =>
-    launch(bin, name, name === 'kube-apiserver' ? [...args, '--enable-admission-plugins=OwnerReferencesPermissionEnforcement'] : args);
+  // The admission plugin that OpenShift and hardened clusters enable, so agents/finalizers is put to the test.
+  cp = new ControlPlane({ users, apiServerArgs: ['--enable-admission-plugins=OwnerReferencesPermissionEnforcement'] });
   try {
     await cp.start();
   } catch (err) {
