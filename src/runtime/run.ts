@@ -118,6 +118,8 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
         phase = 'Skipped';
       } else {
         ({ celValue, plain, stepCalls } = await runStep(step, ctx, selected, cc, compiled, opts, state));
+        // Calls cut short by the abort came back as failed results: no answer to build on.
+        if (opts.signal?.aborted) throw new PatternRunError('run aborted', step.path, step.name);
         const size = jsonBytes(plain);
         if (size > limits.maxResultBytes) {
           throw new PatternRunError(`result is ${size} bytes of JSON, the limit is ${limits.maxResultBytes}`, step.path, step.name);

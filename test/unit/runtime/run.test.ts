@@ -264,6 +264,21 @@ describe('steps and output', () => {
     expect(e.message).toBe('steps[1]: run aborted');
     expect(caller.requests).toHaveLength(1);
   });
+
+  test('an abort during the last step fails the run instead of building a result from cancelled calls', async () => {
+    const ac = new AbortController();
+    const steps: StepOutcome[] = [];
+    const caller = new FakeCaller({
+      a: async (req) => {
+        ac.abort(new Error('timed out after 1s')); // the deadline strikes while the call is in flight
+        return { agent: req.agent.name, value: null, confidence: 0, latencyMs: 1, error: 'call cancelled' };
+      },
+    });
+    const p = compile({ agents: { max: 1 }, steps: [{ name: 'only', call: {} }], output: { confidence: 'only[0].confidence' } });
+    const e = await runError(runPattern(p, opts(caller, { signal: ac.signal, onStep: (s) => void steps.push(s) })));
+    expect(e.message).toBe('steps[0]: run aborted');
+    expect(steps.map((s) => [s.name, s.phase, s.calls.length])).toEqual([['only', 'Failed', 1]]);
+  });
 });
 
 describe('composition', () => {
