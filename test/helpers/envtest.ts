@@ -16,7 +16,12 @@ export interface TestEnv {
 
 let counter = 0;
 
-export async function startTestEnv(opts: ControlPlaneOptions = {}): Promise<TestEnv> {
+export interface TestEnvOptions extends ControlPlaneOptions {
+  /** Install the three CRDs (default); false leaves a bare server, e.g. for helm to install them. */
+  crds?: boolean;
+}
+
+export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> {
   const cp = new ControlPlane(opts);
   try {
     await cp.start();
@@ -27,7 +32,7 @@ export async function startTestEnv(opts: ControlPlaneOptions = {}): Promise<Test
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(cp.kubeconfigPath);
   const rest = new KubeRest(kubeConfig);
-  await installCRDs(rest);
+  if (opts.crds !== false) await installCRDs(rest);
   return {
     cp,
     kubeConfig,
@@ -44,11 +49,26 @@ export async function startTestEnv(opts: ControlPlaneOptions = {}): Promise<Test
   };
 }
 
+/** Thrown by `eventually` when its `stop` flag was raised: the waiting was called off, nothing failed. */
+export class Stopped extends Error {}
+
+export interface EventuallyOptions {
+  intervalMs?: number;
+  /** Raised by the test to call the wait off (e.g. once another outcome was seen). */
+  stop?: { stopped: boolean };
+}
+
 /** Polls until fn returns a truthy value; fails with the last value seen. */
-export async function eventually<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 30000,
+  opts: EventuallyOptions = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    if (opts.stop?.stopped) throw new Stopped(what);
     try {
       const v = await fn();
       if (v) return v;
@@ -57,6 +77,6 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false> | T
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
 }

@@ -3,31 +3,20 @@
 // README.md and executed with bash, with the pinned helm and kubectl first on PATH and KUBECONFIG
 // pointing at the test server. No kubelet: pods never run, so objects are checked, not readiness.
 import { spawnSync } from 'node:child_process';
-import { KubeConfig } from '@kubernetes/client-node';
-import { ControlPlane } from '../../src/envtest/control-plane.js';
-import { isNotFound, KubeRest } from '../../src/k8s/rest.js';
+import { isNotFound, type KubeRest } from '../../src/k8s/rest.js';
+import { startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { readmeCommands, ROOT, toolsEnv } from '../unit/packaging/tools.js';
 
-let cp: ControlPlane;
+let testEnv: TestEnv;
 let rest: KubeRest;
 let env: NodeJS.ProcessEnv;
 beforeAll(async () => {
-  cp = new ControlPlane({ controllerManager: true });
-  try {
-    await cp.start();
-  } catch (err) {
-    await cp.stop();
-    throw err;
-  }
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  rest = new KubeRest(kc);
-  env = toolsEnv({ KUBECONFIG: cp.kubeconfigPath });
+  // A bare server: helm installs the CRDs itself (it skips crds/ when they already exist).
+  testEnv = await startTestEnv({ controllerManager: true, crds: false });
+  rest = testEnv.rest;
+  env = toolsEnv({ KUBECONFIG: testEnv.cp.kubeconfigPath });
 }, 120000);
-afterAll(async () => {
-  rest?.close();
-  await cp?.stop();
-});
+afterAll(async () => testEnv?.stop());
 
 function sh(cmd: string): { status: number; out: string } {
   const r = spawnSync('bash', ['-c', cmd], { cwd: ROOT, env, encoding: 'utf8', timeout: 180000 });

@@ -17,14 +17,14 @@ import { createServer, type Server } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { ControlPlane } from '../../src/envtest/control-plane.js';
-import { installCRDs } from '../../src/k8s/install-crds.js';
+import type { ControlPlane } from '../../src/envtest/control-plane.js';
 import { isNotFound, KubeRest, resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, EVENTS, EXECUTIONS, LEASES, PATTERNS, SERVICES, type ResourceType } from '../../src/k8s/resources.js';
 import { AGENT_LABEL } from '../../src/manager/context.js';
 import { Manager } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
+import { eventually, startTestEnv, Stopped, type TestEnv } from '../helpers/envtest.js';
 
 interface Rule {
   apiGroups?: string[];
@@ -172,6 +172,7 @@ class RecordingProxy {
 
 // ---------------------------------------------------------------------------------------------
 
+let env: TestEnv;
 let cp: ControlPlane;
 let admin: KubeRest;
 let fastA: AgentProcess;
@@ -184,17 +185,8 @@ beforeAll(async () => {
   const users: Record<string, string> = { [OPERATOR.user]: OPERATOR.token };
   for (const v of VARIANTS) users[v.user] = v.token;
   // The admission plugin that OpenShift and hardened clusters enable, so agents/finalizers is put to the test.
-  cp = new ControlPlane({ users, apiServerArgs: ['--enable-admission-plugins=OwnerReferencesPermissionEnforcement'] });
-  try {
-    await cp.start();
-  } catch (err) {
-    await cp.stop();
-    throw err;
-  }
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  admin = new KubeRest(kc);
-  await installCRDs(admin);
+  env = await startTestEnv({ users, apiServerArgs: ['--enable-admission-plugins=OwnerReferencesPermissionEnforcement'] });
+  ({ cp, rest: admin } = env);
   await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LEASE_NS } });
   const agent = (name: string, caps: string, extra: string[] = []) =>
     startAgentProcess(['--name', name, '--capabilities', caps, '--expertise', '0.8', ...extra]);
@@ -209,8 +201,7 @@ afterAll(async () => {
   await Promise.all(managers.map((m) => m.stop().catch(() => undefined)));
   await Promise.all(proxies.map((p) => p.stop()));
   await stopAllAgentProcesses();
-  admin?.close();
-  await cp?.stop();
+  await env?.stop();
 });
 
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
@@ -241,7 +232,7 @@ async function grant(name: string, user: string, clusterRules: Rule[], leaseRule
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: userSubject(user),
   });
   // The authorizer's cache follows the writes a moment later: wait until it sees both bindings.
-  await until(async () => (await allowed(user, permissions(clusterRules)[0])) && (await allowed(user, permissions(leaseRules)[0], LEASE_NS)), `RBAC for ${user} in effect`, 30000);
+  await eventually(async () => (await allowed(user, permissions(clusterRules)[0])) && (await allowed(user, permissions(leaseRules)[0], LEASE_NS)), `RBAC for ${user} in effect`, 30000, { intervalMs: 100 });
 }
 
 /** The operator, in-process, as `user`, through its own recording proxy. */
@@ -271,25 +262,6 @@ async function startOperator(id: string, user: string, token: string, namespace?
   return { mgr, proxy, started };
 }
 
-class Stopped extends Error {}
-
-async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs: number, stop?: { stopped: boolean }): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    if (stop?.stopped) throw new Stopped(what);
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The flow, driven as admin in one namespace; each stage needs the operator to have done its part.
 
@@ -310,7 +282,7 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult): Pr
     const o = await get(r, name);
     return phases.includes(o.status?.phase) ? o : undefined;
   };
-  const wait = <T>(fn: () => Promise<T | undefined | false>, what: string, ms = 60000) => until(fn, `${what} in ${ns}`, ms, stop);
+  const wait = <T>(fn: () => Promise<T | undefined | false>, what: string, ms = 60000) => eventually(fn, `${what} in ${ns}`, ms, { intervalMs: 100, stop });
   const endpointAgent = (name: string, p: AgentProcess, caps: string[]) => ({ kind: 'Agent', metadata: { name }, spec: { endpoint: p.endpoint, capabilities: caps } });
 
   await create(AGENTS, endpointAgent('fast-a', fastA, ['analysis']));
@@ -423,7 +395,7 @@ test('without any one of those permissions the operator is refused exactly the r
         (err) => (err instanceof Stopped ? 'stopped' : `failed: ${(err as Error).message}`),
       );
       const expected = ADMISSION_ONLY[v.removed] ?? v.removed;
-      await until(() => proxy.forbidden().includes(expected), `a 403 on ${expected} without ${v.removed}`, 150000).catch(() => undefined);
+      await eventually(() => proxy.forbidden().includes(expected), `a 403 on ${expected} without ${v.removed}`, 150000, { intervalMs: 100 }).catch(() => undefined);
       stop.stopped = true;
       const forbidden = proxy.forbidden();
       const messages = proxy.calls.filter((c) => c.status === 403).map((c) => c.message ?? '');
