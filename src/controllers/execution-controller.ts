@@ -2,11 +2,13 @@
 // the gRPC pool, and writes the confidence-annotated result into status — like a Job:
 // immutable spec, a timeout, TTL after finishing, and cancellation when deleted.
 //
-// Exactly-once in effect: a run is claimed by a status write guarded by resourceVersion, every
-// finished step is persisted with its result, and a replica that finds a Running Execution it does
-// not own resumes it from those steps (agents already asked are not asked again; task ids derive
-// from the Execution uid, so agents can de-duplicate). The final write is guarded too, so one
-// result is written once.
+// Exactly-once in effect: a run is claimed by a status write guarded by resourceVersion (the
+// first write of the run carries the claim: a step's progress, the final result, or, for a run
+// still going after claimDelayMs, the claim alone), every finished step that asked agents and is
+// followed by more asking is persisted with its result, and a replica that finds a Running
+// Execution it does not own resumes it from those steps (agents already asked are not asked
+// again; task ids derive from the Execution uid, so agents can de-duplicate). The final write is
+// guarded too, so one result is written once.
 import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern } from '../api/types.js';
 import type { AgentPool } from '../agents/index.js';
@@ -32,6 +34,11 @@ export interface ExecutionControllerOptions {
   maxAgentValueBytes?: number;
   /** Largest JSON of the result value kept in status. */
   maxResultBytes?: number;
+  /**
+   * A fresh run writes its Running claim only if it is still going after this long (or with its
+   * first progress or final write, whichever comes first). 0 claims before the run starts.
+   */
+  claimDelayMs?: number;
 }
 
 interface ActiveRun {
@@ -43,9 +50,14 @@ interface ActiveRun {
 export class ExecutionReconciler implements Reconciler {
   readonly name = 'execution';
   private readonly active = new Map<string, ActiveRun>();
+  /** Per key, the resourceVersions this reconciler replaced by a status write of its own. */
+  private readonly written = new Map<string, Set<string>>();
   private readonly compiledPatterns = new WeakMap<object, ReturnType<typeof compilePattern>>();
   private readonly maxAgentValueBytes: number;
   private readonly maxResultBytes: number;
+  private readonly claimDelayMs: number;
+  /** Set by executionController: queues a key again. */
+  requeue?: (key: string) => void;
 
   constructor(
     private readonly ctx: OperatorContext,
@@ -54,10 +66,12 @@ export class ExecutionReconciler implements Reconciler {
   ) {
     this.maxAgentValueBytes = opts.maxAgentValueBytes ?? 16 * 1024;
     this.maxResultBytes = opts.maxResultBytes ?? 256 * 1024;
+    this.claimDelayMs = opts.claimDelayMs ?? 500;
   }
 
   /** Cancels the agent calls of a run whose Execution is gone. */
   cancel(key: string, reason: string): void {
+    if (reason === 'execution deleted') this.written.delete(key);
     const run = this.active.get(key);
     if (!run) return;
     run.abort.abort(new Error(reason));
@@ -68,6 +82,11 @@ export class ExecutionReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const exec = this.ctx.caches.executions.get(namespace, name) as Execution | undefined;
     if (!exec || exec.metadata.deletionTimestamp) return this.cancel(key, 'execution deleted');
+    // The cache can lag behind this reconciler's own writes (their watch events are on the way):
+    // never act on a version it has already replaced, or a finished run would start again.
+    const stale = this.written.get(key);
+    if (stale?.has(exec.metadata.resourceVersion!)) return;
+    if (stale) this.written.delete(key);
     const phase = exec.status?.phase;
     if (phase === 'Succeeded' || phase === 'Failed') return this.expire(exec, log);
     if (this.active.has(key)) return; // running here; its own writes bring us back
@@ -108,36 +127,46 @@ export class ExecutionReconciler implements Reconciler {
       observedGeneration: exec.metadata.generation,
       conditions: conditionsFor(exec, 'Running', 'Running', resumed ? 'resumed' : 'running'),
     };
-    let current: Execution;
-    try {
-      current = await this.patchStatus(exec, claim, exec.metadata.resourceVersion);
-    } catch (err) {
-      if (isConflict(err)) return; // someone else moved first; the watch brings the news
-      throw err;
+    // A fresh run carries its claim in its first status write (guarded by the same
+    // resourceVersion): the first progress write, the final write, or — if the run is still going
+    // after claimDelayMs — a claim of its own. A run that ends within that time costs one status
+    // write instead of two. A resumed run claims at once, as before.
+    const deferClaim = !resumed && this.claimDelayMs > 0;
+    let current: Execution = exec;
+    if (!deferClaim) {
+      try {
+        current = await this.patchStatus(exec, claim, exec.metadata.resourceVersion);
+      } catch (err) {
+        if (isConflict(err)) return; // someone else moved first; the watch brings the news
+        throw err;
+      }
     }
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`timed out after ${exec.spec.timeout ?? '5m'}`)), remaining);
     this.active.set(key, { runId, abort });
     // Events are best effort and off the critical path: the run does not wait for them.
     if (!resumed) void this.ctx.events.record(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
-    void this.run(key, current, pattern, compiled.compiled, abort.signal, log)
+    void this.run(key, current, deferClaim ? claim : undefined, pattern, compiled.compiled, abort.signal, log)
       .catch((err) => log.error({ err: (err as Error).message }, 'run failed unexpectedly'))
       .finally(() => {
         clearTimeout(timer);
         if (this.active.get(key)?.runId === runId) this.active.delete(key);
+        // Look again now that the key is free: a change that arrived during the run (or a claim
+        // lost to another writer) was skipped while the run was active.
+        this.requeue?.(key);
       });
   }
 
   private async run(
     key: string,
     exec: Execution,
+    unwrittenClaim: Status | undefined,
     pattern: Pattern,
     compiled: NonNullable<ReturnType<typeof compilePattern>['compiled']>,
     signal: AbortSignal,
     log: Logger,
   ): Promise<void> {
     const ns = exec.metadata.namespace!;
-    const patternName = pattern.metadata.name!;
     const completedSteps: Record<string, StepOutcome> = {};
     for (const s of exec.status?.steps ?? []) {
       if ((s.phase === 'Succeeded' || s.phase === 'Skipped') && !s.truncated && s.startedAt && s.finishedAt) {
@@ -152,13 +181,75 @@ export class ExecutionReconciler implements Reconciler {
       }
     }
     const steps: StepOutcome[] = Object.values(completedSteps);
-    let latest = exec;
+    let latest = exec; // as last written or read
+    let claim = unwrittenClaim; // the claim, until a write of this run carried it
+    let lost = false;
+    const path = resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name);
+    // Status writes of one run happen one at a time (the deferred claim may race a step).
+    let writing: Promise<unknown> = Promise.resolve();
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const p = writing.then(fn, fn);
+      writing = p.catch(() => undefined);
+      return p;
+    };
+    const view = (): Execution => (claim ? { ...latest, status: claim } : latest);
+    /** A progress write; while the claim is unwritten it carries the claim and is guarded. */
+    const write = (make: (base: Execution) => Status): Promise<void> =>
+      serial(async () => {
+        for (;;) {
+          if (lost) return;
+          const guard = claim ? latest.metadata.resourceVersion : undefined;
+          try {
+            latest = await this.patchStatus(latest, make(view()), guard);
+            claim = undefined;
+            return;
+          } catch (err) {
+            if (!claim || !isConflict(err)) throw err;
+            const fresh = await this.ctx.rest.get<Execution>(path);
+            if (!this.mayClaim(exec, fresh)) {
+              lost = true;
+              this.cancel(key, 'claimed by another writer');
+              return;
+            }
+            latest = fresh;
+            claim = reclaim(fresh, claim);
+          }
+        }
+      });
+    const claimTimer = claim
+      ? setTimeout(() => {
+          if (claim && !signal.aborted) write((base) => base.status!).catch((err) => log.warn({ err: (err as Error).message }, 'claim write failed'));
+        }, this.claimDelayMs)
+      : undefined;
+    const finish = (...a: FinishArgs) => serial(() => (lost ? Promise.resolve() : this.finish(latest, ...a, claim)));
     const caller: AgentCaller = {
       call: async (req) => {
         const r = await this.pool.call({ ...req, agent: { ...req.agent, name: `${ns}/${req.agent.name}` } });
         return { ...r, agent: req.agent.name };
       },
     };
+    try {
+      await this.runSpan(key, exec, pattern, compiled, signal, log, caller, completedSteps, steps, write, finish);
+    } finally {
+      clearTimeout(claimTimer);
+    }
+  }
+
+  private async runSpan(
+    key: string,
+    exec: Execution,
+    pattern: Pattern,
+    compiled: CompiledPattern,
+    signal: AbortSignal,
+    log: Logger,
+    caller: AgentCaller,
+    completedSteps: Record<string, StepOutcome>,
+    steps: StepOutcome[],
+    write: (make: (base: Execution) => Status) => Promise<void>,
+    finish: (...a: FinishArgs) => Promise<void>,
+  ): Promise<void> {
+    const ns = exec.metadata.namespace!;
+    const patternName = pattern.metadata.name!;
     await withSpan('execution.run', { 'parallax.execution': key, 'parallax.pattern': patternName }, async (span) => {
       try {
         const result = await runPattern(compiled, {
@@ -174,17 +265,17 @@ export class ExecutionReconciler implements Reconciler {
             if (completedSteps[outcome.name]) return;
             steps.push(outcome);
             if (signal.aborted || !mustPersist(compiled, outcome)) return;
-            latest = await this.patchStatus(latest, this.progress(latest, steps));
+            await write((base) => this.progress(base, steps));
           },
         });
         span.setAttribute('parallax.confidence', result.confidence);
-        await this.finish(latest, { ...result, steps }, 'Succeeded', 'Succeeded', `confidence ${round(result.confidence)}`, log);
+        await finish({ ...result, steps }, 'Succeeded', 'Succeeded', `confidence ${round(result.confidence)}`, log);
       } catch (err) {
         if (this.active.get(key)?.abort.signal !== signal && !signal.aborted) return;
         const reason = signal.aborted ? 'Timeout' : err instanceof PatternRunError ? 'PatternFailed' : 'Error';
         const message = signal.aborted ? String((signal.reason as Error)?.message ?? 'cancelled') : (err as Error).message;
         if (this.ctx.caches.executions.getByKey(key) === undefined) return; // deleted meanwhile
-        await this.finish(latest, { steps }, 'Failed', reason, message, log);
+        await finish({ steps }, 'Failed', reason, message, log);
       }
     });
   }
@@ -236,6 +327,18 @@ export class ExecutionReconciler implements Reconciler {
     };
   }
 
+  /** Whether a run whose claim is not written yet may still write it over `fresh`. */
+  private mayClaim(exec: Execution, fresh: Execution): boolean {
+    const phase = fresh.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return false;
+    if (fresh.status?.runId) return false; // another replica claimed it
+    return (fresh.metadata.generation ?? 1) === (exec.metadata.generation ?? 1); // an edit fails it in reconcile
+  }
+
+  /**
+   * The final write. `claim`: this run's claim when no write has carried it yet; the write then
+   * carries it and is guarded by the resourceVersion the run started from.
+   */
   private async finish(
     exec: Execution,
     outcome: { value?: unknown; confidence?: number; steps?: StepOutcome[] } | undefined,
@@ -243,7 +346,10 @@ export class ExecutionReconciler implements Reconciler {
     reason: string,
     message: string,
     log: Logger,
+    claim?: Status,
   ): Promise<void> {
+    const stored = exec;
+    if (claim) exec = { ...exec, status: claim };
     const now = new Date();
     const start = exec.status?.startTime ?? now.toISOString();
     const base = outcome?.steps ? this.progress(exec, outcome.steps) : { ...exec.status };
@@ -263,13 +369,17 @@ export class ExecutionReconciler implements Reconciler {
       status.confidence = Math.round(outcome.confidence! * 1000) / 1000; // for the printer column; result.confidence is exact
     }
     try {
-      await this.patchStatus(exec, status, exec.metadata.resourceVersion);
+      await this.patchStatus(stored, status, stored.metadata.resourceVersion);
     } catch (err) {
       if (isNotFound(err)) return;
       if (isConflict(err)) {
         // Another writer got there first: write only if the run is still ours and unfinished.
         const fresh = await this.ctx.rest.get<Execution>(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name));
         if (fresh.status?.phase === 'Succeeded' || fresh.status?.phase === 'Failed') return;
+        if (claim) {
+          if (!this.mayClaim(stored, fresh)) return;
+          return this.finish(fresh, outcome, phase, reason, message, log, reclaim(fresh, claim));
+        }
         if (exec.status?.runId && fresh.status?.runId !== exec.status.runId) return;
         return this.finish(fresh, outcome, phase, reason, message, log);
       }
@@ -323,11 +433,30 @@ export class ExecutionReconciler implements Reconciler {
     }
   }
 
-  private patchStatus(exec: Execution, status: Status, resourceVersion?: string): Promise<Execution> {
+  private async patchStatus(exec: Execution, status: Status, resourceVersion?: string): Promise<Execution> {
     const body: Record<string, unknown> = { status: mergePatchFor(exec.status, status) };
     if (resourceVersion) body.metadata = { resourceVersion };
-    return this.ctx.rest.patch<Execution>(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name, 'status'), body);
+    const updated = await this.ctx.rest.patch<Execution>(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name, 'status'), body);
+    const key = keyOf(exec as KubeObject);
+    let set = this.written.get(key);
+    if (!set) this.written.set(key, (set = new Set()));
+    if (exec.metadata.resourceVersion) set.add(exec.metadata.resourceVersion);
+    return updated;
   }
+}
+
+type FinishArgs = [
+  outcome: { value?: unknown; confidence?: number; steps?: StepOutcome[] } | undefined,
+  phase: 'Succeeded' | 'Failed',
+  reason: string,
+  message: string,
+  log: Logger,
+];
+
+/** The claim fields of `claim` over the status of `fresh` (after a conflict on metadata). */
+function reclaim(fresh: Execution, claim: Status): Status {
+  const { phase, runId, attempt, startTime, message, observedGeneration, conditions } = claim;
+  return { ...fresh.status, phase, runId, attempt, startTime, message, observedGeneration, conditions };
 }
 
 /**
@@ -377,6 +506,7 @@ export function formatDuration(ms: number): string {
 export function executionController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
   const c = new Controller(reconciler, { workers });
+  reconciler.requeue = (key) => c.enqueue(key);
   // Keys of the Executions that have not started (no phase, or Pending), by namespace, so that a
   // Pattern or Agent change wakes those without scanning every finished Execution in the cache.
   const waiting = new Map<string, Set<string>>();
