@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { runCheck, type CheckIO } from './check.js';
 import { clusterReachable, runLocal } from './local.js';
 import { managerCommand, runManager } from './manager.js';
+import { exitOnSignals } from './signals.js';
 
 const consoleIO: CheckIO = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -37,9 +38,7 @@ export function buildCli(io: CheckIO = consoleIO): Command {
     .option('--http-address <host:port>', 'operator /healthz, /readyz, /metrics', '127.0.0.1:8080')
     .action(async (opts: { dir: string; demo: boolean; httpAddress: string }) => {
       const local = await runLocal(opts);
-      const stop = () => local.stop().then(() => process.exit(0), () => process.exit(1));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      exitOnSignals(() => local.stop());
     });
 
   program
@@ -49,14 +48,11 @@ export function buildCli(io: CheckIO = consoleIO): Command {
       if (await clusterReachable()) {
         io.out('cluster found in the current kubeconfig: running the operator against it');
         const mgr = await runManager({ httpAddress: '127.0.0.1:8080', leaderElect: false, leaderElectionId: 'parallax-operator', workers: '4' });
-        process.once('SIGINT', () => void mgr.stop().then(() => process.exit(0)));
-        return;
+        return exitOnSignals(() => mgr.stop());
       }
       io.out('no reachable cluster in the current kubeconfig: starting a local control plane');
       const local = await runLocal({ dir: '.local', demo: true, httpAddress: '127.0.0.1:8080' });
-      const stop = () => local.stop().then(() => process.exit(0), () => process.exit(1));
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      exitOnSignals(() => local.stop());
     });
 
   return program;

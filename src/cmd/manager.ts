@@ -5,6 +5,7 @@ import { loadKubeConfig } from '../k8s/rest.js';
 import { Manager } from '../manager/manager.js';
 import { rootLogger } from '../observability/logger.js';
 import { operatorControllers } from '../operator.js';
+import { exitOnSignals } from './signals.js';
 
 export interface ManagerFlags {
   kubeconfig?: string;
@@ -30,15 +31,7 @@ export function managerCommand(): Command {
     .option('--log-level <level>', 'trace, debug, info, warn, error')
     .action(async (flags: ManagerFlags) => {
       const mgr = await runManager(flags);
-      const shutdown = (signal: string) => {
-        rootLogger.info({ signal }, 'received signal, shutting down');
-        mgr.stop().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
+      exitOnSignals(() => mgr.stop());
     });
 }
 
