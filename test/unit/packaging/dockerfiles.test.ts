@@ -133,7 +133,8 @@ describe.each([
 });
 
 test('.dockerignore keeps the heavy and secret things out of the context', () => {
-  for (const p of ['.git', 'node_modules', 'dist', 'coverage', '.env']) expect({ p, ignored: ignored(p) }).toEqual({ p, ignored: true });
+  // .tools: pinned helm/kubectl binaries; .local: the local control plane's etcd data and admin kubeconfig.
+  for (const p of ['.git', 'node_modules', 'dist', 'coverage', '.env', '.tools', '.local']) expect({ p, ignored: ignored(p) }).toEqual({ p, ignored: true });
   for (const p of ['src', 'examples', 'proto', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'])
     expect({ p, ignored: ignored(p) }).toEqual({ p, ignored: false });
 });
