@@ -4,7 +4,7 @@
 //
 // Exactly-once in effect: a run is claimed by a status write guarded by resourceVersion (the
 // first write of the run carries the claim: a step's progress, the final result, or, for a run
-// still going after claimDelayMs, the claim alone), every finished step that asked agents and is
+// still going after claimDelayMs (1 s), the claim alone), every finished step that asked agents and is
 // followed by more asking is persisted with its result, and a replica that finds a Running
 // Execution it does not own resumes it from those steps (agents already asked are not asked
 // again; task ids derive from the Execution uid, so agents can de-duplicate). The final write is
@@ -66,7 +66,7 @@ export class ExecutionReconciler implements Reconciler {
   ) {
     this.maxAgentValueBytes = opts.maxAgentValueBytes ?? 16 * 1024;
     this.maxResultBytes = opts.maxResultBytes ?? 256 * 1024;
-    this.claimDelayMs = opts.claimDelayMs ?? 500;
+    this.claimDelayMs = opts.claimDelayMs ?? 1000;
   }
 
   /** Cancels the agent calls of a run whose Execution is gone. */
