@@ -441,7 +441,7 @@ export interface ExecutionSpec {
    */
   input?: unknown;
   /**
-   * Fail the run, cancelling its agent calls, when it takes longer.
+   * Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails.
    */
   timeout?: string;
   /**
@@ -455,7 +455,7 @@ export interface ExecutionSpec {
  */
 export interface ExecutionStatus {
   /**
-   * Pending → Running → Succeeded or Failed.
+   * Pending (waiting for its Pattern or enough Ready agents) → Running → Succeeded or Failed.
    */
   phase?: "Pending" | "Running" | "Succeeded" | "Failed";
   /**

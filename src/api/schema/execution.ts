@@ -17,7 +17,10 @@ export const executionSpec: JSONSchema = {
       properties: { name: { type: 'string', minLength: 1, description: 'Pattern name.' } },
     },
     input: anyJSON('Input of the run; must satisfy the Pattern\'s input schema.'),
-    timeout: duration('Fail the run, cancelling its agent calls, when it takes longer.', '5m'),
+    timeout: duration(
+      'Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails.',
+      '5m',
+    ),
     ttlSecondsAfterFinished: {
       type: 'integer',
       minimum: 0,
@@ -49,7 +52,7 @@ export const executionStatus: JSONSchema = {
     phase: {
       type: 'string',
       enum: ['Pending', 'Running', 'Succeeded', 'Failed'],
-      description: 'Pending → Running → Succeeded or Failed.',
+      description: 'Pending (waiting for its Pattern or enough Ready agents) → Running → Succeeded or Failed.',
     },
     result: {
       type: 'object',
