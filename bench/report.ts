@@ -51,13 +51,13 @@ export function renderFigures(r: any): string {
     '',
     '**Memory and scale** (operator RSS from /proc/PID/status, 5 s after the objects were in place)',
     '',
-    row(['step', 'Agents', 'Executions', 'how the Executions got there', 'RSS MB', 'RSS high-water MB']),
-    row(['---', '---', '---', '---', '---', '---']),
-    row(['operator start (empty caches)', '—', '—', '—', r.operatorRss.startMB, '—']),
-    row(['memory', r.memory.agents, r.memory.executions, `run by the operator (${r.memory.fillRatePerSec}/s)`, r.memory.rssMB, r.memory.hwmMB]),
+    row(['step', 'Agents', 'Executions', 'how the Executions got there', 'RSS MB', 'RSS high-water MB', 'V8 heap used MB']),
+    row(['---', '---', '---', '---', '---', '---', '---']),
+    row(['operator start (empty caches)', '—', '—', '—', r.operatorRss.startMB, '—', '—']),
+    row(['memory', r.memory.agents, r.memory.executions, `run by the operator (${r.memory.fillRatePerSec}/s)`, r.memory.rssMB, r.memory.hwmMB, r.memory.heapUsedMB ?? '—']),
     r.scale
-      ? row(['scale (10× Agents)', r.scale.agents, r.scale.executions, `finished Executions written by the driver (${r.scale.fillRatePerSec}/s)`, r.scale.rssMB, r.scale.hwmMB])
-      : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—']),
+      ? row(['scale (10× Agents)', r.scale.agents, r.scale.executions, `finished Executions written by the driver (${r.scale.fillRatePerSec}/s) with the operator stopped; it was ready ${r.scale.operatorRestartSec} s after its restart`, r.scale.rssMB, r.scale.hwmMB, r.scale.heapUsedMB ?? '—'])
+      : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—', '—']),
   );
   return out.join('\n');
 }

@@ -94,6 +94,8 @@ interface Operator {
   child: ChildProcess;
   pid: number;
   workers: number;
+  /** The operator's own figure of its V8 heap in use (prom-client default metrics), in MB. */
+  heapUsedMB(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,11 @@ async function startOperator(kubeconfig: string, workers: number, logDir: string
     child,
     pid: child.pid!,
     workers,
+    heapUsedMB: async () => {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+      const m = /^parallax_operator_nodejs_heap_size_used_bytes (\S+)/m.exec(text);
+      return m ? round(Number(m[1]) / 2 ** 20, 1) : NaN;
+    },
     stop: () =>
       new Promise<void>((res) => {
         if (child.exitCode !== null) return res();
@@ -443,9 +450,13 @@ async function main() {
       }
       const addExec = totalExecutions - objects.executions;
       let fillRate = 0;
+      let restartSec: number | undefined;
       if (addExec > 0) {
         const t1 = Date.now();
         if (direct) {
+          // The operator is stopped meanwhile, or it would run these before their status lands;
+          // it lists them all when it starts again (an operator restart at this size, timed).
+          await op.stop();
           // Finished Executions written by this driver (create + status), as the operator would leave them.
           const sample = (await rest.list<any>(resourcePath(EXECUTIONS, NS), { limit: 1 })).items[0];
           await createMany(rest, addExec, 32, (i) => ({
@@ -453,19 +464,23 @@ async function main() {
             body: execObj(NS, `done-${objects.executions + i}`, 'fan-3'),
             status: sample.status,
           }));
+          fillRate = round(addExec / ((Date.now() - t1) / 1000), 1);
+          const t2 = Date.now();
+          op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);
+          restartSec = round((Date.now() - t2) / 1000, 1);
         } else {
           await runExecutions(rest, watch, 'fan-3', addExec, 100);
         }
-        fillRate = round(addExec / ((Date.now() - t1) / 1000), 1);
+        if (!direct) fillRate = round(addExec / ((Date.now() - t1) / 1000), 1);
         objects.executions = totalExecutions;
       }
       await waitFor(`${totalAgents} Agents Ready`, async () => (await countReadyAgents(rest)) >= totalAgents, 300000);
-      log(`${label}: ${totalAgents} Agents, ${totalExecutions} Executions in ${Math.round((Date.now() - t0) / 1000)} s (${fillRate}/s ${direct ? 'written directly' : 'run by the operator'})`);
+      log(`${label}: ${totalAgents} Agents, ${totalExecutions} Executions in ${Math.round((Date.now() - t0) / 1000)} s (${fillRate}/s ${direct ? `written directly; operator ready ${restartSec} s after its restart` : 'run by the operator'})`);
       await sleep(5000);
-      const mem = rssOf(op.pid);
+      const mem = { ...rssOf(op.pid), heapUsedMB: await op.heapUsedMB() };
       const lat = await measure(`${label}-latency-1-agent`, label, 1, Math.min(SIZES.latencyN, 100), 1);
       const thr = await measure(`${label}-throughput-c100`, label, 3, SIZES.throughputN, 100);
-      return { agents: totalAgents, executions: objects.executions, fillRatePerSec: fillRate, filledDirectly: direct, rssMB: mem.rssMB, hwmMB: mem.hwmMB, latency: lat.name, throughput: thr.name };
+      return { agents: totalAgents, executions: objects.executions, fillRatePerSec: fillRate, filledDirectly: direct, operatorRestartSec: restartSec ?? null, rssMB: mem.rssMB, hwmMB: mem.hwmMB, heapUsedMB: mem.heapUsedMB, latency: lat.name, throughput: thr.name };
     };
     const memory = await scaleStep('memory', SIZES.memoryAgents, SIZES.memoryExecutions, false);
     const scale = SCALE ? await scaleStep('scale', SIZES.scaleAgents, SIZES.scaleExecutions, true) : undefined;

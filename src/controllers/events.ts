@@ -18,7 +18,10 @@ export interface EventRecorderOptions {
 
 export class EventRecorder {
   private inFlight = 0;
-  private readonly queue: (() => void)[] = [];
+  /** Events waiting to be written: plain bodies, never the objects they are about. */
+  private readonly queue: Queued[] = [];
+  /** Background Events (post): written after every record()ed one. */
+  private readonly background: Queued[] = [];
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
   /** Events dropped because the queue was full. */
@@ -33,50 +36,74 @@ export class EventRecorder {
     this.maxQueued = opts.maxQueued ?? 10000;
   }
 
-  /** Resolves once the Event is written (or given up); never rejects. */
-  async record(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string, action = reason): Promise<void> {
-    if (this.inFlight >= this.maxInFlight) {
-      if (this.queue.length >= this.maxQueued) {
-        if (this.dropped++ % 1000 === 0) log.warn({ reason, dropped: this.dropped }, 'event queue full, dropping events');
-        return;
-      }
-      await new Promise<void>((r) => this.queue.push(r));
-    }
-    this.inFlight++;
-    try {
-      await this.write(obj, type, reason, note, action);
-    } finally {
-      this.inFlight--;
-      this.queue.shift()?.();
-    }
+  /**
+   * Queues an Event about `obj` (what it says is taken now) and resolves once it is written or
+   * given up; never rejects. Hot paths do not await it.
+   */
+  record(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string, action = reason): Promise<void> {
+    return this.enqueue(this.queue, obj, type, reason, note, action);
   }
 
-  private async write(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string, action: string): Promise<void> {
+  /**
+   * Queues an Event at low priority and returns at once: for hot paths (an Execution's Started
+   * and finished Events) whose bursts must not delay the Events other controllers wait for.
+   */
+  post(obj: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string): void {
+    void this.enqueue(this.background, obj, type, reason, note, reason);
+  }
+
+  private enqueue(queue: Queued[], obj: KubeObject, type: 'Normal' | 'Warning', reason: string, note: string, action: string): Promise<void> {
+    if (queue.length >= this.maxQueued) {
+      if (this.dropped++ % 1000 === 0) log.warn({ reason, dropped: this.dropped }, 'event queue full, dropping events');
+      return Promise.resolve();
+    }
     const ns = obj.metadata?.namespace ?? 'default';
     const name = `${obj.metadata?.name}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
-    try {
-      await this.rest.create(resourcePath(EVENTS, ns), {
-        apiVersion: 'events.k8s.io/v1',
-        kind: 'Event',
-        metadata: { name, namespace: ns },
-        eventTime: microTime(),
-        type,
-        reason,
-        action,
-        note: note.slice(0, 1024),
-        reportingController: 'parallax.ai/operator',
-        reportingInstance: this.instance.slice(0, 128),
-        regarding: {
-          apiVersion: obj.apiVersion,
-          kind: obj.kind,
-          name: obj.metadata?.name,
-          namespace: ns,
-          uid: obj.metadata?.uid,
-          resourceVersion: obj.metadata?.resourceVersion,
-        },
-      });
-    } catch (err) {
-      log.warn({ err: (err as Error).message, reason }, 'could not record event');
+    const body = {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name, namespace: ns },
+      eventTime: microTime(),
+      type,
+      reason,
+      action,
+      note: note.slice(0, 1024),
+      reportingController: 'parallax.ai/operator',
+      reportingInstance: this.instance.slice(0, 128),
+      regarding: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: obj.metadata?.name,
+        namespace: ns,
+        uid: obj.metadata?.uid,
+        resourceVersion: obj.metadata?.resourceVersion,
+      },
+    };
+    return new Promise<void>((done) => {
+      queue.push({ body, reason, done });
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    while (this.inFlight < this.maxInFlight && this.queue.length + this.background.length > 0) {
+      const { body, reason, done } = (this.queue.shift() ?? this.background.shift())!;
+      this.inFlight++;
+      const ns = (body as { metadata: { namespace: string } }).metadata.namespace;
+      this.rest
+        .create(resourcePath(EVENTS, ns), body)
+        .catch((err) => log.warn({ err: (err as Error).message, reason }, 'could not record event'))
+        .finally(() => {
+          this.inFlight--;
+          done();
+          this.drain();
+        });
     }
   }
+}
+
+interface Queued {
+  body: object;
+  reason: string;
+  done: () => void;
 }

@@ -145,7 +145,7 @@ export class ExecutionReconciler implements Reconciler {
     const timer = setTimeout(() => abort.abort(new Error(`timed out after ${exec.spec.timeout ?? '5m'}`)), remaining);
     this.active.set(key, { runId, abort });
     // Events are best effort and off the critical path: the run does not wait for them.
-    if (!resumed) void this.ctx.events.record(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
+    if (!resumed) this.ctx.events.post(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
     void this.run(key, current, deferClaim ? claim : undefined, pattern, compiled.compiled, abort.signal, log)
       .catch((err) => log.error({ err: (err as Error).message }, 'run failed unexpectedly'))
       .finally(() => {
@@ -390,7 +390,7 @@ export class ExecutionReconciler implements Reconciler {
     metrics.executionDuration.observe({ pattern }, (now.getTime() - Date.parse(start)) / 1000);
     if (phase === 'Succeeded' && outcome?.confidence !== undefined) metrics.executionConfidence.observe({ pattern }, outcome.confidence);
     log.info({ phase, reason }, message);
-    void this.ctx.events.record(exec as any, phase === 'Succeeded' ? 'Normal' : 'Warning', reason, message);
+    this.ctx.events.post(exec as any, phase === 'Succeeded' ? 'Normal' : 'Warning', reason, message);
   }
 
   /**
