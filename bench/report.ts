@@ -13,7 +13,7 @@ export function renderFigures(r: any): string {
   const out: string[] = [];
   out.push(
     `Run of ${m.date.slice(0, 16).replace('T', ' ')} UTC — ${m.quick ? '**quick run** (small sizes)' : 'full run'}, ${m.cores} cores (${m.cpu}), Node ${m.node}, ${m.kubeApiserver}; ` +
-      `load average ${m.loadAverageBefore.join(' / ')} before, ${m.loadAverageAfter.join(' / ')} after; the bench took ${Math.round(m.durationSec / 60)} min ${m.durationSec % 60} s.`,
+      `load average ${m.loadAverageBefore.join(' / ')} before, ${m.loadAverageAfter.join(' / ')} after; the bench took ${Math.floor(m.durationSec / 60)} min ${m.durationSec % 60} s.`,
     '',
     '**Goals**',
     '',
@@ -55,6 +55,9 @@ export function renderFigures(r: any): string {
     row(['---', '---', '---', '---', '---', '---', '---']),
     row(['operator start (empty caches)', '—', '—', '—', r.operatorRss.startMB, '—', '—']),
     row(['memory', r.memory.agents, r.memory.executions, `run by the operator (${r.memory.fillRatePerSec}/s)`, r.memory.rssMB, r.memory.hwmMB, r.memory.heapUsedMB ?? '—']),
+    ...(r.memory.withHeapCap
+      ? [row([`memory, operator restarted with \`${r.memory.withHeapCap.flag}\``, r.memory.agents, r.memory.executions, `listed at start, then ${r.memory.withHeapCap.case} (${r.memory.withHeapCap.throughput}/s)`, r.memory.withHeapCap.rssMB, r.memory.withHeapCap.hwmMB, r.memory.withHeapCap.heapUsedMB])]
+      : []),
     r.scale
       ? row(['scale (10× Agents)', r.scale.agents, r.scale.executions, `finished Executions written by the driver (${r.scale.fillRatePerSec}/s) with the operator stopped; it was ready ${r.scale.operatorRestartSec} s after its restart`, r.scale.rssMB, r.scale.hwmMB, r.scale.heapUsedMB ?? '—'])
       : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—', '—']),
@@ -69,4 +72,10 @@ export function writeDoc(file: string, results: unknown): void {
   const b = doc.indexOf(END);
   const next = a >= 0 && b > a ? doc.slice(0, a) + figures + doc.slice(b + END.length) : `${doc.trimEnd()}\n\n${figures}\n`;
   writeFileSync(file, next);
+}
+
+// `npx tsx bench/report.ts`: regenerate the figures in docs/performance.md from bench/results.json.
+if (process.argv[1]?.endsWith('report.ts')) {
+  const root = new URL('..', import.meta.url).pathname;
+  writeDoc(`${root}docs/performance.md`, JSON.parse(readFileSync(`${root}bench/results.json`, 'utf8')));
 }
