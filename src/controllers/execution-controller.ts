@@ -20,7 +20,7 @@ import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import { compilePattern, inputError, PatternRunError, runPattern, selectAgents, type CompiledPattern } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
-import type { AgentCallResult, AgentCaller, StepOutcome } from '../runtime/types.js';
+import type { AgentCallResult, AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
 import { readyAgentInfos } from './agent-info.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
@@ -52,6 +52,7 @@ export class ExecutionReconciler implements Reconciler {
   private readonly active = new Map<string, ActiveRun>();
   /** Per key, the resourceVersions this reconciler replaced by a status write of its own. */
   private readonly written = new Map<string, Set<string>>();
+  private readonly readyByNamespace = new Map<string, AgentInfo[]>();
   private readonly compiledPatterns = new WeakMap<object, ReturnType<typeof compilePattern>>();
   private readonly maxAgentValueBytes: number;
   private readonly maxResultBytes: number;
@@ -106,7 +107,7 @@ export class ExecutionReconciler implements Reconciler {
     if (phase !== 'Running') {
       // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
       // yet: wait for them as a Pod waits for a node, rather than fail on the first look.
-      const selection = selectAgents(readyAgentInfos(this.ctx.caches.agents.list(namespace) as Agent[]), pattern.spec.agents);
+      const selection = selectAgents(this.readyAgents(namespace), pattern.spec.agents);
       if (!selection.ok) return this.pending(exec, 'NotEnoughAgents', selection.message, log);
     }
     const timeoutMs = parseDuration(exec.spec.timeout ?? '5m') ?? 300000;
@@ -254,7 +255,7 @@ export class ExecutionReconciler implements Reconciler {
       try {
         const result = await runPattern(compiled, {
           input: exec.spec.input ?? {},
-          candidates: readyAgentInfos(this.ctx.caches.agents.list(ns) as Agent[]),
+          candidates: this.readyAgents(ns),
           caller,
           resolvePattern: async (n) => (this.ctx.caches.patterns.get(ns, n) as Pattern | undefined)?.spec,
           signal,
@@ -278,6 +279,22 @@ export class ExecutionReconciler implements Reconciler {
         await finish({ steps }, 'Failed', reason, message, log);
       }
     });
+  }
+
+  /** Ready Agents of a namespace, as the runtime sees them; rebuilt only after an Agent changed. */
+  private readyAgents(namespace: string): AgentInfo[] {
+    let infos = this.readyByNamespace.get(namespace);
+    if (!infos) {
+      infos = Object.freeze(readyAgentInfos(this.ctx.caches.agents.list(namespace) as Agent[])) as AgentInfo[];
+      this.readyByNamespace.set(namespace, infos);
+    }
+    return infos;
+  }
+
+  /** Called on every Agent add, update and delete. */
+  agentsChanged(namespace: string | undefined): void {
+    if (namespace === undefined) this.readyByNamespace.clear();
+    else this.readyByNamespace.delete(namespace);
   }
 
   /** Compiling a Pattern's CEL is costly: once per Pattern object (a new object after any change). */
@@ -543,6 +560,9 @@ export function executionController(ctx: OperatorContext, pool: AgentPool, worke
     for (const set of sets) for (const key of set) c.enqueue(key);
   };
   ctx.caches.patterns.on({ add: wake, update: wake });
+  const agentChanged = (o: { metadata?: { namespace?: string } }) => reconciler.agentsChanged(o.metadata?.namespace);
+  // Registered before wake, so that woken Executions see the change.
+  ctx.caches.agents.on({ add: agentChanged, update: agentChanged, delete: agentChanged });
   ctx.caches.agents.on({ update: wake });
   return c;
 }
