@@ -13,13 +13,15 @@ export interface InformerHandlers<T extends KubeObject> {
   delete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
   /** Full relist period; jittered ±10%. Catches anything a silently dead connection missed. */
   resyncMs?: number;
   /** Server-side watch timeout, so that watches are renewed regularly. */
   watchTimeoutSeconds?: number;
+  /** Applied to each object before it is cached: keep only what the operator reads. */
+  transform?: (obj: T) => T;
 }
 
 const MAX_BACKOFF_MS = 30000;
@@ -42,7 +44,7 @@ export class Informer<T extends KubeObject> {
   constructor(
     private readonly rest: KubeRest,
     readonly resource: ResourceType,
-    private readonly opts: InformerOptions = {},
+    private readonly opts: InformerOptions<T> = {},
   ) {
     this.log = loggerFor('informer', { resource: resource.plural });
     this.watcher = new Watch(rest.kubeConfig);
@@ -181,6 +183,7 @@ export class Informer<T extends KubeObject> {
     }
     if (rv) this.resourceVersion = rv;
     slim(obj);
+    if (this.opts.transform) obj = this.opts.transform(obj);
     const key = keyOf(obj);
     const old = this.cache.get(key);
     if (type === 'DELETED') {
@@ -198,14 +201,15 @@ export class Informer<T extends KubeObject> {
   /** Replace the cache with a fresh list, emitting the differences as events. */
   private replace(items: T[]): void {
     const seen = new Set<string>();
-    for (const obj of items) {
-      if (!isWellFormed(obj)) {
-        this.log.error({ object: summarize(obj) }, 'ignoring malformed object from list');
+    for (const item of items) {
+      if (!isWellFormed(item)) {
+        this.log.error({ object: summarize(item) }, 'ignoring malformed object from list');
         continue;
       }
-      slim(obj);
-      obj.apiVersion ??= this.resource.group ? `${this.resource.group}/${this.resource.version}` : this.resource.version;
-      obj.kind ??= this.resource.kind;
+      slim(item);
+      item.apiVersion ??= this.resource.group ? `${this.resource.group}/${this.resource.version}` : this.resource.version;
+      item.kind ??= this.resource.kind;
+      const obj = this.opts.transform ? this.opts.transform(item) : item;
       const key = keyOf(obj);
       seen.add(key);
       const old = this.cache.get(key);

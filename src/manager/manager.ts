@@ -3,9 +3,10 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Controller } from '../controllers/controller.js';
 import { EventRecorder } from '../controllers/events.js';
+import { compactFinishedExecution } from '../controllers/execution-cache.js';
 import { Informer } from '../k8s/informer.js';
 import { KubeRest } from '../k8s/rest.js';
-import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES } from '../k8s/resources.js';
+import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES, type KubeObject } from '../k8s/resources.js';
 import { loggerFor } from '../observability/logger.js';
 import { AGENT_LABEL, type Caches, type OperatorContext } from './context.js';
 import { startProbeServer, type ProbeServer } from './http-server.js';
@@ -45,12 +46,12 @@ export class Manager {
     this.rest = new KubeRest(opts.kubeConfig);
     this.identity = opts.identity ?? process.env.POD_NAME ?? `parallax-${process.pid}`;
     this.log = loggerFor('manager', { identity: this.identity });
-    const informer = <T extends object>(r: typeof AGENTS, labelSelector?: string) =>
-      new Informer<T & { metadata?: any }>(this.rest, r, { namespace: opts.namespace, resyncMs: opts.resyncMs, labelSelector });
+    const informer = <T extends object>(r: typeof AGENTS, labelSelector?: string, transform?: <O extends KubeObject>(o: O) => O) =>
+      new Informer<T & { metadata?: any }>(this.rest, r, { namespace: opts.namespace, resyncMs: opts.resyncMs, labelSelector, transform });
     this.caches = {
       agents: informer(AGENTS),
       patterns: informer(PATTERNS),
-      executions: informer(EXECUTIONS),
+      executions: informer(EXECUTIONS, undefined, compactFinishedExecution),
       // Only the objects the operator owns: a label selector keeps memory flat on big clusters.
       pods: informer(PODS, AGENT_LABEL),
       deployments: informer(DEPLOYMENTS, AGENT_LABEL),

@@ -1,0 +1,26 @@
+// What the operator keeps of a finished Execution in its informer cache (controller-runtime calls
+// this a cache transform). A finished run is history: the Execution controller reads only its TTL,
+// its completion time and enough to know it is finished, yet the object holds its input, every
+// agent's value and every step's result. With thousands of Executions kept for
+// ttlSecondsAfterFinished, those are most of the operator's memory.
+import type { Execution } from '../api/types.js';
+import type { KubeObject } from '../k8s/resources.js';
+
+export function compactFinishedExecution<T extends KubeObject>(obj: T): T {
+  const e = obj as unknown as Execution & KubeObject;
+  const s = e.status;
+  if (s?.phase !== 'Succeeded' && s?.phase !== 'Failed') return obj;
+  const compact: Execution & KubeObject = {
+    apiVersion: e.apiVersion,
+    kind: e.kind,
+    metadata: e.metadata,
+    ...(e.spec ? { spec: withoutInput(e.spec) } : {}),
+    status: { phase: s.phase, startTime: s.startTime, completionTime: s.completionTime, observedGeneration: s.observedGeneration },
+  } as Execution & KubeObject;
+  return compact as unknown as T;
+}
+
+function withoutInput(spec: Execution['spec']): Execution['spec'] {
+  const { input: _input, ...rest } = spec;
+  return rest as Execution['spec'];
+}

@@ -1,0 +1,47 @@
+// The informer transform for Executions: finished runs keep only what the controller reads.
+import { specProblems } from '../../../src/api/spec-validation.js';
+import { compactFinishedExecution } from '../../../src/controllers/execution-cache.js';
+
+const execution = (phase: string | undefined) => ({
+  apiVersion: 'parallax.ai/v1alpha1',
+  kind: 'Execution',
+  metadata: { name: 'e', namespace: 'ns', uid: 'u', resourceVersion: '7', generation: 1, creationTimestamp: '2026-01-01T00:00:00Z' },
+  spec: { patternRef: { name: 'p' }, input: { task: 'x'.repeat(1000) }, timeout: '2m', ttlSecondsAfterFinished: 60 },
+  status: {
+    phase,
+    startTime: '2026-01-01T00:00:01Z',
+    completionTime: '2026-01-01T00:00:02Z',
+    observedGeneration: 1,
+    result: { value: { big: 'y'.repeat(1000) }, confidence: 0.8 },
+    agents: [{ name: 'a', step: 's', confidence: 0.8, value: 'z'.repeat(1000) }],
+    conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: 'ok', lastTransitionTime: '2026-01-01T00:00:02Z' }],
+  },
+});
+
+test('an Execution that has not finished is cached as it is', () => {
+  for (const phase of [undefined, 'Pending', 'Running']) {
+    const e = execution(phase);
+    expect(compactFinishedExecution(e)).toBe(e);
+  }
+});
+
+test('a finished Execution keeps its identity, TTL, times and phase, and drops input and results', () => {
+  for (const phase of ['Succeeded', 'Failed']) {
+    const e = execution(phase);
+    const c = compactFinishedExecution(e) as any;
+    expect(c).toEqual({
+      apiVersion: e.apiVersion,
+      kind: e.kind,
+      metadata: e.metadata,
+      spec: { patternRef: { name: 'p' }, timeout: '2m', ttlSecondsAfterFinished: 60 },
+      status: { phase, startTime: e.status.startTime, completionTime: e.status.completionTime, observedGeneration: 1 },
+    });
+    expect(JSON.stringify(c).length).toBeLessThan(JSON.stringify(e).length / 5);
+    expect(specProblems('Execution', c)).toBeUndefined(); // the spec guard still sees a valid object
+  }
+});
+
+test('a finished Execution without a spec (stored under an older schema) stays without one', () => {
+  const { spec: _spec, ...e } = execution('Failed');
+  expect('spec' in compactFinishedExecution(e as any)).toBe(false);
+});
