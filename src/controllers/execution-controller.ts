@@ -21,7 +21,7 @@ import { withSpan } from '../observability/tracing.js';
 import { compilePattern, inputError, PatternRunError, runPattern, selectAgents, type CompiledPattern } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCallResult, AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
-import { readyAgentInfos } from './agent-info.js';
+import { readyAgentInfos, selectionChanged } from './agent-info.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
 import { mergePatchFor } from './status.js';
@@ -562,8 +562,9 @@ export function executionController(ctx: OperatorContext, pool: AgentPool, worke
   ctx.caches.patterns.on({ add: wake, update: wake });
   const agentChanged = (o: { metadata?: { namespace?: string } }) => reconciler.agentsChanged(o.metadata?.namespace);
   // Registered before wake, so that woken Executions see the change.
-  ctx.caches.agents.on({ add: agentChanged, update: agentChanged, delete: agentChanged });
-  ctx.caches.agents.on({ update: wake });
+  const selectionMoved = (o: KubeObject, old: KubeObject) => selectionChanged(o as Agent, old as Agent);
+  ctx.caches.agents.on({ add: agentChanged, update: (o, old) => selectionMoved(o, old) && agentChanged(o), delete: agentChanged });
+  ctx.caches.agents.on({ update: (o, old) => selectionMoved(o, old) && wake(o) });
   return c;
 }
 

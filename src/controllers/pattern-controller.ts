@@ -1,13 +1,13 @@
 // Pattern reconciler: compiles the spec (every CEL expression, the input schema, step references)
 // and reports Ready or Invalid with every error and where it is, plus how many Ready Agents match.
-import type { Pattern } from '../api/types.js';
+import type { Agent, Pattern } from '../api/types.js';
 import { keyOf, PATTERNS, splitKey } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { compilePattern, matchingAgents } from '../runtime/index.js';
 import { setCondition } from './conditions.js';
 import { Controller, type Reconciler } from './controller.js';
-import { readyAgentInfos } from './agent-info.js';
+import { readyAgentInfos, selectionChanged } from './agent-info.js';
 import { writeStatus } from './status.js';
 
 export class PatternReconciler implements Reconciler {
@@ -89,6 +89,10 @@ export function patternController(ctx: OperatorContext, workers: number): Contro
   const requeueNamespace = (o: { metadata?: { namespace?: string } }) => {
     for (const p of ctx.caches.patterns.list(o.metadata?.namespace)) c.enqueue(keyOf(p));
   };
-  ctx.caches.agents.on({ add: requeueNamespace, update: requeueNamespace, delete: requeueNamespace });
+  ctx.caches.agents.on({
+    add: requeueNamespace,
+    update: (o, old) => selectionChanged(o as Agent, old as Agent) && requeueNamespace(o),
+    delete: requeueNamespace,
+  });
   return c;
 }
