@@ -95,7 +95,8 @@ describe('helm template charts/parallax', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]));
-    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', LOG_LEVEL: 'info' });
+    // The heap is capped under the 256Mi limit: V8 does not size itself from the container limit.
+    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', LOG_LEVEL: 'info', NODE_OPTIONS: '--max-old-space-size=160' });
     expect(c.resources.requests).toEqual({ cpu: '50m', memory: '128Mi' });
     expect(c.resources.limits).toBeDefined();
     // The read-only root filesystem still needs a writable /tmp.
@@ -195,6 +196,7 @@ describe('values.schema.json, enforced by helm', () => {
     rejected(['--set', 'image.pullPolicy=Sometimes'], /image\.pullPolicy: image\.pullPolicy must be one of the following/);
     rejected(['--set', 'resources.requests.cpu=lots'], /resources\.requests\.cpu: Does not match pattern/);
     rejected(['--set', 'watchNamespace=Team_A'], /watchNamespace: Does not match pattern/);
+    rejected(['--set', 'heapSizeMB=16'], /heapSizeMB: Must be greater than or equal to 64/);
   });
 
   test('every object in the schema closes its properties (additionalProperties: false or a typed map)', () => {
