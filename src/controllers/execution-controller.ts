@@ -141,12 +141,11 @@ export class ExecutionReconciler implements Reconciler {
         if (isConflict(err)) return; // someone else moved first; the watch brings the news
         throw err;
       }
+      if (!resumed) this.started(exec, pattern);
     }
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(new Error(`timed out after ${exec.spec.timeout ?? '5m'}`)), remaining);
     this.active.set(key, { runId, abort });
-    // Events are best effort and off the critical path: the run does not wait for them.
-    if (!resumed) this.ctx.events.post(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
     void this.run(key, current, deferClaim ? claim : undefined, pattern, compiled.compiled, abort.signal, log)
       .catch((err) => log.error({ err: (err as Error).message }, 'run failed unexpectedly'))
       .finally(() => {
@@ -202,6 +201,7 @@ export class ExecutionReconciler implements Reconciler {
           const guard = claim ? latest.metadata.resourceVersion : undefined;
           try {
             latest = await this.patchStatus(latest, make(view()), guard);
+            if (claim) this.started(exec, pattern); // Running is visible from now on
             claim = undefined;
             return;
           } catch (err) {
@@ -279,6 +279,16 @@ export class ExecutionReconciler implements Reconciler {
         await finish({ steps }, 'Failed', reason, message, log);
       }
     });
+  }
+
+  /**
+   * The Started Event goes with the first write that shows the run Running. A run that ends before
+   * one (within claimDelayMs) goes from Pending to Succeeded in one write, and its one Event, which
+   * carries the duration, tells the whole story: an Event fewer on the API server's busiest path.
+   * Events are best effort and off the critical path: the run never waits for them.
+   */
+  private started(exec: Execution, pattern: Pattern): void {
+    this.ctx.events.post(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
   }
 
   /** Ready Agents of a namespace, as the runtime sees them; rebuilt only after an Agent changed. */

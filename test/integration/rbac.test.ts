@@ -365,7 +365,8 @@ test('the shipped rules are enough for a full flow, cluster-wide, and every perm
   // Events written by the operator, and the Lease it holds.
   const events = await admin.list<any>(resourcePath(EVENTS, ns));
   const told = events.items.filter((e) => e.reportingController === 'parallax.ai/operator').map((e) => `${e.regarding.kind}/${e.regarding.name}:${e.reason}`);
-  expect(told).toEqual(expect.arrayContaining(['Agent/fast-a:Ready', 'Execution/main:Started', 'Execution/main:Succeeded', 'Execution/timeout:Started']));
+  // A quick run gets one Event (Succeeded); Started goes with a Running status, as for the long run.
+  expect(told).toEqual(expect.arrayContaining(['Agent/fast-a:Ready', 'Execution/main:Succeeded', 'Execution/timeout:Started']));
   const lease = await admin.get<any>(resourcePath(LEASES, LEASE_NS, 'parallax-operator'));
   expect(lease.spec.holderIdentity).toBe('operator');
   expect(mgr.isLeader).toBe(true);
