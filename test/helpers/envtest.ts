@@ -4,6 +4,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/envtest/control-plane.js';
 import { installCRDs } from '../../src/k8s/install-crds.js';
 import { KubeRest } from '../../src/k8s/rest.js';
+import { Manager } from '../../src/manager/manager.js';
+import { operatorControllers } from '../../src/operator.js';
 
 export interface TestEnv {
   cp: ControlPlane;
@@ -47,6 +49,19 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
       await cp.stop();
     },
   };
+}
+
+/**
+ * The whole operator in-process against env (not started): no HTTP server, no leader election, and
+ * Agents probed every 500 ms so that tests see health changes quickly.
+ */
+export function testOperator(env: TestEnv, workers = 4): Manager {
+  return new Manager({
+    kubeConfig: env.kubeConfig,
+    httpAddress: false,
+    leaderElection: false,
+    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
+  });
 }
 
 /** Thrown by `eventually` when its `stop` flag was raised: the waiting was called off, nothing failed. */

@@ -6,9 +6,8 @@ import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, EVENTS, PODS, SERVICES } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { metrics } from '../../src/observability/metrics.js';
-import { operatorControllers } from '../../src/operator.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
-import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 
 // Loopback addresses and ports no other test uses, so test files can run in parallel.
 const PORT = 50061;
@@ -26,12 +25,7 @@ let mgr: Manager;
 let ns: string;
 beforeAll(async () => {
   env = await startTestEnv({ controllerManager: true });
-  mgr = new Manager({
-    kubeConfig: env.kubeConfig,
-    httpAddress: false,
-    leaderElection: false,
-    controllers: (ctx) => operatorControllers(ctx, 2, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
-  });
+  mgr = testOperator(env, 2);
   await mgr.start();
   ns = await env.namespace('agent-image');
 }, SLOW);

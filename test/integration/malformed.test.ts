@@ -7,9 +7,8 @@ import { installCRDs } from '../../src/k8s/install-crds.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
-import { operatorControllers } from '../../src/operator.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
-import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 
 let env: TestEnv;
 let mgr: Manager | undefined;
@@ -55,10 +54,7 @@ test('objects stored under an older, looser schema get a clear condition; good o
   await env.rest.create(resourcePath(PATTERNS, ns), obj('Pattern', ns, 'one', { steps: [{ name: 'ask', call: {} }], output: { confidence: 'ask[0].confidence' } }));
   await env.rest.create(resourcePath(EXECUTIONS, ns), obj('Execution', ns, 'good', { patternRef: { name: 'one' }, input: {} }));
 
-  mgr = new Manager({
-    kubeConfig: env.kubeConfig, httpAddress: false, leaderElection: false,
-    controllers: (ctx) => operatorControllers(ctx, 2, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
-  });
+  mgr = testOperator(env, 2);
   await mgr.start();
 
   const statusOf = async (r: typeof AGENTS, name: string, phase: string) => {

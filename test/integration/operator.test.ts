@@ -6,7 +6,6 @@ import { CannedCaller, agentInfos, loadFixture } from '../../src/cmd/check.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
-import { operatorControllers } from '../../src/operator.js';
 import { compilePattern, runPattern } from '../../src/runtime/index.js';
 import { ParallaxAgent } from '../../src/sdk/index.js';
 import { registry } from '../../src/observability/metrics.js';
@@ -14,7 +13,7 @@ import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
-import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 
 // A real OpenTelemetry SDK, as an embedding process would register one, exporting to memory.
 const spans = new InMemorySpanExporter();
@@ -35,12 +34,7 @@ afterAll(async () => {
 });
 
 function startOperator(): Manager {
-  return new Manager({
-    kubeConfig: env.kubeConfig,
-    httpAddress: false,
-    leaderElection: false,
-    controllers: (ctx) => operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
-  });
+  return testOperator(env);
 }
 
 const SAMPLES = 'config/samples/patterns';

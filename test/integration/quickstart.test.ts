@@ -9,9 +9,8 @@ import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { EXECUTIONS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
-import { operatorControllers } from '../../src/operator.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
-import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 import { readmeCommands, ROOT, toolsEnv } from '../unit/packaging/tools.js';
 
 const SECTION = 'First Agent, Pattern and Execution';
@@ -33,12 +32,7 @@ let shellEnv: NodeJS.ProcessEnv;
 beforeAll(async () => {
   env = await startTestEnv();
   shellEnv = toolsEnv({ KUBECONFIG: env.cp.kubeconfigPath });
-  mgr = new Manager({
-    kubeConfig: env.kubeConfig,
-    httpAddress: false,
-    leaderElection: false,
-    controllers: (ctx) => operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
-  });
+  mgr = testOperator(env);
   await mgr.start();
 }, 120000);
 afterAll(async () => {
