@@ -502,7 +502,8 @@ export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): bo
   return compiled.steps.slice(i + 1).some((s) => s.kind !== 'let');
 }
 
-function conditionsFor(exec: Execution, phase: string, reason: string, message: string) {
+/** An Execution's Ready, Complete and Failed conditions for a phase (kstatus: Ready is the one to wait on). */
+export function conditionsFor(exec: Execution, phase: string, reason: string, message: string) {
   const gen = exec.metadata.generation;
   let c = setCondition(exec.status?.conditions, { type: 'Ready', status: phase === 'Succeeded' ? 'True' : 'False', reason, message }, gen);
   c = setCondition(c, { type: 'Complete', status: phase === 'Succeeded' ? 'True' : 'False', reason, message }, gen);

@@ -12,6 +12,7 @@ import { AGENTS, EXECUTIONS, PATTERNS, type KubeObject, type ResourceType } from
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { setCondition } from './conditions.js';
+import { conditionsFor } from './execution-controller.js';
 import type { KeyGuard } from './controller.js';
 import { writeStatus } from './status.js';
 
@@ -50,12 +51,8 @@ export function specGuard<T extends Obj>(
   };
 }
 
-const invalidCondition = (message: string, type = 'Ready', status: 'True' | 'False' = 'False') => ({
-  type,
-  status,
-  reason: REASON,
-  message: message.slice(0, 32000),
-});
+const conditionMessage = (message: string) => message.slice(0, 32000);
+const invalidCondition = (message: string) => ({ type: 'Ready', status: 'False' as const, reason: REASON, message: conditionMessage(message) });
 
 /** Guards for the three kinds, each reporting the invalid spec the way its status says "invalid". */
 export function specGuards(ctx: OperatorContext): Record<'agent' | 'pattern' | 'execution', KeyGuard> {
@@ -76,11 +73,8 @@ export function specGuards(ctx: OperatorContext): Record<'agent' | 'pattern' | '
     })),
     execution: specGuard(ctx, EXECUTIONS, ctx.caches.executions, (e: Execution & KubeObject, message) => {
       if (e.status?.phase === 'Succeeded' || e.status?.phase === 'Failed') return undefined; // finished runs are history
-      const gen = e.metadata.generation;
-      let conditions = setCondition(e.status?.conditions, invalidCondition(message), gen);
-      conditions = setCondition(conditions, invalidCondition(message, 'Complete'), gen);
-      conditions = setCondition(conditions, invalidCondition(message, 'Failed', 'True'), gen);
-      return { ...e.status, phase: 'Failed' as const, message, completionTime: new Date().toISOString(), observedGeneration: gen, conditions };
+      const conditions = conditionsFor(e, 'Failed', REASON, conditionMessage(message));
+      return { ...e.status, phase: 'Failed' as const, message, completionTime: new Date().toISOString(), observedGeneration: e.metadata.generation, conditions };
     }),
   };
 }
