@@ -4,8 +4,9 @@ Invariants:
 - ``READY <host>:<port>`` is printed (and flushed) on stdout once the server listens, and only
   then; tests and supervisors wait for that line.
 - SIGTERM/SIGINT refuse new calls, let in-flight ones finish for ``grace`` seconds, then cancel
-  them, and ``run`` returns. A sync handler still running in a thread after that cannot be
-  interrupted; the process then exits at once instead of waiting for it (as a forced stop must).
+  them, and ``run`` returns. A thread still running after that (a sync handler ignoring
+  ``ctx.cancelled``) cannot be interrupted: the process then exits without waiting for it, as a
+  forced stop must.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 
 from .agent import Agent
 from .wire import join_host_port
@@ -43,9 +46,34 @@ async def serve_until_signal(agent: Agent, *, host: str = "0.0.0.0", port: int =
 
 def run(agent: Agent, *, host: str = "0.0.0.0", port: int = 50051, grace: float = 5.0) -> None:
     """Serves ``agent`` in this process until SIGTERM/SIGINT (blocking)."""
-    asyncio.run(serve_until_signal(agent, host=host, port=port, grace=grace))
-    if agent.busy_threads:
-        log.warning("agent %s: %d sync handler(s) still running after the grace period; exiting", agent.id, agent.busy_threads)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(serve_until_signal(agent, host=host, port=port, grace=grace))
+    finally:
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        # Not loop.shutdown_default_executor(): it would wait for any thread still running.
+        asyncio.set_event_loop(None)
+        loop.close()
+    _exit_if_threads_are_stuck(agent)
+
+
+def _exit_if_threads_are_stuck(agent: Agent, wait: float = 1.0) -> None:
+    """Threads still working after the grace period (sync handlers, ``asyncio.to_thread``) would
+    keep the interpreter from exiting; give them ``wait`` seconds, then exit without them."""
+    deadline = time.monotonic() + wait
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and not t.daemon:
+            t.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        log.warning("agent %s: %d thread(s) still running after the grace period (%s); exiting", agent.id, len(stuck), ", ".join(stuck))
         logging.shutdown()
         sys.stdout.flush()
+        sys.stderr.flush()
         os._exit(0)
