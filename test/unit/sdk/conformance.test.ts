@@ -34,12 +34,12 @@ interface Case {
   name: string;
   rpc: 'Analyze' | 'StreamAnalyze' | 'HealthCheck' | 'GetCapabilities';
   request?: { task?: string; data?: Record<string, Json>; taskId?: string; patternName?: string; timeoutMs?: number; context?: Record<string, string>; deadlineMs?: number };
-  handler?: { return?: Json; returnTuple?: Json[]; stream?: Reply[]; echo?: boolean; raise?: { message: string; code?: keyof typeof grpc.status } };
+  handler?: { return?: Json; returnTuple?: Json[]; stream?: Reply[]; echo?: boolean; raise?: { message: string; code?: string } };
   health?: { return?: HealthReport; raise?: string };
   expect: {
     reply?: Record<string, Json>;
     stream?: Array<Record<string, Json>>;
-    error?: { code: keyof typeof grpc.status; message?: string; messageMatches?: string };
+    error?: { code: string; message?: string; messageMatches?: string };
     health?: { status: string; message: string; details: Record<string, string> };
     capabilities?: { agentId: string; name: string; capabilities: string[]; expertiseLevel: number; capabilityScores: Record<string, number> };
   };
@@ -74,8 +74,8 @@ class ConformanceAgent extends ParallaxAgent {
   }
 
   analyze(task: string, data: unknown, ctx: AnalyzeContext): AnalyzeReturn {
-    const h = this.c.handler ?? { return: { value: null } };
-    if (h.raise) throw h.raise.code ? new AgentError(grpc.status[h.raise.code], h.raise.message) : new Error(h.raise.message);
+    const h: NonNullable<Case['handler']> = this.c.handler ?? { return: { value: null } };
+    if (h.raise) throw h.raise.code ? new AgentError(grpc.status[h.raise.code as keyof typeof grpc.status], h.raise.message) : new Error(h.raise.message);
     if (h.echo) {
       const value = {
         task, data: data ?? null, taskId: ctx.taskId, patternName: ctx.patternName, context: ctx.context,
@@ -93,7 +93,7 @@ class ConformanceAgent extends ParallaxAgent {
     return native(h.return) as AnalyzeOutput;
   }
 
-  override checkHealth(): HealthReport {
+  override checkHealth(): HealthReport | Promise<HealthReport> {
     if (this.c.health?.raise) throw new Error(this.c.health.raise);
     return this.c.health?.return ?? super.checkHealth();
   }
@@ -161,7 +161,7 @@ function expectError(got: grpc.ServiceError | undefined, want: Case['expect']['e
     expect(got).toBeUndefined();
     return;
   }
-  expect(got?.code).toBe(grpc.status[want.code]);
+  expect(got?.code).toBe(grpc.status[want.code as keyof typeof grpc.status]);
   if (want.message !== undefined) expect(got?.details).toBe(want.message);
   if (want.messageMatches !== undefined) expect(got?.details).toMatch(new RegExp(want.messageMatches));
 }
