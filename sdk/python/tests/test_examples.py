@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from types import ModuleType
 
@@ -135,3 +136,41 @@ def test_fixed_value_flag_takes_json_or_a_bare_word():
     assert fixed.parser().parse_args(["--value", "approve"]).value == "approve"
     with pytest.raises(SystemExit):
         fixed.parser().parse_args(["--health", "sleepy"])
+
+
+# -- the snippets the docs show --------------------------------------------------------------------
+
+
+def _doc_python_blocks(path: str, heading: str) -> list[str]:
+    text = (REPO / path).read_text()
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    return re.findall(r"```python\n(.*?)```", text[start : end if end >= 0 else None], re.S)
+
+
+def _agent_from_source(source: str) -> Agent:
+    namespace: dict[str, object] = {"__name__": "doc_snippet"}
+    exec(compile(source, "<doc>", "exec"), namespace)  # noqa: S102 - our own docs
+    agent = namespace["agent"]
+    assert isinstance(agent, Agent)
+    return agent
+
+
+async def test_the_readme_snippet_is_a_working_agent(serve):
+    [source] = _doc_python_blocks("README.md", "## Python agents")
+    client = await serve(_agent_from_source(source))
+    r = await client.analyze(request("review", {"code": "x = 1\n" + "y" * 120 + "\n"}))
+    assert (json.loads(r.value_json), r.confidence) == ({"recommendation": "request_changes"}, 0.9)
+    r = await client.analyze(request("review", {"code": "x = 1\n"}))
+    assert json.loads(r.value_json) == {"recommendation": "approve"}
+
+
+async def test_the_guides_first_agent_answers_as_the_guide_says(serve):
+    source = _doc_python_blocks("docs/python-sdk.md", "### Write it")[0]
+    client = await serve(_agent_from_source(source))
+    r = await client.analyze(request("Review PR 43", {"code": "def f():\n    return 1\n"}))
+    assert (json.loads(r.value_json), r.confidence) == ({"recommendation": "approve", "long_lines": []}, 0.9)
+    r = await client.analyze(request("t", "z" * 101))
+    assert (json.loads(r.value_json)["long_lines"], r.reasoning) == ([1], "1 line(s) over 100 characters in 't'")
+    r = await client.analyze(request("t"))
+    assert (r.confidence, list(r.uncertainties)) == (0.3, ["no code was given"])
