@@ -69,8 +69,9 @@ def test_handlers_with_flexible_signatures_are_accepted():
     agent = Agent("a")
     agent.analyze(lambda *args: Result(args[0]))
     assert agent.analyze_handler is not None
-    # Builtins without a signature are trusted.
-    Agent("b").analyze(print)  # type: ignore[arg-type]
+    # Builtins without a signature (max, getattr, …) are trusted.
+    Agent("b").analyze(max)  # type: ignore[arg-type]
+    assert Agent("c").analyze(getattr) is getattr  # type: ignore[arg-type]
 
 
 def test_configure_changes_the_identity_before_serving():

@@ -196,11 +196,9 @@ class Agent:
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         pb_grpc.add_ConfidenceAgentServicer_to_server(Servicer(self), server)
         try:
-            bound = server.add_insecure_port(address)
+            bound = server.add_insecure_port(address)  # grpcio >= 1.84 raises rather than return 0
         except RuntimeError as exc:
             raise OSError(f"agent {self.id} cannot listen on {address}: {exc}") from exc
-        if not bound:
-            raise OSError(f"agent {self.id} cannot listen on {address}")
         await server.start()
         self._server = server
         self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"agent-{self.id}")
