@@ -83,6 +83,7 @@ class _Call:
         """Runs the handler's part of the call in a task of its own, so that when grpc cancels
         the RPC the reason is in the Context before the handler sees its CancelledError."""
         child = self.child = asyncio.ensure_future(work)
+        child.add_done_callback(_retrieve)
         try:
             return await asyncio.shield(child)
         except asyncio.CancelledError:
@@ -128,6 +129,13 @@ class _Call:
                     out.close()
         else:
             yield out
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Marks the outcome of a handler task as seen: after the RPC was cancelled nobody awaits it,
+    and asyncio would log "exception was never retrieved" for a handler that raised on its way out."""
+    if not task.cancelled():
+        task.exception()
 
 
 class Servicer(pb_grpc.ConfidenceAgentServicer):
