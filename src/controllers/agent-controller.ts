@@ -14,6 +14,9 @@ import { covers, desiredDeployment, desiredService } from './agent-workload.js';
 import { writeStatus } from './status.js';
 
 type AgentStatus = NonNullable<Agent['status']>;
+
+/** The longest deadline of one agent call (a gRPC deadline is a timer too; see util/timers.ts). */
+export const MAX_CALL_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 type Phase = NonNullable<AgentStatus['phase']>;
 interface Workload {
   kind: string;
@@ -162,7 +165,11 @@ function validate(agent: Agent): string | undefined {
   const { image, endpoint } = agent.spec ?? {};
   if (image && endpoint) return 'spec.image and spec.endpoint are both set; set exactly one';
   if (!image && !endpoint) return 'neither spec.image nor spec.endpoint is set; set exactly one';
-  if (agent.spec.timeout && parseDuration(agent.spec.timeout) === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
+  if (agent.spec.timeout) {
+    const ms = parseDuration(agent.spec.timeout);
+    if (ms === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
+    if (ms > MAX_CALL_TIMEOUT_MS) return `spec.timeout ${agent.spec.timeout} is above the maximum of 24h`;
+  }
   return undefined;
 }
 

@@ -37,7 +37,7 @@ export class Manager {
   readonly caches: Caches;
   readonly context: OperatorContext;
   readonly identity: string;
-  private readonly controllers: Controller[];
+  readonly controllers: Controller[];
   private readonly elector?: LeaderElector;
   private electionRest?: KubeRest;
   private readonly log;

@@ -68,7 +68,7 @@ export interface AgentSpec {
     };
   };
   /**
-   * Default deadline of one Analyze call.
+   * Default deadline of one Analyze call. At most 24h.
    */
   timeout?: string;
 }
@@ -441,11 +441,11 @@ export interface ExecutionSpec {
    */
   input?: unknown;
   /**
-   * Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails.
+   * Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails. At most 720h.
    */
   timeout?: string;
   /**
-   * Delete the Execution this long after it finished (unset: keep it).
+   * Delete the Execution this long after it finished (unset: keep it). At most 31536000 (365 days).
    */
   ttlSecondsAfterFinished?: number;
 }

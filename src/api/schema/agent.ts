@@ -49,7 +49,7 @@ export const agentSpec: JSONSchema = {
         requests: { ...quantityMap, description: 'Guaranteed resources.' },
       },
     },
-    timeout: duration('Default deadline of one Analyze call.', '30s'),
+    timeout: duration('Default deadline of one Analyze call. At most 24h.', '30s'),
   },
 };
 

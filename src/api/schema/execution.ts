@@ -18,13 +18,14 @@ export const executionSpec: JSONSchema = {
     },
     input: anyJSON('Input of the run; must satisfy the Pattern\'s input schema.'),
     timeout: duration(
-      'Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails.',
+      'Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails. At most 720h.',
       '5m',
     ),
     ttlSecondsAfterFinished: {
       type: 'integer',
       minimum: 0,
-      description: 'Delete the Execution this long after it finished (unset: keep it).',
+      maximum: 31536000,
+      description: 'Delete the Execution this long after it finished (unset: keep it). At most 31536000 (365 days).',
     },
   },
 };
