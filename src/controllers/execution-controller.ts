@@ -11,7 +11,6 @@
 // guarded too, so one result is written once.
 import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern } from '../api/types.js';
-import type { AgentPool } from '../agents/index.js';
 import { isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
@@ -62,7 +61,7 @@ export class ExecutionReconciler implements Reconciler {
 
   constructor(
     private readonly ctx: OperatorContext,
-    private readonly pool: AgentPool,
+    private readonly pool: AgentCaller,
     opts: ExecutionControllerOptions = {},
   ) {
     this.maxAgentValueBytes = opts.maxAgentValueBytes ?? 16 * 1024;
@@ -531,7 +530,7 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(ms / 60000)}m${Math.round((ms % 60000) / 1000)}s`;
 }
 
-export function executionController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: ExecutionControllerOptions): Controller {
+export function executionController(ctx: OperatorContext, pool: AgentCaller, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
   const c = new Controller(reconciler, { workers });
   reconciler.requeue = (key) => c.enqueue(key);

@@ -39,3 +39,5 @@ export {
   type ValueMessage,
   type TimestampMessage,
 } from './protocol.js';
+export { findConfidenceMarker, textAnswer, type ConfidenceMarker, type TextAnswer } from './text-answer.js';
+export { boundedFetch, bufferBounded, ResponseTooLargeError } from './bounded-fetch.js';
