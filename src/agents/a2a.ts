@@ -17,7 +17,7 @@
 //   the Agent's defaultConfidence — then an uncertainty says so.
 import { randomUUID } from 'node:crypto';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { Role, TaskState, type AgentCard, type Message, type Part, type Task } from '@a2a-js/sdk';
+import { A2A_PROTOCOL_VERSION, A2A_VERSION_HEADER, Role, TaskState, type AgentCard, type Message, type Part, type Task } from '@a2a-js/sdk';
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
 import { A2AError } from '@a2a-js/sdk/errors';
 import { loggerFor } from '../observability/logger.js';
@@ -234,14 +234,15 @@ export class A2AClient implements AgentCaller {
   private async fetchCard(url: string, signal: AbortSignal): Promise<{ raw: unknown; cardURL: string }> {
     const fetchImpl = a2aFetch(url, this.maxCardBytes);
     const [current, legacy] = agentCardURLs(url);
+    const headers = { Accept: 'application/json', [A2A_VERSION_HEADER]: A2A_PROTOCOL_VERSION };
     let cardURL = current.href;
     let res: Response;
     try {
-      res = await fetchImpl(current, { signal, headers: { Accept: 'application/json' } });
+      res = await fetchImpl(current, { signal, headers });
     } catch (err) {
       if (!(err instanceof A2AHTTPError && err.status === 404)) throw failureOf(err, `the agent card at ${cardURL}`);
       cardURL = legacy.href;
-      res = await fetchImpl(legacy, { signal, headers: { Accept: 'application/json' } }).catch((e: unknown) => Promise.reject(failureOf(e, `the agent card at ${cardURL}`)));
+      res = await fetchImpl(legacy, { signal, headers }).catch((e: unknown) => Promise.reject(failureOf(e, `the agent card at ${cardURL}`)));
     }
     try {
       return { raw: await res.json(), cardURL };
@@ -440,20 +441,29 @@ function networkCode(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+const NETWORK_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'refused the connection',
+  ENOTFOUND: 'has a host name that does not resolve',
+  EAI_AGAIN: 'has a host name that does not resolve',
+  ECONNRESET: 'closed the connection before answering',
+  UND_ERR_SOCKET: 'closed the connection before answering',
+};
+
 /** What went wrong, in words that never repeat what a non-A2A peer sent. `who` starts the message. */
 function failureOf(err: unknown, who: string): CallFailure {
   if (err instanceof CallFailure) return err;
   if (err instanceof A2AURLError) return new CallFailure('URL_REFUSED', `${who}: ${err.message}`);
   if (err instanceof A2AHTTPError) return new CallFailure(`HTTP_${err.status}`, `${who} answered HTTP ${err.status}`);
   if (err instanceof ResponseTooLargeError) return new CallFailure('REPLY_TOO_LARGE', `${who} answered more than ${formatBytes(err.maxBytes)}`);
-  if (err instanceof SyntaxError) return new CallFailure('INVALID_REPLY', `${who} answered something that is not JSON`);
+  // By name: a SyntaxError from fetch's body parsing may come from another realm (jest's VM contexts).
+  if ((err as Error)?.name === 'SyntaxError') return new CallFailure('INVALID_REPLY', `${who} answered something that is not JSON`);
   if (err instanceof A2AError) {
     const msg = shortText(err.message);
     return new CallFailure('AGENT_ERROR', `${who} answered A2A error ${err.reason}${msg ? `: ${msg}` : ''}`);
   }
   const code = networkCode(err);
-  if (code) return new CallFailure('UNAVAILABLE', `${who} unreachable (${code})`, code === 'ECONNREFUSED');
-  if (err instanceof TypeError && err.message === 'fetch failed') return new CallFailure('UNAVAILABLE', `${who} unreachable`);
+  if (code) return new CallFailure('UNAVAILABLE', `${who} ${NETWORK_FAILURES[code] ?? 'is unreachable'} (${code})`, code === 'ECONNREFUSED');
+  if ((err as Error)?.message === 'fetch failed') return new CallFailure('UNAVAILABLE', `${who} is unreachable`);
   return new CallFailure('INVALID_REPLY', `${who} answered something that is not an A2A reply (${sdkComplaint(err)})`);
 }
 

@@ -9,7 +9,7 @@
 //   reasoning; else the whole text when it is a JSON object or array; else the text itself, trimmed.
 //   A bare number or word stays a string: "42" is an answer, not a confidence.
 
-const MARKER = /\bconfidence\b[*_\s]*[:=][*_\s]*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(%?)[*_]*/gi;
+const MARKER = /[*_]*\bconfidence\b[*_\s]*[:=][*_\s]*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(%?)[*_]*/gi;
 const JSON_FENCE = /```(?:json)?[ \t]*\n([\s\S]*?)\n?```/gi;
 
 export interface ConfidenceMarker {
