@@ -6,7 +6,7 @@
 //   the status alone. Such a body is never read: it may be anything (an HTML error page, another
 //   service's answer) and must not reach status or logs.
 // - A 2xx body is read up to maxBytes (ResponseTooLargeError past it).
-import { bufferBounded } from '../sdk/bounded-fetch.js';
+import { bufferBounded } from '../sdk/http-peer.js';
 import { dialURL } from './a2a-url.js';
 
 export class A2AHTTPError extends Error {

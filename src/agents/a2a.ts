@@ -16,6 +16,7 @@
 //   invalid, as for gRPC agents), else the last `CONFIDENCE: x` marker of its text (clamped), else
 //   the Agent's defaultConfidence — then an uncertainty says so.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { A2A_PROTOCOL_VERSION, A2A_VERSION_HEADER, Role, TaskState, type AgentCard, type Message, type Part, type Task } from '@a2a-js/sdk';
 import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
@@ -25,12 +26,12 @@ import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
-import { ResponseTooLargeError, formatBytes } from '../sdk/bounded-fetch.js';
-import { findConfidenceMarker, textAnswer } from '../sdk/text-answer.js';
+import { ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
+import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
 import { A2AHTTPError, a2aFetch } from './a2a-http.js';
 import { A2AURLError, agentCardURLs, dialURL } from './a2a-url.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
-import { abortReason, sleep, type ProbeResult, type RetryOptions } from './pool.js';
+import { abortReason, type ProbeResult, type RetryOptions } from './pool.js';
 
 export interface A2ATarget {
   /** The Agent's spec.url (as verified by the Agent controller). */
@@ -174,7 +175,7 @@ export class A2AClient implements AgentCaller {
       } catch (err) {
         if (signal.aborted || attempt >= this.maxAttempts || !isConnectionRefused(err)) throw err;
         const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-        await sleep(cap / 2 + (this.random() * cap) / 2, signal);
+        await delay(cap / 2 + (this.random() * cap) / 2, undefined, { signal }).catch(() => {});
         this.log.debug({ agent: req.agent.name, url: target.url, attempt }, 'A2A agent refused the connection, retrying');
       }
     }
@@ -185,7 +186,7 @@ export class A2AClient implements AgentCaller {
     let current = reply;
     for (let wait = 100; isTask(current) && !isSettled(current); wait = Math.min(2000, wait * 2)) {
       const taskId = current.id;
-      await sleep(wait, signal);
+      await delay(wait, undefined, { signal }).catch(() => {});
       if (signal.aborted) {
         // Best effort: the agent may stop working on a task nobody waits for any more.
         void conn.client.cancelTask({ tenant: '', id: taskId, metadata: undefined }, { signal: AbortSignal.timeout(1000) }).catch(() => {});
@@ -259,7 +260,7 @@ export class A2AClient implements AgentCaller {
     let metadata: Array<Record<string, unknown> | undefined>;
     if (isTask(reply)) {
       const state = reply.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
-      const statusText = shortText(partsText(reply.status?.message?.parts ?? []));
+      const statusText = oneLine(partsText(reply.status?.message?.parts ?? []));
       if (TERMINAL_FAILURES.has(state)) {
         throw new CallFailure('TASK_FAILED', `A2A agent ${agent}: task ${stateName(state)}${statusText ? `: ${statusText}` : ''}`);
       }
@@ -292,7 +293,7 @@ export class A2AClient implements AgentCaller {
     if (declared !== undefined) {
       const c = typeof declared === 'string' && declared.trim() !== '' ? Number(declared) : declared;
       if (typeof c !== 'number' || !(c >= 0 && c <= 1)) {
-        throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered metadata.confidence ${shortText(JSON.stringify(declared) ?? String(declared), 40)}, outside [0,1]`);
+        throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered metadata.confidence ${oneLine(JSON.stringify(declared) ?? String(declared), 40)}, outside [0,1]`);
       }
       out.confidence = c;
     } else if (marker) {
@@ -343,7 +344,7 @@ export class A2AClient implements AgentCaller {
         healthy: true,
         health: {
           status: 'HEALTHY',
-          message: `agent card "${shortText(card.name, 63)}"${card.version ? ` version ${shortText(card.version, 32)}` : ''}`,
+          message: `agent card "${oneLine(card.name, 63)}"${card.version ? ` version ${oneLine(card.version, 32)}` : ''}`,
           details: { card: cardURL, binding: client.transport.protocolName, protocolVersion: client.protocolVersion },
         },
         capabilities: { agentId: card.name, name: card.name, capabilities: capabilities.slice(0, 64).map((c) => c.slice(0, 63)), capabilityScores: {} },
@@ -390,8 +391,7 @@ export class A2AClient implements AgentCaller {
 /** The A2A message for one call. */
 function taskMessage(req: AgentCallRequest): Message {
   const hasData = req.data !== undefined && req.data !== null;
-  const text = hasData ? `${req.task}\n\nInput:\n\`\`\`json\n${JSON.stringify(req.data, null, 2)}\n\`\`\`` : req.task;
-  const parts: Part[] = [{ content: { $case: 'text', value: text }, metadata: undefined, filename: '', mediaType: 'text/plain' }];
+  const parts: Part[] = [{ content: { $case: 'text', value: taskText(req.task, req.data) }, metadata: undefined, filename: '', mediaType: 'text/plain' }];
   if (hasData) parts.push({ content: { $case: 'data', value: req.data }, metadata: undefined, filename: '', mediaType: 'application/json' });
   return {
     messageId: randomUUID(),
@@ -434,13 +434,6 @@ function isConnectionRefused(err: unknown): boolean {
   return (err instanceof CallFailure && err.retryable) || networkCode(err) === 'ECONNREFUSED';
 }
 
-/** The errno-style code of a failed fetch (ECONNREFUSED, ENOTFOUND, …), if there is one. */
-function networkCode(err: unknown): string | undefined {
-  const cause = (err as { cause?: { code?: unknown; errors?: Array<{ code?: unknown }> } })?.cause;
-  const code = cause?.code ?? cause?.errors?.[0]?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 const NETWORK_FAILURES: Record<string, string> = {
   ECONNREFUSED: 'refused the connection',
   ENOTFOUND: 'has a host name that does not resolve',
@@ -458,7 +451,7 @@ function failureOf(err: unknown, who: string): CallFailure {
   // By name: a SyntaxError from fetch's body parsing may come from another realm (jest's VM contexts).
   if ((err as Error)?.name === 'SyntaxError') return new CallFailure('INVALID_REPLY', `${who} answered something that is not JSON`);
   if (err instanceof A2AError) {
-    const msg = shortText(err.message);
+    const msg = oneLine(err.message);
     return new CallFailure('AGENT_ERROR', `${who} answered A2A error ${err.reason}${msg ? `: ${msg}` : ''}`);
   }
   const code = networkCode(err);
@@ -474,10 +467,4 @@ function sdkComplaint(err: unknown): string {
   if (/ID mismatch/.test(m)) return 'a JSON-RPC reply to another request';
   if (/missing payload|missing result|Invalid SendMessageResponse/.test(m)) return 'neither a task nor a message';
   return 'unexpected shape';
-}
-
-/** One line, no control characters, at most `max` characters. */
-function shortText(s: string, max = 160): string {
-  const line = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

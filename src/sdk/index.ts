@@ -39,5 +39,5 @@ export {
   type ValueMessage,
   type TimestampMessage,
 } from './protocol.js';
-export { findConfidenceMarker, textAnswer, type ConfidenceMarker, type TextAnswer } from './text-answer.js';
-export { boundedFetch, bufferBounded, ResponseTooLargeError } from './bounded-fetch.js';
+export { findConfidenceMarker, taskText, textAnswer, type ConfidenceMarker, type TextAnswer } from './text-answer.js';
+export { boundedFetch, bufferBounded, networkCode, oneLine, ResponseTooLargeError } from './http-peer.js';

@@ -1,7 +1,8 @@
-// Reading an answer a language model wrote as text: the `CONFIDENCE: x` marker it was asked to end
-// with, and the value a Pattern can use. Shared by the LLM agent (src/llm-agent) and the operator's
-// A2A client, so both read a model's text the same way.
+// A task as text for a language model, and reading the answer it wrote: the `CONFIDENCE: x` marker
+// it was asked to end with, and the value a Pattern can use. Shared by the LLM agent (src/llm-agent)
+// and the operator's A2A client, so both write and read a model's text the same way.
 //
+// - The task text: the task, then its input (if any) as pretty JSON in a ```json block.
 // - The marker is `CONFIDENCE: x` (any case, `:` or `=`, markdown emphasis around it allowed),
 //   x a decimal number or a percentage (`85%` → 0.85). The last marker in the text wins; its value is
 //   clamped to [0,1]. Only that marker is removed from the answer.
@@ -11,6 +12,12 @@
 
 const MARKER = /[*_]*\bconfidence\b[*_\s]*[:=][*_\s]*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(%?)[*_]*/gi;
 const JSON_FENCE = /```(?:json)?[ \t]*\n([\s\S]*?)\n?```/gi;
+
+/** The task and its input as one text (the input as a ```json block; none when null or undefined). */
+export function taskText(task: string, data: unknown): string {
+  if (data === undefined || data === null) return task;
+  return `${task}\n\nInput:\n\`\`\`json\n${JSON.stringify(data, null, 2)}\n\`\`\``;
+}
 
 export interface ConfidenceMarker {
   /** In [0,1]: the marker's number, clamped (a percentage divided by 100 first). */

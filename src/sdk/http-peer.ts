@@ -1,6 +1,9 @@
-// Reading an HTTP reply from a service we do not control, up to a size. A reply that says (or turns
-// out) to be larger than maxBytes is cancelled mid-stream, so a runaway upstream costs at most
-// maxBytes of memory; the caller's AbortSignal still bounds the time, body included.
+// Talking to HTTP services we do not control (an LLM server, an A2A agent):
+// - A reply is read up to a size: one that says (or turns out) to be larger than maxBytes is
+//   cancelled mid-stream, so a runaway peer costs at most maxBytes of memory; the caller's
+//   AbortSignal still bounds the time, body included.
+// - A failed fetch is described by its errno-style code (ECONNREFUSED, …), never its text.
+// - Text from a peer is shown as one line without control characters, cut to a length.
 
 export class ResponseTooLargeError extends Error {
   constructor(readonly maxBytes: number) {
@@ -43,4 +46,19 @@ export function formatBytes(n: number): string {
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} bytes`;
+}
+
+/** The errno-style code of a failed fetch (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, …), searched along its causes. */
+export function networkCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code ?? (e as { errors?: Array<{ code?: unknown }> }).errors?.[0]?.code;
+    if (typeof code === 'string' && /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** One line, no control characters, at most `max` characters. */
+export function oneLine(s: string, max = 160): string {
+  const line = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
