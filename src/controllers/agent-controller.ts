@@ -78,7 +78,7 @@ export class AgentReconciler implements Reconciler {
     } else if (agent.spec.image && candidates.length === 0 && desired > 0) {
       [phase, reason, message] = ['Pending', 'NoReadyPods', `waiting for ${desired} pods to become Ready`];
     } else {
-      const why = probes.find((p) => p.r.error)?.r.error;
+      const why = probes.find((p) => p.r.error)?.r.error ?? probes.find((p) => p.r.health.message)?.r.health.message;
       [phase, reason, message] = ['Unavailable', 'NoHealthyReplicas', `no replica answers HealthCheck${why ? `: ${why}` : ''}`];
     }
     await this.setStatus(agent, phase, reason, message, healthy.map((p) => p.ep), desired, reported, log);
@@ -160,7 +160,11 @@ export class AgentReconciler implements Reconciler {
 
 /** Why the Agent's spec cannot be acted on, or undefined. The one place for these rules (an admission webhook reuses it). */
 export function validate(agent: Agent): string | undefined {
-  const { image, endpoint, url } = agent.spec ?? {};
+  const { image, endpoint, url, args, env } = agent.spec ?? {};
+  if (env?.some((e) => e.name === 'LLM_API_KEY' && e.value !== undefined)) {
+    return 'spec.env LLM_API_KEY must come from a Secret (valueFrom.secretKeyRef), not a literal value: whoever can read the Agent could read the key';
+  }
+  if (args && !image) return 'spec.args is for image agents (the container the operator runs); this Agent runs none';
   if (isA2A(agent)) {
     const extra = [image && 'spec.image', endpoint && 'spec.endpoint'].filter(Boolean).join(' and ');
     if (extra) return `${extra} ${extra.includes(' and ') ? 'are' : 'is'} for grpc agents; an a2a agent is reached at spec.url only`;

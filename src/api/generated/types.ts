@@ -36,6 +36,12 @@ export interface AgentSpec {
    */
   defaultConfidence?: number;
   /**
+   * Arguments of the agent container, in place of its image's CMD (image agents): e.g. ["dist/src/llm-agent/main.js"] runs the LLM agent of the agents image.
+   *
+   * @maxItems 64
+   */
+  args?: string[];
+  /**
    * Pods to run (image agents).
    */
   replicas?: number;

@@ -43,6 +43,13 @@ export const agentSpec: JSONSchema = {
     defaultConfidence: confidence(
       'protocol a2a: confidence of a reply that carries none (no metadata.confidence, no CONFIDENCE: marker); 0.5 when unset.',
     ),
+    args: {
+      type: 'array',
+      items: { type: 'string' },
+      maxItems: 64,
+      description:
+        'Arguments of the agent container, in place of its image\'s CMD (image agents): e.g. ["dist/src/llm-agent/main.js"] runs the LLM agent of the agents image.',
+    },
     replicas: { type: 'integer', minimum: 0, maximum: 1000, default: 1, description: 'Pods to run (image agents).' },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 50051, description: 'gRPC port of the agent pods.' },
     env: {
