@@ -28,6 +28,8 @@ export interface StartAgentOptions {
   /** How long to wait for READY. Default 30 s. */
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Add `--host 127.0.0.1 --port 0` unless given (default true); false runs `args` exactly. */
+  defaultFlags?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -41,14 +43,15 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts an example agent. `args` are its flags; `--host 127.0.0.1 --port 0` are added unless given.
+ * Starts an example agent (or any agent program). `args` are its flags; `--host 127.0.0.1 --port 0`
+ * are added unless given or `defaultFlags` is false.
  */
 export async function startAgentProcess(args: string[] = [], opts: StartAgentOptions = {}): Promise<AgentProcess> {
   const script = opts.script ?? 'fixed';
   const file = isAbsolute(script) || script.endsWith('.ts') ? resolve(repoRoot, script) : join(repoRoot, 'examples', 'agents', `${script}.ts`);
   const full = [...args];
-  if (!full.includes('--host')) full.push('--host', '127.0.0.1');
-  if (!full.includes('--port')) full.push('--port', '0');
+  if (opts.defaultFlags !== false && !full.includes('--host')) full.push('--host', '127.0.0.1');
+  if (opts.defaultFlags !== false && !full.includes('--port')) full.push('--port', '0');
   // Don't hand jest's --experimental-vm-modules to the agent.
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'warn', ...(opts.env ?? {}) };
   const child = spawn(process.execPath, ['--import', 'tsx', file, ...full], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
