@@ -2,7 +2,8 @@
 // it was asked to end with, and the value a Pattern can use. Shared by the LLM agent (src/llm-agent)
 // and the operator's A2A client, so both write and read a model's text the same way.
 //
-// - The task text: the task, then its input (if any) as pretty JSON in a ```json block.
+// - The task text: the task, then its input (if any, less a `task` field repeating the task) as
+//   pretty JSON in a ```json block.
 // - The marker is `CONFIDENCE: x` (any case, `:` or `=`, markdown emphasis around it allowed),
 //   x a decimal number or a percentage (`85%` → 0.85). The last marker in the text wins; its value is
 //   clamped to [0,1]. Only that marker is removed from the answer.
@@ -13,8 +14,16 @@
 const MARKER = /[*_]*\bconfidence\b[*_\s]*[:=][*_\s]*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(%?)[*_]*/gi;
 const JSON_FENCE = /```(?:json)?[ \t]*\n([\s\S]*?)\n?```/gi;
 
-/** The task and its input as one text (the input as a ```json block; none when null or undefined). */
+/**
+ * The task and its input as one text: the input as a ```json block, without a `task` field that
+ * only repeats the task (a Pattern sends the whole input when it has no `data`); no block when
+ * nothing is left.
+ */
 export function taskText(task: string, data: unknown): string {
+  if (data !== null && typeof data === 'object' && !Array.isArray(data) && (data as { task?: unknown }).task === task) {
+    const { task: _repeated, ...rest } = data as Record<string, unknown>;
+    data = Object.keys(rest).length ? rest : undefined;
+  }
   if (data === undefined || data === null) return task;
   return `${task}\n\nInput:\n\`\`\`json\n${JSON.stringify(data, null, 2)}\n\`\`\``;
 }

@@ -1,6 +1,6 @@
 // A local OpenAI-compatible HTTP server standing in for a paid LLM API: it records every request
-// it receives (path, headers, JSON body, whether the client gave up on it) and answers from a
-// script the test sets (`next`), else with `fallback`.
+// it receives (path, headers, JSON body, whether the client gave up on it) and answers as the test
+// says (`respond`, then the script `next`, else `fallback`).
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -34,6 +34,8 @@ export interface FakeLLM {
   next: Answer[];
   /** Answer once `next` is empty. */
   fallback: Answer;
+  /** Consulted first for chat requests: an answer for this request (e.g. by body.model), or undefined. */
+  respond?: (r: Received) => Answer | undefined;
   /** Answer to GET /v1/models. */
   models: Answer;
   close(): Promise<void>;
@@ -90,7 +92,7 @@ export async function startFakeLLM(host = '127.0.0.1'): Promise<FakeLLM> {
       res.on('close', () => {
         if (!res.writableFinished) entry.aborted = true;
       });
-      const answer = entry.path.endsWith('/models') ? fake.models : (fake.next.shift() ?? fake.fallback);
+      const answer = entry.path.endsWith('/models') ? fake.models : (fake.respond?.(entry) ?? fake.next.shift() ?? fake.fallback);
       if (answer.delayMs) setTimeout(() => !res.destroyed && send(res, answer), answer.delayMs).unref();
       else send(res, answer);
     });

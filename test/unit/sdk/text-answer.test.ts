@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { boundedFetch, findConfidenceMarker, ResponseTooLargeError, textAnswer } from '../../../src/sdk/index.js';
+import { boundedFetch, findConfidenceMarker, ResponseTooLargeError, taskText, textAnswer } from '../../../src/sdk/index.js';
 
 describe('findConfidenceMarker', () => {
   it.each([
@@ -26,6 +26,21 @@ describe('findConfidenceMarker', () => {
   it('gives where the marker starts, so callers can tell answer text from marker text', () => {
     const text = 'yes\nCONFIDENCE: 0.4';
     expect(findConfidenceMarker(text)?.index).toBe(4);
+  });
+});
+
+describe('taskText', () => {
+  it('the task, then the input as a JSON block', () => {
+    expect(taskText('Review', { pr: 42 })).toBe('Review\n\nInput:\n```json\n{\n  "pr": 42\n}\n```');
+    expect(taskText('Review', [1])).toBe('Review\n\nInput:\n```json\n[\n  1\n]\n```');
+  });
+
+  it('no block for no input, nor for an input that only repeats the task; a repeated task field is left out', () => {
+    expect(taskText('Review', null)).toBe('Review');
+    expect(taskText('Review', undefined)).toBe('Review');
+    expect(taskText('Review', { task: 'Review' })).toBe('Review');
+    expect(taskText('Review', { task: 'Review', pr: 1 })).toBe('Review\n\nInput:\n```json\n{\n  "pr": 1\n}\n```');
+    expect(taskText('Review', { task: 'other' })).toContain('"task": "other"');
   });
 });
 
