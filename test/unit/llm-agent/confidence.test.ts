@@ -1,9 +1,12 @@
 // The LLM agent's pure parts: where confidence comes from (logprobs formula, marker, default),
 // its configuration, and redaction of the API key.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { LOGPROBS_FORMULA, logprobConfidence, readAnswer } from '../../../src/llm-agent/confidence.js';
 import { DEFAULT_SYSTEM_PROMPT, MARKER_INSTRUCTION, readConfig, withMarkerInstruction } from '../../../src/llm-agent/config.js';
 import { redact, shownURL } from '../../../src/llm-agent/upstream.js';
+import { ROOT } from '../packaging/tools.js';
 
 const tok = (token: string, p: number) => ({ token, logprob: Math.log(p) });
 
@@ -90,6 +93,15 @@ describe('readConfig', () => {
     );
     expect(() => readConfig({})).toThrow(/LLM_BASE_URL is not set: the OpenAI-compatible API root/);
     expect(() => readConfig({ ...env, LLM_BASE_URL: 'ftp://x' })).toThrow('LLM_BASE_URL must be an http or https URL, not ftp:');
+  });
+
+  it('docs/llm-and-a2a.md documents exactly the variables it reads', () => {
+    const read = new Set<string>();
+    readConfig(new Proxy({ ...env }, { get: (t, k: string) => (read.add(k), t[k as keyof typeof t]) }));
+    const doc = readFileSync(join(ROOT, 'docs/llm-and-a2a.md'), 'utf8');
+    const table = doc.slice(doc.indexOf('| variable | meaning |'), doc.indexOf('**What it sends.**'));
+    const documented = [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1].matchAll(/`([A-Z_]+)`/g)].map((x) => x[1]));
+    expect(documented.sort()).toEqual([...read].sort());
   });
 
   it('a prompt that asks for the marker itself is left alone', () => {
