@@ -1,11 +1,15 @@
 // Every URL the operator dials for an A2A Agent comes from dialURL(): the agent card, the card's
-// interface URL, every message. Keep it that way — it is the one place a policy on where the
-// operator may connect applies to A2A Agents.
+// interface URL, every message (the A2A SDK gets a2aFetch, which routes each request through it).
+// Keep it that way — it is the one place a policy on where the operator may connect applies to
+// A2A Agents.
 //
 // - Only http and https, no user:password@ (it would be written into status and logs).
 // - The operator dials the origin of the Agent's spec.url and no other: a URL the agent card names
 //   keeps its path and query but is moved onto that origin. Cards often name the host the agent
 //   thinks it has (`localhost`, a public name), and a card must not send the operator elsewhere.
+// - No redirects are followed, and an answer that is not 2xx is an HTTPStatusError whose body is
+//   never read (src/sdk/http-peer.ts).
+import { boundedFetch } from '../sdk/http-peer.js';
 
 export class A2AURLError extends Error {}
 
@@ -50,4 +54,9 @@ export function agentCardURLs(agentURL: string): URL[] {
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   base.search = '';
   return ['.well-known/agent-card.json', '.well-known/agent.json'].map((p) => dialURL(agentURL, new URL(p, base)));
+}
+
+/** The fetch the A2A SDK gets for the Agent whose spec.url is `agentURL`: dialURL for every request, bounded replies. */
+export function a2aFetch(agentURL: string, maxBytes: number): typeof fetch {
+  return boundedFetch(maxBytes, { route: (url) => dialURL(agentURL, url), rejectNon2xx: true });
 }

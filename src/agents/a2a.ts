@@ -9,7 +9,8 @@
 // - Retried: only a refused connection (the agent got nothing), with backoff inside the deadline.
 // - A circuit breaker per Agent URL.
 // - Bounded: the agent card (1 MiB) and each reply (8 MiB, the runtime's limit for a value).
-// - Every URL dialled comes from dialURL (a2a-url.ts): the origin of the Agent's spec.url only.
+// - Every URL dialled comes from dialURL (a2a-url.ts): the origin of the Agent's spec.url only;
+//   no redirects; a non-2xx answer is its status alone.
 // - The task goes out as one message: a text part (the task, then the input as JSON), a data part
 //   (the input), and metadata naming the Parallax task id, step, pattern and agent.
 // - Confidence: the reply's metadata `confidence` (a number in [0,1]; anything else makes the reply
@@ -26,10 +27,9 @@ import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
-import { ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
+import { HTTPStatusError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
 import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
-import { A2AHTTPError, a2aFetch } from './a2a-http.js';
-import { A2AURLError, agentCardURLs, dialURL } from './a2a-url.js';
+import { A2AURLError, a2aFetch, agentCardURLs, dialURL } from './a2a-url.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
 import { abortReason, type ProbeResult, type RetryOptions } from './pool.js';
 
@@ -241,7 +241,7 @@ export class A2AClient implements AgentCaller {
     try {
       res = await fetchImpl(current, { signal, headers });
     } catch (err) {
-      if (!(err instanceof A2AHTTPError && err.status === 404)) throw failureOf(err, `the agent card at ${cardURL}`);
+      if (!(err instanceof HTTPStatusError && err.status === 404)) throw failureOf(err, `the agent card at ${cardURL}`);
       cardURL = legacy.href;
       res = await fetchImpl(legacy, { signal, headers }).catch((e: unknown) => Promise.reject(failureOf(e, `the agent card at ${cardURL}`)));
     }
@@ -260,8 +260,8 @@ export class A2AClient implements AgentCaller {
     let metadata: Array<Record<string, unknown> | undefined>;
     if (isTask(reply)) {
       const state = reply.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
-      const statusText = oneLine(partsText(reply.status?.message?.parts ?? []));
       if (TERMINAL_FAILURES.has(state)) {
+        const statusText = oneLine(partsText(reply.status?.message?.parts ?? []));
         throw new CallFailure('TASK_FAILED', `A2A agent ${agent}: task ${stateName(state)}${statusText ? `: ${statusText}` : ''}`);
       }
       if (INTERRUPTED.has(state)) {
@@ -270,9 +270,12 @@ export class A2AClient implements AgentCaller {
           `A2A agent ${agent} asks for ${state === TaskState.TASK_STATE_AUTH_REQUIRED ? 'authentication' : 'more input'} (task ${stateName(state)}); a Pattern step sends one message and cannot answer`,
         );
       }
-      const lastAgentMessage = [...(reply.history ?? [])].reverse().find((m) => m.role === Role.ROLE_AGENT);
       const fromArtifacts = (reply.artifacts ?? []).flatMap((a) => a.parts ?? []);
-      parts = fromArtifacts.length ? fromArtifacts : reply.status?.message?.parts?.length ? reply.status.message.parts : (lastAgentMessage?.parts ?? []);
+      parts = fromArtifacts.length
+        ? fromArtifacts
+        : reply.status?.message?.parts?.length
+          ? reply.status.message.parts
+          : ([...(reply.history ?? [])].reverse().find((m) => m.role === Role.ROLE_AGENT)?.parts ?? []);
       metadata = [...(reply.artifacts ?? []).map((a) => a.metadata).reverse(), reply.status?.message?.metadata, reply.metadata];
     } else {
       parts = reply.parts ?? [];
@@ -439,14 +442,13 @@ const NETWORK_FAILURES: Record<string, string> = {
   ENOTFOUND: 'has a host name that does not resolve',
   EAI_AGAIN: 'has a host name that does not resolve',
   ECONNRESET: 'closed the connection before answering',
-  UND_ERR_SOCKET: 'closed the connection before answering',
 };
 
 /** What went wrong, in words that never repeat what a non-A2A peer sent. `who` starts the message. */
 function failureOf(err: unknown, who: string): CallFailure {
   if (err instanceof CallFailure) return err;
   if (err instanceof A2AURLError) return new CallFailure('URL_REFUSED', `${who}: ${err.message}`);
-  if (err instanceof A2AHTTPError) return new CallFailure(`HTTP_${err.status}`, `${who} answered HTTP ${err.status}`);
+  if (err instanceof HTTPStatusError) return new CallFailure(`HTTP_${err.status}`, `${who} answered HTTP ${err.status}`);
   if (err instanceof ResponseTooLargeError) return new CallFailure('REPLY_TOO_LARGE', `${who} answered more than ${formatBytes(err.maxBytes)}`);
   // By name: a SyntaxError from fetch's body parsing may come from another realm (jest's VM contexts).
   if ((err as Error)?.name === 'SyntaxError') return new CallFailure('INVALID_REPLY', `${who} answered something that is not JSON`);

@@ -83,7 +83,7 @@ export function upstreamFailure(err: unknown, ctx: FailureContext): AgentError {
     return make(grpc.status.DEADLINE_EXCEEDED, `${where} did not answer within the call's deadline (${Math.round(ctx.timeoutMs)}ms)`);
   }
   if (err instanceof APIConnectionError) {
-    if (err.cause instanceof ResponseTooLargeError || (err.cause as Error | undefined)?.name === 'ResponseTooLargeError') {
+    if (err.cause instanceof ResponseTooLargeError) {
       return make(grpc.status.RESOURCE_EXHAUSTED, `${where} answered more than the agent reads (${(err.cause as Error).message})`);
     }
     const code = networkCode(err);

@@ -40,4 +40,4 @@ export {
   type TimestampMessage,
 } from './protocol.js';
 export { findConfidenceMarker, taskText, textAnswer, type ConfidenceMarker, type TextAnswer } from './text-answer.js';
-export { boundedFetch, bufferBounded, networkCode, oneLine, ResponseTooLargeError } from './http-peer.js';
+export { boundedFetch, HTTPStatusError, networkCode, oneLine, ResponseTooLargeError, type BoundedFetchOptions } from './http-peer.js';

@@ -150,7 +150,6 @@ test('garbage, and death mid-call, are those agents’ errors; the Execution goe
   const byName = Object.fromEntries(done.status.agents.map((r: any) => [r.name, r]));
   expect(byName.good).toMatchObject({ confidence: 0.9, value: { recommendation: 'approve' } });
   expect(byName.garbage).toMatchObject({ confidence: 0, error: `A2A agent ${ns}/garbage at ${garbage.url} answered something that is not JSON` });
-  expect(byName.dying.confidence).toBe(0);
-  expect(byName.dying.error).toMatch(new RegExp(`^A2A agent ${ns}/dying at ${dying.url.replace(/[.]/g, '\\.')} closed the connection before answering \\((UND_ERR_SOCKET|ECONNRESET)\\)$`));
+  expect(byName.dying).toMatchObject({ confidence: 0, error: `A2A agent ${ns}/dying at ${dying.url} closed the connection before answering (ECONNRESET)` });
   expect(JSON.stringify(done)).not.toContain('secret-internal-token-42');
 }, 2 * SLOW);
