@@ -235,7 +235,7 @@ async function runFloor(rest: KubeRest, watch: FinishWatch, n: number, concurren
   return { concurrency, n, latencyMs: stats(lat), throughput: round(n / secs, 1) };
 }
 
-async function grpcFloor(port: number, n: number, concurrency: number): Promise<{ concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats }> {
+async function grpcFloor(port: number, n: number, concurrency: number): Promise<CallFigures> {
   const { Client } = loadProtocol();
   const client: ConfidenceAgentClient = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const call = () =>
@@ -244,7 +244,18 @@ async function grpcFloor(port: number, n: number, concurrency: number): Promise<
         err ? rej(err) : res(),
       ),
     );
-  await pool(200, concurrency, call); // warm the channel and the JIT
+  try {
+    return await timedCalls(call, n, concurrency);
+  } finally {
+    client.close();
+  }
+}
+
+type CallFigures = { concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats };
+
+/** `n` calls, `concurrency` at a time, after 200 to warm up (connections, caches, the JIT). */
+async function timedCalls(call: () => Promise<void>, n: number, concurrency: number): Promise<CallFigures> {
+  await pool(200, concurrency, call);
   const lat: number[] = [];
   const t0 = performance.now();
   await pool(n, concurrency, async () => {
@@ -253,12 +264,11 @@ async function grpcFloor(port: number, n: number, concurrency: number): Promise<
     lat.push(performance.now() - s);
   });
   const secs = (performance.now() - t0) / 1000;
-  client.close();
   return { concurrency, n, callsPerSec: round(n / secs, 0), latencyMs: stats(lat) };
 }
 
 /** The A2A floor: the operator's A2A client alone (SendMessage through the SDK) on one instant A2A agent. */
-async function a2aFloor(port: number, n: number, concurrency: number): Promise<{ concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats }> {
+async function a2aFloor(port: number, n: number, concurrency: number): Promise<CallFigures> {
   const url = `http://127.0.0.1:${port}/`;
   const client = new A2AClient(() => ({ url, timeoutMs: 10000, defaultConfidence: 0.5 }));
   const call = async () => {
@@ -268,16 +278,7 @@ async function a2aFloor(port: number, n: number, concurrency: number): Promise<{
     });
     if (r.error) throw new Error(r.error);
   };
-  await pool(200, concurrency, call); // warm the card cache, the connections and the JIT
-  const lat: number[] = [];
-  const t0 = performance.now();
-  await pool(n, concurrency, async () => {
-    const s = performance.now();
-    await call();
-    lat.push(performance.now() - s);
-  });
-  const secs = (performance.now() - t0) / 1000;
-  return { concurrency, n, callsPerSec: round(n / secs, 0), latencyMs: stats(lat) };
+  return timedCalls(call, n, concurrency);
 }
 
 async function runtimeBench(ms: number): Promise<{ pattern: string; runsPerSec: number }[]> {

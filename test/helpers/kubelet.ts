@@ -66,15 +66,20 @@ export async function runPendingPods(env: TestEnv, ns: string, agent: string, co
     const { script, rest } = programOf(container.args, agent);
     const ip = nextIp();
     const process = await startAgentProcess(rest, { script, defaultFlags: false, env: { LOG_LEVEL: 'debug', ...podEnv, PARALLAX_AGENT_HOST: ip } });
-    await env.rest.patch(resourcePath(PODS, ns, pod.metadata.name, 'status'), {
-      status: {
-        phase: 'Running',
-        podIP: ip,
-        podIPs: [{ ip }],
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }],
-      },
-    });
+    await markPodReady(env, ns, pod.metadata.name, ip);
     running.push({ pod: pod.metadata.name, ip, endpoint: process.endpoint, process, env: podEnv });
   }
   return running;
+}
+
+/** Reports a Pod Running and Ready at `ip`, through its status subresource, as a kubelet would. */
+export async function markPodReady(env: TestEnv, ns: string, pod: string, ip: string): Promise<void> {
+  await env.rest.patch(resourcePath(PODS, ns, pod, 'status'), {
+    status: {
+      phase: 'Running',
+      podIP: ip,
+      podIPs: [{ ip }],
+      conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }],
+    },
+  });
 }
