@@ -195,7 +195,7 @@ function isPodReady(p: Pod): boolean {
 }
 
 export function agentController(ctx: OperatorContext, prober: AgentProber, workers: number, opts?: AgentControllerOptions): Controller {
-  const c = new Controller(new AgentReconciler(ctx, prober, opts), { workers });
+  const c = new Controller(new AgentReconciler(ctx, prober, opts), { workers, keys: () => ctx.caches.agents.keys() });
   ctx.caches.agents.on({ add: (o) => c.enqueue(keyOf(o)), update: (o, old) => {
     if (o.metadata?.generation !== old.metadata?.generation || !o.status) c.enqueue(keyOf(o));
   } });

@@ -5,7 +5,7 @@
 // loopback "pod IP" (PARALLAX_AGENT_HOST), and reports the pod Running and Ready there.
 import { resourcePath } from '../../src/k8s/rest.js';
 import { PODS } from '../../src/k8s/resources.js';
-import { startAgentProcess, type AgentProcess } from './agent-process.js';
+import { agentCommand, startAgentCommand, type AgentProcess } from './agent-process.js';
 import { eventually, type TestEnv } from './envtest.js';
 
 export interface RunningPod {
@@ -65,7 +65,7 @@ export async function runPendingPods(env: TestEnv, ns: string, agent: string, co
     const podEnv = await resolveEnv(env, ns, container.env ?? []);
     const { script, rest } = programOf(container.args, agent);
     const ip = nextIp();
-    const process = await startAgentProcess(rest, { script, defaultFlags: false, env: { LOG_LEVEL: 'debug', ...podEnv, PARALLAX_AGENT_HOST: ip } });
+    const process = await startAgentCommand([...agentCommand(script), ...rest], { env: { LOG_LEVEL: 'debug', ...podEnv, PARALLAX_AGENT_HOST: ip } });
     await markPodReady(env, ns, pod.metadata.name, ip);
     running.push({ pod: pod.metadata.name, ip, endpoint: process.endpoint, process, env: podEnv });
   }

@@ -16,18 +16,22 @@ const TOP = ['agent-endpoint.yaml', 'agent-image.yaml', 'execution.yaml'];
 const KINDS: Record<string, [string, string]> = {
   'agent.yaml': ['Agent', 'agents'],
   'agents.yaml': ['Agent', 'agents'],
+  'agent-image.yaml': ['Agent', 'agents'],
   'pattern.yaml': ['Pattern', 'patterns'],
   'execution.yaml': ['Execution', 'executions'],
 };
 // The README quickstart (test/integration/quickstart.test.ts runs it): not in the kustomization, since
 // its Execution uses generateName (kubectl create only) and its Agents dial local processes.
 const QUICKSTART = ['quickstart/agent.yaml', 'quickstart/pattern.yaml', 'quickstart/execution.yaml'];
+// docs/python-sdk.md (test/integration/python-quickstart.test.ts runs it): not in the kustomization for
+// the same reasons, and its image Agent names an image the reader builds.
+const PYTHON = ['python/agent.yaml', 'python/execution.yaml', 'python/agent-image.yaml'];
 // Three models vote (LLM agents, a Secret) and a mixed gRPC + A2A Pattern: not in the kustomization
 // either, since they need a Secret, a model server and an A2A agent of yours (docs/llm-and-a2a.md);
 // test/integration/llm-agent.test.ts and a2a.test.ts apply them.
 const LLM_VOTE = ['llm-vote/agents.yaml', 'llm-vote/pattern.yaml', 'llm-vote/execution.yaml'];
 const A2A_MIXED = ['a2a-mixed/agents.yaml', 'a2a-mixed/pattern.yaml', 'a2a-mixed/execution.yaml'];
-const OWN_FOLDER = [...QUICKSTART, ...LLM_VOTE, ...A2A_MIXED];
+const OWN_FOLDER = [...QUICKSTART, ...PYTHON, ...LLM_VOTE, ...A2A_MIXED];
 
 function specSchema(plural: string): object {
   const crd = readYaml(`config/crd/bases/${plural}.parallax.ai.yaml`)[0];
@@ -62,7 +66,9 @@ describe('config/samples', () => {
       // The rules the schema cannot express, as the Agent controller applies them.
       if (kind === 'Agent') expect(validateAgent(obj as any)).toBeUndefined();
     }
-    if (file === 'quickstart/execution.yaml') expect(objs[0].metadata).toEqual({ generateName: 'review-' });
+    if (file === 'quickstart/execution.yaml' || file === 'python/execution.yaml') {
+      expect(objs[0].metadata).toEqual({ generateName: file.startsWith('python/') ? 'python-review-' : 'review-' });
+    }
   });
 
   test('three models vote: three LLM agents of the agents image, three models, the key only from a Secret', () => {
