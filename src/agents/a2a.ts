@@ -164,14 +164,18 @@ export class A2AClient implements AgentCaller {
     }
   }
 
-  /** Sends the message (retrying a refused connection) and waits for a final answer. */
+  /**
+   * Sends the message (trying again only when the connection was refused, before the agent got
+   * it) and waits for a final answer.
+   */
   private async send(req: AgentCallRequest, target: A2ATarget, signal: AbortSignal): Promise<Message | Task> {
     const message = taskMessage(req);
     for (let attempt = 1; ; attempt++) {
       try {
         const conn = await this.connect(target.url, signal, false);
         const reply = await conn.client.sendMessage({ tenant: '', message, configuration: undefined, metadata: undefined }, { signal });
-        return await this.settle(conn, reply, signal);
+        // Not awaited inside the try: a failure while polling is never retried (the agent has the message).
+        return this.settle(conn, reply, signal);
       } catch (err) {
         if (signal.aborted || attempt >= this.maxAttempts || !isConnectionRefused(err)) throw err;
         const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));

@@ -205,6 +205,43 @@ describe('A2AClient calls', () => {
     expect(posts).toEqual(['/rpc?x=1']);
   });
 
+  /** A JSON-RPC agent whose task stays `working` for `workingPolls` GetTask calls; records the methods called. */
+  async function pollingAgent(workingPolls: number) {
+    const methods: string[] = [];
+    const task = (state: string) => ({
+      id: 'task-1', contextId: 'ctx-1', status: { state },
+      artifacts: state === 'TASK_STATE_COMPLETED' ? [{ artifactId: 'a', parts: [{ text: 'done\nCONFIDENCE: 0.7' }] }] : [],
+    });
+    const url = await httpServer((rq, res) => {
+      res.setHeader('content-type', 'application/json');
+      if (rq.method === 'GET') return void res.end(JSON.stringify(CARD('/')));
+      let body = '';
+      rq.on('data', (d) => (body += d)).on('end', () => {
+        const { id, method } = JSON.parse(body);
+        methods.push(method);
+        const polls = methods.filter((m) => m === 'GetTask').length;
+        const result = method === 'SendMessage' ? { task: task('TASK_STATE_WORKING') } : task(polls > workingPolls ? 'TASK_STATE_COMPLETED' : method === 'CancelTask' ? 'TASK_STATE_CANCELED' : 'TASK_STATE_WORKING');
+        res.end(JSON.stringify({ jsonrpc: '2.0', id, result }));
+      });
+    });
+    return { url, methods };
+  }
+
+  it('a task still working is polled until it completes', async () => {
+    const { url, methods } = await pollingAgent(2);
+    expect(await client({ url }).call(req())).toMatchObject({ value: 'done', confidence: 0.7 });
+    expect(methods).toEqual(['SendMessage', 'GetTask', 'GetTask', 'GetTask']);
+  });
+
+  it('a task still working at the deadline is cancelled, and the call ends at its deadline', async () => {
+    const { url, methods } = await pollingAgent(Infinity);
+    const r = await client({ url }).call(req({ timeoutMs: 400 }));
+    expect(r.error).toBe(`A2A agent ns/reviewer at ${url}: deadline exceeded after 400ms`);
+    while (!methods.includes('CancelTask')) await new Promise((res) => setTimeout(res, 20));
+    expect(methods[0]).toBe('SendMessage');
+    expect(methods.filter((m) => m === 'SendMessage')).toHaveLength(1);
+  });
+
   it('a reply larger than maxReplyBytes is cut off', async () => {
     const { url } = await sdkAgent({ data: { blob: 'x'.repeat(20_000) } });
     const r = await client({ url }, { maxReplyBytes: 10_000 }).call(req());
