@@ -21,13 +21,15 @@ export function renderFigures(r: any): string {
     row(['---', '---', '---', '---']),
     ...r.goals.map((g: any) => row([g.goal, g.value, g.target, g.met ? 'yes' : '**no**'])),
     '',
-    '**Floor** (bare client: create + one status merge-patch + seen on a watch; gRPC: one unary Analyze over a reused channel)',
+    '**Floor** (bare client: create + one status merge-patch + seen on a watch; gRPC: one unary Analyze over a reused channel; A2A: one SendMessage by the operator\'s A2A client to an instant agent of the official SDK)',
     '',
     row(['what', 'concurrency', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'per second']),
     row(['---', '---', '---', '---', '---', '---', '---']),
     ...Object.values(r.floor.api).map((f: any) => row(['API floor', f.concurrency, f.n, f.latencyMs.p50, f.latencyMs.p95, f.latencyMs.p99, f.throughput])),
     ...r.floor.grpc.map((g: any) => row(['gRPC floor', g.concurrency, g.n, g.latencyMs.p50, g.latencyMs.p95, g.latencyMs.p99, g.callsPerSec])),
+    ...(r.floor.a2a ?? []).map((g: any) => row(['A2A floor', g.concurrency, g.n, g.latencyMs.p50, g.latencyMs.p95, g.latencyMs.p99, g.callsPerSec])),
     '',
+    ...protocolTable(r),
     ...renderSdk(r.sdk),
     '',
     `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency)`,
@@ -65,6 +67,23 @@ export function renderFigures(r: any): string {
       : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—', '—']),
   );
   return out.join('\n');
+}
+
+/** gRPC and A2A agents side by side: the same Pattern, back to back in the same run. */
+function protocolTable(r: any): string[] {
+  if (!r.protocols?.length) return [];
+  const byName = (n: string) => r.cases.find((c: any) => c.name === n);
+  return [
+    '**gRPC vs A2A** (the same Pattern over 3 gRPC agents and over 3 A2A agents, back to back; A2A ÷ gRPC)',
+    '',
+    row(['concurrency', 'n', 'gRPC p50 / p99 ms', 'A2A p50 / p99 ms', 'p50 A2A ÷ gRPC', 'gRPC Executions/s', 'A2A Executions/s', 'throughput A2A ÷ gRPC', 'operator CPU ms/Execution gRPC / A2A']),
+    row(Array(9).fill('---')),
+    ...r.protocols.map((p: any) => {
+      const [g, a] = [byName(p.grpc), byName(p.a2a)];
+      return row([p.concurrency, g.n, `${g.latencyMs.p50} / ${g.latencyMs.p99}`, `${a.latencyMs.p50} / ${a.latencyMs.p99}`, (a.latencyMs.p50 / g.latencyMs.p50).toFixed(2), g.throughput, a.throughput, pct(a.throughput / g.throughput), `${g.operatorCpuMsPerExecution} / ${a.operatorCpuMsPerExecution}`]);
+    }),
+    '',
+  ];
 }
 
 /** The SDK comparison: the same instant agent in each SDK, called through AgentPool. */

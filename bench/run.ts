@@ -1,8 +1,9 @@
 // `npm run bench` (`make bench`): the Parallax benchmark. See docs/performance.md for the method.
 //
 // Starts an embedded control plane (etcd + kube-apiserver, loopback), a process of instant SDK
-// agents, and the operator as its own process (node dist/src/cmd/manager.js, so its RSS and CPU
-// are its own); this driver creates Executions and sees them finish through its own watch.
+// agents, a process of instant A2A agents (official A2A SDK), and the operator as its own process
+// (node dist/src/cmd/manager.js, so its RSS and CPU are its own); this driver creates Executions and
+// sees them finish through its own watch.
 // Writes bench/results.json and regenerates the figures section of docs/performance.md.
 //
 //   npm run bench                 full run (≈ 10–15 min on 2 cores)
@@ -19,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { KubeConfig } from '@kubernetes/client-node';
+import { A2AClient } from '../src/agents/index.js';
 import { CannedCaller, agentInfos, loadFixture, loadPatterns } from '../src/cmd/check.js';
 import { ControlPlane, freePort } from '../src/envtest/control-plane.js';
 import { installCRDs } from '../src/k8s/install-crds.js';
@@ -65,6 +67,8 @@ const HEAP_CAP_MB = Number(process.env.BENCH_HEAP_CAP_MB ?? 160);
 const NS = 'bench';
 const FLOOR_NS = 'bench-floor';
 const FAN = [1, 3, 10, 50];
+/** Agents per Execution in the gRPC-vs-A2A comparison. */
+const PROTOCOL_FAN = 3;
 const started = Date.now();
 const log = (msg: string) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
 
@@ -88,8 +92,8 @@ function readyLine(child: ChildProcess, re: RegExp, what: string): Promise<RegEx
   });
 }
 
-async function startAgents(count: number): Promise<{ child: ChildProcess; ports: number[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/agents.ts'), '--count', String(count)], {
+async function startAgents(count: number, script = 'bench/agents.ts'): Promise<{ child: ChildProcess; ports: number[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script), '--count', String(count)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -213,13 +217,14 @@ const execObj = (ns: string, name: string, pattern: string) => ({
   spec: { patternRef: { name: pattern }, input: { task: 'Review PR 42' } },
 });
 
-const fanPattern = (n: number) => ({
+/** `fan-N` asks N gRPC agents (capability bench); `a2a-fan-N` the same of N A2A agents (bench-a2a). */
+const fanPattern = (n: number, capability = 'bench', name = `fan-${n}`) => ({
   apiVersion: 'parallax.ai/v1alpha1',
   kind: 'Pattern',
-  metadata: { name: `fan-${n}`, namespace: NS },
+  metadata: { name, namespace: NS },
   spec: {
     input: { type: 'object', required: ['task'], properties: { task: { type: 'string' } } },
-    agents: { capabilities: ['bench'], min: n, max: n },
+    agents: { capabilities: [capability], min: n, max: n },
     steps: [
       { name: 'analyze', call: { strategy: 'parallel', timeout: '10s' } },
       { name: 'score', let: { consensus: 'weightedMean(analyze)', votes: "majority(analyze, 'recommendation')" } },
@@ -292,7 +297,7 @@ async function runFloor(rest: KubeRest, watch: FinishWatch, n: number, concurren
   return { concurrency, n, latencyMs: stats(lat), throughput: round(n / secs, 1) };
 }
 
-async function grpcFloor(port: number, n: number, concurrency: number): Promise<{ concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats }> {
+async function grpcFloor(port: number, n: number, concurrency: number): Promise<CallFigures> {
   const { Client } = loadProtocol();
   const client: ConfidenceAgentClient = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const call = () =>
@@ -301,7 +306,18 @@ async function grpcFloor(port: number, n: number, concurrency: number): Promise<
         err ? rej(err) : res(),
       ),
     );
-  await pool(200, concurrency, call); // warm the channel and the JIT
+  try {
+    return await timedCalls(call, n, concurrency);
+  } finally {
+    client.close();
+  }
+}
+
+type CallFigures = { concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats };
+
+/** `n` calls, `concurrency` at a time, after 200 to warm up (connections, caches, the JIT). */
+async function timedCalls(call: () => Promise<void>, n: number, concurrency: number): Promise<CallFigures> {
+  await pool(200, concurrency, call);
   const lat: number[] = [];
   const t0 = performance.now();
   await pool(n, concurrency, async () => {
@@ -310,8 +326,21 @@ async function grpcFloor(port: number, n: number, concurrency: number): Promise<
     lat.push(performance.now() - s);
   });
   const secs = (performance.now() - t0) / 1000;
-  client.close();
   return { concurrency, n, callsPerSec: round(n / secs, 0), latencyMs: stats(lat) };
+}
+
+/** The A2A floor: the operator's A2A client alone (SendMessage through the SDK) on one instant A2A agent. */
+async function a2aFloor(port: number, n: number, concurrency: number): Promise<CallFigures> {
+  const url = `http://127.0.0.1:${port}/`;
+  const client = new A2AClient(() => ({ url, timeoutMs: 10000, defaultConfidence: 0.5 }));
+  const call = async () => {
+    const r = await client.call({
+      agent: { name: 'floor', capabilities: [], expertise: 0.5, labels: {} },
+      step: 's', task: 'Review PR 42', data: null, taskId: 't', patternName: 'floor', signal: new AbortController().signal,
+    });
+    if (r.error) throw new Error(r.error);
+  };
+  return timedCalls(call, n, concurrency);
 }
 
 async function runtimeBench(ms: number): Promise<{ pattern: string; runsPerSec: number }[]> {
@@ -393,8 +422,9 @@ async function main() {
     const rest = new KubeRest(kc);
     await installCRDs(rest);
     for (const ns of [NS, FLOOR_NS]) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    log(`control plane at ${cp.server}; starting 51 instant agents`);
+    log(`control plane at ${cp.server}; starting 51 instant agents and ${PROTOCOL_FAN} instant A2A agents`);
     const agents = await startAgents(51);
+    const a2aAgents = await startAgents(PROTOCOL_FAN, 'bench/a2a-agents.ts');
 
     // 1. Floors ------------------------------------------------------------------------------------
     const floorWatch = new FinishWatch(rest, resourcePath(EXECUTIONS, FLOOR_NS));
@@ -408,6 +438,9 @@ async function main() {
     const grpcN = QUICK ? 2000 : 10000;
     const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
     log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
+    const a2aN = QUICK ? 1000 : 5000;
+    const a2aFloors = [await a2aFloor(a2aAgents.ports[0]!, a2aN, 1), await a2aFloor(a2aAgents.ports[0]!, a2aN, 10), await a2aFloor(a2aAgents.ports[0]!, a2aN, 50)];
+    log(`A2A floor: ${a2aFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
     const sdk = await sdkBench(agents.ports[0]!);
 
     // 4. Runtime alone (no API, no gRPC; nothing else running) --------------------------------------
@@ -421,15 +454,21 @@ async function main() {
       path: resourcePath(AGENTS, NS),
       body: { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: `bench-${String(i).padStart(2, '0')}`, namespace: NS }, spec: { endpoint: `127.0.0.1:${agents.ports[i]}`, capabilities: ['bench'], expertise: 0.8 } },
     }));
+    await createMany(rest, PROTOCOL_FAN, PROTOCOL_FAN, (i) => ({
+      path: resourcePath(AGENTS, NS),
+      body: { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: `bench-a2a-${i}`, namespace: NS }, spec: { protocol: 'a2a', url: `http://127.0.0.1:${a2aAgents.ports[i]}/`, capabilities: ['bench-a2a'], expertise: 0.8 } },
+    }));
     for (const n of FAN) await rest.create(resourcePath(PATTERNS, NS), fanPattern(n));
-    await waitFor('50 bench Agents Ready', async () => (await countReadyAgents(rest)) >= 50);
+    await rest.create(resourcePath(PATTERNS, NS), fanPattern(PROTOCOL_FAN, 'bench-a2a', `a2a-fan-${PROTOCOL_FAN}`));
+    await waitFor(`${50 + PROTOCOL_FAN} bench Agents Ready`, async () => (await countReadyAgents(rest)) >= 50 + PROTOCOL_FAN);
     await waitFor('fan Patterns Ready', async () => {
       const l = await rest.list<any>(resourcePath(PATTERNS, NS));
-      return l.items.filter((p) => p.status?.phase === 'Ready').length === FAN.length;
+      return l.items.filter((p) => p.status?.phase === 'Ready').length === FAN.length + 1;
     });
     const watch = new FinishWatch(rest, resourcePath(EXECUTIONS, NS));
     await watch.start();
     await runExecutions(rest, watch, 'fan-3', 100, 10); // warm-up (JIT, channels)
+    await runExecutions(rest, watch, `a2a-fan-${PROTOCOL_FAN}`, 100, 10); // warm-up (JIT, cards, connections)
     log(`operator pid ${op.pid} ready (workers ${DEFAULT_WORKERS}), RSS ${opBaseline.rssMB} MB at start`);
 
     interface Case {
@@ -451,12 +490,12 @@ async function main() {
       apiRequestsPerExecution?: Record<string, number>;
     }
     const cases: Case[] = [];
-    let objects = { agents: 50, executions: 100 + 100 };
-    const measure = async (name: string, kind: string, fan: number, n: number, concurrency: number) => {
+    let objects = { agents: 50 + PROTOCOL_FAN, executions: 100 + 100 + 100 };
+    const measure = async (name: string, kind: string, fan: number, n: number, concurrency: number, pattern = `fan-${fan}`) => {
       const f = floor[`c${concurrency}`] ?? floor.c1!;
       const before = await apiRequestCounts(rest);
       const cpu0 = cpuSecondsOf(op.pid);
-      const r = await runExecutions(rest, watch, `fan-${fan}`, n, concurrency);
+      const r = await runExecutions(rest, watch, pattern, n, concurrency);
       const cpu1 = cpuSecondsOf(op.pid);
       const after = await apiRequestCounts(rest);
       objects = { ...objects, executions: objects.executions + n };
@@ -498,7 +537,18 @@ async function main() {
     await op.stop();
     op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);
     await runExecutions(rest, watch, 'fan-3', 50, 10);
-    objects.executions += 50;
+    await runExecutions(rest, watch, `a2a-fan-${PROTOCOL_FAN}`, 50, 10);
+    objects.executions += 100;
+
+    // 4b. gRPC vs A2A: the same Pattern over 3 gRPC agents and over 3 A2A agents, back to back ----------
+    const protocols: { concurrency: number; grpc: string; a2a: string }[] = [];
+    for (const c of [1, 100]) {
+      const n = c === 1 ? SIZES.latencyN : SIZES.throughputN;
+      const g = await measure(`grpc-${PROTOCOL_FAN}-agents-c${c}`, 'protocol', PROTOCOL_FAN, n, c);
+      const a = await measure(`a2a-${PROTOCOL_FAN}-agents-c${c}`, 'protocol', PROTOCOL_FAN, n, c, `a2a-fan-${PROTOCOL_FAN}`);
+      protocols.push({ concurrency: c, grpc: g.name, a2a: a.name });
+      log(`A2A vs gRPC at concurrency ${c}: p50 ×${round(a.latencyMs.p50 / g.latencyMs.p50)}, throughput ${Math.round((a.throughput / g.throughput) * 100)}%`);
+    }
 
     // 5. Memory: Agents and finished Executions in the operator's caches ------------------------------
     const scaleStep = async (label: string, totalAgents: number, totalExecutions: number, direct: boolean) => {
@@ -570,8 +620,13 @@ async function main() {
     const l1 = byName('latency-1-agents')!;
     const l50 = byName('latency-50-agents')!;
     const t100 = byName('throughput-c100')!;
+    const [pLat, pThr] = protocols.map((p) => ({ grpc: byName(p.grpc)!, a2a: byName(p.a2a)! }));
+    const a2aLatency = round(pLat!.a2a.latencyMs.p50 / pLat!.grpc.latencyMs.p50);
+    const a2aThroughput = round(pThr!.a2a.throughput / pThr!.grpc.throughput);
     const goals = [
       { goal: 'latency p50 ≤ 1.5× the floor (1 agent, sequential)', value: l1.latencyRatio, target: '≤ 1.5', met: l1.latencyRatio <= 1.5 },
+      { goal: `A2A: latency p50 with ${PROTOCOL_FAN} A2A agents ≤ 1.5× with ${PROTOCOL_FAN} gRPC agents (sequential)`, value: a2aLatency, target: '≤ 1.5', met: a2aLatency <= 1.5 },
+      { goal: `A2A: throughput with ${PROTOCOL_FAN} A2A agents ≥ 70% of ${PROTOCOL_FAN} gRPC agents (concurrency 100)`, value: a2aThroughput, target: '≥ 0.7', met: a2aThroughput >= 0.7 },
       { goal: 'throughput ≥ 60% of the floor (3 agents, concurrency 100)', value: t100.throughputRatio, target: '≥ 0.6', met: t100.throughputRatio >= 0.6 },
       { goal: 'throughput ≥ 100 Executions/s with 3 agents', value: t100.throughput, target: '≥ 100', met: t100.throughput >= 100 },
       { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
@@ -593,8 +648,9 @@ async function main() {
         sizes: SIZES,
         kubeApiserver: execFileSync(join(process.env.KUBEBUILDER_ASSETS!, 'kube-apiserver'), ['--version']).toString().trim(),
       },
-      floor: { api: floor, grpc: grpcFloors },
+      floor: { api: floor, grpc: grpcFloors, a2a: a2aFloors },
       cases,
+      protocols,
       runtime,
       sdk: { date: new Date().toISOString(), separateRun: false, n: SIZES.sdkN, comparison: sdk },
       memory,

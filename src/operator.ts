@@ -1,6 +1,7 @@
-// The Parallax operator: the three reconcilers over one shared gRPC agent pool.
+// The Parallax operator: the three reconcilers over one shared way of reaching agents — the gRPC
+// pool and the A2A client, chosen per Agent by spec.protocol (AgentProtocols).
 import type { Agent } from './api/types.js';
-import { AgentPool } from './agents/index.js';
+import { A2AClient, AgentPool, AgentProtocols } from './agents/index.js';
 import { agentController, type AgentControllerOptions } from './controllers/agent-controller.js';
 import type { Controller } from './controllers/controller.js';
 import { executionController, type ExecutionControllerOptions } from './controllers/execution-controller.js';
@@ -15,16 +16,27 @@ export interface OperatorOptions {
 }
 
 export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions = {}): Controller[] {
-  // The pool dials the endpoints the Agent controller verified (pod IPs, not the ClusterIP).
-  const pool = new AgentPool((qualified) => {
+  const lookup = (qualified: string): Agent | undefined => {
     const [namespace, name] = qualified.includes('/') ? qualified.split('/') : ['', qualified];
-    const agent = ctx.caches.agents.get(namespace, name) as Agent | undefined;
+    return ctx.caches.agents.get(namespace, name) as Agent | undefined;
+  };
+  const timeoutMs = (agent: Agent) => parseDuration(agent.spec.timeout ?? '30s') ?? 30000;
+  // Both dial what the Agent controller verified: pod IPs (not the ClusterIP), or the A2A URL whose card answered.
+  const pool = new AgentPool((qualified) => {
+    const agent = lookup(qualified);
     if (!agent) return undefined;
-    return { endpoints: agent.status?.endpoints ?? [], timeoutMs: parseDuration(agent.spec.timeout ?? '30s') ?? 30000 };
+    return { endpoints: agent.status?.endpoints ?? [], timeoutMs: timeoutMs(agent) };
   });
-  const agents = agentController(ctx, pool, Math.max(1, Math.ceil(workers / 2)), opts.agents);
+  const a2a = new A2AClient((qualified) => {
+    const agent = lookup(qualified);
+    const url = agent?.status?.endpoints?.[0];
+    if (!agent || !url) return undefined;
+    return { url, timeoutMs: timeoutMs(agent), defaultConfidence: agent.spec.defaultConfidence ?? 0.5 };
+  });
+  const protocols = new AgentProtocols(pool, a2a, lookup);
+  const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), opts.agents);
   const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)));
-  const executions = executionController(ctx, pool, workers, opts.executions);
+  const executions = executionController(ctx, protocols, workers, opts.executions);
   // No reconciler is handed an object whose stored spec breaks today's schema.
   const guards = specGuards(ctx);
   agents.guardWith(guards.agent);

@@ -1,8 +1,8 @@
 // Agent reconciler: runs image agents (Deployment + Service), and reports readiness from reality:
 // Ready pods' IPs that answer HealthCheck (not Endpoints objects), capabilities from
-// GetCapabilities, re-probed periodically.
+// GetCapabilities, re-probed periodically. An A2A Agent is its URL, Ready while its agent card answers.
 import type { Agent } from '../api/types.js';
-import type { AgentPool } from '../agents/index.js';
+import { a2aURLProblem, isA2A, type AgentProber } from '../agents/index.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { AGENT_LABEL, type OperatorContext, type Pod } from '../manager/context.js';
@@ -37,7 +37,7 @@ export class AgentReconciler implements Reconciler {
 
   constructor(
     private readonly ctx: OperatorContext,
-    private readonly pool: AgentPool,
+    private readonly prober: AgentProber,
     opts: AgentControllerOptions = {},
   ) {
     this.healthIntervalMs = opts.healthIntervalMs ?? 10000;
@@ -66,9 +66,9 @@ export class AgentReconciler implements Reconciler {
         .sort();
     } else {
       desired = 1;
-      candidates = [agent.spec.endpoint!];
+      candidates = [isA2A(agent) ? agent.spec.url! : agent.spec.endpoint!];
     }
-    const probes = await Promise.all(candidates.map((ep) => this.pool.probe(ep, this.probeTimeoutMs).then((r) => ({ ep, r }))));
+    const probes = await Promise.all(candidates.map((ep) => this.prober.probe(agent, ep, this.probeTimeoutMs).then((r) => ({ ep, r }))));
     const healthy = probes.filter((p) => p.r.healthy);
     const reported = healthy.find((p) => p.r.capabilities)?.r.capabilities;
     let phase: Phase;
@@ -81,7 +81,7 @@ export class AgentReconciler implements Reconciler {
     } else if (agent.spec.image && candidates.length === 0 && desired > 0) {
       [phase, reason, message] = ['Pending', 'NoReadyPods', `waiting for ${desired} pods to become Ready`];
     } else {
-      const why = probes.find((p) => p.r.error)?.r.error;
+      const why = probes.find((p) => p.r.error)?.r.error ?? probes.find((p) => p.r.health.message)?.r.health.message;
       [phase, reason, message] = ['Unavailable', 'NoHealthyReplicas', `no replica answers HealthCheck${why ? `: ${why}` : ''}`];
     }
     await this.setStatus(agent, phase, reason, message, healthy.map((p) => p.ep), desired, reported, log);
@@ -161,15 +161,33 @@ export class AgentReconciler implements Reconciler {
   }
 }
 
-function validate(agent: Agent): string | undefined {
-  const { image, endpoint } = agent.spec ?? {};
+/** Why the Agent's spec cannot be acted on, or undefined. The one place for these rules (an admission webhook reuses it). */
+export function validate(agent: Agent): string | undefined {
+  const { image, endpoint, url, args, env } = agent.spec ?? {};
+  if (env?.some((e) => e.name === 'LLM_API_KEY' && e.value !== undefined)) {
+    return 'spec.env LLM_API_KEY must come from a Secret (valueFrom.secretKeyRef), not a literal value: whoever can read the Agent could read the key';
+  }
+  if (args && !image) return 'spec.args is for image agents (the container the operator runs); this Agent runs none';
+  if (isA2A(agent)) {
+    const extra = [image && 'spec.image', endpoint && 'spec.endpoint'].filter(Boolean).join(' and ');
+    if (extra) return `${extra} ${extra.includes(' and ') ? 'are' : 'is'} for grpc agents; an a2a agent is reached at spec.url only`;
+    if (!url) return 'spec.protocol a2a needs spec.url, the base URL the agent card is served under (<url>/.well-known/agent-card.json)';
+    return a2aURLProblem(url) ?? timeoutProblem(agent);
+  }
+  if (url) return 'spec.url is for A2A agents: set spec.protocol: a2a, or use spec.endpoint (host:port) for a gRPC agent';
+  if (agent.spec.defaultConfidence !== undefined) {
+    return 'spec.defaultConfidence is for A2A agents (a gRPC agent sends a confidence with every answer); for the LLM agent set LLM_DEFAULT_CONFIDENCE in spec.env';
+  }
   if (image && endpoint) return 'spec.image and spec.endpoint are both set; set exactly one';
   if (!image && !endpoint) return 'neither spec.image nor spec.endpoint is set; set exactly one';
-  if (agent.spec.timeout) {
-    const ms = parseDuration(agent.spec.timeout);
-    if (ms === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
-    if (ms > MAX_CALL_TIMEOUT_MS) return `spec.timeout ${agent.spec.timeout} is above the maximum of 24h`;
-  }
+  return timeoutProblem(agent);
+}
+
+function timeoutProblem(agent: Agent): string | undefined {
+  if (!agent.spec.timeout) return undefined;
+  const ms = parseDuration(agent.spec.timeout);
+  if (ms === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
+  if (ms > MAX_CALL_TIMEOUT_MS) return `spec.timeout ${agent.spec.timeout} is above the maximum of 24h`;
   return undefined;
 }
 
@@ -182,8 +200,8 @@ function isPodReady(p: Pod): boolean {
   return !!p.status?.podIP && p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-export function agentController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: AgentControllerOptions): Controller {
-  const c = new Controller(new AgentReconciler(ctx, pool, opts), { workers, keys: () => ctx.caches.agents.keys() });
+export function agentController(ctx: OperatorContext, prober: AgentProber, workers: number, opts?: AgentControllerOptions): Controller {
+  const c = new Controller(new AgentReconciler(ctx, prober, opts), { workers, keys: () => ctx.caches.agents.keys() });
   ctx.caches.agents.on({ add: (o) => c.enqueue(keyOf(o)), update: (o, old) => {
     if (o.metadata?.generation !== old.metadata?.generation || !o.status) c.enqueue(keyOf(o));
   } });

@@ -30,6 +30,7 @@ export function desiredDeployment(agent: Agent) {
           {
             name: 'agent',
             image: agent.spec.image,
+            ...(agent.spec.args ? { args: agent.spec.args } : {}),
             ports: [{ name: 'grpc', containerPort: port, protocol: 'TCP' }],
             env: [
               { name: 'PARALLAX_AGENT_NAME', value: name },

@@ -20,7 +20,6 @@
 //   timeout ends it with a write (Failed, Timeout).
 import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern } from '../api/types.js';
-import type { AgentPool } from '../agents/index.js';
 import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
@@ -125,7 +124,7 @@ export class ExecutionReconciler implements Reconciler {
 
   constructor(
     private readonly ctx: OperatorContext,
-    private readonly pool: AgentPool,
+    private readonly pool: AgentCaller,
     opts: ExecutionControllerOptions = {},
   ) {
     this.bounds = { maxAgentValueBytes: opts.maxAgentValueBytes ?? 16 * 1024, maxResultBytes: opts.maxResultBytes ?? 256 * 1024 };
@@ -515,7 +514,7 @@ export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): bo
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-export function executionController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: ExecutionControllerOptions): Controller {
+export function executionController(ctx: OperatorContext, pool: AgentCaller, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
   const c = new Controller(reconciler, { workers, keys: () => ctx.caches.executions.keys() });
   reconciler.requeue = (key) => c.enqueue(key);

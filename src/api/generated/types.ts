@@ -2,9 +2,13 @@
 /* eslint-disable */
 
 /**
- * An agent service that speaks the gRPC ConfidenceAgent protocol. Set exactly one of image or endpoint.
+ * An agent the operator calls. protocol grpc (the ConfidenceAgent service): set exactly one of image or endpoint. protocol a2a (Agent2Agent): set url.
  */
 export interface AgentSpec {
+  /**
+   * How the operator talks to the agent: grpc (parallax.confidence.ConfidenceAgent) or a2a (the Agent2Agent protocol).
+   */
+  protocol?: "grpc" | "a2a";
   /**
    * What the agent can do; Patterns select agents that have all the capabilities they require.
    *
@@ -23,6 +27,20 @@ export interface AgentSpec {
    * host:port of an agent that runs outside the operator (no pods are created).
    */
   endpoint?: string;
+  /**
+   * protocol a2a: base URL of the A2A agent; its agent card is read from <url>/.well-known/agent-card.json. The operator dials only this origin.
+   */
+  url?: string;
+  /**
+   * protocol a2a: confidence of a reply that carries none (no metadata.confidence, no CONFIDENCE: marker); 0.5 when unset.
+   */
+  defaultConfidence?: number;
+  /**
+   * Arguments of the agent container, in place of its image's CMD (image agents): e.g. ["dist/src/llm-agent/main.js"] runs the LLM agent of the agents image.
+   *
+   * @maxItems 64
+   */
+  args?: string[];
   /**
    * Pods to run (image agents).
    */
@@ -86,15 +104,15 @@ export interface AgentStatus {
    */
   replicas?: number;
   /**
-   * Replicas that answer HealthCheck.
+   * Replicas that answer HealthCheck (a2a: 1 while its agent card answers).
    */
   readyReplicas?: number;
   /**
-   * Addresses (ip:port) the operator dials: Ready pods that answer HealthCheck, or the external endpoint.
+   * Addresses the operator dials: Ready pods (ip:port) that answer HealthCheck, the external endpoint, or the URL of an A2A agent whose card answers.
    */
   endpoints?: string[];
   /**
-   * What the agent said of itself in GetCapabilities.
+   * What the agent said of itself: GetCapabilities (grpc), or its agent card (a2a: name, and skill ids and tags as capabilities).
    */
   reported?: {
     /**

@@ -32,6 +32,7 @@ export const KINDS: KindDefinition[] = [
     spec: agentSpec,
     status: agentStatus,
     printerColumns: [
+      { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol', description: 'grpc or a2a' },
       { name: 'Capabilities', type: 'string', jsonPath: '.spec.capabilities', description: 'Declared capabilities' },
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Healthy replicas' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
