@@ -7,7 +7,7 @@ import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { AGENT_LABEL, type OperatorContext, type Pod } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
-import { parseDuration } from '../runtime/duration.js';
+import { agentSpecError } from './agent-rules.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
 import { covers, desiredDeployment, desiredService } from './agent-workload.js';
@@ -45,7 +45,7 @@ export class AgentReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const agent = this.ctx.caches.agents.get(namespace, name) as Agent | undefined;
     if (!agent || agent.metadata.deletionTimestamp) return; // owned objects go by garbage collection
-    const invalid = validate(agent);
+    const invalid = agentSpecError(agent);
     if (invalid) return void (await this.setStatus(agent, 'Invalid', 'InvalidSpec', invalid, [], 0, undefined, log));
 
     let candidates: string[];
@@ -156,14 +156,6 @@ export class AgentReconciler implements Reconciler {
       await this.ctx.events.record(agent as any, phase === 'Ready' ? 'Normal' : 'Warning', phase, message);
     }
   }
-}
-
-function validate(agent: Agent): string | undefined {
-  const { image, endpoint } = agent.spec ?? {};
-  if (image && endpoint) return 'spec.image and spec.endpoint are both set; set exactly one';
-  if (!image && !endpoint) return 'neither spec.image nor spec.endpoint is set; set exactly one';
-  if (agent.spec.timeout && parseDuration(agent.spec.timeout) === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
-  return undefined;
 }
 
 /** Where the pod listens: during a rollout that changes spec.port, old pods still use the old port. */

@@ -24,6 +24,7 @@ import type { AgentCallResult, AgentCaller, AgentInfo, StepOutcome } from '../ru
 import { readyAgentInfos, selectionChanged } from './agent-info.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
+import { executionPin, resolvePatternRevision } from './pattern-revisions.js';
 import { mergePatchFor } from './status.js';
 import { boundValue } from './truncate.js';
 
@@ -95,8 +96,10 @@ export class ExecutionReconciler implements Reconciler {
     if ((exec.metadata.generation ?? 1) > 1 && !exec.status?.startTime) {
       return this.finish(exec, undefined, 'Failed', 'SpecChanged', 'spec is immutable: it was edited before the run started; create a new Execution', log);
     }
-    const pattern = this.ctx.caches.patterns.get(namespace, exec.spec.patternRef.name) as Pattern | undefined;
-    if (!pattern) return this.pending(exec, 'PatternNotFound', `waiting for Pattern ${exec.spec.patternRef.name}`, log);
+    // Pattern revisions (pattern-revisions.ts): the run runs, and resumes, one exact revision.
+    const revision = resolvePatternRevision(this.ctx, namespace, exec.spec.patternRef.name, executionPin(exec));
+    if (!revision.ok) return revision.wait ? this.pending(exec, revision.reason, revision.message, log) : this.finish(exec, undefined, 'Failed', revision.reason, revision.message, log);
+    const pattern = revision.pattern;
     const compiled = this.compiled(pattern);
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
@@ -122,6 +125,7 @@ export class ExecutionReconciler implements Reconciler {
       ...exec.status,
       phase: 'Running',
       runId,
+      pattern: revision.record,
       attempt: (exec.status?.attempt ?? 0) + 1,
       startTime: exec.status?.startTime ?? new Date(startedAt).toISOString(),
       message: resumed ? 'resumed after an operator restart' : 'running',
@@ -482,8 +486,8 @@ type FinishArgs = [
 
 /** The claim fields of `claim` over the status of `fresh` (after a conflict on metadata). */
 function reclaim(fresh: Execution, claim: Status): Status {
-  const { phase, runId, attempt, startTime, message, observedGeneration, conditions } = claim;
-  return { ...fresh.status, phase, runId, attempt, startTime, message, observedGeneration, conditions };
+  const { phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions } = claim;
+  return { ...fresh.status, phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions };
 }
 
 /**
@@ -571,6 +575,7 @@ export function executionController(ctx: OperatorContext, pool: AgentPool, worke
     for (const set of sets) for (const key of set) c.enqueue(key);
   };
   ctx.caches.patterns.on({ add: wake, update: wake });
+  ctx.caches.patternRevisions.on({ add: wake, update: wake }); // the revision a waiting Execution needs
   const agentChanged = (o: { metadata?: { namespace?: string } }) => reconciler.agentsChanged(o.metadata?.namespace);
   // Registered before wake, so that woken Executions see the change.
   const selectionMoved = (o: KubeObject, old: KubeObject) => selectionChanged(o as Agent, old as Agent);

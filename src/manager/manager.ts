@@ -6,7 +6,8 @@ import { EventRecorder } from '../controllers/events.js';
 import { compactFinishedExecution } from '../controllers/execution-cache.js';
 import { Informer } from '../k8s/informer.js';
 import { KubeRest } from '../k8s/rest.js';
-import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES, type KubeObject } from '../k8s/resources.js';
+import { PATTERN_REVISION_LABEL } from '../api/pattern-revisions.js';
+import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES, type KubeObject } from '../k8s/resources.js';
 import { loggerFor } from '../observability/logger.js';
 import { AGENT_LABEL, type Caches, type OperatorContext } from './context.js';
 import { startProbeServer, type ProbeServer } from './http-server.js';
@@ -51,6 +52,7 @@ export class Manager {
     this.caches = {
       agents: informer(AGENTS),
       patterns: informer(PATTERNS),
+      patternRevisions: informer(CONTROLLER_REVISIONS, PATTERN_REVISION_LABEL),
       executions: informer(EXECUTIONS, undefined, compactFinishedExecution),
       // Only the objects the operator owns: a label selector keeps memory flat on big clusters.
       pods: informer(PODS, AGENT_LABEL),
