@@ -13,6 +13,15 @@ import { AGENT_LABEL, type Caches, type OperatorContext } from './context.js';
 import { startProbeServer, type ProbeServer } from './http-server.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 
+/** Runs on every replica, leader or not (controller-runtime: a Runnable without leader election). */
+export interface Runnable {
+  /** Starts it; may resolve before it is ready (it keeps trying on its own). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Part of /readyz. */
+  readonly ready: boolean;
+}
+
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
   /** Watch one namespace only; all namespaces when unset. */
@@ -26,6 +35,8 @@ export interface ManagerOptions {
   resyncMs?: number;
   /** Builds the controllers; each registers its informer handlers on ctx.caches. */
   controllers: (ctx: OperatorContext, opts: { workers: number }) => Controller[];
+  /** Started on every replica once the caches are synced (e.g. the admission webhook). */
+  runnables?: (ctx: OperatorContext) => Runnable[];
   /** Called when leadership is lost after it was held (the process should exit and restart). */
   onLostLeadership?: () => void;
 }
@@ -36,6 +47,7 @@ export class Manager {
   readonly context: OperatorContext;
   readonly identity: string;
   private readonly controllers: Controller[];
+  private readonly runnables: Runnable[];
   private readonly elector?: LeaderElector;
   private readonly log;
   private probe?: ProbeServer;
@@ -66,6 +78,7 @@ export class Manager {
       identity: this.identity,
     };
     this.controllers = opts.controllers(this.context, { workers: opts.workers ?? 4 });
+    this.runnables = opts.runnables?.(this.context) ?? [];
     if (opts.leaderElection) this.elector = new LeaderElector(this.rest, { ...opts.leaderElection, identity: this.identity });
   }
 
@@ -74,16 +87,17 @@ export class Manager {
   }
 
   get isReady(): boolean {
-    return this.synced;
+    return this.synced && this.runnables.every((r) => r.ready);
   }
 
   /** Starts caches and the probe server, then campaigns; resolves once caches are synced. */
   async start(): Promise<void> {
-    if (this.opts.httpAddress) this.probe = await startProbeServer(this.opts.httpAddress, () => this.synced);
+    if (this.opts.httpAddress) this.probe = await startProbeServer(this.opts.httpAddress, () => this.isReady);
     for (const inf of Object.values(this.caches)) inf.start();
     await Promise.all(Object.values(this.caches).map((inf) => inf.synced));
     this.synced = true;
     this.log.info('caches synced');
+    await Promise.all(this.runnables.map((r) => r.start()));
     if (!this.elector) return this.lead();
     this.electing = this.elector.run(
       () => this.lead(),
@@ -106,6 +120,7 @@ export class Manager {
     this.leading = false;
     await this.elector?.stop();
     await this.electing;
+    await Promise.all(this.runnables.map((r) => r.stop()));
     for (const inf of Object.values(this.caches)) inf.stop();
     await this.probe?.close();
     this.rest.close();

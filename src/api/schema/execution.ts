@@ -1,5 +1,8 @@
 import { anyJSON, conditions, confidence, duration, JSONSchema, observedGeneration } from './common.js';
 
+/** Refusal of a spec edit: the CRD's CEL rule (API servers ≥ 1.25) and the admission webhook say the same. */
+export const IMMUTABLE_SPEC_MESSAGE = 'spec is immutable; create a new Execution';
+
 const time = (description: string): JSONSchema => ({ type: 'string', format: 'date-time', description });
 
 export const executionSpec: JSONSchema = {
@@ -8,7 +11,7 @@ export const executionSpec: JSONSchema = {
   description: 'One run of a Pattern on an input. Immutable after creation, like a Job.',
   // Enforced by API servers ≥ 1.25 (CEL); older servers ignore it and the operator fails an
   // Execution whose spec was edited before its run started.
-  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable; create a new Execution' }],
+  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: IMMUTABLE_SPEC_MESSAGE }],
   properties: {
     patternRef: {
       type: 'object',
