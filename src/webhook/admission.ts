@@ -35,7 +35,7 @@ export interface AdmissionReview<T = unknown> {
 export interface AdmissionResponse {
   uid: string;
   allowed: boolean;
-  status?: { code: number; reason?: string; message: string; details?: { causes: { field?: string; message: string; reason?: string }[] } };
+  status?: { code: number; reason?: string; message: string };
   warnings?: string[];
 }
 
@@ -75,8 +75,9 @@ export function respond(req: AdmissionRequest, verdict: Verdict, objectName: str
     status: {
       code: 422,
       reason: 'Invalid',
+      // No details.causes: kubectl would print those instead of the message and drop the
+      // webhook's name, and the message already has every field.
       message: denialMessage(req.kind.kind, objectName, verdict.problems),
-      details: { causes: verdict.problems.map((p) => ({ field: p.field, message: p.message, reason: 'FieldValueInvalid' })) },
     },
     ...warnings,
   };
