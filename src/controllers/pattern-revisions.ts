@@ -222,6 +222,15 @@ export function resolvePatternRevision(ctx: Pick<OperatorContext, 'caches'>, nam
   return resolved(rev, namespace, name);
 }
 
+/** The Pattern's own revisions, read from the API (for clients: rollback, history), newest first. */
+export async function listPatternRevisions(rest: KubeRest, namespace: string, pattern: Pattern): Promise<ControllerRevision[]> {
+  const name = pattern.metadata.name!;
+  const list = await rest.list<ControllerRevision>(resourcePath(CONTROLLER_REVISIONS, namespace), {
+    labelSelector: `${PATTERN_REVISION_LABEL}=${patternLabelValue(name)}`,
+  });
+  return list.items.filter((r) => isRevisionOf(r, name) && ownedBy(r, pattern.metadata.uid)).sort((a, b) => b.revision - a.revision);
+}
+
 export interface RollbackResult {
   pattern: string;
   from: number | undefined;
@@ -237,12 +246,7 @@ export interface RollbackResult {
  */
 export async function rollbackPattern(rest: KubeRest, namespace: string, name: string, toRevision?: number): Promise<RollbackResult> {
   const pattern = await rest.get<Pattern>(resourcePath(PATTERNS, namespace, name));
-  const list = await rest.list<ControllerRevision>(resourcePath(CONTROLLER_REVISIONS, namespace), {
-    labelSelector: `${PATTERN_REVISION_LABEL}=${patternLabelValue(name)}`,
-  });
-  const revisions = list.items
-    .filter((r) => isRevisionOf(r, name) && ownedBy(r, pattern.metadata.uid))
-    .sort((a, b) => b.revision - a.revision);
+  const revisions = await listPatternRevisions(rest, namespace, pattern);
   const currentHash = patternHash(pattern.spec);
   const current = revisions.find((r) => revisionHash(r) === currentHash);
   const kept = revisions.map((r) => r.revision).sort((a, b) => a - b).join(', ') || 'none';
