@@ -79,6 +79,7 @@ export async function planRotation(current: CertBundle | undefined, policy: Rota
     if (!parsed.ca.cert.checkPrivateKey(createPrivateKey(current.ca.key))) throw new Error('CA key does not match');
     if (!parsed.serving.cert.checkPrivateKey(createPrivateKey(current.serving.key))) throw new Error('serving key does not match');
     if (!parsed.trusted.some((t) => issuedBy(parsed.serving, t))) throw new Error('serving certificate not issued by a trusted CA');
+    if (!parsed.trusted.some((t) => t.cert.fingerprint256 === parsed.ca.cert.fingerprint256)) throw new Error('signing CA not trusted');
   } catch {
     // Damaged (edited by hand, a key missing): start over, still trusting what was trusted, so a
     // serving certificate that works goes on working until the new one is published.
@@ -113,7 +114,8 @@ export async function planRotation(current: CertBundle | undefined, policy: Rota
     changes.push('cert-issued');
   }
   // 3. CAs that issued nothing served any more (for long enough) or that expired leave the bundle.
-  const keep = trusted.filter((t) => t === ca || (t.notAfter > now && (issuedBy(serving, t) || now - serving.issuedAt < policy.overlapMs)));
+  const isSigning = (t: CertInfo) => t.cert.fingerprint256 === ca.cert.fingerprint256;
+  const keep = trusted.filter((t) => isSigning(t) || (t.notAfter > now && (issuedBy(serving, t) || now - serving.issuedAt < policy.overlapMs)));
   if (keep.length !== trusted.length) {
     bundle = { ...bundle, trusted: keep.map((t) => t.pem) };
     changes.push('ca-pruned');

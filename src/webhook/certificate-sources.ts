@@ -49,7 +49,7 @@ export async function ensureCaBundle(rest: KubeRest, configuration: string, bund
   if (stale.length === 0) return false;
   // A strategic merge patch: webhooks merge by name, so only caBundle changes.
   await rest.patch(path, { webhooks: stale.map((w) => ({ name: w.name, clientConfig: { caBundle: want } })) }, 'strategic');
-  log.info({ configuration, webhooks: stale.map((w) => w.name) }, 'caBundle updated');
+  log.info({ configuration, webhooks: stale.map((w) => w.name)}, 'caBundle updated');
   return true;
 }
 

@@ -5,9 +5,10 @@
 // uses node:crypto's X509Certificate.
 // Invariants: a serving certificate names every host it is reached by in subjectAltName (Go's TLS,
 // and so the API server, ignores the CN) and is only for serverAuth; notBefore is set BACKDATE_MS
-// in the past so that a replica whose clock is slightly behind still accepts it, and issuedAt()
-// undoes that, which is how rotation (cert-rotation.ts) knows a certificate's age without
-// keeping state anywhere but the Secret.
+// in the past so that a replica whose clock is slightly behind still accepts it, and certInfo's
+// issuedAt undoes that, which is how rotation (cert-rotation.ts) knows a certificate's age without
+// keeping state anywhere but the Secret. X.509 times have whole seconds, so issuedAt is rounded up:
+// an age is never overestimated, and an overlap never shortened.
 import 'reflect-metadata';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -100,7 +101,7 @@ export function certInfo(pem: string): CertInfo {
     .filter(Boolean)
     .map((s) => s.replace(/^(DNS|IP Address):/, ''))
     .sort();
-  return { pem: cert.toString(), cert, issuedAt: Date.parse(cert.validFrom) + BACKDATE_MS, notAfter: Date.parse(cert.validTo), hosts };
+  return { pem: cert.toString(), cert, issuedAt: Date.parse(cert.validFrom) + BACKDATE_MS + 999, notAfter: Date.parse(cert.validTo), hosts };
 }
 
 /** Whether `cert` was signed by `ca`. */
