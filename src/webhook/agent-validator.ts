@@ -45,7 +45,7 @@ export class AgentValidator implements Validator<Agent> {
     const refs = agentSecretRefs(obj);
     if (refs.length === 0 || this.secretRefs === 'allow') return [];
     if (this.secretRefs === 'deny') {
-      return refs.map((r) => ({ field: r.path, message: `Secret references are not allowed in Agents by this operator (--agent-secret-refs=deny); use a literal value or mount-free configuration` }));
+      return refs.map((r) => ({ field: r.path, message: `Secret references are not allowed in Agents by this operator (--agent-secret-refs=deny)` }));
     }
     const namespace = req.namespace ?? obj.metadata?.namespace ?? '';
     const user = req.userInfo?.username ?? '(unknown)';
