@@ -28,6 +28,17 @@ export function renderFigures(r: any): string {
     ...Object.values(r.floor.api).map((f: any) => row(['API floor', f.concurrency, f.n, f.latencyMs.p50, f.latencyMs.p95, f.latencyMs.p99, f.throughput])),
     ...r.floor.grpc.map((g: any) => row(['gRPC floor', g.concurrency, g.n, g.latencyMs.p50, g.latencyMs.p95, g.latencyMs.p99, g.callsPerSec])),
     '',
+    ...(r.admission
+      ? [
+          '**Admission** (one create of an Execution, sequential, alternating between a namespace the webhook checks and one it does not; the webhook served by a standby replica)',
+          '',
+          row(['create', 'n', 'p50 ms', 'p95 ms', 'p99 ms']),
+          row(['---', '---', '---', '---', '---']),
+          row(['through the webhook', r.admission.n, r.admission.admissionCreateMs.p50, r.admission.admissionCreateMs.p95, r.admission.admissionCreateMs.p99]),
+          row(['without (the floor\'s create)', r.admission.n, r.admission.plainCreateMs.p50, r.admission.plainCreateMs.p95, r.admission.plainCreateMs.p99]),
+          '',
+        ]
+      : []),
     `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency)`,
     '',
     row(['case', 'agents/Execution', 'concurrency', 'workers', 'Agents / Executions stored', 'p50 ms', 'p95 ms', 'p99 ms', 'Executions/s', 'latencyRatio', 'throughputRatio', 'operator CPU ms/Execution', 'rssMB']),

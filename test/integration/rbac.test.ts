@@ -252,7 +252,11 @@ async function grant(name: string, user: string, clusterRules: Rule[], leaseRule
   });
   // The authorizer's cache follows the writes a moment later: wait until it sees both bindings.
   await eventually(
-    async () => (await allowed(user, permissions(clusterRules)[0])) && (await allowed(user, permissions(leaseRules)[0], LEASE_NS)) && (await allowed(user, permissions(certRules)[0], LEASE_NS)),
+    async () =>
+      // A permission not limited to names: a review without a name can only be granted by those.
+      (await allowed(user, permissions(clusterRules.filter((r) => !r.resourceNames))[0])) &&
+      (await allowed(user, permissions(leaseRules)[0], LEASE_NS)) &&
+      (await allowed(user, permissions(certRules.filter((r) => !r.resourceNames))[0], LEASE_NS)),
     `RBAC for ${user} in effect`, 30000, { intervalMs: 100 },
   );
 }
@@ -323,7 +327,10 @@ interface FlowResult {
 
 async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, secretName: string): Promise<void> {
   const get = (r: ResourceType, name: string) => admin.get<any>(resourcePath(r, ns, name));
-  const create = (r: ResourceType, obj: any) => admin.create<any>(resourcePath(r, ns), { apiVersion: 'parallax.ai/v1alpha1', ...obj, metadata: { ...obj.metadata, namespace: ns } });
+  // Retried while the API server cannot call the operator's webhook yet (it loads the caBundle a
+  // moment after the operator publishes it; without the permissions to do so, never).
+  const create = (r: ResourceType, obj: any) =>
+    eventually(() => admin.create<any>(resourcePath(r, ns), { apiVersion: 'parallax.ai/v1alpha1', ...obj, metadata: { ...obj.metadata, namespace: ns } }), `${obj.kind} ${obj.metadata.name} admitted in ${ns}`, 60000, { intervalMs: 200, stop });
   const phase = (r: ResourceType, name: string, phases: string[]) => async () => {
     const o = await get(r, name);
     return phases.includes(o.status?.phase) ? o : undefined;
