@@ -396,8 +396,9 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, sec
 
   // The webhook's certificate Secret damaged by hand: the operator repairs it (an update).
   const secretPath = `/api/v1/namespaces/${LEASE_NS}/secrets/${secretName}`;
-  await admin.patch(secretPath, { data: { 'tls.key': null } });
-  await wait(async () => !!(await admin.get<any>(secretPath)).data?.['tls.key'], 'the certificate Secret repaired');
+  const broken = Buffer.from('not a key').toString('base64');
+  await admin.patch(secretPath, { data: { 'tls.key': broken } });
+  await wait(async () => (await admin.get<any>(secretPath)).data?.['tls.key'] !== broken, 'the certificate Secret repaired');
 }
 
 // ---------------------------------------------------------------------------------------------
