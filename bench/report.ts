@@ -37,6 +37,8 @@ export function renderFigures(r: any): string {
           row(['through the webhook', r.admission.n, r.admission.admissionCreateMs.p50, r.admission.admissionCreateMs.p95, r.admission.admissionCreateMs.p99]),
           row(['without (the floor\'s create)', r.admission.n, r.admission.plainCreateMs.p50, r.admission.plainCreateMs.p95, r.admission.plainCreateMs.p99]),
           '',
+          `The webhook adds ${r.admission.addedMs} ms (p50); of that, the webhook's own work is ${r.admission.webhookMeanMs} ms on average (its \`parallax_webhook_request_duration_seconds\`), the rest is the API server's call to it.`,
+          '',
         ]
       : []),
     `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency)`,

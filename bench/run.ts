@@ -98,6 +98,8 @@ interface Operator {
   child: ChildProcess;
   pid: number;
   workers: number;
+  /** Its /metrics text. */
+  metrics(): Promise<string>;
   /** The operator's own figure of its V8 heap in use (prom-client default metrics), in MB. */
   heapUsedMB(): Promise<number>;
   stop(): Promise<void>;
@@ -127,6 +129,7 @@ async function startOperator(kubeconfig: string, workers: number, logDir: string
     child,
     pid: child.pid!,
     workers,
+    metrics: () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()),
     heapUsedMB: async () => {
       const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
       const m = /^parallax_operator_nodejs_heap_size_used_bytes (\S+)/m.exec(text);
@@ -336,7 +339,12 @@ async function admissionBench(rest: KubeRest, kubeconfig: string, runDir: string
     }
     const admissionCreateMs = stats(adm);
     const plainCreateMs = stats(plain);
-    return { n, plainCreateMs, admissionCreateMs, ratio: round(admissionCreateMs.p50 / plainCreateMs.p50), operatorRssMB: rssOf(op.pid).rssMB };
+    // The webhook's own share: its mean time per Execution request, from its histogram.
+    const text = await op.metrics();
+    const metric = (name: string) => Number(new RegExp(`^${name}\\{kind="Execution"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    const webhookMeanMs = round((metric('parallax_webhook_request_duration_seconds_sum') / metric('parallax_webhook_request_duration_seconds_count')) * 1000, 3);
+    const addedMs = round(admissionCreateMs.p50 - plainCreateMs.p50);
+    return { n, plainCreateMs, admissionCreateMs, ratio: round(admissionCreateMs.p50 / plainCreateMs.p50), addedMs, webhookMeanMs, operatorRssMB: rssOf(op.pid).rssMB };
   } finally {
     await op.stop();
     await rest.delete(`${VALIDATING_WEBHOOK_CONFIGURATIONS}/parallax-bench`);
@@ -406,8 +414,8 @@ async function main() {
     floorWatch.stop();
     log(`API floor: ${Object.values(floor).map((f) => `c${f.concurrency} p50 ${f.latencyMs.p50} ms ${f.throughput}/s`).join('; ')}`);
     // Admission, side by side with the floor's create ------------------------------------------------
-    const admission = await admissionBench(rest, cp.kubeconfigPath, runDir, SIZES.latencyN);
-    log(`admission: create p50 ${admission.admissionCreateMs.p50} ms through the webhook, ${admission.plainCreateMs.p50} ms without (×${admission.ratio})`);
+    const admission = { ...(await admissionBench(rest, cp.kubeconfigPath, runDir, SIZES.latencyN)), floorP50Ms: floor.c1!.latencyMs.p50 };
+    log(`admission: create p50 ${admission.admissionCreateMs.p50} ms through the webhook, ${admission.plainCreateMs.p50} ms without (×${admission.ratio}); the webhook's own mean ${admission.webhookMeanMs} ms; +${admission.addedMs} ms is ${Math.round((admission.addedMs / admission.floorP50Ms) * 100)}% of the API floor (create → Succeeded seen, p50 ${admission.floorP50Ms} ms)`);
     if (args.has('--only-admission')) {
       console.table([{ case: 'create through the webhook', ...admission.admissionCreateMs }, { case: 'create (floor)', ...admission.plainCreateMs }]);
       rest.close();
@@ -582,7 +590,8 @@ async function main() {
       { goal: 'throughput ≥ 60% of the floor (3 agents, concurrency 100)', value: t100.throughputRatio, target: '≥ 0.6', met: t100.throughputRatio >= 0.6 },
       { goal: 'throughput ≥ 100 Executions/s with 3 agents', value: t100.throughput, target: '≥ 100', met: t100.throughput >= 100 },
       { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
-      { goal: 'admission adds ≤ 20% to the API floor\'s create latency (p50, with and without the webhook, side by side)', value: admission.ratio, target: '≤ 1.2', met: admission.ratio <= 1.2 },
+      { goal: 'admission adds ≤ 20% to the create latency (p50 of one create, with and without the webhook, side by side)', value: admission.ratio, target: '≤ 1.2', met: admission.ratio <= 1.2 },
+      { goal: 'admission adds ≤ 20% to the API floor\'s latency (create → Succeeded seen, p50)', value: round(1 + admission.addedMs / admission.floorP50Ms), target: '≤ 1.2', met: admission.addedMs / admission.floorP50Ms <= 0.2 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (as shipped, no heap cap)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
     ];
