@@ -32,6 +32,19 @@ export function renderFigures(r: any): string {
     ...protocolTable(r),
     ...renderSdk(r.sdk),
     '',
+    ...(r.admission
+      ? [
+          '**Admission** (one create of an Execution, sequential, alternating between a namespace the webhook checks and one it does not; the webhook served by a standby replica)',
+          '',
+          row(['create', 'n', 'p50 ms', 'p95 ms', 'p99 ms']),
+          row(['---', '---', '---', '---', '---']),
+          row(['through the webhook', r.admission.n, r.admission.admissionCreateMs.p50, r.admission.admissionCreateMs.p95, r.admission.admissionCreateMs.p99]),
+          row(['without (the floor\'s create)', r.admission.n, r.admission.plainCreateMs.p50, r.admission.plainCreateMs.p95, r.admission.plainCreateMs.p99]),
+          '',
+          `The webhook adds ${r.admission.addedMs} ms (p50); of that, the webhook's own work is ${r.admission.webhookMeanMs} ms on average (its \`parallax_webhook_request_duration_seconds\`), the rest is the API server's call to it.`,
+          '',
+        ]
+      : []),
     `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency)`,
     '',
     row(['case', 'agents/Execution', 'concurrency', 'workers', 'Agents / Executions stored', 'p50 ms', 'p95 ms', 'p99 ms', 'Executions/s', 'latencyRatio', 'throughputRatio', 'operator CPU ms/Execution', 'rssMB']),

@@ -12,7 +12,8 @@
 //                                 figures replace those of the last run's in bench/results.json
 //   BENCH_SCALE_AGENTS, BENCH_SCALE_EXECUTIONS, BENCH_MEMORY_AGENTS, BENCH_MEMORY_EXECUTIONS,
 //   BENCH_LATENCY_N, BENCH_THROUGHPUT_N, BENCH_SDK_N override sizes; BENCH_CPU_PROF=1 profiles the operator
-//   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc.
+//   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc;
+//   --only-admission measures the admission case alone and prints it (no results.json, no doc).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,7 +26,9 @@ import { CannedCaller, agentInfos, loadFixture, loadPatterns } from '../src/cmd/
 import { ControlPlane, freePort } from '../src/envtest/control-plane.js';
 import { installCRDs } from '../src/k8s/install-crds.js';
 import { KubeRest, resourcePath } from '../src/k8s/rest.js';
-import { AGENTS, EXECUTIONS, PATTERNS } from '../src/k8s/resources.js';
+import { AGENTS, EXECUTIONS, LEASES, PATTERNS } from '../src/k8s/resources.js';
+import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../src/webhook/certificate-sources.js';
+import { validatingWebhookConfiguration } from '../src/webhook/configuration.js';
 import { compilePattern, runPattern } from '../src/runtime/index.js';
 import { loadProtocol, type ConfidenceAgentClient } from '../src/sdk/index.js';
 import {
@@ -161,17 +164,19 @@ interface Operator {
   child: ChildProcess;
   pid: number;
   workers: number;
+  /** Its /metrics text. */
+  metrics(): Promise<string>;
   /** The operator's own figure of its V8 heap in use (prom-client default metrics), in MB. */
   heapUsedMB(): Promise<number>;
   stop(): Promise<void>;
 }
 
-async function startOperator(kubeconfig: string, workers: number, logDir: string, v8Flags: string[] = []): Promise<Operator> {
+async function startOperator(kubeconfig: string, workers: number, logDir: string, v8Flags: string[] = [], extra: { namespace?: string; args?: string[] } = {}): Promise<Operator> {
   const port = await freePort();
   const nodeArgs = [...v8Flags, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`] : [])];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn'],
+    [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', extra.namespace ?? NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn', ...(extra.args ?? [])],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
@@ -190,6 +195,7 @@ async function startOperator(kubeconfig: string, workers: number, logDir: string
     child,
     pid: child.pid!,
     workers,
+    metrics: () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()),
     heapUsedMB: async () => {
       const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
       const m = /^parallax_operator_nodejs_heap_size_used_bytes (\S+)/m.exec(text);
@@ -372,6 +378,70 @@ async function runtimeBench(ms: number): Promise<{ pattern: string; runsPerSec: 
   return out;
 }
 
+/**
+ * Admission: the API floor's create (one POST of an Execution), with and without the webhook, side by
+ * side: the same object alternately into a namespace the webhook configuration selects and one it
+ * does not. The webhook is served by a standby replica (a Lease held by the driver: caches and
+ * webhook, no reconciling, as every replica but the leader) watching only that namespace, where the
+ * Pattern exists, so each admission compiles nothing (cached) but checks the input against its schema.
+ */
+async function admissionBench(rest: KubeRest, kubeconfig: string, runDir: string, n: number) {
+  const ADM_NS = 'bench-admission';
+  const PLAIN_NS = 'bench-create';
+  for (const ns of [ADM_NS, PLAIN_NS]) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await rest.patch(`/api/v1/namespaces/${ADM_NS}`, { metadata: { labels: { 'parallax.ai/bench-admission': 'on' } } });
+  const now = new Date().toISOString().replace('Z', '000Z');
+  await rest.create(resourcePath(LEASES, ADM_NS), {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'held', namespace: ADM_NS },
+    spec: { holderIdentity: 'bench-driver', leaseDurationSeconds: 86400, acquireTime: now, renewTime: now },
+  });
+  const port = await freePort();
+  await rest.create(VALIDATING_WEBHOOK_CONFIGURATIONS, validatingWebhookConfiguration({ name: 'parallax-bench', url: `https://127.0.0.1:${port}`, namespaceSelector: { matchLabels: { 'parallax.ai/bench-admission': 'on' } } }));
+  const op = await startOperator(kubeconfig, 1, runDir, [], {
+    namespace: ADM_NS,
+    args: ['--leader-elect', '--leader-election-namespace', ADM_NS, '--leader-election-id', 'held', '--enable-webhook', '--webhook-port', String(port), '--webhook-secret-namespace', ADM_NS, '--webhook-configuration', 'parallax-bench', '--webhook-cert-host', '127.0.0.1'],
+  });
+  try {
+    // Through the webhook too, once the API server has loaded the caBundle.
+    await waitFor('the Pattern admitted', () => rest.create(resourcePath(PATTERNS, ADM_NS), { ...fanPattern(1), metadata: { name: 'fan-1', namespace: ADM_NS } }).then(() => true, () => false), 60000);
+    const bad = { ...execObj(ADM_NS, 'refused', 'fan-1'), spec: { patternRef: { name: 'fan-1' }, input: { task: 42 } } };
+    await waitFor('the webhook checking input', () => rest.create(resourcePath(EXECUTIONS, ADM_NS), bad).then(() => false, (err: Error) => /denied the request/.test(err.message)), 60000);
+    const time = async (ns: string, name: string, into: number[]) => {
+      const s = performance.now();
+      await rest.create(resourcePath(EXECUTIONS, ns), execObj(ns, name, 'fan-1'));
+      into.push(performance.now() - s);
+    };
+    const warm: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      await time(ADM_NS, `w${i}`, warm);
+      await time(PLAIN_NS, `w${i}`, warm);
+    }
+    const adm: number[] = [];
+    const plain: number[] = [];
+    for (let i = 0; i < n; i++) {
+      // Alternate which goes first, so neither always follows the other.
+      if (i % 2) {
+        await time(ADM_NS, `a${i}`, adm);
+        await time(PLAIN_NS, `a${i}`, plain);
+      } else {
+        await time(PLAIN_NS, `a${i}`, plain);
+        await time(ADM_NS, `a${i}`, adm);
+      }
+    }
+    const admissionCreateMs = stats(adm);
+    const plainCreateMs = stats(plain);
+    // The webhook's own share: its mean time per Execution request, from its histogram.
+    const text = await op.metrics();
+    const metric = (name: string) => Number(new RegExp(`^${name}\\{kind="Execution"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    const webhookMeanMs = round((metric('parallax_webhook_request_duration_seconds_sum') / metric('parallax_webhook_request_duration_seconds_count')) * 1000, 3);
+    const addedMs = round(admissionCreateMs.p50 - plainCreateMs.p50);
+    return { n, plainCreateMs, admissionCreateMs, ratio: round(admissionCreateMs.p50 / plainCreateMs.p50), addedMs, webhookMeanMs, operatorRssMB: rssOf(op.pid).rssMB };
+  } finally {
+    await op.stop();
+    await rest.delete(`${VALIDATING_WEBHOOK_CONFIGURATIONS}/parallax-bench`);
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 
 async function createMany(rest: KubeRest, n: number, concurrency: number, make: (i: number) => { path: string; body: object; status?: object }) {
@@ -435,6 +505,14 @@ async function main() {
     for (const c of [10, 100]) floor[`c${c}`] = await runFloor(rest, floorWatch, SIZES.throughputN, c);
     floorWatch.stop();
     log(`API floor: ${Object.values(floor).map((f) => `c${f.concurrency} p50 ${f.latencyMs.p50} ms ${f.throughput}/s`).join('; ')}`);
+    // Admission, side by side with the floor's create ------------------------------------------------
+    const admission = { ...(await admissionBench(rest, cp.kubeconfigPath, runDir, SIZES.latencyN)), floorP50Ms: floor.c1!.latencyMs.p50 };
+    log(`admission: create p50 ${admission.admissionCreateMs.p50} ms through the webhook, ${admission.plainCreateMs.p50} ms without (×${admission.ratio}); the webhook's own mean ${admission.webhookMeanMs} ms; +${admission.addedMs} ms is ${Math.round((admission.addedMs / admission.floorP50Ms) * 100)}% of the API floor (create → Succeeded seen, p50 ${admission.floorP50Ms} ms)`);
+    if (args.has('--only-admission')) {
+      console.table([{ case: 'create through the webhook', ...admission.admissionCreateMs }, { case: 'create (floor)', ...admission.plainCreateMs }]);
+      rest.close();
+      return;
+    }
     const grpcN = QUICK ? 2000 : 10000;
     const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
     log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
@@ -630,6 +708,8 @@ async function main() {
       { goal: 'throughput ≥ 60% of the floor (3 agents, concurrency 100)', value: t100.throughputRatio, target: '≥ 0.6', met: t100.throughputRatio >= 0.6 },
       { goal: 'throughput ≥ 100 Executions/s with 3 agents', value: t100.throughput, target: '≥ 100', met: t100.throughput >= 100 },
       { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
+      { goal: 'admission adds ≤ 20% to the create latency (p50 of one create, with and without the webhook, side by side)', value: admission.ratio, target: '≤ 1.2', met: admission.ratio <= 1.2 },
+      { goal: 'admission adds ≤ 20% to the API floor\'s latency (create → Succeeded seen, p50)', value: round(1 + admission.addedMs / admission.floorP50Ms), target: '≤ 1.2', met: admission.addedMs / admission.floorP50Ms <= 0.2 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (as shipped, no heap cap)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
       sdkGoal(sdk),
@@ -649,6 +729,7 @@ async function main() {
         kubeApiserver: execFileSync(join(process.env.KUBEBUILDER_ASSETS!, 'kube-apiserver'), ['--version']).toString().trim(),
       },
       floor: { api: floor, grpc: grpcFloors, a2a: a2aFloors },
+      admission,
       cases,
       protocols,
       runtime,

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { runCheck, type CheckIO } from './check.js';
 import { clusterReachable, runLocal } from './local.js';
 import { managerCommand, runManager } from './manager.js';
+import { patternHistoryCommand, patternRollbackCommand } from './pattern-revisions.js';
 import { exitOnSignals } from './signals.js';
 
 const consoleIO: CheckIO = {
@@ -29,6 +30,12 @@ export function buildCli(io: CheckIO = consoleIO): Command {
     });
 
   program.addCommand(managerCommand());
+
+  program
+    .command('pattern')
+    .description('Pattern revisions: history, rollback')
+    .addCommand(patternRollbackCommand(io))
+    .addCommand(patternHistoryCommand(io));
 
   program
     .command('local')

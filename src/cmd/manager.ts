@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The operator process: `node dist/src/cmd/manager.js [flags]`.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadKubeConfig } from '../k8s/rest.js';
 import { Manager } from '../manager/manager.js';
 import { rootLogger } from '../observability/logger.js';
 import { parseDuration } from '../runtime/duration.js';
 import { operatorControllers } from '../operator.js';
+import { SECRET_REF_POLICIES, type SecretRefPolicy } from '../webhook/agent-validator.js';
+import { AdmissionWebhook, serviceHosts } from '../webhook/index.js';
 import { exitOnSignals } from './signals.js';
 
 export interface ManagerFlags {
@@ -22,6 +24,15 @@ export interface ManagerFlags {
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
   agentProbeInterval?: string;
+  enableWebhook?: boolean;
+  webhookPort?: string;
+  webhookCertDir?: string;
+  webhookSecret?: string;
+  webhookSecretNamespace?: string;
+  webhookConfiguration?: string;
+  webhookService?: string;
+  webhookCertHost?: string[];
+  agentSecretRefs?: SecretRefPolicy;
 }
 
 export function managerCommand(): Command {
@@ -40,6 +51,15 @@ export function managerCommand(): Command {
     .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps acting without a successful renewal (< lease duration)', '10s')
     .option('--leader-elect-retry-period <duration>', 'how often the Lease is renewed or tried', '2s')
     .option('--agent-probe-interval <duration>', 'how often Agent health is probed', '10s')
+    .option('--enable-webhook', 'serve the validating admission webhook on every replica (docs/admission.md)', false)
+    .option('--webhook-port <port>', 'HTTPS port of the admission webhook', '9443')
+    .option('--webhook-cert-dir <dir>', 'take tls.crt and tls.key from here (cert-manager) instead of managing a Secret')
+    .option('--webhook-secret <name>', 'Secret holding the CA and serving certificate the operator creates and rotates', 'parallax-webhook-certs')
+    .option('--webhook-secret-namespace <ns>', 'namespace of that Secret (default: $POD_NAMESPACE or default)')
+    .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the operator keeps current ("" for none)', 'parallax-validating-webhook')
+    .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
+    .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
+    .addOption(new Option('--agent-secret-refs <policy>', 'Agents with env[].valueFrom.secretKeyRef: allow, deny, or allow only if the author may get the Secret').choices(SECRET_REF_POLICIES).default('allow'))
     .action(async (flags: ManagerFlags) => {
       const mgr = await runManager(flags);
       exitOnSignals(() => mgr.stop());
@@ -71,6 +91,7 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
       : false,
     controllers: (ctx, o) =>
       operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s') } }),
+    runnables: (ctx) => (flags.enableWebhook ? [new AdmissionWebhook(ctx, webhookOptions(flags))] : []),
     onLostLeadership: () => {
       rootLogger.error('lost leadership; exiting so that a fresh process campaigns again');
       process.exit(1);
@@ -79,6 +100,26 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   await mgr.start();
   rootLogger.info({ namespace: flags.namespace ?? '(all)', leaderElect: flags.leaderElect, identity: mgr.identity, httpPort: mgr.probePort }, 'operator started');
   return mgr;
+}
+
+function webhookOptions(flags: ManagerFlags): ConstructorParameters<typeof AdmissionWebhook>[1] {
+  const port = Number(flags.webhookPort ?? '9443');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--webhook-port must be a port number, got ${flags.webhookPort}`);
+  const namespace = flags.webhookSecretNamespace ?? process.env.POD_NAMESPACE ?? 'default';
+  return {
+    port,
+    agentSecretRefs: flags.agentSecretRefs ?? 'allow',
+    ...(flags.webhookCertDir
+      ? { certDir: flags.webhookCertDir }
+      : {
+          secret: {
+            namespace,
+            name: flags.webhookSecret ?? 'parallax-webhook-certs',
+            ...(flags.webhookConfiguration ? { configuration: flags.webhookConfiguration } : {}),
+            hosts: [...serviceHosts(namespace, flags.webhookService ?? 'parallax-webhook'), ...(flags.webhookCertHost ?? [])],
+          },
+        }),
+  };
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

@@ -2,21 +2,18 @@
 // Ready pods' IPs that answer HealthCheck (not Endpoints objects), capabilities from
 // GetCapabilities, re-probed periodically. An A2A Agent is its URL, Ready while its agent card answers.
 import type { Agent } from '../api/types.js';
-import { a2aURLProblem, isA2A, type AgentProber } from '../agents/index.js';
+import { isA2A, type AgentProber } from '../agents/index.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { AGENT_LABEL, type OperatorContext, type Pod } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
-import { parseDuration } from '../runtime/duration.js';
+import { agentSpecError } from './agent-rules.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
 import { covers, desiredDeployment, desiredService } from './agent-workload.js';
 import { writeStatus } from './status.js';
 
 type AgentStatus = NonNullable<Agent['status']>;
-
-/** The longest deadline of one agent call (a gRPC deadline is a timer too; see util/timers.ts). */
-export const MAX_CALL_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 type Phase = NonNullable<AgentStatus['phase']>;
 interface Workload {
   kind: string;
@@ -48,7 +45,7 @@ export class AgentReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const agent = this.ctx.caches.agents.get(namespace, name) as Agent | undefined;
     if (!agent || agent.metadata.deletionTimestamp) return; // owned objects go by garbage collection
-    const invalid = validate(agent);
+    const invalid = agentSpecError(agent);
     if (invalid) return void (await this.setStatus(agent, 'Invalid', 'InvalidSpec', invalid, [], 0, undefined, log));
 
     let candidates: string[];
@@ -159,36 +156,6 @@ export class AgentReconciler implements Reconciler {
       await this.ctx.events.record(agent as any, phase === 'Ready' ? 'Normal' : 'Warning', phase, message);
     }
   }
-}
-
-/** Why the Agent's spec cannot be acted on, or undefined. The one place for these rules (an admission webhook reuses it). */
-export function validate(agent: Agent): string | undefined {
-  const { image, endpoint, url, args, env } = agent.spec ?? {};
-  if (env?.some((e) => e.name === 'LLM_API_KEY' && e.value !== undefined)) {
-    return 'spec.env LLM_API_KEY must come from a Secret (valueFrom.secretKeyRef), not a literal value: whoever can read the Agent could read the key';
-  }
-  if (args && !image) return 'spec.args is for image agents (the container the operator runs); this Agent runs none';
-  if (isA2A(agent)) {
-    const extra = [image && 'spec.image', endpoint && 'spec.endpoint'].filter(Boolean).join(' and ');
-    if (extra) return `${extra} ${extra.includes(' and ') ? 'are' : 'is'} for grpc agents; an a2a agent is reached at spec.url only`;
-    if (!url) return 'spec.protocol a2a needs spec.url, the base URL the agent card is served under (<url>/.well-known/agent-card.json)';
-    return a2aURLProblem(url) ?? timeoutProblem(agent);
-  }
-  if (url) return 'spec.url is for A2A agents: set spec.protocol: a2a, or use spec.endpoint (host:port) for a gRPC agent';
-  if (agent.spec.defaultConfidence !== undefined) {
-    return 'spec.defaultConfidence is for A2A agents (a gRPC agent sends a confidence with every answer); for the LLM agent set LLM_DEFAULT_CONFIDENCE in spec.env';
-  }
-  if (image && endpoint) return 'spec.image and spec.endpoint are both set; set exactly one';
-  if (!image && !endpoint) return 'neither spec.image nor spec.endpoint is set; set exactly one';
-  return timeoutProblem(agent);
-}
-
-function timeoutProblem(agent: Agent): string | undefined {
-  if (!agent.spec.timeout) return undefined;
-  const ms = parseDuration(agent.spec.timeout);
-  if (ms === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
-  if (ms > MAX_CALL_TIMEOUT_MS) return `spec.timeout ${agent.spec.timeout} is above the maximum of 24h`;
-  return undefined;
 }
 
 /** Where the pod listens: during a rollout that changes spec.port, old pods still use the old port. */

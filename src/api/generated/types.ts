@@ -184,6 +184,10 @@ export interface PatternSpec {
    */
   description?: string;
   /**
+   * Old revisions kept (ControllerRevisions owned by the Pattern) besides the current one, for Executions that ask for one and for rollback; revisions an unfinished Execution runs are kept too. Not part of a revision.
+   */
+  revisionHistoryLimit?: number;
+  /**
    * JSON Schema (draft 2020-12) that Execution.spec.input must satisfy.
    */
   input?: {
@@ -394,6 +398,14 @@ export interface PatternStatus {
    */
   matchingAgents?: number;
   /**
+   * Number of the revision the current spec is recorded as (`kubectl get controllerrevisions -l parallax.ai/pattern=NAME`).
+   */
+  revision?: number;
+  /**
+   * Content hash of the current spec; names its ControllerRevision `NAME-HASH`.
+   */
+  revisionHash?: string;
+  /**
    * Every problem found, with where it is.
    */
   errors?: {
@@ -453,6 +465,10 @@ export interface ExecutionSpec {
      * Pattern name.
      */
     name: string;
+    /**
+     * Run this revision of the Pattern (see Pattern status.revision); default: the current one when the run starts.
+     */
+    revision?: number;
   };
   /**
    * Input of the run; must satisfy the Pattern's input schema.
@@ -579,6 +595,27 @@ export interface ExecutionStatus {
    * How many times a run was started (a restart after an operator crash adds one; the result is written once).
    */
   attempt?: number;
+  /**
+   * The exact Pattern the run runs, recorded with its claim; a resumed run runs this revision even if the Pattern was edited since.
+   */
+  pattern?: {
+    /**
+     * Pattern name.
+     */
+    name?: string;
+    /**
+     * Revision number when the run started (a rollback may renumber it later).
+     */
+    revision?: number;
+    /**
+     * The Pattern's metadata.generation that revision was recorded from.
+     */
+    generation?: number;
+    /**
+     * Content hash of the spec; the revision is the ControllerRevision NAME-HASH.
+     */
+    hash?: string;
+  };
   /**
    * Id of the current attempt; agent task ids derive from the Execution uid and this.
    */

@@ -2,7 +2,7 @@
 // controller sets Invalid with the message; an admission webhook reuses it).
 import { describe, expect, it } from '@jest/globals';
 import type { Agent } from '../../../src/api/types.js';
-import { validate } from '../../../src/controllers/agent-controller.js';
+import { agentSpecError as validate } from '../../../src/controllers/agent-rules.js';
 
 const agent = (spec: Agent['spec']): Agent => ({ apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: 'a' }, spec });
 const secretKey = { name: 'LLM_API_KEY', valueFrom: { secretKeyRef: { name: 'llm', key: 'api-key' } } };

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
-import { validate as validateAgent } from '../../../src/controllers/agent-controller.js';
+import { agentSpecError as validateAgent } from '../../../src/controllers/agent-rules.js';
 import { find, K8sObject, readYaml, ROOT } from './tools.js';
 
 const PATTERNS = [
