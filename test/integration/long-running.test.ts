@@ -211,14 +211,20 @@ test('a claim that was applied although its answer was lost is recognised as the
 describe('an Execution deleted and created again under the same name', () => {
   test('within the first second of the old run: the new one runs its own input and is not failed by the old run', async () => {
     const ns = await env.namespace('recreate');
-    await operator();
+    const p = await proxy();
+    await operator({ kubeConfig: kubeConfigFrom(p.kubeconfig(join(env.cp.dir, 'recreate.kubeconfig'), env.cp.token)) });
     const a = await agent(ns, 'a', ['--echo', '--delay-ms', '1500', '--announce']);
     await askPattern(ns);
     await ready(ns, 'a');
     await createObject(env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'ask' }, input: { task: 'old' } });
     await a.waitForOutput(/CALL /);
+    // The watch pauses for a moment, so the delete and the new object reach the operator together,
+    // while the old run (its claim not written yet) is still waiting for its agent.
+    const heal = p.fault({ method: 'GET', path: /executions\?.*watch=true/, action: { kind: 'fail', code: 503 } });
+    p.cutWatches();
     await env.rest.delete(resourcePath(EXECUTIONS, ns, 'same'));
     const fresh = await createObject(env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'ask' }, input: { task: 'new' } });
+    heal();
     const e = await finished(env.rest, ns, 'same');
     expect(e.metadata.uid).toBe(fresh.metadata.uid);
     expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 1, result: { value: { task: 'new' } } });
