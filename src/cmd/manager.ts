@@ -9,6 +9,7 @@ import { exitOnSignals } from './signals.js';
 
 export interface ManagerFlags {
   kubeconfig?: string;
+  context?: string;
   httpAddress: string;
   leaderElect: boolean;
   leaderElectionNamespace?: string;
@@ -29,8 +30,9 @@ export function managerCommand(): Command {
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
     .option('--workers <n>', 'concurrent reconciles per controller', '4')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
-    .action(async (flags: ManagerFlags) => {
-      const mgr = await runManager(flags);
+    // Under `parallax operator`, --kubeconfig, --context and --namespace are the CLI's global flags.
+    .action(async (_flags: ManagerFlags, cmd: Command) => {
+      const mgr = await runManager(cmd.optsWithGlobals<ManagerFlags>());
       exitOnSignals(() => mgr.stop());
     });
 }
@@ -39,8 +41,10 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   if (flags.logLevel) rootLogger.level = flags.logLevel;
   const workers = Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${flags.workers}`);
+  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  if (flags.context) kubeConfig.setCurrentContext(flags.context);
   const mgr = new Manager({
-    kubeConfig: loadKubeConfig(flags.kubeconfig),
+    kubeConfig,
     namespace: flags.namespace,
     workers,
     httpAddress: flags.httpAddress,

@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { parseDuration } from '../runtime/duration.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
-import { covers, desiredDeployment, desiredService } from './agent-workload.js';
+import { covers, desiredDeployment, desiredService, isPodReady, podPort } from './agent-workload.js';
 import { writeStatus } from './status.js';
 
 type AgentStatus = NonNullable<Agent['status']>;
@@ -164,15 +164,6 @@ function validate(agent: Agent): string | undefined {
   if (!image && !endpoint) return 'neither spec.image nor spec.endpoint is set; set exactly one';
   if (agent.spec.timeout && parseDuration(agent.spec.timeout) === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
   return undefined;
-}
-
-/** Where the pod listens: during a rollout that changes spec.port, old pods still use the old port. */
-function podPort(p: Pod, fallback: number): number {
-  return p.spec?.containers?.find((c) => c.name === 'agent')?.ports?.[0]?.containerPort ?? fallback;
-}
-
-function isPodReady(p: Pod): boolean {
-  return !!p.status?.podIP && p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 export function agentController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: AgentControllerOptions): Controller {
