@@ -87,7 +87,8 @@ function agentText(a: AgentStatus, width: number): string {
 export function plainLine(e: ProgressEvent): string {
   switch (e.type) {
     case 'phase':
-      return `phase ${e.phase}${e.message ? `: ${e.message}` : ''}`;
+      // "Running: running" says nothing twice.
+      return `phase ${e.phase}${e.message && e.message.toLowerCase() !== e.phase.toLowerCase() ? `: ${e.message}` : ''}`;
     case 'step': {
       const d = stepDuration(e.step);
       return `step ${e.step.name} ${e.step.phase}${d !== undefined ? ` (${ms(d)})` : ''}${e.step.message ? `: ${e.step.message}` : ''}`;

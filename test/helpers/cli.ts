@@ -60,7 +60,9 @@ export interface ProcessOptions {
 export function cliProcess(args: string[], opts: ProcessOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     // Don't hand jest's --experimental-vm-modules to the CLI; tsx runs the TypeScript sources.
-    const env = { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: '', ...(opts.env ?? {}) };
+    // Without LOG_LEVEL, as a user runs it (jest's environment may set one).
+    const { LOG_LEVEL: _, ...inherited } = process.env;
+    const env = { ...inherited, NODE_OPTIONS: '', ...(opts.env ?? {}) };
     const child = spawn(process.execPath, ['--import', 'tsx', opts.entry ?? CLI_ENTRY, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

@@ -101,7 +101,7 @@ function checkInput(pattern: Pattern, input: unknown): void {
   const compiled = compilePattern(pattern.spec, { name: pattern.metadata.name! });
   if (!compiled.ok || !compiled.compiled) return;
   const bad = inputError(compiled.compiled, input);
-  if (bad) throw new CliError(`input for Pattern "${pattern.metadata.name}" ${bad.message}`);
+  if (bad) throw new CliError(`input for Pattern "${pattern.metadata.name}" ${bad.message.slice(bad.path.length + 2)}`);
 }
 
 function emit(io: Parameters<typeof printObject>[0], exec: Execution, output: RunFlags['output'], verb: string): void {
