@@ -27,7 +27,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { compilePattern, runPattern, type CompiledPattern } from '../runtime/index.js';
-import { compileInputSchema, describeErrors } from '../runtime/input-schema.js';
+import { compileInputSchema } from '../runtime/input-schema.js';
 import { checkCalls, checkConfidence, checkError, matchValue, type ConfidenceExpectation } from './assertions.js';
 import { agentInfos, CannedCaller, loadFixture, loadPatterns, type CannedReply, type FixtureAgent, type LoadedPattern } from './mock-agents.js';
 
@@ -199,7 +199,7 @@ export function loadTestFile(file: string): LoadedTestFile {
     throw new PatternTestFileError(`${file}: ${(err as Error).message}`);
   }
   validate ??= compileInputSchema(PATTERN_TEST_SCHEMA);
-  if (!validate(doc)) throw new PatternTestFileError(`${file}: not a pattern test file: ${describeErrors(validate.errors)}`);
+  if (!validate(doc)) throw new PatternTestFileError(`${file}: not a pattern test file: ${schemaErrors(validate.errors ?? [])}`);
   const spec = doc as PatternTestFile;
   const here = dirname(file);
   let patterns: LoadedPattern[];
@@ -227,6 +227,18 @@ export function loadTestFile(file: string): LoadedTestFile {
     }
   }
   return { file, spec, patterns, baseAgents, baseInput };
+}
+
+/** `/cases/0/expect has an unknown field confidense; …` (ajv's words, with the field it means). */
+function schemaErrors(errors: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[]): string {
+  return errors
+    .filter((e) => e.keyword !== 'oneOf') // its branches' errors say more
+    .map((e) => {
+      const at = e.instancePath || '(root)';
+      if (e.keyword === 'additionalProperties') return `${at} has an unknown field ${String(e.params.additionalProperty)}`;
+      return `${at} ${e.message ?? 'is invalid'}`;
+    })
+    .join('; ');
 }
 
 /** Agents of `base`, each replaced by the one of the same name in `over`; the others of `over` added. */

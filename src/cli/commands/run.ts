@@ -32,7 +32,7 @@ export function runCommand(): Command {
     .option('-f, --filename <file>', 'the input from a JSON or YAML file (- for stdin); with neither flag, piped stdin is the input')
     .option('--wait', 'follow the run: steps and each agent\'s answer and confidence as they land, then the result')
     .option('--timeout <duration>', 'spec.timeout of the Execution: bounds waiting for agents and the run itself (default 5m)')
-    .option('--name <name>', 'name of the Execution (default: generated, <pattern>-xxxxx)')
+    .option('--name <name>', 'name of the Execution (default: generated, PATTERN-xxxxx)')
     .addOption(dryRunOption())
     .addOption(outputOption(['json', 'yaml', 'name']))
     .addHelpText('after', `
