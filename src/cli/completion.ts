@@ -135,6 +135,7 @@ export async function complete(root: Command, words: string[], partial: string, 
       return filtered({ ...values, candidates: values.candidates.map((v) => ({ value: `${partial.slice(0, eq)}=${v.value}` })) });
     }
     const candidates = allOptions(cmd).flatMap((o) => [o.long, o.short].filter((f): f is string => !!f).map((value) => ({ value, description: o.description })));
+    candidates.push({ value: '--help', description: 'help for the command' }); // commander's, not among the options
     return filtered({ candidates, directive: DIRECTIVE.noFileComp });
   }
   const subs = visible(cmd);

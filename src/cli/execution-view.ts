@@ -78,11 +78,6 @@ function take<T>(items: T[], pred: (t: T) => boolean): T[] {
 const stepDuration = (s: StepStatus): number | undefined =>
   s.startedAt && s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : undefined;
 
-function agentText(a: AgentStatus, width: number): string {
-  if (a.error) return `failed: ${a.error}`;
-  return compact(a.value, width);
-}
-
 /** One plain line per event: stable prefixes (`phase`, `step`, `agent`) that scripts can grep. */
 export function plainLine(e: ProgressEvent): string {
   switch (e.type) {
@@ -176,7 +171,7 @@ export function renderFrame(exec: Execution, opts: FrameOptions): string[] {
     lines.push(`  ${mark} ${st ? name : c('dim', name)}${d !== undefined ? `  ${ms(d)}` : ''}${detail ? `  ${c('dim', detail)}` : ''}`);
     for (const a of agents.filter((x) => x.step === name)) {
       const confidence = a.error ? c('red', 'failed') : `${conf(a.confidence).padEnd(5)} ${bar(a.confidence ?? 0)}`;
-      lines.push(`      ${a.name.padEnd(nameWidth)}  ${confidence}  ${agentText(a, opts.width)}`);
+      lines.push(`      ${a.name.padEnd(nameWidth)}  ${confidence}  ${a.error ?? compact(a.value, opts.width)}`);
     }
   }
   if (phase === 'Succeeded') lines.push(`  ${c('bold', `confidence ${conf(s.result?.confidence ?? s.confidence)}`)}`);

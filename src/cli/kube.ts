@@ -31,12 +31,12 @@ export interface KubeTarget {
 
 export function loadTarget(flags: GlobalFlags): KubeTarget {
   const kc = new KubeConfig();
-  const source = flags.kubeconfig ?? 'the default kubeconfig ($KUBECONFIG or ~/.kube/config)';
+  const source = flags.kubeconfig ?? (process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : '~/.kube/config');
   try {
     if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new CliError(`cannot load kubeconfig ${source}: ${(err as Error).message}; pass a readable file with --kubeconfig`);
+    throw new CliError(`cannot load the kubeconfig ${source}: ${(err as Error).message}; pass a readable file with --kubeconfig`);
   }
   if (flags.context) {
     if (!kc.getContextObject(flags.context)) {
@@ -46,8 +46,9 @@ export function loadTarget(flags: GlobalFlags): KubeTarget {
     kc.setCurrentContext(flags.context);
   }
   const cluster = kc.getCurrentCluster();
-  // client-node falls back to an unauthenticated http://localhost when it finds no kubeconfig at all.
-  if (!cluster || (!flags.kubeconfig && kc.getContexts().length === 0 && cluster.server === 'http://localhost')) {
+  // With no kubeconfig at all, client-node falls back to an unauthenticated http://localhost:8080.
+  const fallback = kc.getCurrentContext() === 'loaded-context' && cluster?.name === 'cluster' && cluster.server.startsWith('http://localhost');
+  if (!cluster || (!flags.kubeconfig && fallback)) {
     throw new CliError(`no cluster configured in ${source}: set KUBECONFIG or pass --kubeconfig (and --context)`);
   }
   const context = kc.getCurrentContext();

@@ -20,7 +20,7 @@ function fullName(cmd: Command): string {
 function afterText(cmd: Command): string {
   const texts: string[] = [];
   // commander keeps addHelpText() callbacks as listeners of its afterHelp event.
-  cmd.listeners('afterHelp').forEach((fn) => {
+  (cmd as unknown as NodeJS.EventEmitter).listeners('afterHelp').forEach((fn) => {
     (fn as (ctx: { error: boolean; command: Command; write(s: string): void }) => void)({ error: false, command: cmd, write: (s) => texts.push(s) });
   });
   return texts.join('').trim();
