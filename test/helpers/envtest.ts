@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/envtest/control-plane.js';
 import { installCRDs } from '../../src/k8s/install-crds.js';
 import { KubeRest } from '../../src/k8s/rest.js';
-import { Manager } from '../../src/manager/manager.js';
+import { Manager, type ManagerOptions } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
 
 export interface TestEnv {
@@ -52,14 +52,14 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
 }
 
 /**
- * The whole operator in-process against env (not started): no HTTP server, no leader election, and
- * Agents probed every 500 ms so that tests see health changes quickly.
+ * The whole operator in-process against env (not started): no HTTP server, no leader election unless
+ * asked for, and Agents probed every 500 ms so that tests see health changes quickly.
  */
-export function testOperator(env: TestEnv, workers = 4): Manager {
+export function testOperator(env: TestEnv, workers = 4, leaderElection: ManagerOptions['leaderElection'] = false): Manager {
   return new Manager({
     kubeConfig: env.kubeConfig,
     httpAddress: false,
-    leaderElection: false,
+    leaderElection,
     controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
   });
 }

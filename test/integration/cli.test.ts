@@ -2,16 +2,18 @@
 // streams) against a real kube-apiserver + kube-controller-manager with the operator running and
 // example agents as real processes. Image Agents get pods from the real Deployment; the test plays
 // the kubelet (a loopback pod IP where an agent process listens, the pod marked Ready).
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
-import { AGENTS, EXECUTIONS, PATTERNS, PODS } from '../../src/k8s/resources.js';
+import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { cli, CLI_ENTRY, cliProcess, type CliResult } from '../helpers/cli.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
+import { kubectlBinary } from '../unit/packaging/tools.js';
 
 const SLOW = 180000;
 const VIEWER = { user: 'cli-viewer', token: 'cli-viewer-token' };
@@ -49,11 +51,27 @@ const BROKEN = {
   spec: { agents: { capabilities: ['scoring'] }, steps: [{ name: 'ask', call: { strategy: 'parallel' } }], output: { confidence: 'ask[0].value.score' } },
 };
 
+const operatorLabels = { 'app.kubernetes.io/name': 'parallax', 'app.kubernetes.io/component': 'operator' };
+const OPERATOR_DEPLOYMENT = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'parallax', namespace: 'parallax-system', labels: { ...operatorLabels, 'app.kubernetes.io/version': '0.1.0' } },
+  spec: {
+    replicas: 1,
+    selector: { matchLabels: operatorLabels },
+    template: { metadata: { labels: operatorLabels }, spec: { containers: [{ name: 'manager', image: 'ghcr.io/parallax-ai/parallax-operator:0.1.0' }] } },
+  },
+};
+
 const agentObject = (name: string, spec: Record<string, unknown>) => ({ apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name, namespace: ns }, spec });
 
 beforeAll(async () => {
   env = await startTestEnv({ controllerManager: true, users: { [VIEWER.user]: VIEWER.token } });
-  mgr = testOperator(env, 2);
+  // Installed as the chart installs it, as far as `status` can tell: a labelled Deployment (no kubelet
+  // runs its pods) and the leader's Lease, held by this in-process operator.
+  await env.rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'parallax-system' } });
+  await env.rest.create(resourcePath(DEPLOYMENTS, 'parallax-system'), OPERATOR_DEPLOYMENT);
+  mgr = testOperator(env, 2, { namespace: 'parallax-system', name: 'parallax-operator' });
   await mgr.start();
   ns = await env.namespace('cli');
   dir = mkdtempSync(join(tmpdir(), 'parallax-cli-'));
@@ -304,7 +322,8 @@ describe('watch, result, agent list, status', () => {
     expect(status.code).toBe(0);
     const s = lines(status);
     expect(s[0]).toMatch(/^Cluster {5}https:\/\/127\.0\.0\.1:\d+ \(context admin@envtest\), Kubernetes v1\.20\.\d+$/);
-    expect(s).toContain('Operator    no Deployment labelled app.kubernetes.io/name=parallax,app.kubernetes.io/component=operator in parallax-system (installed elsewhere? --operator-namespace; or running outside the cluster)');
+    expect(s[1]).toBe('Operator    parallax-system/parallax: 0/1 ready, version 0.1.0');
+    expect(s[2]).toMatch(new RegExp(`^Leader {6}${mgr.identity} \\(renewed \\d+s ago\\)$`));
     expect(s.find((l) => l.startsWith('Agents'))).toMatch(new RegExp(`^Agents {6}4 in namespace ${ns}: 1 Pending, 3 Ready \\(last health check \\d+s ago\\)$|^Agents {6}4 in namespace ${ns}: 4 Ready`));
     expect(s.find((l) => l.startsWith('Executions'))).toMatch(new RegExp(`^Executions {2}\\d+ in namespace ${ns} in the last hour: (\\d+ Failed, )?\\d+ Pending, \\d+ Succeeded$`));
     const report = JSON.parse((await cli([...g, 'status', '-o', 'json'])).stdout);
@@ -325,5 +344,31 @@ describe('kubectl plugin and completion', () => {
     expect(names).toEqual({ code: 0, stdout: 'broken-score\nreview\n:4\n', stderr: '' });
     const verbs = await cliProcess(['agent', ''], { entry: hook });
     expect(verbs.stdout).toBe('list\tlist Agents with their phase, ready replicas, capabilities and expertise\ntest\tcall an Agent directly with a task and show its health, capabilities, answer and confidence\n:4\n');
+  }, SLOW);
+
+  test('the real kubectl finds the plugin, runs it with its flags, and completes through the hook', () => {
+    // What `npm install -g` puts on the PATH, as wrappers around the TypeScript entry (tsx).
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    for (const [name, args] of [['kubectl-parallax', ''], ['kubectl_complete-parallax', ' __complete']]) {
+      writeFileSync(join(bin, name), `#!/bin/sh\nNODE_OPTIONS= exec "${process.execPath}" --import tsx "${CLI_ENTRY}"${args} "$@"\n`);
+      chmodSync(join(bin, name), 0o755);
+    }
+    const kubectl = (...args: string[]) => {
+      const { LOG_LEVEL: _, ...inherited } = process.env;
+      return spawnSync(kubectlBinary(), args, { env: { ...inherited, PATH: `${bin}:${process.env.PATH}`, KUBECONFIG: kubeconfig }, encoding: 'utf8', timeout: 60000 });
+    };
+    expect(kubectl('plugin', 'list').stdout).toContain(join(bin, 'kubectl-parallax'));
+    const list = kubectl('parallax', '--context', 'admin@envtest', 'agent', 'list', '-o', 'name');
+    expect({ status: list.status, stdout: list.stdout }).toEqual({ status: 0, stdout: 'agent.parallax.ai/img\nagent.parallax.ai/scorer\nagent.parallax.ai/security\nagent.parallax.ai/style\n' });
+    const failed = kubectl('parallax', 'status'); // current context: the unreachable cluster
+    expect(failed.status).toBe(2);
+    expect(failed.stderr).toMatch(/^error: cannot reach the cluster at https:\/\/127\.0\.0\.1:1/);
+    const completed = kubectl('__complete', 'parallax', 'pattern', '');
+    expect(completed.stdout.split('\n').slice(0, 3)).toEqual([
+      'check\tcompile a Pattern file; with --replies, run it against canned agent replies (offline, no cluster)',
+      expect.stringMatching(/^test\trun Pattern unit tests/),
+      ':4',
+    ]);
   }, SLOW);
 });
