@@ -19,10 +19,10 @@ lint: node_modules
 	npm run lint
 
 run: build ## Operator against the current kubeconfig, or a local control plane + demo when there is no cluster
-	node dist/src/cmd/cli.js run
+	node dist/src/cmd/cli.js operator run
 
 local: build ## Always the local control plane + demo
-	node dist/src/cmd/cli.js local
+	node dist/src/cmd/cli.js operator local
 
 manifests: node_modules ## Regenerate CRDs, TS types and the API reference from src/api/schema
 	npm run manifests

@@ -3,6 +3,7 @@
 // real exit code, stdout and stderr). The process is spawned asynchronously: a test that runs the
 // operator in-process must keep its event loop turning while the CLI waits for a result.
 import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/context.js';
 import { buildProgram, runCli } from '../../src/cli/program.js';
@@ -79,4 +80,17 @@ export function cliProcess(args: string[], opts: ProcessOptions = {}): Promise<C
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/**
+ * What `npm install -g` puts on the PATH (parallax, kubectl-parallax, kubectl_complete-parallax),
+ * written into `dir` as shell wrappers that run the TypeScript entry with tsx. Returns `dir`.
+ */
+export function installCliWrappers(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, args] of [['parallax', ''], ['kubectl-parallax', ''], ['kubectl_complete-parallax', ' __complete']]) {
+    writeFileSync(join(dir, name), `#!/bin/sh\nNODE_OPTIONS= exec "${process.execPath}" --import tsx "${CLI_ENTRY}"${args} "$@"\n`);
+    chmodSync(join(dir, name), 0o755);
+  }
+  return dir;
 }

@@ -3,7 +3,7 @@
 // example agents as real processes. Image Agents get pods from the real Deployment; the test plays
 // the kubelet (a loopback pod IP where an agent process listens, the pod marked Ready).
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -11,7 +11,7 @@ import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
-import { cli, CLI_ENTRY, cliProcess, type CliResult } from '../helpers/cli.js';
+import { cli, CLI_ENTRY, cliProcess, installCliWrappers, type CliResult } from '../helpers/cli.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 import { kubectlBinary } from '../unit/packaging/tools.js';
 
@@ -347,13 +347,7 @@ describe('kubectl plugin and completion', () => {
   }, SLOW);
 
   test('the real kubectl finds the plugin, runs it with its flags, and completes through the hook', () => {
-    // What `npm install -g` puts on the PATH, as wrappers around the TypeScript entry (tsx).
-    const bin = join(dir, 'bin');
-    mkdirSync(bin);
-    for (const [name, args] of [['kubectl-parallax', ''], ['kubectl_complete-parallax', ' __complete']]) {
-      writeFileSync(join(bin, name), `#!/bin/sh\nNODE_OPTIONS= exec "${process.execPath}" --import tsx "${CLI_ENTRY}"${args} "$@"\n`);
-      chmodSync(join(bin, name), 0o755);
-    }
+    const bin = installCliWrappers(join(dir, 'bin'));
     const kubectl = (...args: string[]) => {
       const { LOG_LEVEL: _, ...inherited } = process.env;
       return spawnSync(kubectlBinary(), args, { env: { ...inherited, PATH: `${bin}:${process.env.PATH}`, KUBECONFIG: kubeconfig }, encoding: 'utf8', timeout: 60000 });

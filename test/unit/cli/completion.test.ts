@@ -1,13 +1,13 @@
 // Shell completion from the command tree: cobra's __complete answers (what kubectl and the scripts
 // ask), and the bash script run by a real bash against the real CLI.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bashScript, complete, formatCompletion, zshScript, type CompletionSources } from '../../../src/cli/completion.js';
 import { buildProgram } from '../../../src/cli/program.js';
 import type { GlobalFlags } from '../../../src/cli/kube.js';
-import { captureIO, cli, CLI_ENTRY } from '../../helpers/cli.js';
+import { captureIO, cli, installCliWrappers } from '../../helpers/cli.js';
 import { hasCommand } from '../packaging/tools.js';
 
 const asked: { resource: string; flags: GlobalFlags }[] = [];
@@ -67,10 +67,7 @@ test('`__complete` is answered before any flag is applied, in cobra\'s format', 
 });
 
 test('the bash script, sourced in bash, completes with the real CLI', () => {
-  const bin = mkdtempSync(join(tmpdir(), 'parallax-bash-'));
-  const exe = join(bin, 'parallax');
-  writeFileSync(exe, `#!/bin/sh\nNODE_OPTIONS= exec "${process.execPath}" --import tsx "${CLI_ENTRY}" "$@"\n`);
-  chmodSync(exe, 0o755);
+  const bin = installCliWrappers(mkdtempSync(join(tmpdir(), 'parallax-bash-')));
   const script = join(bin, 'completion.bash');
   writeFileSync(script, bashScript(['parallax']));
   const complete = (line: string) => {
