@@ -8,7 +8,7 @@ node_modules: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-.PHONY: build test lint run local manifests install uninstall deploy undeploy docker-build bench chart-render
+.PHONY: build test lint run local manifests install uninstall deploy undeploy docker-build bench chart-render krew-archive
 build: node_modules ## Compile TypeScript to dist/
 	npm run build
 
@@ -47,6 +47,9 @@ HELM = $(shell bash hack/tools/helm.sh helm)
 chart-render: node_modules ## Lint and render the Helm chart with the pinned helm (.tools/bin/helm)
 	$(HELM) lint --strict charts/parallax
 	$(HELM) template parallax charts/parallax -n parallax-system $(HELM_ARGS)
+
+krew-archive: node_modules ## The kubectl plugin's release archive (dist/krew/) and plugins/parallax.yaml with its sha256
+	bash hack/krew-archive.sh
 
 bench: build ## Benchmarks (see docs/performance.md)
 	npm run bench
