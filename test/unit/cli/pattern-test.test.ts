@@ -1,6 +1,6 @@
 // `parallax pattern test`: the runner in-process (every kind of miss, malformed files) and the CLI
 // as a process (exit 0 when the cases pass, 1 when one fails, 2 for a malformed file).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findTestFiles, PatternTestFileError, runPatternTests } from '../../../src/cli/pattern-test.js';
@@ -106,6 +106,19 @@ cases:
   ]);
   expect(suite.cases[0].failures[0]).toMatch(/^pattern broken does not compile: output\.confidence: /);
   expect(findTestFiles([tmp, brokenTest])).toEqual(expect.arrayContaining([brokenTest, composedTest]));
+});
+
+test('the example in docs/cli.md passes as written', async () => {
+  const doc = readFileSync(join(ROOT, 'docs/cli.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('### Pattern tests'));
+  const example = /```yaml\n([\s\S]*?)```/.exec(section)![1];
+  // Its paths are relative to a test file one directory below the repository root.
+  const suite = await runPatternTests([write('doc-example.test.yaml', example.replaceAll('../', `${ROOT}/`))]);
+  expect(suite.cases.map((c) => [c.name, c.failures])).toEqual([
+    ['stops at the first answer that reaches the target', []],
+    ['best effort when no answer reaches the target', []],
+    ['input without a query is refused', []],
+  ]);
 });
 
 test('as a process: exit 0 when every case passes, 1 when one fails, 2 for a malformed file', async () => {
