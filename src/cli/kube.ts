@@ -57,6 +57,16 @@ export function loadTarget(flags: GlobalFlags): KubeTarget {
   return { kubeConfig: kc, rest, namespace, context, server: cluster.server, close: () => rest.close() };
 }
 
+/** Runs `fn` with the cluster the flags select, and closes its connections afterwards. */
+export async function withTarget<T>(flags: GlobalFlags, fn: (target: KubeTarget) => Promise<T>): Promise<T> {
+  const target = loadTarget(flags);
+  try {
+    return await fn(target);
+  } finally {
+    target.close();
+  }
+}
+
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
 
 function isNetworkError(err: unknown): boolean {

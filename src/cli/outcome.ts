@@ -8,7 +8,7 @@ import { EXIT, type CliContext, type ExitCode } from './context.js';
 import { failureReason } from './execution-view.js';
 import { followExecution } from './follow.js';
 import type { KubeTarget } from './kube.js';
-import { printObject, type ObjectFormat } from './output.js';
+import { objectRef, printObject, type ObjectFormat } from './output.js';
 import { progressView } from './progress.js';
 
 /** The Pattern's top-level step names, for the live view; [] when it cannot be read. */
@@ -17,8 +17,12 @@ export async function plannedSteps(target: KubeTarget, pattern: string, known?: 
   return (p?.spec?.steps ?? []).map((s) => s.name);
 }
 
-export async function followToOutcome(ctx: CliContext, target: KubeTarget, name: string, format: ObjectFormat | undefined, steps: string[]): Promise<ExitCode> {
-  const view = format ? undefined : progressView(ctx.io, steps);
+/**
+ * Follows the Execution to its end. `output` as -o gives it: none shows the progress, `json|yaml`
+ * prints only the final object, `name` only its name.
+ */
+export async function followToOutcome(ctx: CliContext, target: KubeTarget, name: string, output: ObjectFormat | 'name' | undefined, steps: string[]): Promise<ExitCode> {
+  const view = output ? undefined : progressView(ctx.io, steps);
   let final: Execution;
   try {
     final = await followExecution(target, name, { onChange: (e) => view?.update(e) });
@@ -26,7 +30,8 @@ export async function followToOutcome(ctx: CliContext, target: KubeTarget, name:
     view?.stop();
   }
   view?.finish(final);
-  if (format) printObject(ctx.io, final, format);
+  if (output === 'name') ctx.io.out(objectRef(final));
+  else if (output) printObject(ctx.io, final, output);
   return reportPhase(ctx, final);
 }
 

@@ -298,7 +298,7 @@ describe('watch, result, agent list, status', () => {
     expect(missing.stderr).toContain(`Execution "gone-1" not found in namespace "${ns}"`);
   }, SLOW);
 
-  test('in-process: agent list (wide, json, -A), result of an unfinished run, status', async () => {
+  test('in-process: agent list (wide, json, -A), result of an unfinished run, status, run, watch, agent test', async () => {
     const g = ['--kubeconfig', kubeconfig, '--context', 'admin@envtest'];
     const wide = await cli([...g, 'agent', 'list', '-o', 'wide']);
     expect(wide.code).toBe(0);
@@ -327,6 +327,22 @@ describe('watch, result, agent list, status', () => {
     expect(s.find((l) => l.startsWith('Agents'))).toMatch(new RegExp(`^Agents {6}4 in namespace ${ns}: 1 Pending, 3 Ready \\(last health check \\d+s ago\\)$|^Agents {6}4 in namespace ${ns}: 4 Ready`));
     expect(s.find((l) => l.startsWith('Executions'))).toMatch(new RegExp(`^Executions {2}\\d+ in namespace ${ns} in the last hour: (\\d+ Failed, )?\\d+ Pending, \\d+ Succeeded$`));
     const report = JSON.parse((await cli([...g, 'status', '-o', 'json'])).stdout);
+    // What the process tests showed, once more in this process (so coverage sees it).
+    const ran = await cli([...g, 'run', 'review', '--input', '{"task": "t"}', '--wait', '-o', 'name']);
+    expect(ran).toEqual({ code: 0, stdout: expect.stringMatching(/^execution\.parallax\.ai\/review-[a-z0-9]{5}\n$/), stderr: '' });
+    const name = ran.stdout.trim().split('/')[1];
+    expect((await cli([...g, 'watch', name, '-o', 'yaml'])).stdout).toMatch(/^ {2}phase: Succeeded$/m);
+    expect((await cli([...g, 'result', name])).stdout).toMatch(/^result confidence 0\.78$/m);
+    const failedRun = await cli([...g, 'run', 'broken-score', '--wait']);
+    expect(failedRun.code).toBe(1);
+    const live = await cli([...g, 'run', 'review', '--input', '{"task": "t"}', '--wait'], { tty: true, columns: 100, env: {} });
+    expect(live.code).toBe(0);
+    expect(live.stdout).toMatch(/\x1b\[\d+A/); // redrawn in place
+    const answered = await cli([...g, 'agent', 'test', 'security', '--task', 't', '-o', 'yaml']);
+    expect((yaml.load(answered.stdout) as any).reply.confidence).toBe(0.9);
+    const forwarded = await cli([...g, 'agent', 'test', 'img', '--task', 't', '--connect', 'port-forward', '--timeout', '5s']);
+    expect(forwarded.code).toBe(2);
+    expect((await cli([...g, 'agent', 'test', 'security', '--task', 't', '--connect', 'port-forward'])).stderr).toContain('agent security is an endpoint Agent');
     expect(report.executions.byPhase.Failed).toBeGreaterThanOrEqual(1);
     expect(report.agents.total).toBe(4);
   }, SLOW);

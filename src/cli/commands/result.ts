@@ -7,7 +7,7 @@ import { resourcePath } from '../../k8s/rest.js';
 import { EXECUTIONS } from '../../k8s/resources.js';
 import { action, CliError, EXIT } from '../context.js';
 import { isFinished, resultLines } from '../execution-view.js';
-import { loadTarget, request, type GlobalFlags, type KubeTarget } from '../kube.js';
+import { request, withTarget, type GlobalFlags, type KubeTarget } from '../kube.js';
 import { reportPhase } from '../outcome.js';
 import { compact, conf, ms, outputOption, printObject, table, type ObjectFormat } from '../output.js';
 
@@ -25,13 +25,7 @@ export function resultCommand(): Command {
     .addOption(outputOption(['json', 'yaml']))
     .action(
       action<GlobalFlags & { output?: ObjectFormat }>(async ({ ctx, opts }, name) => {
-        const target = loadTarget(opts);
-        let exec: Execution;
-        try {
-          exec = await getExecution(target, name);
-        } finally {
-          target.close();
-        }
+        const exec = await withTarget(opts, (target) => getExecution(target, name));
         if (opts.output) printObject(ctx.io, exec, opts.output);
         if (!isFinished(exec)) {
           throw new CliError(`execution ${name} has no result yet (${exec.status?.phase ?? 'Pending'}); \`parallax watch ${name}\` follows it to the end`, EXIT.failed);

@@ -9,7 +9,7 @@ import { EXECUTIONS, PATTERNS } from '../../k8s/resources.js';
 import { compilePattern, inputError, parseDuration } from '../../runtime/index.js';
 import { action, CliError } from '../context.js';
 import { readInput, type InputFlags } from '../input.js';
-import { loadTarget, request, type GlobalFlags } from '../kube.js';
+import { request, withTarget, type GlobalFlags } from '../kube.js';
 import { followToOutcome, plannedSteps } from '../outcome.js';
 import { createdLine, objectRef, outputOption, printObject, type ObjectFormat } from '../output.js';
 
@@ -55,8 +55,7 @@ Examples:
           if (opts.namespace) exec.metadata.namespace = opts.namespace;
           return void emit(ctx.io, exec, opts.output, 'created (dry run)');
         }
-        const target = loadTarget(opts);
-        try {
+        return withTarget(opts, async (target) => {
           const ns = target.namespace;
           const pattern = await request(target, { verb: 'get', resource: 'patterns.parallax.ai', object: `Pattern "${patternName}"`, namespace: ns }, (rest) =>
             rest.get<Pattern>(resourcePath(PATTERNS, ns, patternName)),
@@ -66,14 +65,10 @@ Examples:
           const created = await request(target, { verb: 'create', resource: 'executions.parallax.ai', namespace: ns }, (rest) =>
             rest.create<Execution>(path, { ...exec, metadata: { ...exec.metadata, namespace: ns } }),
           );
-          const format = opts.output === 'name' ? undefined : opts.output;
           if (!opts.wait || dryRun) return void emit(ctx.io, created, opts.output, dryRun ? 'created (server dry run)' : 'created');
-          if (opts.output === 'name') ctx.io.out(objectRef(created));
-          else if (!format) ctx.io.out(createdLine(created, 'created'));
-          return await followToOutcome(ctx, target, created.metadata.name!, format, await plannedSteps(target, patternName, pattern));
-        } finally {
-          target.close();
-        }
+          if (!opts.output) ctx.io.out(createdLine(created, 'created'));
+          return followToOutcome(ctx, target, created.metadata.name!, opts.output, await plannedSteps(target, patternName, pattern));
+        });
       }),
     );
 }

@@ -2,7 +2,7 @@
 // by phase and Executions of the last hour by phase. `-o json|yaml` prints the report.
 import { Command } from 'commander';
 import { action, type CliIO } from '../context.js';
-import { loadTarget, type GlobalFlags } from '../kube.js';
+import { withTarget, type GlobalFlags } from '../kube.js';
 import { age, outputOption, printObject, type ObjectFormat } from '../output.js';
 import { gatherStatus, LEASE_NAME, OPERATOR_SELECTOR, type StatusReport } from '../status.js';
 import { allNamespacesOption } from './agent/list.js';
@@ -21,13 +21,9 @@ export function statusCommand(): Command {
     .addOption(outputOption(['json', 'yaml']))
     .action(
       action<StatusFlags>(async ({ ctx, opts }) => {
-        const target = loadTarget(opts);
-        let report: StatusReport;
-        try {
-          report = await gatherStatus(target, { allNamespaces: opts.allNamespaces, operatorNamespace: opts.operatorNamespace, clientVersion: ctx.version });
-        } finally {
-          target.close();
-        }
+        const report = await withTarget(opts, (target) =>
+          gatherStatus(target, { allNamespaces: opts.allNamespaces, operatorNamespace: opts.operatorNamespace, clientVersion: ctx.version }),
+        );
         if (opts.output) printObject(ctx.io, report, opts.output);
         else printStatus(ctx.io, report);
       }),

@@ -2,7 +2,7 @@
 // (exit 0 Succeeded, 1 Failed). A finished Execution is shown at once.
 import { Command } from 'commander';
 import { action } from '../context.js';
-import { loadTarget, type GlobalFlags } from '../kube.js';
+import { withTarget, type GlobalFlags } from '../kube.js';
 import { followToOutcome, plannedSteps } from '../outcome.js';
 import { outputOption, type ObjectFormat } from '../output.js';
 import { getExecution } from './result.js';
@@ -14,13 +14,10 @@ export function watchCommand(): Command {
     .addOption(outputOption(['json', 'yaml']))
     .action(
       action<GlobalFlags & { output?: ObjectFormat }>(async ({ ctx, opts }, name) => {
-        const target = loadTarget(opts);
-        try {
+        return withTarget(opts, async (target) => {
           const exec = await getExecution(target, name);
-          return await followToOutcome(ctx, target, name, opts.output, await plannedSteps(target, exec.spec.patternRef.name));
-        } finally {
-          target.close();
-        }
+          return followToOutcome(ctx, target, name, opts.output, await plannedSteps(target, exec.spec.patternRef.name));
+        });
       }),
     );
 }

@@ -8,7 +8,7 @@ import { bashScript, complete, formatCompletion, zshScript, type CompletionSourc
 import { buildProgram } from '../../../src/cli/program.js';
 import type { GlobalFlags } from '../../../src/cli/kube.js';
 import { captureIO, cli, installCliWrappers } from '../../helpers/cli.js';
-import { hasCommand } from '../packaging/tools.js';
+import { hasCommand, requireTool } from '../packaging/tools.js';
 
 const asked: { resource: string; flags: GlobalFlags }[] = [];
 const sources: CompletionSources = {
@@ -66,27 +66,40 @@ test('`__complete` is answered before any flag is applied, in cobra\'s format', 
   expect((await cli(['completion', 'fish'])).code).toBe(2);
 });
 
-test('the bash script, sourced in bash, completes with the real CLI', () => {
-  const bin = installCliWrappers(mkdtempSync(join(tmpdir(), 'parallax-bash-')));
-  const script = join(bin, 'completion.bash');
-  writeFileSync(script, bashScript(['parallax']));
-  const complete = (line: string) => {
-    const r = spawnSync('bash', ['-c', `source "${script}"; COMP_LINE='${line}'; COMP_POINT=${line.length}; __parallax_complete; printf '%s\\n' "\${COMPREPLY[@]}"`], {
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-      encoding: 'utf8',
-      timeout: 60000,
-    });
+describe('the scripts, run by the real shells against the real CLI', () => {
+  let bin: string;
+  beforeAll(() => {
+    bin = installCliWrappers(mkdtempSync(join(tmpdir(), 'parallax-completion-')));
+  });
+  const shell = (sh: string, script: string) => {
+    const r = spawnSync(sh, ['-c', script], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8', timeout: 60000 });
     expect(r.stderr).toBe('');
     return r.stdout.trim().split('\n').filter(Boolean);
   };
-  expect(complete('parallax pat')).toEqual(['pattern']);
-  expect(complete('parallax agent list -o ')).toEqual(['json', 'yaml', 'wide', 'name']);
-  expect(complete('parallax agent list --output=w')).toEqual(['wide']); // bash splits at '='
-  expect(complete('parallax pattern test test/pat')).toEqual(['test/patterns']); // files
-}, 120000);
 
-test('the zsh script is valid zsh', () => {
-  if (!hasCommand('zsh')) return void console.warn('zsh is not installed: the zsh script is checked for syntax only where zsh exists');
-  const r = spawnSync('zsh', ['-n'], { input: zshScript(['parallax']), encoding: 'utf8' });
-  expect(r.status).toBe(0);
+  test('bash: the function fills COMPREPLY', () => {
+    const script = join(bin, 'completion.bash');
+    writeFileSync(script, bashScript(['parallax']));
+    const complete = (line: string) =>
+      shell('bash', `source "${script}"; COMP_LINE='${line}'; COMP_POINT=${line.length}; __parallax_complete; printf '%s\\n' "\${COMPREPLY[@]}"`);
+    expect(complete('parallax pat')).toEqual(['pattern']);
+    expect(complete('parallax agent list -o ')).toEqual(['json', 'yaml', 'wide', 'name']);
+    expect(complete('parallax agent list --output=w')).toEqual(['wide']); // bash splits at '='
+    expect(complete('parallax pattern test test/pat')).toEqual(['test/patterns']); // files
+  }, 120000);
+
+  test('zsh: the function hands candidates with descriptions to _describe, or falls back to _files', () => {
+    if (!requireTool(hasCommand('zsh'), 'zsh', 'hack/install-tools.sh zsh')) return;
+    const script = join(bin, 'completion.zsh');
+    writeFileSync(script, zshScript(['parallax']));
+    expect(spawnSync('zsh', ['-n', script]).status).toBe(0);
+    // compsys needs a terminal; its entry points are stubbed to print what they were given.
+    const complete = (...words: string[]) =>
+      shell('zsh', `compdef() { :; }; _describe() { print -l -- "\${(@P)4}"; }; _files() { print FILES; }; source "${script}"; words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _parallax`);
+    expect(complete('parallax', 'agent', '')).toEqual([
+      'list:list Agents with their phase, ready replicas, capabilities and expertise',
+      'test:call an Agent directly with a task and show its health, capabilities, answer and confidence',
+    ]);
+    expect(complete('parallax', 'run', 'review', '-f', '')).toEqual(['FILES']);
+  }, 120000);
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findTestFiles, PatternTestFileError, runPatternTests } from '../../../src/cli/pattern-test.js';
-import { cliProcess } from '../../helpers/cli.js';
+import { cli, cliProcess } from '../../helpers/cli.js';
 import { ROOT } from '../runtime/helpers.js';
 
 const FAILING = 'test/fixtures/pattern-tests/failing';
@@ -119,6 +119,15 @@ test('the example in docs/cli.md passes as written', async () => {
     ['best effort when no answer reaches the target', []],
     ['input without a query is refused', []],
   ]);
+});
+
+test('in-process: the same summary and exit codes', async () => {
+  const fail = await cli(['pattern', 'test', join(ROOT, FAILING)]);
+  expect(fail.code).toBe(1);
+  expect(fail.stdout).toMatch(/^PASS  .*cascade\.test\.yaml › passes \(confidence 0\.85\)$/m);
+  expect(fail.stdout).toMatch(/^PASS  .*› input without a query|1 passed, 5 failed, 6 cases in 1 file\n$/m);
+  expect((await cli(['pattern', 'test', join(ROOT, 'test/patterns'), '-o', 'yaml'])).stdout).toMatch(/^ok: true\n/);
+  expect((await cli(['pattern', 'test', join(ROOT, MALFORMED)])).code).toBe(2);
 });
 
 test('as a process: exit 0 when every case passes, 1 when one fails, 2 for a malformed file', async () => {

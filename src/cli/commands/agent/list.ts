@@ -4,10 +4,10 @@
 // there and derives nothing.
 import { Command, Option } from 'commander';
 import type { Agent } from '../../../api/types.js';
-import { resourcePath, type KubeList } from '../../../k8s/rest.js';
+import { resourcePath } from '../../../k8s/rest.js';
 import { AGENTS } from '../../../k8s/resources.js';
 import { action } from '../../context.js';
-import { loadTarget, request, type GlobalFlags } from '../../kube.js';
+import { request, withTarget, type GlobalFlags } from '../../kube.js';
 import { age, conf, objectRef, outputOption, printObject, table, type ObjectFormat } from '../../output.js';
 
 interface ListFlags extends GlobalFlags {
@@ -26,14 +26,11 @@ export function agentListCommand(): Command {
     .addOption(outputOption(['json', 'yaml', 'wide', 'name']))
     .action(
       action<ListFlags>(async ({ ctx, opts }) => {
-        const target = loadTarget(opts);
-        const ns = opts.allNamespaces ? undefined : target.namespace;
-        let list: KubeList<Agent>;
-        try {
-          list = await request(target, { verb: 'list', resource: 'agents.parallax.ai', namespace: ns }, (rest) => rest.list<Agent>(resourcePath(AGENTS, ns)));
-        } finally {
-          target.close();
-        }
+        let ns: string | undefined;
+        const list = await withTarget(opts, (target) => {
+          ns = opts.allNamespaces ? undefined : target.namespace;
+          return request(target, { verb: 'list', resource: 'agents.parallax.ai', namespace: ns }, (rest) => rest.list<Agent>(resourcePath(AGENTS, ns)));
+        });
         const out = opts.output;
         if (out === 'json' || out === 'yaml') return printObject(ctx.io, list, out);
         if (list.items.length === 0) return ctx.io.err(ns ? `No Agents found in namespace ${ns}.` : 'No Agents found.');

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { parseDuration } from '../../../runtime/index.js';
 import { testAgent, getAgent, type AgentTestReport, type ConnectMode } from '../../agent-test.js';
 import { action, CliError, EXIT, type CliIO } from '../../context.js';
-import { loadTarget, type GlobalFlags } from '../../kube.js';
+import { withTarget, type GlobalFlags } from '../../kube.js';
 import { compact, conf, ms, outputOption, printObject, type ObjectFormat } from '../../output.js';
 
 interface TestFlags extends GlobalFlags {
@@ -42,21 +42,16 @@ export function agentTestCommand(): Command {
             throw new CliError(`--data is not valid JSON (${(err as Error).message})`);
           }
         }
-        const target = loadTarget(opts);
-        let report: AgentTestReport;
-        try {
-          const agent = await getAgent(target, name);
-          report = await testAgent(target, agent, {
+        const report = await withTarget(opts, async (target) =>
+          testAgent(target, await getAgent(target, name), {
             task: opts.task,
             data,
             timeoutMs,
             connect: opts.connect,
             pod: opts.pod,
             inCluster: !!ctx.io.env.KUBERNETES_SERVICE_HOST,
-          });
-        } finally {
-          target.close();
-        }
+          }),
+        );
         if (opts.output) printObject(ctx.io, report, opts.output);
         else printReport(ctx.io, report);
         if (report.reply.error) {
