@@ -7,6 +7,10 @@
 // - A command reaches its context through contextOf(command): subcommands mounted from other modules
 //   (`pattern rollback`, `review approve`, …) need no constructor argument to write or fail correctly.
 import type { Command } from 'commander';
+import { loggerFor } from '../observability/logger.js';
+import { withSpan } from '../observability/tracing.js';
+
+const log = loggerFor('cli');
 
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -96,7 +100,23 @@ export function action<O = Record<string, unknown>>(fn: (scope: ActionScope<O>, 
   return async (...all: unknown[]): Promise<void> => {
     const cmd = all[all.length - 1] as Command;
     const ctx = contextOf(cmd);
-    const code = await fn({ ctx, cmd, opts: cmd.optsWithGlobals() as O }, ...(all.slice(0, -2) as string[]));
-    ctx.exitCode = code ?? EXIT.ok;
+    const name = commandPath(cmd);
+    const started = performance.now();
+    // A span per command (a no-op unless the process registers an OpenTelemetry SDK); its agent
+    // calls and API requests nest under it. Logs are for LOG_LEVEL=debug sessions.
+    const code = await withSpan(`cli ${name}`, { 'cli.command': name }, async (span) => {
+      const c = (await fn({ ctx, cmd, opts: cmd.optsWithGlobals() as O }, ...(all.slice(0, -2) as string[]))) ?? EXIT.ok;
+      span.setAttribute('cli.exit_code', c);
+      return c;
+    });
+    log.debug({ command: name, exitCode: code, durationMs: Math.round(performance.now() - started) }, 'command finished');
+    ctx.exitCode = code;
   };
+}
+
+/** `agent test`: the command's words below the program. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }

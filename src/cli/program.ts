@@ -15,7 +15,7 @@ import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { watchCommand } from './commands/watch.js';
 import { complete, formatCompletion } from './completion.js';
-import { CliError, contextOf, EXIT, processIO, setContext, type CliIO, type ExitCode } from './context.js';
+import { CliError, commandPath, contextOf, EXIT, processIO, setContext, type CliIO, type ExitCode } from './context.js';
 import { packageVersion } from './version.js';
 
 const COMMANDS: (() => Command)[] = [runCommand, watchCommand, resultCommand, agentCommand, patternCommand, statusCommand, completionCommand];
@@ -50,14 +50,8 @@ function configure(cmd: Command, io: CliIO, displayName: string): void {
   cmd
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.write(s), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
-    .showHelpAfterError(`(see '${[displayName, ...path(cmd)].join(' ')} --help')`);
+    .showHelpAfterError(`(see '${[displayName, commandPath(cmd)].filter(Boolean).join(' ')} --help')`);
   for (const sub of cmd.commands) configure(sub, io, displayName);
-}
-
-function path(cmd: Command): string[] {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
-  return names;
 }
 
 /**

@@ -3,6 +3,7 @@
 // `npm run manifests` writes it; the manifests drift test fails when a command changed and the page
 // did not.
 import type { Command, Help, Option } from 'commander';
+import { commandPath } from './context.js';
 
 const hidden = (c: Command): boolean => (c as unknown as { _hidden?: boolean })._hidden === true;
 
@@ -11,9 +12,9 @@ function commands(cmd: Command): Command[] {
 }
 
 function fullName(cmd: Command): string {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  return [root.name(), commandPath(cmd)].filter(Boolean).join(' ');
 }
 
 /** Help text a command adds after its options (examples, notes), without commander's framing. */
