@@ -102,7 +102,7 @@ async function startDemo(rest: KubeRest): Promise<ChildProcess[]> {
 }
 
 /**
- * Creates obj, or brings an existing one's spec up to date: a second `parallax local` reuses the
+ * Creates obj, or brings an existing one's spec up to date: a second `parallax operator local` reuses the
  * control plane's state, and its demo agents listen on new ports. Executions are immutable runs
  * and are left as they are.
  */
