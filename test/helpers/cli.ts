@@ -59,19 +59,24 @@ export interface ProcessOptions {
 
 /** The CLI as a user runs it: its own process, exit code and streams. */
 export function cliProcess(args: string[], opts: ProcessOptions = {}): Promise<CliResult> {
+  // Don't hand jest's --experimental-vm-modules to the CLI; tsx runs the TypeScript sources.
+  // Without LOG_LEVEL, as a user runs it (jest's environment may set one).
+  const { LOG_LEVEL: _, ...inherited } = process.env;
+  const env = { ...inherited, NODE_OPTIONS: '', ...(opts.env ?? {}) };
+  return runProcess(process.execPath, ['--import', 'tsx', opts.entry ?? CLI_ENTRY, ...args], { ...opts, env });
+}
+
+/** Any program, asynchronously: its exit code (128 when killed by a signal) and what it printed. */
+export function runProcess(program: string, args: string[], opts: Omit<ProcessOptions, 'entry'> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    // Don't hand jest's --experimental-vm-modules to the CLI; tsx runs the TypeScript sources.
-    // Without LOG_LEVEL, as a user runs it (jest's environment may set one).
-    const { LOG_LEVEL: _, ...inherited } = process.env;
-    const env = { ...inherited, NODE_OPTIONS: '', ...(opts.env ?? {}) };
-    const child = spawn(process.execPath, ['--import', 'tsx', opts.entry ?? CLI_ENTRY, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(program, args, { cwd: ROOT, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`parallax ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 120000}ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(new Error(`${program} ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 120000}ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, opts.timeoutMs ?? 120000);
     child.once('error', reject);
     child.once('exit', (code, signal) => {

@@ -5,7 +5,6 @@
 // `npm install -g .` is not run (it would change the machine): the same executables are put on the
 // PATH as wrappers around the TypeScript entry (test/unit/packaging/cli.test.ts checks the bin entries).
 // Commands run as async child processes: `parallax run --wait` needs this process's operator going.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { resourcePath } from '../../src/k8s/rest.js';
 import { EXECUTIONS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
-import { installCliWrappers } from '../helpers/cli.js';
+import { installCliWrappers, runProcess } from '../helpers/cli.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 import { readmeCommands, ROOT, toolsEnv } from '../unit/packaging/tools.js';
 
@@ -53,25 +52,11 @@ afterAll(async () => {
   await env?.stop();
 });
 
-function sh(cmd: string, env: NodeJS.ProcessEnv = shellEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', cmd], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
-    child.once('error', reject);
-    child.once('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const sh = (cmd: string) => runProcess('bash', ['-c', cmd], { env: shellEnv });
 
 async function run(cmd: string): Promise<string> {
   const r = await sh(cmd);
-  if (r.status !== 0) throw new Error(`\`${cmd}\` failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  if (r.code !== 0) throw new Error(`\`${cmd}\` failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
 
@@ -136,7 +121,7 @@ test('the README quickstart, run as written: the Executions succeed and kubectl 
     }
     if (cmd.startsWith('parallax ') || cmd.startsWith('kubectl parallax ')) {
       const r = await sh(cmd.replace('review-xxxxx', ranByCli));
-      expect({ cmd, status: r.status, stderr: r.stderr }).toEqual({ cmd, status: 0, stderr: '' });
+      expect({ cmd, code: r.code, stderr: r.stderr }).toEqual({ cmd, code: 0, stderr: '' });
       cliOutputs.set(cmd, r.stdout);
       if (cmd.startsWith('parallax run ')) ranByCli = /^execution\.parallax\.ai\/(review-[a-z0-9]{5}) created$/m.exec(r.stdout)?.[1] ?? '';
       continue;
