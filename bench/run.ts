@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { A2AClient } from '../src/agents/index.js';
-import { CannedCaller, agentInfos, loadFixture, loadPatterns } from '../src/cmd/check.js';
+import { CannedCaller, agentInfos, loadFixture, loadPatterns } from '../src/cli/mock-agents.js';
 import { ControlPlane, freePort } from '../src/envtest/control-plane.js';
 import { installCRDs } from '../src/k8s/install-crds.js';
 import { KubeRest, resourcePath } from '../src/k8s/rest.js';

@@ -12,6 +12,7 @@ import { exitOnSignals } from './signals.js';
 
 export interface ManagerFlags {
   kubeconfig?: string;
+  context?: string;
   httpAddress: string;
   leaderElect: boolean;
   leaderElectionNamespace?: string;
@@ -60,8 +61,9 @@ export function managerCommand(): Command {
     .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
     .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
     .addOption(new Option('--agent-secret-refs <policy>', 'Agents with env[].valueFrom.secretKeyRef: allow, deny, or allow only if the author may get the Secret').choices(SECRET_REF_POLICIES).default('allow'))
-    .action(async (flags: ManagerFlags) => {
-      const mgr = await runManager(flags);
+    // Under `parallax operator`, --kubeconfig, --context and --namespace are the CLI's global flags.
+    .action(async (_flags: ManagerFlags, cmd: Command) => {
+      const mgr = await runManager(cmd.optsWithGlobals<ManagerFlags>());
       exitOnSignals(() => mgr.stop());
     });
 }
@@ -70,6 +72,8 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   if (flags.logLevel) rootLogger.level = flags.logLevel;
   const workers = Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${flags.workers}`);
+  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  if (flags.context) kubeConfig.setCurrentContext(flags.context);
   const ms = (flag: string, value: string | undefined, def: string): number => {
     const v = parseDuration(value ?? def);
     if (v === undefined || v <= 0) throw new Error(`--${flag} must be a duration such as 10s or 2m, got ${value}`);
@@ -81,7 +85,7 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
     retryPeriodMs: ms('leader-elect-retry-period', flags.leaderElectRetryPeriod, '2s'),
   };
   const mgr = new Manager({
-    kubeConfig: loadKubeConfig(flags.kubeconfig),
+    kubeConfig,
     namespace: flags.namespace,
     workers,
     httpAddress: flags.httpAddress,

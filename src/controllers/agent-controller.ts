@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import { agentSpecError } from './agent-rules.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
-import { covers, desiredDeployment, desiredService } from './agent-workload.js';
+import { covers, desiredDeployment, desiredService, isPodReady, podPort } from './agent-workload.js';
 import { writeStatus } from './status.js';
 
 type AgentStatus = NonNullable<Agent['status']>;
@@ -156,15 +156,6 @@ export class AgentReconciler implements Reconciler {
       await this.ctx.events.record(agent as any, phase === 'Ready' ? 'Normal' : 'Warning', phase, message);
     }
   }
-}
-
-/** Where the pod listens: during a rollout that changes spec.port, old pods still use the old port. */
-function podPort(p: Pod, fallback: number): number {
-  return p.spec?.containers?.find((c) => c.name === 'agent')?.ports?.[0]?.containerPort ?? fallback;
-}
-
-function isPodReady(p: Pod): boolean {
-  return !!p.status?.podIP && p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
 export function agentController(ctx: OperatorContext, prober: AgentProber, workers: number, opts?: AgentControllerOptions): Controller {

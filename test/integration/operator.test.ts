@@ -2,7 +2,7 @@
 // sample Patterns run as Executions, and the failure paths users hit.
 import { readdirSync, readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { CannedCaller, agentInfos, loadFixture } from '../../src/cmd/check.js';
+import { CannedCaller, agentInfos, loadFixture } from '../../src/cli/mock-agents.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
