@@ -7,10 +7,11 @@
 #   hack/install-tools.sh venv     # python3-venv from Debian when `python3 -m venv` cannot work
 #                                  # (Debian splits ensurepip out of python3; hack/python-env.sh needs it)
 #   hack/install-tools.sh zsh      # zsh from Debian (the CLI's zsh completion script)
+#   hack/install-tools.sh faketime # libfaketime from Debian (steps a standby's wall clock in the leader-election test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=("$@")
-[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv zsh)
+[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv zsh faketime)
 
 pkgs=()
 for w in "${want[@]}"; do
@@ -22,7 +23,8 @@ for w in "${want[@]}"; do
     lua) command -v lua5.4 >/dev/null 2>&1 || pkgs+=(lua5.4) ;;
     venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv) ;;
     zsh) command -v zsh >/dev/null 2>&1 || pkgs+=(zsh) ;;
-    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv, zsh)" >&2; exit 2 ;;
+    faketime) compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || pkgs+=(libfaketime) ;;
+    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv, zsh, faketime)" >&2; exit 2 ;;
   esac
 done
 [[ ${#pkgs[@]} -eq 0 ]] && exit 0

@@ -180,7 +180,12 @@ export class LeaderElector {
   /** One round; every request it makes gives up after `budgetMs` in total. */
   private async tryAcquireOrRenew(budgetMs: number): Promise<boolean> {
     const deadline = this.now() + budgetMs;
-    const timeoutMs = () => Math.max(1, deadline - this.now());
+    // Never send a request whose time is already up (e.g. a process resumed after SIGSTOP).
+    const timeoutMs = () => {
+      const left = deadline - this.now();
+      if (left <= 0) throw new Error('lease request budget exhausted');
+      return left;
+    };
     const stamp = microTime(this.wallClock());
     const desired: Lease['spec'] = {
       holderIdentity: this.identity,

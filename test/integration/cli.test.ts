@@ -375,9 +375,11 @@ describe('kubectl plugin and completion', () => {
     expect(failed.status).toBe(2);
     expect(failed.stderr).toMatch(/^error: cannot reach the cluster at https:\/\/127\.0\.0\.1:1/);
     const completed = kubectl('__complete', 'parallax', 'pattern', '');
-    expect(completed.stdout.split('\n').slice(0, 3)).toEqual([
+    expect(completed.stdout.split('\n').slice(0, 5)).toEqual([
       'check\tcompile a Pattern file; with --replies, run it against canned agent replies (offline, no cluster)',
       expect.stringMatching(/^test\trun Pattern unit tests/),
+      expect.stringMatching(/^history\tlist the kept revisions/),
+      expect.stringMatching(/^rollback\tmake an earlier revision/),
       ':4',
     ]);
   }, SLOW);

@@ -154,9 +154,11 @@ test('`parallax pattern rollback` goes back one revision, or to --to-revision; t
   expect((await finished('after-rollback')).status).toMatchObject({ result: { value: 'v2' }, pattern: { revision: 6 } });
   const history = await cli(['pattern', 'history', 'versioned', '-n', ns]);
   // Oldest first, as kubectl rollout history prints; the current one marked.
-  expect(history.out.split('\n').map((l) => [l.split('\t')[0], l.split('\t')[3]])).toEqual([['REVISION', 'CURRENT'], ['4', ''], ['5', ''], ['6', '*'], ['', undefined]]);
+  const rows = history.out.trim().split('\n').map((l) => l.trim().split(/\s+/));
+  expect(rows.map((r) => [r[0], r.length === 4 ? r[3] : ''])).toEqual([['REVISION', 'CURRENT'], ['4', ''], ['5', ''], ['6', '*']]);
   const missing = await cli(['pattern', 'rollback', 'versioned', '-n', ns, '--to-revision', '1']);
-  expect(missing).toMatchObject({ status: 1, err: `Pattern ${ns}/versioned has no revision 1 (kept: 4, 5, 6)\n` });
+  expect(missing.status).not.toBe(0);
+  expect(missing.err).toContain(`Pattern ${ns}/versioned has no revision 1 (kept: 4, 5, 6)`);
 }, 120000);
 
 test('deleting the Pattern deletes its revisions (garbage collection through the owner reference)', async () => {
