@@ -9,7 +9,17 @@
 //   thinks it has (`localhost`, a public name), and a card must not send the operator elsewhere.
 // - No redirects are followed, and an answer that is not 2xx is an HTTPStatusError whose body is
 //   never read (src/sdk/http-peer.ts).
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { isIP } from 'node:net';
 import { boundedFetch } from '../sdk/http-peer.js';
+import type { EndpointPolicy } from './endpoint-policy.js';
+
+/** The endpoint policy and the namespace of the Agent a request is made for. */
+export interface DialGuard {
+  policy: EndpointPolicy;
+  namespace: string;
+}
 
 export class A2AURLError extends Error {}
 
@@ -56,7 +66,36 @@ export function agentCardURLs(agentURL: string): URL[] {
   return ['.well-known/agent-card.json', '.well-known/agent.json'].map((p) => dialURL(agentURL, new URL(p, base)));
 }
 
-/** The fetch the A2A SDK gets for the Agent whose spec.url is `agentURL`: dialURL for every request, bounded replies. */
-export function a2aFetch(agentURL: string, maxBytes: number): typeof fetch {
-  return boundedFetch(maxBytes, { route: (url) => dialURL(agentURL, url), rejectNon2xx: true });
+/**
+ * The fetch the A2A SDK gets for the Agent whose spec.url is `agentURL`: dialURL for every request,
+ * bounded replies, and, with a guard, the endpoint policy at connect time — an IP in the URL is
+ * checked here, a name is resolved and checked by the sockets' lookup (connections are kept alive
+ * per namespace, so one tenant's allowed connection never carries another's requests).
+ */
+export function a2aFetch(agentURL: string, maxBytes: number, guard?: DialGuard): typeof fetch {
+  return boundedFetch(maxBytes, {
+    route: (url) => {
+      const to = dialURL(agentURL, url);
+      const host = to.hostname.replace(/^\[|\]$/g, '');
+      const refused = guard && isIP(host) ? guard.policy.check(host, guard.namespace) : undefined;
+      if (refused) throw new A2AURLError(`refused by the operator's endpoint policy: ${refused}`);
+      return to;
+    },
+    rejectNon2xx: true,
+    ...(guard ? { agents: agentsFor(guard) } : {}),
+  });
+}
+
+const guardedAgents = new WeakMap<EndpointPolicy, Map<string, { http: http.Agent; https: https.Agent }>>();
+
+function agentsFor(guard: DialGuard): { http: http.Agent; https: https.Agent } {
+  let byNamespace = guardedAgents.get(guard.policy);
+  if (!byNamespace) guardedAgents.set(guard.policy, (byNamespace = new Map()));
+  let agents = byNamespace.get(guard.namespace);
+  if (!agents) {
+    const lookup = guard.policy.lookupFor(guard.namespace);
+    agents = { http: new http.Agent({ keepAlive: true, lookup }), https: new https.Agent({ keepAlive: true, lookup }) };
+    byNamespace.set(guard.namespace, agents);
+  }
+  return agents;
 }

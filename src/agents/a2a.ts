@@ -29,7 +29,9 @@ import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import { HTTPStatusError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
 import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
-import { A2AURLError, a2aFetch, agentCardURLs, dialURL } from './a2a-url.js';
+import { A2AURLError, a2aFetch, agentCardURLs, dialURL, type DialGuard } from './a2a-url.js';
+import type { EndpointPolicy } from './endpoint-policy.js';
+import { boundedLabel } from '../observability/labels.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
 import { abortReason, type ProbeResult, type RetryOptions } from './pool.js';
 
@@ -58,6 +60,8 @@ export interface A2AClientOptions {
   cardTtlMs?: number;
   /** Random source in [0,1) for backoff jitter (tests). */
   random?: () => number;
+  /** Where the operator may connect for an Agent's namespace (endpoint-policy.ts). */
+  policy?: EndpointPolicy;
 }
 
 const MAX_CONNECTIONS = 1024;
@@ -133,7 +137,7 @@ export class A2AClient implements AgentCaller {
       // Not expected (callOnce catches everything), but call() must never throw.
       result = this.failure(req, started, undefined, new CallFailure('INTERNAL', `A2A agent ${agent}: ${(err as Error).message}`));
     }
-    metrics.agentCallDuration.observe({ agent }, result.latencyMs / 1000);
+    metrics.agentCallDuration.observe({ agent: boundedLabel('agent', agent) }, result.latencyMs / 1000);
     return result;
   }
 
@@ -147,12 +151,12 @@ export class A2AClient implements AgentCaller {
     const timeoutMs = req.timeoutMs !== undefined && req.timeoutMs > 0 ? req.timeoutMs : target.timeoutMs > 0 ? target.timeoutMs : this.defaultTimeoutMs;
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([req.signal, deadline]);
-    const breaker = this.breaker(target.url);
+    const breaker = this.breaker(agent, target.url);
     if (!breaker.tryAcquire()) {
       return this.failure(req, started, target.url, new CallFailure('CIRCUIT_OPEN', `A2A agent ${agent}: circuit open for ${target.url}`));
     }
     try {
-      const answer = this.answer(agent, target, await this.send(req, target, signal));
+      const answer = this.answer(agent, target, await this.send(agent, req, target, signal));
       breaker.onSuccess();
       return { ...answer, endpoint: target.url, latencyMs: performance.now() - started };
     } catch (err) {
@@ -168,11 +172,11 @@ export class A2AClient implements AgentCaller {
    * Sends the message (trying again only when the connection was refused, before the agent got
    * it) and waits for a final answer.
    */
-  private async send(req: AgentCallRequest, target: A2ATarget, signal: AbortSignal): Promise<Message | Task> {
+  private async send(agent: string, req: AgentCallRequest, target: A2ATarget, signal: AbortSignal): Promise<Message | Task> {
     const message = taskMessage(req);
     for (let attempt = 1; ; attempt++) {
       try {
-        const conn = await this.connect(target.url, signal, false);
+        const conn = await this.connect(agent, target.url, signal, false);
         const reply = await conn.client.sendMessage({ tenant: '', message, configuration: undefined, metadata: undefined }, { signal });
         // Not awaited inside the try: a failure while polling is never retried (the agent has the message).
         return this.settle(conn, reply, signal);
@@ -201,11 +205,15 @@ export class A2AClient implements AgentCaller {
     return current;
   }
 
-  /** The agent card's client: cached for cardTtlMs, or fetched afresh (`refresh`, the probe). */
-  private async connect(url: string, signal: AbortSignal, refresh: boolean): Promise<Connection> {
-    const cached = this.connections.get(url);
+  /**
+   * The agent card's client for `agent` (`namespace/name`): cached for cardTtlMs, or fetched afresh
+   * (`refresh`, the probe). Per Agent, not per URL: one tenant's card never serves another's calls.
+   */
+  private async connect(agent: string, url: string, signal: AbortSignal, refresh: boolean): Promise<Connection> {
+    const key = `${agent} ${url}`;
+    const cached = this.connections.get(key);
     if (cached && !refresh && Date.now() - cached.fetchedAt < this.cardTtlMs) return cached;
-    const { raw, cardURL } = await this.fetchCard(url, signal);
+    const { raw, cardURL } = await this.fetchCard(agent, url, signal);
     let card: AgentCard;
     try {
       card = this.cardResolver.normalizeAgentCard(raw);
@@ -216,7 +224,7 @@ export class A2AClient implements AgentCaller {
     if (problem) throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} is not an A2A agent card: ${problem}`);
     // The card may name any host; the operator dials the Agent's own origin (see a2a-url.ts).
     card = { ...card, supportedInterfaces: card.supportedInterfaces.map((i) => ({ ...i, url: dialURL(url, i.url).href })) };
-    const fetchImpl = a2aFetch(url, this.maxReplyBytes);
+    const fetchImpl = a2aFetch(url, this.maxReplyBytes, this.guard(agent));
     const factory = new ClientFactory({
       transports: [new JsonRpcTransportFactory({ fetchImpl, legacyCompat: { enabled: true } }), new RestTransportFactory({ fetchImpl, legacyCompat: { enabled: true } })],
       cardResolver: this.cardResolver,
@@ -229,15 +237,15 @@ export class A2AClient implements AgentCaller {
       throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} offers no interface the operator speaks (JSONRPC or HTTP+JSON; it offers ${bindings})`);
     }
     const conn: Connection = { card, cardURL, client, fetchedAt: Date.now() };
-    this.connections.delete(url);
-    this.connections.set(url, conn);
+    this.connections.delete(key);
+    this.connections.set(key, conn);
     if (this.connections.size > MAX_CONNECTIONS) this.connections.delete(this.connections.keys().next().value as string);
     return conn;
   }
 
   /** The card's JSON from agent-card.json, or agent.json when the first is not found. */
-  private async fetchCard(url: string, signal: AbortSignal): Promise<{ raw: unknown; cardURL: string }> {
-    const fetchImpl = a2aFetch(url, this.maxCardBytes);
+  private async fetchCard(agent: string, url: string, signal: AbortSignal): Promise<{ raw: unknown; cardURL: string }> {
+    const fetchImpl = a2aFetch(url, this.maxCardBytes, this.guard(agent));
     const [current, legacy] = agentCardURLs(url);
     const headers = { Accept: 'application/json', [A2A_VERSION_HEADER]: A2A_PROTOCOL_VERSION };
     let cardURL = current.href;
@@ -321,7 +329,7 @@ export class A2AClient implements AgentCaller {
   }
 
   private failure(req: AgentCallRequest, started: number, endpoint: string | undefined, f: CallFailure): AgentCallResult {
-    metrics.agentCallErrors.inc({ agent: req.agent.name, code: f.code });
+    metrics.agentCallErrors.inc({ agent: boundedLabel('agent', req.agent.name), code: f.code });
     this.log.debug({ agent: req.agent.name, code: f.code, error: f.message }, 'A2A agent call failed');
     return {
       agent: req.agent.name,
@@ -340,11 +348,11 @@ export class A2AClient implements AgentCaller {
    * Health and capabilities from the agent card at `url`: healthy when a valid card answers within
    * timeoutMs; capabilities are its skills' ids and tags. Refreshes the card calls use. Never throws.
    */
-  async probe(url: string, timeoutMs: number): Promise<ProbeResult> {
+  async probe(url: string, timeoutMs: number, agent = ''): Promise<ProbeResult> {
     const started = performance.now();
     const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const { card, cardURL, client } = await this.connect(url, signal, true);
+      const { card, cardURL, client } = await this.connect(agent, url, signal, true);
       const skills = card.skills ?? [];
       const capabilities = [...new Set(skills.flatMap((s) => [s.id, ...(s.tags ?? [])]).filter((c) => typeof c === 'string' && c))];
       return {
@@ -366,29 +374,31 @@ export class A2AClient implements AgentCaller {
   // -------------------------------------------------------------------------------------------
   // Breakers
 
-  private breaker(url: string): CircuitBreaker {
-    let b = this.breakers.get(url);
+  /** The breaker of (agent, url); the least recently used are forgotten beyond MAX_CONNECTIONS. */
+  private breaker(agent: string, url: string): CircuitBreaker {
+    const key = `${agent} ${url}`;
+    let b = this.breakers.get(key);
     if (!b) {
       b = new CircuitBreaker(this.opts.breaker, Date.now, (state) => {
-        metrics.circuitBreakerState.set({ endpoint: url }, state === 'closed' ? 0 : 1);
-        this.log.info({ url, state }, 'circuit breaker state changed');
-        if (state === 'open') this.connections.delete(url);
+        metrics.circuitBreakerState.set({ agent: boundedLabel('agent', agent) }, state === 'closed' ? 0 : 1);
+        this.log.info({ agent, url, state }, 'circuit breaker state changed');
+        if (state === 'open') this.connections.delete(key);
       });
-      this.breakers.set(url, b);
     }
+    this.breakers.delete(key);
+    this.breakers.set(key, b);
+    if (this.breakers.size > MAX_CONNECTIONS) this.breakers.delete(this.breakers.keys().next().value as string);
     return b;
   }
 
-  /** Forgets the agent cards and breakers of every URL not listed (Agents deleted or changed). */
-  retainOnly(urls: Iterable<string>): void {
-    const keep = new Set(urls);
-    for (const url of [...this.connections.keys()]) if (!keep.has(url)) this.connections.delete(url);
-    for (const url of [...this.breakers.keys()]) {
-      if (!keep.has(url)) {
-        this.breakers.delete(url);
-        metrics.circuitBreakerState.remove({ endpoint: url });
-      }
-    }
+  /** Forgets the agent cards and breakers of an Agent (it was deleted). */
+  forgetAgent(agent: string): void {
+    for (const key of [...this.connections.keys()]) if (key.startsWith(`${agent} `)) this.connections.delete(key);
+    for (const key of [...this.breakers.keys()]) if (key.startsWith(`${agent} `)) this.breakers.delete(key);
+  }
+
+  private guard(agent: string): DialGuard | undefined {
+    return this.opts.policy ? { policy: this.opts.policy, namespace: agent.slice(0, agent.indexOf('/')) } : undefined;
   }
 }
 

@@ -1,13 +1,16 @@
 // The operator's gRPC client for agents: implements the runtime's AgentCaller.
 //
-// - One channel per endpoint, reused across calls; dropped by retainOnly()/closeIdle()/close(), and
-//   when its circuit opens (the trial after the reset timeout gets a fresh connection).
+// - One channel and one circuit breaker per (Agent, endpoint), reused across calls: two tenants'
+//   Agents naming the same address share neither, so one cannot open the other's breaker. A
+//   channel is dropped when its circuit opens (the trial after the reset timeout dials afresh), and
+//   every (Agent, endpoint) unused for reapIdleMs is forgotten, channel and breaker alike.
+// - A reply larger than the Agent's maxReplyBytes is refused by grpc-js while it is received
+//   (grpc.max_receive_message_length per channel): a tenant's agent cannot make the operator hold more.
 // - Round-robin across an agent's endpoints: the operator dials pod IPs itself, because a ClusterIP
 //   Service pins one HTTP/2 connection (so every call) to one pod.
 // - One deadline for the whole call (request timeoutMs ?? the agent's timeout); retries share it.
 // - Retries only UNAVAILABLE (never DEADLINE_EXCEEDED, never after abort), with exponential backoff
 //   and jitter, moving to the next endpoint each time.
-// - A circuit breaker per endpoint.
 // - Replies are validated (confidence a number in [0,1], value_json valid JSON).
 // - call() never throws: every failure is a result with confidence 0 and `error` set.
 import * as grpc from '@grpc/grpc-js';
@@ -27,6 +30,7 @@ import {
   type HealthMessage,
   type HealthStatusName,
 } from '../sdk/protocol.js';
+import { boundedLabel } from '../observability/labels.js';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
 
 export interface AgentTarget {
@@ -34,6 +38,8 @@ export interface AgentTarget {
   endpoints: string[];
   /** The agent's default deadline for one call. */
   timeoutMs: number;
+  /** Largest reply accepted from this agent (default: the pool's defaultMaxReplyBytes). */
+  maxReplyBytes?: number;
 }
 
 /** Resolves an Agent's name to where it can be called; undefined when unknown. */
@@ -59,6 +65,10 @@ export interface AgentPoolOptions {
   now?: () => number;
   /** Random source in [0,1) for backoff jitter (tests). */
   random?: () => number;
+  /** Largest reply of an agent whose target names none. Default 1 MiB. */
+  defaultMaxReplyBytes?: number;
+  /** An (Agent, endpoint) not called or probed for this long is forgotten. Default 5 minutes. */
+  reapIdleMs?: number;
 }
 
 export interface ProbeHealth {
@@ -93,9 +103,11 @@ const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_reconnect_backoff_ms': 5000,
   // Each pool has its own connections: tests and the operator don't share subchannels by accident.
   'grpc.use_local_subchannel_pool': 1,
-  // Agents may answer with large values (the runtime accepts up to 8 MiB; status truncates them).
-  'grpc.max_receive_message_length': 16 * 1024 * 1024,
 };
+
+/** What a reply may carry beyond its value (reasoning, uncertainties, metadata, framing). */
+const REPLY_OVERHEAD_BYTES = 64 * 1024;
+export const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024;
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -110,8 +122,13 @@ const ENDPOINT_FAILURE_CODES = new Set<grpc.status>([
   grpc.status.UNIMPLEMENTED,
 ]);
 
-interface Channel {
-  client: ConfidenceAgentClient;
+/** What the pool keeps per (Agent, endpoint): its breaker, and its channel while one is open. */
+interface Conn {
+  agent: string;
+  endpoint: string;
+  breaker: CircuitBreaker;
+  client?: ConfidenceAgentClient;
+  maxReplyBytes: number;
   lastUsed: number;
   active: number;
 }
@@ -151,9 +168,10 @@ export function abortReason(signal: AbortSignal): string {
 }
 
 export class AgentPool implements AgentCaller {
-  private readonly channels = new Map<string, Channel>();
-  private readonly breakers = new Map<string, CircuitBreaker>();
+  /** Keyed by connKey(agent, endpoint). */
+  private readonly conns = new Map<string, Conn>();
   private readonly rr = new Map<string, number>();
+  private readonly reaper: NodeJS.Timeout;
   private readonly log = loggerFor('agent-pool');
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
@@ -174,6 +192,9 @@ export class AgentPool implements AgentCaller {
     this.channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...(opts.channelOptions ?? {}) };
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    const idle = opts.reapIdleMs ?? 5 * 60 * 1000;
+    this.reaper = setInterval(() => this.reap(idle), Math.min(60_000, idle));
+    this.reaper.unref();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -196,7 +217,7 @@ export class AgentPool implements AgentCaller {
       // Not expected (callOnce catches everything), but call() must never throw.
       result = this.failure(req, started, new CallFailure('INTERNAL', `agent ${agent}: ${(err as Error).message}`));
     }
-    metrics.agentCallDuration.observe({ agent }, result.latencyMs / 1000);
+    metrics.agentCallDuration.observe({ agent: boundedLabel('agent', agent) }, result.latencyMs / 1000);
     return result;
   }
 
@@ -227,7 +248,7 @@ export class AgentPool implements AgentCaller {
           await sleep(delay, req.signal);
           if (req.signal.aborted) throw new CallFailure('CANCELLED', `agent ${agent}: call cancelled (${abortReason(req.signal)})`);
         }
-        const picked = this.pick(endpoints, next);
+        const picked = this.pick(agent, endpoints, next, target.maxReplyBytes);
         if (!picked) {
           if (lastFailure) break;
           throw new CallFailure('CIRCUIT_OPEN', `agent ${agent}: circuit open for all endpoints (${endpoints.join(', ')})`);
@@ -236,12 +257,13 @@ export class AgentPool implements AgentCaller {
         const endpoint = picked.endpoint;
         tried.push(endpoint);
         const remaining = deadlineAt - Date.now();
+        const conn = picked.conn;
         if (remaining <= 0) {
-          this.breaker(endpoint).release();
+          conn.breaker.release();
           throw new CallFailure('DEADLINE_EXCEEDED', `agent ${agent} at ${endpoint}: deadline exceeded after ${timeoutMs}ms`, endpoint);
         }
-        const outcome = await this.attempt(endpoint, req, timeoutMs, deadlineAt);
-        const breaker = this.breaker(endpoint);
+        const outcome = await this.attempt(conn, req, timeoutMs, deadlineAt);
+        const breaker = conn.breaker;
         if (outcome.ok) {
           const validated = this.validate(agent, endpoint, outcome.reply);
           if (validated instanceof CallFailure) {
@@ -258,6 +280,9 @@ export class AgentPool implements AgentCaller {
         if (ENDPOINT_FAILURE_CODES.has(outcome.code)) breaker.onFailure();
         else breaker.onSuccess();
         const codeName = grpc.status[outcome.code] ?? String(outcome.code);
+        if (outcome.code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/i.test(outcome.details)) {
+          throw new CallFailure('REPLY_TOO_LARGE', `agent ${agent} at ${endpoint} answered more than its maxReplyBytes (${conn.maxReplyBytes} bytes)`, endpoint);
+        }
         if (outcome.code === grpc.status.DEADLINE_EXCEEDED) {
           throw new CallFailure('DEADLINE_EXCEEDED', `agent ${agent} at ${endpoint}: deadline exceeded after ${timeoutMs}ms`, endpoint);
         }
@@ -281,7 +306,7 @@ export class AgentPool implements AgentCaller {
   }
 
   private failure(req: AgentCallRequest, started: number, f: CallFailure): AgentCallResult {
-    metrics.agentCallErrors.inc({ agent: req.agent.name, code: f.code });
+    metrics.agentCallErrors.inc({ agent: boundedLabel('agent', req.agent.name), code: f.code });
     this.log.debug({ agent: req.agent.name, code: f.code, error: f.message }, 'agent call failed');
     return {
       agent: req.agent.name,
@@ -293,18 +318,19 @@ export class AgentPool implements AgentCaller {
     };
   }
 
-  /** First endpoint from `from` (cyclically) whose breaker lets a call through. */
-  private pick(endpoints: string[], from: number): { endpoint: string; index: number } | undefined {
+  /** First endpoint from `from` (cyclically) whose breaker (for this agent) lets a call through. */
+  private pick(agent: string, endpoints: string[], from: number, maxReplyBytes?: number): { endpoint: string; index: number; conn: Conn } | undefined {
     for (let i = 0; i < endpoints.length; i++) {
       const index = (from + i) % endpoints.length;
       const endpoint = endpoints[index] as string;
-      if (this.breaker(endpoint).tryAcquire()) return { endpoint, index };
+      const conn = this.conn(agent, endpoint, maxReplyBytes);
+      if (conn.breaker.tryAcquire()) return { endpoint, index, conn };
     }
     return undefined;
   }
 
-  private attempt(endpoint: string, req: AgentCallRequest, timeoutMs: number, deadlineAt: number): Promise<Attempt> {
-    const ch = this.channel(endpoint);
+  private attempt(conn: Conn, req: AgentCallRequest, timeoutMs: number, deadlineAt: number): Promise<Attempt> {
+    const ch = { client: this.client(conn), conn };
     const { data, context } = encodeData(req.data);
     const msg: Partial<AgentRequestMessage> = {
       task_id: req.taskId,
@@ -314,14 +340,14 @@ export class AgentPool implements AgentCaller {
       timeout_ms: Math.min(INT32_MAX, Math.max(0, Math.round(timeoutMs))),
       pattern_name: req.patternName,
     };
-    ch.active++;
-    ch.lastUsed = Date.now();
+    conn.active++;
+    conn.lastUsed = Date.now();
     return new Promise<Attempt>((resolve) => {
       let aborted = false;
       const call = ch.client.Analyze(msg, new grpc.Metadata(), { deadline: new Date(deadlineAt) }, (err, reply) => {
         req.signal.removeEventListener('abort', onAbort);
-        ch.active--;
-        ch.lastUsed = Date.now();
+        conn.active--;
+        conn.lastUsed = Date.now();
         if (err || !reply) {
           resolve({
             ok: false,
@@ -368,92 +394,93 @@ export class AgentPool implements AgentCaller {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Channels and breakers
+  // Connections: a breaker and a channel per (Agent, endpoint)
 
-  private channel(endpoint: string): Channel {
-    let ch = this.channels.get(endpoint);
-    if (!ch) {
-      const { Client } = loadProtocol();
-      ch = {
-        client: new Client(endpoint, grpc.credentials.createInsecure(), this.channelOptions),
-        lastUsed: Date.now(),
-        active: 0,
-      };
-      this.channels.set(endpoint, ch);
-    }
-    return ch;
-  }
-
-  private breaker(endpoint: string): CircuitBreaker {
-    let b = this.breakers.get(endpoint);
-    if (!b) {
-      b = new CircuitBreaker(this.opts.breaker, this.now, (state) => {
-        metrics.circuitBreakerState.set({ endpoint }, state === 'closed' ? 0 : 1);
-        this.log.info({ endpoint, state }, 'circuit breaker state changed');
+  private conn(agent: string, endpoint: string, maxReplyBytes?: number): Conn {
+    const key = connKey(agent, endpoint);
+    const max = maxReplyBytes ?? this.opts.defaultMaxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    let c = this.conns.get(key);
+    if (c && c.maxReplyBytes !== max) this.dropChannel(c); // the Agent changed its limit: dial with the new one
+    if (!c) {
+      const conn: Conn = { agent, endpoint, maxReplyBytes: max, lastUsed: Date.now(), active: 0 } as Conn;
+      conn.breaker = new CircuitBreaker(this.opts.breaker, this.now, (state) => {
+        metrics.circuitBreakerState.set({ agent: boundedLabel('agent', agent) }, state === 'closed' ? 0 : 1);
+        this.log.info({ agent, endpoint, state }, 'circuit breaker state changed');
         // Drop the connection of an open circuit: the trial call later dials afresh
         // instead of waiting out grpc's reconnect backoff.
-        if (state === 'open') this.dropChannel(endpoint);
+        if (state === 'open') this.dropChannel(conn);
       });
-      this.breakers.set(endpoint, b);
+      this.conns.set(key, (c = conn));
     }
-    return b;
+    c.maxReplyBytes = max;
+    c.lastUsed = Date.now();
+    return c;
   }
 
-  private dropChannel(endpoint: string): void {
-    const ch = this.channels.get(endpoint);
-    if (!ch) return;
-    this.channels.delete(endpoint);
-    ch.client.close();
+  private client(c: Conn): ConfidenceAgentClient {
+    if (!c.client) {
+      const { Client } = loadProtocol();
+      c.client = new Client(c.endpoint, grpc.credentials.createInsecure(), {
+        ...this.channelOptions,
+        'grpc.max_receive_message_length': c.maxReplyBytes + REPLY_OVERHEAD_BYTES,
+      });
+    }
+    return c.client;
   }
 
-  /** State of an endpoint's circuit breaker ('closed' for an endpoint never called). */
-  breakerState(endpoint: string): BreakerState {
-    return this.breakers.get(endpoint)?.state ?? 'closed';
+  private dropChannel(c: Conn): void {
+    c.client?.close();
+    c.client = undefined;
   }
 
-  /** Endpoints that currently have an open channel. */
+  /** State of the circuit breaker of (agent, endpoint) ('closed' when never called). */
+  breakerState(endpoint: string, agent = ''): BreakerState {
+    return this.conns.get(connKey(agent, endpoint))?.breaker.state ?? 'closed';
+  }
+
+  /** `agent endpoint` of every open channel. */
   openChannels(): string[] {
-    return [...this.channels.keys()];
+    return [...this.conns.values()].filter((c) => c.client).map((c) => (c.agent ? `${c.agent} ${c.endpoint}` : c.endpoint));
   }
 
-  /** Closes channels and forgets breakers of every endpoint not listed (agents scaled down, pods gone). */
-  retainOnly(endpoints: Iterable<string>): void {
-    const keep = new Set(endpoints);
-    for (const endpoint of [...this.channels.keys()]) if (!keep.has(endpoint)) this.dropChannel(endpoint);
-    for (const endpoint of [...this.breakers.keys()]) {
-      if (!keep.has(endpoint)) {
-        this.breakers.delete(endpoint);
-        metrics.circuitBreakerState.remove({ endpoint });
-      }
-    }
-  }
-
-  /** Closes channels with no call in flight that were not used for idleMs. Returns how many. */
-  closeIdle(idleMs: number): number {
+  /** Forgets every (Agent, endpoint) not called or probed for idleMs and not in use. Returns how many. */
+  reap(idleMs: number): number {
     const cutoff = Date.now() - idleMs;
-    let closed = 0;
-    for (const [endpoint, ch] of [...this.channels]) {
-      if (ch.active === 0 && ch.lastUsed <= cutoff) {
-        this.dropChannel(endpoint);
-        closed++;
-      }
+    let reaped = 0;
+    for (const [key, c] of this.conns) {
+      if (c.active > 0 || c.lastUsed > cutoff) continue;
+      this.dropChannel(c);
+      this.conns.delete(key);
+      reaped++;
     }
-    return closed;
+    return reaped;
   }
 
-  /** Closes every channel. The pool stays usable: later calls dial again. */
+  /** Forgets everything about an Agent (it was deleted). */
+  forgetAgent(agent: string): void {
+    for (const [key, c] of this.conns) {
+      if (c.agent !== agent) continue;
+      this.dropChannel(c);
+      this.conns.delete(key);
+    }
+  }
+
+  /** Closes every channel and stops the reaper. Later calls dial again. */
   close(): void {
-    for (const endpoint of [...this.channels.keys()]) this.dropChannel(endpoint);
+    clearInterval(this.reaper);
+    for (const c of this.conns.values()) this.dropChannel(c);
   }
 
   // -------------------------------------------------------------------------------------------
   // Probing (Agent controller)
 
-  /** HealthCheck + GetCapabilities on one endpoint over the pool's channel. Never throws. */
-  probe(endpoint: string, timeoutMs: number): Promise<ProbeResult> {
-    return probeWith(this.channel(endpoint).client, timeoutMs);
+  /** HealthCheck + GetCapabilities on one endpoint of `agent` (`namespace/name`) over its channel. Never throws. */
+  probe(endpoint: string, timeoutMs: number, agent = '', maxReplyBytes?: number): Promise<ProbeResult> {
+    return probeWith(this.client(this.conn(agent, endpoint, maxReplyBytes)), timeoutMs);
   }
 }
+
+const connKey = (agent: string, endpoint: string) => `${agent} ${endpoint}`;
 
 function unary<T>(
   fn: (req: Record<string, never>, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, v?: T) => void) => unknown,

@@ -3,7 +3,7 @@
 import type { Agent } from '../api/types.js';
 import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
 import type { A2AClient } from './a2a.js';
-import type { AgentPool, ProbeResult } from './pool.js';
+import { DEFAULT_MAX_REPLY_BYTES, type AgentPool, type ProbeResult } from './pool.js';
 
 /** Health and capabilities of one of an Agent's endpoints (the Agent controller's view). */
 export interface AgentProber {
@@ -11,6 +11,9 @@ export interface AgentProber {
 }
 
 export const isA2A = (agent: Agent | undefined): boolean => agent?.spec?.protocol === 'a2a';
+
+/** The largest reply the operator accepts from an Agent (spec.maxReplyBytes, default 1 MiB). */
+export const maxReplyBytes = (agent: Agent): number => agent.spec?.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
 
 export class AgentProtocols implements AgentCaller, AgentProber {
   constructor(
@@ -25,6 +28,7 @@ export class AgentProtocols implements AgentCaller, AgentProber {
   }
 
   probe(agent: Agent, endpoint: string, timeoutMs: number): Promise<ProbeResult> {
-    return isA2A(agent) ? this.a2a.probe(endpoint, timeoutMs) : this.grpc.probe(endpoint, timeoutMs);
+    const name = `${agent.metadata.namespace}/${agent.metadata.name}`;
+    return isA2A(agent) ? this.a2a.probe(endpoint, timeoutMs, name) : this.grpc.probe(endpoint, timeoutMs, name, maxReplyBytes(agent));
   }
 }

@@ -68,8 +68,8 @@ export const metrics = {
   }),
   circuitBreakerState: new Gauge({
     name: 'parallax_agent_circuit_open',
-    help: '1 while the circuit breaker of an endpoint is open.',
-    labelNames: ['endpoint'] as const,
+    help: '1 while a circuit breaker of an Agent is open (the last one to change, per Agent).',
+    labelNames: ['agent'] as const,
     registers: [registry],
   }),
   leader: new Gauge({

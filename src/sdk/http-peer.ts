@@ -33,6 +33,8 @@ export interface BoundedFetchOptions {
   route?: (url: URL) => URL;
   /** Reject a non-2xx answer with HTTPStatusError, unread. Default false: return it (bounded). */
   rejectNon2xx?: boolean;
+  /** Connection pools to use instead of the shared keep-alive ones (e.g. with a checking lookup). */
+  agents?: { http: http.Agent; https: https.Agent };
 }
 
 const keepAlive = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
@@ -55,7 +57,7 @@ export function boundedFetch(maxBytes: number, opts: BoundedFetchOptions = {}): 
       const fail = (err: Error) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err }));
       const req = (secure ? https : http).request(
         url,
-        { method: init.method ?? 'GET', headers: Object.fromEntries(new Headers(init.headers)), agent: secure ? keepAlive.https : keepAlive.http, signal },
+        { method: init.method ?? 'GET', headers: Object.fromEntries(new Headers(init.headers)), agent: secure ? (opts.agents ?? keepAlive).https : (opts.agents ?? keepAlive).http, signal },
         (res) => {
           const status = res.statusCode ?? 0;
           if (opts.rejectNon2xx && (status < 200 || status > 299)) {

@@ -18,6 +18,8 @@ export interface AgentProcess {
   stop(): Promise<void>;
   /** Sends a signal (default SIGKILL) and resolves once the process exited. */
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Whether the process has exited. */
+  exited(): boolean;
   /** Everything the process printed so far. */
   output(): { stdout: string; stderr: string };
   /** Resolves once stdout matches `pattern` (e.g. the `CALL <taskId>` line of fixed.ts --announce). */
@@ -137,6 +139,7 @@ export async function startAgentCommand(argv: string[], opts: StartCommandOption
     port,
     pid: child.pid as number,
     kill,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -89,6 +89,10 @@ export interface AgentSpec {
    * Default deadline of one Analyze call. At most 24h.
    */
   timeout?: string;
+  /**
+   * Largest reply the operator accepts from this agent (its value as JSON plus what comes with it); a larger one is cut off while it arrives and becomes that call's error. At most 8 MiB.
+   */
+  maxReplyBytes?: number;
 }
 
 /**

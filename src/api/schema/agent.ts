@@ -74,6 +74,14 @@ export const agentSpec: JSONSchema = {
       },
     },
     timeout: duration('Default deadline of one Analyze call. At most 24h.', '30s'),
+    maxReplyBytes: {
+      type: 'integer',
+      minimum: 1024,
+      maximum: 8388608,
+      default: 1048576,
+      description:
+        'Largest reply the operator accepts from this agent (its value as JSON plus what comes with it); a larger one is cut off while it arrives and becomes that call\'s error. At most 8 MiB.',
+    },
   },
 };
 

@@ -287,7 +287,7 @@ describe('A2AClient calls', () => {
     await c.call(req());
     await c.call(req());
     expect((await c.call(req())).error).toBe(`A2A agent ns/reviewer: circuit open for ${url}`);
-    c.retainOnly([]);
+    c.forgetAgent('ns/reviewer');
     expect((await c.call(req())).error).toMatch(/refused the connection/);
   });
 });

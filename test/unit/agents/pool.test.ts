@@ -53,9 +53,9 @@ async function errorCount(agent: string, code: string): Promise<number> {
   return m.values.find((v) => v.labels.agent === agent && v.labels.code === code)?.value ?? 0;
 }
 
-async function breakerGauge(endpoint: string): Promise<number | undefined> {
+async function breakerGauge(agent: string): Promise<number | undefined> {
   const m = await metrics.circuitBreakerState.get();
-  return m.values.find((v) => v.labels.endpoint === endpoint)?.value;
+  return m.values.find((v) => v.labels.agent === agent)?.value;
 }
 
 describe('AgentPool', () => {
@@ -89,7 +89,7 @@ describe('AgentPool', () => {
     const r2 = await p.call(req('a', { timeoutMs: 1500, data: 'plain diff' }));
     expect(r2.value).toMatchObject({ timeoutMs: 1500, data: 'plain diff' });
     expect(agent.calls).toBe(2);
-    expect(p.openChannels()).toEqual([endpoint]); // one channel, reused
+    expect(p.openChannels()).toEqual([`a ${endpoint}`]); // one channel, reused
   });
 
   it('an unknown agent or one without endpoints is an error result', async () => {
@@ -155,7 +155,7 @@ describe('AgentPool', () => {
     expect(a.agent.calls).toBe(5);
     expect(b.agent.calls).toBe(5);
     expect(results.map((r) => r.value)).toEqual(['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b', 'a', 'b']);
-    expect(p.openChannels().sort()).toEqual([a.endpoint, b.endpoint].sort());
+    expect(p.openChannels().sort()).toEqual([`rr ${a.endpoint}`, `rr ${b.endpoint}`].sort());
   });
 
   it('retries UNAVAILABLE on the next endpoint', async () => {
@@ -193,7 +193,7 @@ describe('AgentPool', () => {
     const r = await pending;
     expect(r).toMatchObject({ confidence: 0, error: `agent a at ${endpoint}: call cancelled (race won by another agent)` });
     expect(String(await serverSaw.promise)).toContain('cancelled');
-    expect(p.breakerState(endpoint)).toBe('closed');
+    expect(p.breakerState(endpoint, 'a')).toBe('closed');
   });
 
   it('an already aborted signal makes no call', async () => {
@@ -229,8 +229,8 @@ describe('AgentPool', () => {
     await first.agent.shutdown(0); // the agent goes away
 
     for (let i = 0; i < 2; i++) expect((await p.call(req('cb'))).error).toMatch(/unavailable/);
-    expect(p.breakerState(endpoint)).toBe('open');
-    expect(await breakerGauge(endpoint)).toBe(1);
+    expect(p.breakerState(endpoint, 'cb')).toBe('open');
+    expect(await breakerGauge('cb')).toBe(1);
 
     // While open: refused without dialling, even once the agent is back.
     const back = await agentAt(() => ({ value: 'back', confidence: 0.9 }), {}, first.port);
@@ -243,8 +243,8 @@ describe('AgentPool', () => {
     now += 5000;
     const trial = await p.call(req('cb'));
     expect(trial).toMatchObject({ value: 'back', confidence: 0.9 });
-    expect(p.breakerState(endpoint)).toBe('closed');
-    expect(await breakerGauge(endpoint)).toBe(0);
+    expect(p.breakerState(endpoint, 'cb')).toBe('closed');
+    expect(await breakerGauge('cb')).toBe(0);
     expect(back.agent.calls).toBe(1);
   });
 
@@ -253,10 +253,10 @@ describe('AgentPool', () => {
     const dead = await deadEndpoint();
     const p = pool({ h: { endpoints: [dead], timeoutMs: 2000 } }, { breaker: { failureThreshold: 1, resetTimeoutMs: 100 }, retry: { maxAttempts: 1 }, now: () => now });
     await p.call(req('h'));
-    expect(p.breakerState(dead)).toBe('open');
+    expect(p.breakerState(dead, 'h')).toBe('open');
     now += 100;
     expect((await p.call(req('h'))).error).toMatch(/unavailable/);
-    expect(p.breakerState(dead)).toBe('open');
+    expect(p.breakerState(dead, 'h')).toBe('open');
     expect((await p.call(req('h'))).error).toMatch(/circuit open/);
   });
 
@@ -269,7 +269,7 @@ describe('AgentPool', () => {
       { breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 }, now: () => now },
     );
     for (let i = 0; i < 4; i++) expect((await p.call(req('s'))).value).toBe('ok');
-    expect(p.breakerState(dead)).toBe('open');
+    expect(p.breakerState(dead, 's')).toBe('open');
     expect(live.agent.calls).toBe(4);
   });
 
@@ -307,17 +307,18 @@ describe('AgentPool', () => {
     });
   });
 
-  it('retainOnly, closeIdle and close manage the channels', async () => {
+  it('channels and breakers are per Agent and endpoint; reap and forgetAgent drop them; close closes all', async () => {
     const a = await agentAt(() => ({ value: 'a' }));
     const b = await agentAt(() => ({ value: 'b' }));
-    const p = pool({ x: { endpoints: [a.endpoint, b.endpoint], timeoutMs: 2000 } });
+    const p = pool({ x: { endpoints: [a.endpoint, b.endpoint], timeoutMs: 2000 }, y: { endpoints: [a.endpoint], timeoutMs: 2000 } });
     await p.call(req('x'));
     await p.call(req('x'));
+    await p.call(req('y'));
+    expect(p.openChannels().sort()).toEqual([`x ${a.endpoint}`, `x ${b.endpoint}`, `y ${a.endpoint}`].sort());
+    p.forgetAgent('y');
     expect(p.openChannels()).toHaveLength(2);
-    p.retainOnly([a.endpoint]);
-    expect(p.openChannels()).toEqual([a.endpoint]);
-    expect(p.closeIdle(60_000)).toBe(0);
-    expect(p.closeIdle(0)).toBe(1);
+    expect(p.reap(60_000)).toBe(0);
+    expect(p.reap(0)).toBe(2);
     expect(p.openChannels()).toEqual([]);
     // Still usable: channels are dialled again on demand.
     expect((await p.call(req('x'))).error).toBeUndefined();

@@ -1,0 +1,161 @@
+// Where the operator may connect on a tenant's behalf. An endpoint Agent (spec.endpoint) or an A2A
+// Agent (spec.url) names an address, and the operator dials it from inside the cluster, with the
+// operator's network position: without a policy, "may create Agents" means "may make the operator
+// connect anywhere" — the API server, a cloud metadata service, another tenant's agent pods —
+// a port scanner and a way around NetworkPolicy.
+//
+// Invariants:
+// - Every address the operator dials for a tenant is checked here at connect time: gRPC endpoints
+//   are resolved here and dialled by IP (the pool re-checks each IP before each call), A2A requests
+//   resolve through lookupFor(), which refuses before a socket is opened. A name that resolves to a
+//   forbidden address is refused whatever its name says (no DNS trick gets through).
+// - Always refused: unspecified, link-local (cloud metadata at 169.254.169.254 and fd00:ec2::254),
+//   multicast and broadcast addresses, the API server's addresses, and an operator-managed agent
+//   pod or Service of another namespace (a tenant reaching another tenant's agent through the
+//   operator). Loopback is refused unless allowLoopback (local mode and tests, where agents run as
+//   local processes). `allowCIDRs` (when set) is an allow-list; `denyCIDRs` adds refusals.
+// - A refusal says which rule refused, never what (if anything) listens there.
+import { BlockList, isIP } from 'node:net';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+
+export interface EndpointPolicyOptions {
+  /** Loopback (127.0.0.0/8, ::1) may be dialled: local mode and tests. Default false. */
+  allowLoopback?: boolean;
+  /** When non-empty, only addresses in these CIDRs may be dialled. */
+  allowCIDRs?: string[];
+  /** Addresses in these CIDRs are never dialled (e.g. the pod or service range of the cluster). */
+  denyCIDRs?: string[];
+  /** Addresses of the API server (its kubeconfig host and the kubernetes Service), never dialled. */
+  apiServerAddresses?: string[];
+  /** The namespace an operator-managed agent pod or Service IP belongs to, if any. */
+  ownerNamespace?: (ip: string) => string | undefined;
+  /** Name resolution (tests). */
+  resolve?: (host: string) => Promise<string[]>;
+}
+
+const ALWAYS: [string, number, 'ipv4' | 'ipv6', string][] = [
+  ['0.0.0.0', 8, 'ipv4', 'an unspecified address'],
+  ['169.254.0.0', 16, 'ipv4', 'a link-local address (cloud metadata)'],
+  ['100.100.100.200', 32, 'ipv4', 'a cloud metadata address'],
+  ['224.0.0.0', 4, 'ipv4', 'a multicast address'],
+  ['255.255.255.255', 32, 'ipv4', 'the broadcast address'],
+  ['::', 128, 'ipv6', 'an unspecified address'],
+  ['fe80::', 10, 'ipv6', 'a link-local address'],
+  ['fd00:ec2::254', 128, 'ipv6', 'a cloud metadata address'],
+  ['ff00::', 8, 'ipv6', 'a multicast address'],
+];
+const LOOPBACK: [string, number, 'ipv4' | 'ipv6'][] = [
+  ['127.0.0.0', 8, 'ipv4'],
+  ['::1', 128, 'ipv6'],
+];
+
+export type Resolution = { ok: true; addresses: string[] } | { ok: false; reason: string };
+
+export class EndpointPolicy {
+  private readonly always = new Map<string, BlockList>();
+  private readonly loopback = new BlockList();
+  private readonly allow?: BlockList;
+  private readonly deny = new BlockList();
+  private readonly apiServer: Set<string>;
+
+  constructor(private readonly opts: EndpointPolicyOptions = {}) {
+    for (const [net, prefix, type, why] of ALWAYS) {
+      const list = this.always.get(why) ?? new BlockList();
+      list.addSubnet(net, prefix, type);
+      this.always.set(why, list);
+    }
+    for (const [net, prefix, type] of LOOPBACK) this.loopback.addSubnet(net, prefix, type);
+    if (opts.allowCIDRs?.length) {
+      this.allow = new BlockList();
+      for (const cidr of opts.allowCIDRs) addCIDR(this.allow, cidr);
+    }
+    for (const cidr of opts.denyCIDRs ?? []) addCIDR(this.deny, cidr);
+    this.apiServer = new Set((opts.apiServerAddresses ?? []).map(normalize));
+  }
+
+  /** Why `ip` may not be dialled for an Agent of `namespace`, or undefined when it may. */
+  check(ip: string, namespace: string): string | undefined {
+    const addr = normalize(ip);
+    const type = isIP(addr) === 6 ? 'ipv6' : isIP(addr) === 4 ? 'ipv4' : undefined;
+    if (!type) return `${ip} is not an IP address`;
+    for (const [why, list] of this.always) if (list.check(addr, type)) return `${addr} is ${why}`;
+    if (!this.opts.allowLoopback && this.loopback.check(addr, type)) return `${addr} is a loopback address`;
+    if (this.apiServer.has(addr)) return `${addr} is the API server`;
+    if (this.deny.check(addr, type)) return `${addr} is in a range the operator's endpoint policy denies`;
+    if (this.allow && !this.allow.check(addr, type)) return `${addr} is outside the ranges the operator's endpoint policy allows`;
+    const owner = this.opts.ownerNamespace?.(addr);
+    if (owner !== undefined && owner !== namespace) return `${addr} belongs to an agent of another namespace`;
+    return undefined;
+  }
+
+  /** The addresses `host` stands for, all allowed; or why not. A name with any refused address is refused. */
+  async resolve(host: string, namespace: string): Promise<Resolution> {
+    const bare = host.replace(/^\[|\]$/g, '');
+    let addresses: string[];
+    if (isIP(bare)) addresses = [bare];
+    else {
+      try {
+        addresses = await (this.opts.resolve ?? resolveAll)(bare);
+      } catch {
+        return { ok: false, reason: `${host} does not resolve` };
+      }
+      if (addresses.length === 0) return { ok: false, reason: `${host} does not resolve` };
+    }
+    for (const a of addresses) {
+      const why = this.check(a, namespace);
+      if (why) return { ok: false, reason: bare === a ? why : `${host} resolves to ${why.replace(/^\S+ /, `${normalize(a)} which `)}` };
+    }
+    return { ok: true, addresses: addresses.map(normalize) };
+  }
+
+  /** `host:port` → allowed `ip:port` endpoints to dial, or why not. */
+  async resolveEndpoint(endpoint: string, namespace: string): Promise<{ ok: true; endpoints: string[] } | { ok: false; reason: string }> {
+    const i = endpoint.lastIndexOf(':');
+    const host = endpoint.slice(0, i);
+    const port = endpoint.slice(i + 1);
+    const r = await this.resolve(host, namespace);
+    if (!r.ok) return r;
+    return { ok: true, endpoints: r.addresses.map((a) => `${isIP(a) === 6 ? `[${a}]` : a}:${port}`) };
+  }
+
+  /** A `lookup` for http(s) sockets of `namespace`'s requests: resolves, then refuses what check() refuses. */
+  lookupFor(namespace: string): LookupFunction {
+    return ((hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
+      dnsLookup(hostname, { ...options, all: true }, (err, found) => {
+        if (err) return callback(err, '');
+        const list = found as LookupAddress[];
+        const refused = list.map((a) => this.check(a.address, namespace)).find(Boolean);
+        if (refused) return callback(Object.assign(new Error(`refused by the endpoint policy: ${refused}`), { code: 'EPOLICY' }), '');
+        if ((options as { all?: boolean }).all) return callback(null, list);
+        callback(null, list[0]!.address, list[0]!.family);
+      });
+    }) as LookupFunction;
+  }
+}
+
+/** `host:port` of an endpoint (IPv6 in brackets) → its IP, or undefined when the host is a name. */
+export function endpointIP(endpoint: string): string | undefined {
+  const host = endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return isIP(host) ? host : undefined;
+}
+
+function resolveAll(host: string): Promise<string[]> {
+  return new Promise((resolve, reject) =>
+    dnsLookup(host, { all: true }, (err, found) => (err ? reject(err) : resolve((found as LookupAddress[]).map((a) => a.address)))),
+  );
+}
+
+/** IPv4-mapped IPv6 (::ffff:10.0.0.1) is the IPv4 address it maps. */
+function normalize(ip: string): string {
+  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  return m ? m[1]! : ip.toLowerCase();
+}
+
+function addCIDR(list: BlockList, cidr: string): void {
+  const [net, bits] = cidr.split('/');
+  const type = isIP(net ?? '') === 6 ? 'ipv6' : isIP(net ?? '') === 4 ? 'ipv4' : undefined;
+  const prefix = Number(bits ?? (type === 'ipv6' ? 128 : 32));
+  if (!type || !Number.isInteger(prefix) || prefix < 0 || prefix > (type === 'ipv6' ? 128 : 32)) throw new Error(`"${cidr}" is not a CIDR such as 10.0.0.0/8`);
+  list.addSubnet(net!, prefix, type);
+}

@@ -1,0 +1,150 @@
+// Weeks, compressed: the operator as its own process with its periods shortened (relist every
+// 400 ms, the Lease renewed every second, Agents probed every second) runs a steady trickle of Executions for about a
+// minute — some 150 resync cycles of each informer — while its watches are cut and the API server
+// restarts. What a deployment running for weeks needs stays flat: the API server's own count of
+// open watches, the operator's heap and RSS; and every Execution ends exactly once (agent call
+// logs by task id, whose prefix is the Execution's uid).
+import { join } from 'node:path';
+import { Informer } from '../../src/k8s/informer.js';
+import { AGENTS, EXECUTIONS, PATTERNS, type KubeObject } from '../../src/k8s/resources.js';
+import { ApiProxy } from '../helpers/api-proxy.js';
+import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
+import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { createObject, phaseOf } from '../helpers/objects.js';
+import { openWatches, startOperatorProcess, type OperatorProcess } from '../helpers/operator-process.js';
+
+const SOAK_MS = Number(process.env.SOAK_MS ?? 60000);
+const EVERY_MS = 200;
+
+let env: TestEnv;
+let proxy: ApiProxy;
+let operator: OperatorProcess;
+const agents: AgentProcess[] = [];
+beforeAll(async () => {
+  env = await startTestEnv();
+  proxy = await new ApiProxy(env.cp.server).start();
+}, 60000);
+afterAll(async () => {
+  await operator?.stop();
+  await stopAllAgentProcesses();
+  await proxy?.close();
+  await env?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MB = 1024 * 1024;
+
+interface Sample {
+  at: number;
+  watches: Record<'agents' | 'patterns' | 'executions', number>;
+  heapMB: number;
+  rssMB: number;
+}
+
+test('a minute of resync cycles, cut watches and an API server restart: watches and memory stay flat, every Execution ends exactly once', async () => {
+  const ns = await env.namespace('soak');
+  for (const name of ['a', 'b']) {
+    const a = await startAgentProcess(['--name', name, '--capabilities', 'x', '--confidence', name === 'a' ? '0.6' : '0.8', '--announce']);
+    agents.push(a);
+    await createObject(env.rest, AGENTS, ns, name, { endpoint: a.endpoint, capabilities: ['x'] });
+  }
+  await createObject(env.rest, PATTERNS, ns, 'ask', { agents: { capabilities: ['x'], min: 2 }, steps: [{ name: 'ask', call: {} }], output: { confidence: 'avg(ask.map(r, r.confidence))' } });
+  operator = await startOperatorProcess(proxy.kubeconfig(join(env.cp.dir, 'soak.kubeconfig'), env.cp.token), [
+    `--namespace=${ns}`,
+    `--leader-election-namespace=${ns}`,
+    '--leader-elect',
+    // Shortened, yet longer than an API server restart takes: losing the Lease ends the process
+    // (as it should; leadership.test.ts covers that), and this test measures one process.
+    '--leader-elect-lease-duration=10s',
+    '--leader-elect-renew-deadline=6s',
+    '--leader-elect-retry-period=1s',
+    '--sync-period=400ms',
+    '--agent-probe-interval=1s',
+  ]);
+  await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'ask', ['Ready']), 'Pattern Ready');
+  await eventually(async () => (await env.rest.get<any>(`/apis/parallax.ai/v1alpha1/namespaces/${ns}/patterns/ask`)).status?.matchingAgents === 2 || undefined, 'agents matched');
+
+  // The test's own view of every Execution's phases (one watch, no resync of its own).
+  const phases = new Map<string, string[]>();
+  const seen = new Informer<KubeObject & { status?: { phase?: string } }>(env.rest, EXECUTIONS, { namespace: ns });
+  const record = (o: KubeObject & { status?: { phase?: string } }) => {
+    const list = phases.get(o.metadata!.uid!) ?? [];
+    const p = o.status?.phase ?? '';
+    if (list[list.length - 1] !== p) list.push(p);
+    phases.set(o.metadata!.uid!, list);
+  };
+  seen.on({ add: record, update: record });
+  seen.start();
+  await seen.synced;
+
+  const samples: Sample[] = [];
+  const sample = async () => {
+    const m = await env.rest.get<string>('/metrics');
+    samples.push({
+      at: Date.now(),
+      watches: { agents: openWatches(m, 'parallax.ai', 'agents'), patterns: openWatches(m, 'parallax.ai', 'patterns'), executions: openWatches(m, 'parallax.ai', 'executions') },
+      heapMB: ((await operator.metric(/^parallax_operator_nodejs_heap_size_used_bytes /)) ?? 0) / MB,
+      rssMB: operator.rss() / MB,
+    });
+  };
+  const created: string[] = [];
+  const start = Date.now();
+  let nextSample = start;
+  let restarted = false;
+  let cuts = 0;
+  for (let i = 0; Date.now() - start < SOAK_MS; i++) {
+    const elapsed = Date.now() - start;
+    // Half keep their result; half are deleted 2 s after finishing (the TTL path runs too).
+    const spec = { patternRef: { name: 'ask' }, input: { task: `t${i}` }, ...(i % 2 ? { ttlSecondsAfterFinished: 2 } : {}) };
+    try {
+      created.push((await createObject(env.rest, EXECUTIONS, ns, `e${i}`, spec)).metadata.uid);
+    } catch {
+      i--; // the API server is restarting; try again
+      await sleep(200);
+      continue;
+    }
+    if (cuts < 2 && elapsed > (cuts + 1) * SOAK_MS / 4) {
+      cuts++;
+      proxy.cutWatches();
+    }
+    if (!restarted && elapsed > SOAK_MS / 2) {
+      restarted = true;
+      await env.cp.restartApiServer();
+    }
+    if (Date.now() >= nextSample) {
+      await sample().catch(() => undefined);
+      nextSample = Date.now() + 2000;
+    }
+    await sleep(EVERY_MS);
+  }
+  await eventually(() => created.every((uid) => (phases.get(uid) ?? []).includes('Succeeded')) || undefined, 'every Execution Succeeded', 60000);
+  await sleep(3000); // the last TTLs, and a few more resync cycles at rest
+  await sample();
+  seen.stop();
+
+  expect(operator.exited()).toBe(false); // the same process all along: what is measured is its own
+  // Every Execution: one call to each agent, under its own uid; it succeeded and never ran again.
+  for (const a of agents) {
+    const ids = (a.output().stdout.match(/^CALL (\S+)\/ask\/\S+$/gm) ?? []).map((l) => l.split(' ')[1]!.split('/')[0]);
+    expect(ids.length).toBe(created.length);
+    expect(new Set(ids)).toEqual(new Set(created));
+  }
+  for (const uid of created) {
+    const seq = phases.get(uid)!;
+    expect(seq.slice(seq.indexOf('Succeeded'))).toEqual(['Succeeded']); // nothing after it
+  }
+  // One watch per informer of the operator (plus this test's own on Executions), resync after resync.
+  const w = samples.map((s) => s.watches);
+  expect(Math.max(...w.map((x) => x.agents))).toBeLessThanOrEqual(2);
+  expect(Math.max(...w.map((x) => x.patterns))).toBeLessThanOrEqual(2);
+  expect(Math.max(...w.map((x) => x.executions))).toBeLessThanOrEqual(3);
+  expect(samples[samples.length - 1]!.watches).toEqual({ agents: 1, patterns: 1, executions: 2 });
+  // Memory: what survives garbage collection (the lowest heap seen in a stretch) does not climb.
+  const third = Math.max(1, Math.floor(samples.length / 3));
+  const low = (xs: Sample[], f: (s: Sample) => number) => Math.min(...xs.map(f));
+  const early = samples.slice(1, 1 + third);
+  const late = samples.slice(-third);
+  expect(low(late, (s) => s.heapMB)).toBeLessThan(low(early, (s) => s.heapMB) + 15);
+  expect(low(late, (s) => s.rssMB)).toBeLessThan(low(early, (s) => s.rssMB) * 1.3 + 20);
+  process.stdout.write(`soak: ${created.length} Executions in ${Math.round(SOAK_MS / 1000)} s; samples ${JSON.stringify(samples.map((s) => [Math.round(s.heapMB), Math.round(s.rssMB), s.watches.executions]))}\n`);
+}, 240000);
