@@ -18,7 +18,17 @@ import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
-import { compilePattern, inputError, PatternRunError, runPattern, selectAgents, type CompiledPattern } from '../runtime/index.js';
+import {
+  compilePattern,
+  EvaluatorStopped,
+  inProcessEvaluator,
+  inputError,
+  PatternRunError,
+  runPattern,
+  selectAgents,
+  type CompiledPattern,
+  type Evaluator,
+} from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCallResult, AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
 import { readyAgentInfos, selectionChanged } from './agent-info.js';
@@ -39,6 +49,8 @@ export interface ExecutionControllerOptions {
    * first progress or final write, whichever comes first). 0 claims before the run starts.
    */
   claimDelayMs?: number;
+  /** Where Pattern expressions and input schemas are evaluated (the operator passes its sandbox pool); default in-process. */
+  evaluator?: Evaluator;
 }
 
 interface ActiveRun {
@@ -57,6 +69,7 @@ export class ExecutionReconciler implements Reconciler {
   private readonly maxAgentValueBytes: number;
   private readonly maxResultBytes: number;
   private readonly claimDelayMs: number;
+  private readonly evaluator: Evaluator;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
 
@@ -68,6 +81,7 @@ export class ExecutionReconciler implements Reconciler {
     this.maxAgentValueBytes = opts.maxAgentValueBytes ?? 16 * 1024;
     this.maxResultBytes = opts.maxResultBytes ?? 256 * 1024;
     this.claimDelayMs = opts.claimDelayMs ?? 1000;
+    this.evaluator = opts.evaluator ?? inProcessEvaluator;
   }
 
   /** Cancels the agent calls of a run whose Execution is gone. */
@@ -102,7 +116,7 @@ export class ExecutionReconciler implements Reconciler {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return this.finish(exec, undefined, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
     }
-    const badInput = inputError(compiled.compiled, exec.spec.input);
+    const badInput = await inputError(compiled.compiled, exec.spec.input, { evaluator: this.evaluator, tenant: namespace });
     if (badInput) return this.finish(exec, undefined, 'Failed', 'InvalidInput', badInput.message, log);
     if (phase !== 'Running') {
       // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
@@ -261,6 +275,8 @@ export class ExecutionReconciler implements Reconciler {
           signal,
           taskIdPrefix: exec.metadata.uid!,
           patternName,
+          evaluator: this.evaluator,
+          tenant: ns,
           completedSteps,
           onStep: async (outcome) => {
             if (completedSteps[outcome.name]) return;
@@ -272,6 +288,7 @@ export class ExecutionReconciler implements Reconciler {
         span.setAttribute('parallax.confidence', result.confidence);
         await finish({ ...result, steps }, 'Succeeded', 'Succeeded', `confidence ${round(result.confidence)}`, log);
       } catch (err) {
+        if (err instanceof EvaluatorStopped) return; // shutting down: abandoned, resumed by the next leader
         if (this.active.get(key)?.abort.signal !== signal && !signal.aborted) return;
         const reason = signal.aborted ? 'Timeout' : err instanceof PatternRunError ? 'PatternFailed' : 'Error';
         const message = signal.aborted ? String((signal.reason as Error)?.message ?? 'cancelled') : (err as Error).message;
