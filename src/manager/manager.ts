@@ -1,7 +1,6 @@
 // Wires caches, controllers, leader election and the probe server into one operator process.
 // Every replica keeps its caches warm; only the Lease holder runs reconcilers.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Controller } from '../controllers/controller.js';
 import { EventRecorder } from '../controllers/events.js';
 import { compactFinishedExecution } from '../controllers/execution-cache.js';
 import { Informer } from '../k8s/informer.js';
@@ -11,6 +10,12 @@ import { loggerFor } from '../observability/logger.js';
 import { AGENT_LABEL, type Caches, type OperatorContext } from './context.js';
 import { startProbeServer, type ProbeServer } from './http-server.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
+
+/** What the manager starts when it leads and stops on shutdown: controllers, and what they need running. */
+export interface Runnable {
+  start(): void;
+  stop(): Promise<void>;
+}
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
@@ -23,8 +28,8 @@ export interface ManagerOptions {
   /** host:port of /healthz, /readyz, /metrics; false for none. */
   httpAddress?: string | false;
   resyncMs?: number;
-  /** Builds the controllers; each registers its informer handlers on ctx.caches. */
-  controllers: (ctx: OperatorContext, opts: { workers: number }) => Controller[];
+  /** Builds the controllers (each registers its informer handlers on ctx.caches) and what they need running. */
+  controllers: (ctx: OperatorContext, opts: { workers: number }) => Runnable[];
   /** Called when leadership is lost after it was held (the process should exit and restart). */
   onLostLeadership?: () => void;
 }
@@ -34,7 +39,7 @@ export class Manager {
   readonly caches: Caches;
   readonly context: OperatorContext;
   readonly identity: string;
-  private readonly controllers: Controller[];
+  private readonly controllers: Runnable[];
   private readonly elector?: LeaderElector;
   private readonly log;
   private probe?: ProbeServer;

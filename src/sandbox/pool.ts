@@ -37,9 +37,9 @@ export interface SandboxOptions {
   compileBudgetMs?: number;
   /** Heap cap of each worker (V8 old generation), in MB. Default 64. */
   heapMb?: number;
-  /** Most evaluations waiting per tenant. Default 100. */
+  /** Most evaluations waiting per tenant (one per running Execution at most). Default 1000. */
   maxQueuedPerTenant?: number;
-  /** Most evaluations waiting in all. Default 1000. */
+  /** Most evaluations waiting in all. Default 5000. */
   maxQueued?: number;
   /** Compiled Patterns each worker keeps (LRU). Default 32. */
   patternCacheSize?: number;
@@ -50,8 +50,8 @@ export const SANDBOX_DEFAULTS = {
   budgetMs: 500,
   compileBudgetMs: 2000,
   heapMb: 64,
-  maxQueuedPerTenant: 100,
-  maxQueued: 1000,
+  maxQueuedPerTenant: 1000,
+  maxQueued: 5000,
   patternCacheSize: 32,
 } as const;
 
