@@ -20,6 +20,7 @@ import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
   compilePattern,
+  EvaluationBudgetExceeded,
   EvaluatorStopped,
   inProcessEvaluator,
   inputError,
@@ -290,7 +291,13 @@ export class ExecutionReconciler implements Reconciler {
       } catch (err) {
         if (err instanceof EvaluatorStopped) return; // shutting down: abandoned, resumed by the next leader
         if (this.active.get(key)?.abort.signal !== signal && !signal.aborted) return;
-        const reason = signal.aborted ? 'Timeout' : err instanceof PatternRunError ? 'PatternFailed' : 'Error';
+        const reason = signal.aborted
+          ? 'Timeout'
+          : err instanceof EvaluationBudgetExceeded
+            ? 'EvaluationBudgetExceeded'
+            : err instanceof PatternRunError
+              ? 'PatternFailed'
+              : 'Error';
         const message = signal.aborted ? String((signal.reason as Error)?.message ?? 'cancelled') : (err as Error).message;
         if (this.ctx.caches.executions.getByKey(key) === undefined) return; // deleted meanwhile
         await finish({ steps }, 'Failed', reason, message, log);

@@ -9,7 +9,7 @@
 // Invariants: synchronous and pure (no I/O, nothing kept between calls but caches of derived
 // values); the state it reads is exactly what a run persists and reads back on resume, so a fresh
 // run and a resumed one evaluate the same; everything it returns is plain JSON (it crosses a thread).
-import type { CompiledCallStep, CompiledPattern, CompiledStep } from './compile.js';
+import { exprsOf, type CompiledCallStep, type CompiledPattern, type CompiledStep } from './compile.js';
 import { errorMessage, PatternRunError } from './errors.js';
 import type { CompiledExpr } from './expr.js';
 import { describeErrors } from './input-schema.js';
@@ -57,6 +57,22 @@ export function batchPath(compiled: CompiledPattern, batch: EvalBatch): { path: 
       const step = compiled.steps[batch.index]!;
       return { path: step.kind === 'call' && batch.kind === 'until' ? step.until!.path : step.path, step: step.name };
     }
+  }
+}
+
+/**
+ * Whether a batch runs anything a tenant wrote (a CEL expression, the input schema). One that does
+ * not (a call step without expressions, an input without a schema) is the same trivial work
+ * wherever it runs, so a run evaluates it where it is rather than pay for a trip to the sandbox.
+ */
+export function runsTenantCode(compiled: CompiledPattern, batch: EvalBatch): boolean {
+  switch (batch.kind) {
+    case 'input':
+      return compiled.validateInput !== undefined;
+    case 'step':
+      return exprsOf(compiled.steps[batch.index]!).length > 0;
+    default:
+      return true;
   }
 }
 

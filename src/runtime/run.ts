@@ -10,7 +10,7 @@ import type { CompiledPattern, CompiledStep } from './compile.js';
 import { compilePattern } from './compile.js';
 import { runCallStep, type CallContext, type PlainCallResult } from './call-step.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunError } from './errors.js';
-import { batchPath, stateFor, type BatchResult, type EvalBatch, type EvalState } from './evaluate.js';
+import { batchPath, evaluateBatch, runsTenantCode, stateFor, type BatchResult, type EvalBatch, type EvalState } from './evaluate.js';
 import { inProcessEvaluator, type Evaluator } from './evaluator.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
 import { selectAgents } from './selection.js';
@@ -76,6 +76,13 @@ export async function inputError(compiled: CompiledPattern, input: unknown, opts
 
 const now = () => new Date().toISOString();
 
+/**
+ * Input objects already found valid, per compiled Pattern: the operator checks an Execution's input
+ * before it claims the run, and the run checks it again; the same (never mutated) object is not
+ * sent twice.
+ */
+const validInputs = new WeakMap<CompiledPattern, WeakSet<object>>();
+
 /** One run's evaluations: its state as plain JSON, its evaluator, and its share of the evaluation budget. */
 class RunEvaluations {
   readonly state: Required<EvalState>;
@@ -91,6 +98,20 @@ class RunEvaluations {
   }
 
   async evaluate(batch: EvalBatch): Promise<BatchResult> {
+    const { input } = this.state;
+    const known = batch.kind === 'input' && typeof input === 'object' && input !== null ? input : undefined;
+    if (known && validInputs.get(this.compiled)?.has(known)) return { kind: 'input' };
+    if (!runsTenantCode(this.compiled, batch)) return evaluateBatch(this.compiled, batch, stateFor(this.compiled, batch, this.state));
+    const result = await this.evaluateBudgeted(batch);
+    if (known) {
+      let set = validInputs.get(this.compiled);
+      if (!set) validInputs.set(this.compiled, (set = new WeakSet()));
+      set.add(known);
+    }
+    return result;
+  }
+
+  private async evaluateBudgeted(batch: EvalBatch): Promise<BatchResult> {
     const { path, step } = batchPath(this.compiled, batch);
     const limit = this.limits.maxRunEvaluationMs;
     const exceeded = () =>
