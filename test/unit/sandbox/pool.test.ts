@@ -132,7 +132,8 @@ describe('fairness and queues', () => {
     const pool = new SandboxPool({ workers: 1, maxQueuedPerTenant: 1, budgetMs: 2000 });
     try {
       await pool.ready();
-      const blocker = rejection(run(cpuBomb, pool, 'a', { l: thousand }));
+      // Takes the only worker at once (a run would reach the pool only after its first await).
+      const blocker = rejection(pool.evaluate({ compiled: cpuBomb, batch: { kind: 'step', index: 0 }, state: { input: { l: thousand } }, tenant: 'a' }));
       const c = compile({ steps: [{ name: 's', let: { x: '1' } }], output: { confidence: '1.0' } }, 'q');
       const ac = new AbortController();
       const waiting = rejection(pool.evaluate({ compiled: c, batch: { kind: 'output' }, state: {}, tenant: 'a', signal: ac.signal }));
@@ -155,6 +156,19 @@ describe('fairness and queues', () => {
 });
 
 describe('lifecycle', () => {
+  test('a worker that cannot start fails the waiting evaluations instead of leaving them waiting', async () => {
+    // 1 MB of heap is too little to load the runtime: the worker dies before it can serve.
+    const pool = new SandboxPool({ workers: 1, heapMb: 1 });
+    try {
+      const err = await rejection(run(normal, pool, 'a', { n: 1 }));
+      expect(err).toBeInstanceOf(PatternRunError);
+      expect(err.message).toMatch(/^steps\[1\]: the evaluation sandbox cannot start a worker: /);
+      expect(pool.restarts.memory + pool.restarts.crash).toBeGreaterThanOrEqual(1);
+    } finally {
+      await pool.stop();
+    }
+  });
+
   const threads = () => readdirSync('/proc/self/task').length;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   /** The thread count once threads of earlier tests have finished exiting. */
@@ -173,8 +187,10 @@ describe('lifecycle', () => {
     const pool = new SandboxPool({ workers: 2, budgetMs: 5000 });
     await pool.ready();
     expect(threads()).toBeGreaterThan(before);
-    const running = rejection(run(cpuBomb, pool, 'a', { l: thousand }));
-    const waiting = rejection(run(cpuBomb, pool, 'a', { l: thousand }));
+    const spin = () => pool.evaluate({ compiled: cpuBomb, batch: { kind: 'step', index: 0 }, state: { input: { l: thousand } }, tenant: 'a' });
+    const running = rejection(spin());
+    const waiting = rejection(spin()); // the namespace's share is one worker
+    expect(pool.load).toEqual({ queued: 1, busy: 1 });
     await pool.stop();
     expect(await running).toBeInstanceOf(EvaluatorStopped);
     expect(await waiting).toBeInstanceOf(EvaluatorStopped);
