@@ -6,7 +6,6 @@ import {
   compilePattern,
   EvaluationBudgetExceeded,
   inputError,
-  PatternRunError,
   runPattern,
   toPlain,
   type AgentCaller,
@@ -14,7 +13,7 @@ import {
   type RunOptions,
 } from '../../../src/runtime/index.js';
 import { Lru } from '../../../src/runtime/lru.js';
-import { agent } from './helpers.js';
+import { agent, runError } from './helpers.js';
 
 const spec = (s: Record<string, unknown>): PatternSpec =>
   ({ steps: [{ name: 's', let: { x: '1' } }], output: { confidence: '1.0' }, ...s }) as unknown as PatternSpec;
@@ -31,16 +30,6 @@ const replying = (value: unknown): AgentCaller => ({
 
 const run = (c: CompiledPattern, input: unknown, extra: Partial<RunOptions> = {}) =>
   runPattern(c, { input, candidates: [agent('a')], caller: replying(null), taskIdPrefix: 't', patternName: 'p', ...extra });
-
-async function runError(p: Promise<unknown>): Promise<PatternRunError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(PatternRunError);
-    return err as PatternRunError;
-  }
-  throw new Error('expected the run to fail');
-}
 
 describe('let keys are names, never regular expressions', () => {
   test('a key like ( is a compile error with its path (it used to throw out of compilePattern)', () => {
