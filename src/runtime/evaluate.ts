@@ -8,13 +8,14 @@
 //   output  the output value and confidence
 // Invariants: synchronous and pure (no I/O, nothing kept between calls but caches of derived
 // values); the state it reads is exactly what a run persists and reads back on resume, so a fresh
-// run and a resumed one evaluate the same; everything it returns is plain JSON (it crosses a thread).
+// run and a resumed one evaluate the same; everything it returns is plain JSON (it crosses a
+// thread) and bounded: values by the run's maxResultBytes, messages to a few hundred characters.
 import { exprsOf, type CompiledCallStep, type CompiledPattern, type CompiledStep } from './compile.js';
 import { errorMessage, PatternRunError } from './errors.js';
 import type { CompiledExpr } from './expr.js';
 import { describeErrors } from './input-schema.js';
 import type { AgentInfo } from './types.js';
-import { AgentView, asNumber, CallResultView, fieldOf, PatternResultView, setOwn, toCel, toPlain } from './values.js';
+import { AgentView, asNumber, CallResultView, fieldOf, jsonBytes, PatternResultView, setOwn, toCel, toPlain } from './values.js';
 
 /** A run's state as JSON: what the expressions of a Pattern may read. */
 export interface EvalState {
@@ -42,8 +43,12 @@ export type BatchResult =
   /** `value` is absent when the Pattern has no output value expression (the last result is used). */
   | { kind: 'output'; value?: unknown; confidence: number };
 
-/** Called with an expression's path just before it is evaluated (the sandbox records it). */
-export type OnExpr = (path: string) => void;
+export interface EvaluateOptions {
+  /** Called with an expression's path just before it is evaluated (the sandbox records it). */
+  onExpr?: (path: string) => void;
+  /** The run's limit on a let result or output value, in bytes of JSON; default the Pattern's. */
+  maxResultBytes?: number;
+}
 
 /** Where a batch is reported when no single expression is to blame, and the step it belongs to. */
 export function batchPath(compiled: CompiledPattern, batch: EvalBatch): { path: string; step?: string } {
@@ -103,9 +108,10 @@ export function stateFor(compiled: CompiledPattern, batch: EvalBatch, full: Requ
   return state;
 }
 
-export function evaluateBatch(compiled: CompiledPattern, batch: EvalBatch, state: EvalState, onExpr?: OnExpr): BatchResult {
+export function evaluateBatch(compiled: CompiledPattern, batch: EvalBatch, state: EvalState, opts: EvaluateOptions = {}): BatchResult {
   const ctx = contextFor(compiled, state);
-  const ev = (expr: CompiledExpr, step: string, scope = ctx) => evaluateExpr(expr, scope, step, onExpr);
+  const ev = (expr: CompiledExpr, step: string, scope = ctx) => evaluateExpr(expr, scope, step, opts.onExpr);
+  const maxBytes = opts.maxResultBytes ?? compiled.limits.maxResultBytes;
   switch (batch.kind) {
     case 'input':
       validateInput(compiled, state.input);
@@ -120,6 +126,7 @@ export function evaluateBatch(compiled: CompiledPattern, batch: EvalBatch, state
     case 'output': {
       const { value: valueExpr, confidence: confidenceExpr } = compiled.output;
       const value = valueExpr ? toPlain(ev(valueExpr, '')) : undefined;
+      if (valueExpr) checkSize(value, maxBytes, 'output.value');
       const raw = ev(confidenceExpr, '');
       const confidence = asNumber(raw);
       // Never clamp silently: a formula giving 1.1 is a bug the author must see.
@@ -129,13 +136,13 @@ export function evaluateBatch(compiled: CompiledPattern, batch: EvalBatch, state
       return { kind: 'output', ...(valueExpr ? { value } : {}), confidence };
     }
     case 'step':
-      return evaluateStep(compiled.steps[batch.index]!, ctx, state, ev);
+      return evaluateStep(compiled.steps[batch.index]!, ctx, state, ev, maxBytes);
   }
 }
 
 type Ev = (expr: CompiledExpr, step: string, scope?: Map<string, unknown>) => unknown;
 
-function evaluateStep(step: CompiledStep, ctx: Map<string, unknown>, state: EvalState, ev: Ev): BatchResult {
+function evaluateStep(step: CompiledStep, ctx: Map<string, unknown>, state: EvalState, ev: Ev, maxBytes: number): BatchResult {
   if (step.when) {
     const go = ev(step.when, step.name);
     if (typeof go !== 'boolean') throw new PatternRunError(`evaluated to ${describeValue(go)}, expected a bool`, step.when.path, step.name);
@@ -153,7 +160,9 @@ function evaluateStep(step: CompiledStep, ctx: Map<string, unknown>, state: Eval
         setOwn(out, name, v);
       }
       // Later steps get the plain JSON form, exactly what a resumed run reads back from storage.
-      return { kind: 'let', value: toPlain(out) as Record<string, unknown> };
+      const value = toPlain(out) as Record<string, unknown>;
+      checkSize(value, maxBytes, step.path, step.name);
+      return { kind: 'let', value };
     }
     case 'pattern':
       return { kind: 'pattern', input: step.input ? toPlain(ev(step.input, step.name)) : state.input };
@@ -211,23 +220,35 @@ function validateInput(compiled: CompiledPattern, input: unknown): void {
   }
 }
 
-function evaluateExpr(expr: CompiledExpr, ctx: Map<string, unknown>, step: string, onExpr?: OnExpr): unknown {
+function evaluateExpr(expr: CompiledExpr, ctx: Map<string, unknown>, step: string, onExpr?: (path: string) => void): unknown {
   onExpr?.(expr.path);
   try {
     return expr.evaluate(ctx);
   } catch (err) {
-    throw new PatternRunError(errorMessage(err), expr.path, step);
+    throw new PatternRunError(clip(errorMessage(err), 500), expr.path, step);
   }
 }
 
+/** Fails when a plain value is larger than the run may hold. */
+export function checkSize(value: unknown, maxBytes: number, path: string, step?: string): void {
+  const size = jsonBytes(value);
+  if (size > maxBytes) throw new PatternRunError(`result is ${size} bytes of JSON, the limit is ${maxBytes}`, path, step);
+}
+
+/** A value as an error message shows it: JSON, cut to 200 characters. */
 export function describeValue(v: unknown): string {
   if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v);
+  let text: string;
   try {
-    return JSON.stringify(toPlain(v)) ?? String(v);
+    text = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(toPlain(v)) ?? String(v));
   } catch {
-    return String(v);
+    text = String(v);
   }
+  return clip(text, 200);
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 // CEL values rebuilt from the same plain object are the same: cached by object, so a run evaluated

@@ -15,6 +15,8 @@ export interface EvaluationRequest {
   tenant: string;
   /** The longest this evaluation may take, when less than the evaluator's own budget (the run's remaining budget). */
   budgetMs?: number;
+  /** The run's limit on a value an evaluation returns, in bytes of JSON; default the Pattern's. */
+  maxResultBytes?: number;
   /** Aborted when the run no longer needs the answer; a queued evaluation is dropped. */
   signal?: AbortSignal;
 }
@@ -37,7 +39,7 @@ export interface Evaluator {
 export const inProcessEvaluator: Evaluator = {
   async evaluate(req) {
     const t0 = performance.now();
-    const result = evaluateBatch(req.compiled, req.batch, req.state);
+    const result = evaluateBatch(req.compiled, req.batch, req.state, { ...(req.maxResultBytes !== undefined ? { maxResultBytes: req.maxResultBytes } : {}) });
     return { result, elapsedMs: performance.now() - t0 };
   },
 };

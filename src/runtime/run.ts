@@ -10,12 +10,11 @@ import type { CompiledPattern, CompiledStep } from './compile.js';
 import { compilePattern } from './compile.js';
 import { runCallStep, type CallContext, type PlainCallResult } from './call-step.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunError } from './errors.js';
-import { batchPath, evaluateBatch, runsTenantCode, stateFor, type BatchResult, type EvalBatch, type EvalState } from './evaluate.js';
+import { batchPath, checkSize, evaluateBatch, runsTenantCode, stateFor, type BatchResult, type EvalBatch, type EvalState } from './evaluate.js';
 import { inProcessEvaluator, type Evaluator } from './evaluator.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
 import { selectAgents } from './selection.js';
 import type { AgentCallResult, AgentCaller, AgentInfo, PatternResolver, StepOutcome } from './types.js';
-import { jsonBytes } from './values.js';
 
 export interface RunOptions {
   input: unknown;
@@ -101,7 +100,9 @@ class RunEvaluations {
     const { input } = this.state;
     const known = batch.kind === 'input' && typeof input === 'object' && input !== null ? input : undefined;
     if (known && validInputs.get(this.compiled)?.has(known)) return { kind: 'input' };
-    if (!runsTenantCode(this.compiled, batch)) return evaluateBatch(this.compiled, batch, stateFor(this.compiled, batch, this.state));
+    if (!runsTenantCode(this.compiled, batch)) {
+      return evaluateBatch(this.compiled, batch, stateFor(this.compiled, batch, this.state), { maxResultBytes: this.limits.maxResultBytes });
+    }
     const result = await this.evaluateBudgeted(batch);
     if (known) {
       let set = validInputs.get(this.compiled);
@@ -123,6 +124,7 @@ class RunEvaluations {
       state: stateFor(this.compiled, batch, this.state),
       tenant: this.opts.tenant ?? '',
       budgetMs: Math.ceil(limit - this.budget.evaluationMs),
+      maxResultBytes: this.limits.maxResultBytes,
       ...(this.opts.signal ? { signal: this.opts.signal } : {}),
     });
     this.budget.evaluationMs += elapsedMs;
@@ -175,7 +177,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
         ({ plain, stepCalls } = await runStep(step, planned, selected, cc, evaluations, compiled, opts, state));
         // Calls cut short by the abort came back as failed results: no answer to build on.
         if (opts.signal?.aborted) throw new PatternRunError('run aborted', step.path, step.name);
-        checkSize(plain, limits, step.path, step.name);
+        checkSize(plain, limits.maxResultBytes, step.path, step.name);
       }
     } catch (err) {
       // The evaluator was shut down: not this step's failure; the run is abandoned and resumes elsewhere.
@@ -210,14 +212,8 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
 
   const output = (await evaluations.evaluate({ kind: 'output' })) as Extract<BatchResult, { kind: 'output' }>;
   const value = 'value' in output ? output.value : (outcomes[outcomes.length - 1]?.result ?? null);
-  checkSize(value, limits, 'output.value');
+  checkSize(value, limits.maxResultBytes, 'output.value');
   return { value, confidence: output.confidence, steps: outcomes, calls };
-}
-
-/** Fails when a plain value is larger than the run may hold (the run's limits, not the Pattern's). */
-function checkSize(value: unknown, limits: RuntimeLimits, path: string, step?: string): void {
-  const size = jsonBytes(value);
-  if (size > limits.maxResultBytes) throw new PatternRunError(`result is ${size} bytes of JSON, the limit is ${limits.maxResultBytes}`, path, step);
 }
 
 interface StepValue {

@@ -242,12 +242,13 @@ export class SandboxPool implements Evaluator {
   }
 
   private dispatch(slot: Slot, job: Job, withPattern: boolean): void {
-    const { compiled, batch, state } = job.req;
+    const { compiled, batch, state, maxResultBytes } = job.req;
     const message: WorkRequest = {
       id: job.id,
       hash: job.hash,
       batch,
       state,
+      ...(maxResultBytes !== undefined ? { maxResultBytes } : {}),
       ...(withPattern ? { pattern: { spec: compiled.spec, ...(compiled.name !== undefined ? { name: compiled.name } : {}), limits: compiled.limits } } : {}),
     };
     slot.job = job;

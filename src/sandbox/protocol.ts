@@ -19,6 +19,7 @@ export interface WorkRequest {
   pattern?: PatternSource;
   batch: EvalBatch;
   state: EvalState;
+  maxResultBytes?: number;
 }
 
 export type WorkReply =

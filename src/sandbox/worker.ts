@@ -33,13 +33,16 @@ function handle(req: WorkRequest): WorkReply {
   try {
     const compiled = compiledFor(req);
     if (!compiled) return { kind: 'miss', id: req.id };
-    const result = evaluateBatch(compiled, req.batch, req.state, (path) => slot.write(path));
+    const result = evaluateBatch(compiled, req.batch, req.state, {
+      onExpr: (path) => slot.write(path),
+      ...(req.maxResultBytes !== undefined ? { maxResultBytes: req.maxResultBytes } : {}),
+    });
     return { kind: 'ok', id: req.id, result, elapsedMs: performance.now() - t0 };
   } catch (err) {
     const error =
       err instanceof PatternRunError
         ? { detail: err.detail, path: err.path, ...(err.step !== undefined ? { step: err.step } : {}) }
-        : { detail: errorMessage(err), path: '' };
+        : { detail: errorMessage(err).slice(0, 500), path: '' };
     return { kind: 'error', id: req.id, error, elapsedMs: performance.now() - t0 };
   } finally {
     slot.clear();

@@ -73,6 +73,12 @@ describe('CEL evaluation is bounded', () => {
     expect(compilePattern(spec({ steps: [{ name: 's', let: { x: 'input.l.map(a, a).map(b, b).filter(c, c > 0).exists(d, d > 1)' } }] })).errors).toEqual([]);
   });
 
+  test('an error message shows at most 200 characters of a value', async () => {
+    const c = compile({ steps: [{ name: 's', let: { x: '1' } }], output: { confidence: 'dyn(input.s)' } });
+    const err = await runError(run(c, { s: 'x'.repeat(100000) }));
+    expect(err.message).toBe(`output.confidence: evaluated to "${'x'.repeat(199)}…, expected a number in [0,1]`);
+  });
+
   test("a run whose evaluations take longer than its budget fails, naming the expression (in-process, after the fact)", async () => {
     const c = compile({ steps: [{ name: 's', let: { x: 'input.l.map(a, input.l.map(b, a * b)).size()' } }] });
     const err = await runError(run(c, { l: Array.from({ length: 400 }, (_, i) => i) }, { limits: { maxRunEvaluationMs: 1 } }));
