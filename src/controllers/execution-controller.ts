@@ -118,7 +118,10 @@ export class ExecutionReconciler implements Reconciler {
       return this.finish(exec, undefined, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
     }
     const badInput = await inputError(compiled.compiled, exec.spec.input, { evaluator: this.evaluator, tenant: namespace });
-    if (badInput) return this.finish(exec, undefined, 'Failed', 'InvalidInput', badInput.message, log);
+    if (badInput) {
+      const reason = badInput instanceof EvaluationBudgetExceeded ? 'EvaluationBudgetExceeded' : 'InvalidInput';
+      return this.finish(exec, undefined, 'Failed', reason, badInput.message, log);
+    }
     if (phase !== 'Running') {
       // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
       // yet: wait for them as a Pod waits for a node, rather than fail on the first look.
