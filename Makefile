@@ -2,18 +2,23 @@
 SHELL := /bin/bash
 IMG ?= ghcr.io/parallax-ai/parallax-operator:0.1.0
 AGENTS_IMG ?= ghcr.io/parallax-ai/parallax-agents:0.1.0
+PYTHON_AGENT_IMG ?= ghcr.io/parallax-ai/parallax-python-agent:0.1.0
 export KUBEBUILDER_ASSETS ?= $(shell cd ../shared/envtest/bin 2>/dev/null && pwd)
 
 node_modules: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-.PHONY: build test lint run local manifests install uninstall deploy undeploy docker-build bench chart-render
+.PHONY: build test test-python lint run local manifests install uninstall deploy undeploy docker-build bench chart-render
 build: node_modules ## Compile TypeScript to dist/
 	npm run build
 
-test: node_modules ## Run all tests against a real kube-apiserver + etcd
+test: node_modules ## Run all tests: jest against a real kube-apiserver + etcd, then pytest for sdk/python
 	npm test -- $(JEST_ARGS)
+
+test-python: ## Only the Python SDK's tests (pytest in .venv)
+	bash hack/python-env.sh
+	cd sdk/python && ../../.venv/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: node_modules
 	npm run lint
@@ -39,9 +44,10 @@ deploy: ## Deploy the operator with kustomize (config/default: namespace, CRDs, 
 undeploy: ## Delete everything config/default made, CRDs included
 	kubectl delete --ignore-not-found -k config/default
 
-docker-build: ## Build the operator and example-agent images (needs a Docker engine)
+docker-build: ## Build the operator, example-agent and Python-agent images (needs a Docker engine)
 	docker build -t $(IMG) .
 	docker build -f Dockerfile.agents -t $(AGENTS_IMG) .
+	docker build -f sdk/python/Dockerfile -t $(PYTHON_AGENT_IMG) .
 
 HELM = $(shell bash hack/tools/helm.sh helm)
 chart-render: node_modules ## Lint and render the Helm chart with the pinned helm (.tools/bin/helm)

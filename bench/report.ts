@@ -28,6 +28,8 @@ export function renderFigures(r: any): string {
     ...Object.values(r.floor.api).map((f: any) => row(['API floor', f.concurrency, f.n, f.latencyMs.p50, f.latencyMs.p95, f.latencyMs.p99, f.throughput])),
     ...r.floor.grpc.map((g: any) => row(['gRPC floor', g.concurrency, g.n, g.latencyMs.p50, g.latencyMs.p95, g.latencyMs.p99, g.callsPerSec])),
     '',
+    ...renderSdk(r.sdk),
+    '',
     `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency)`,
     '',
     row(['case', 'agents/Execution', 'concurrency', 'workers', 'Agents / Executions stored', 'p50 ms', 'p95 ms', 'p99 ms', 'Executions/s', 'latencyRatio', 'throughputRatio', 'operator CPU ms/Execution', 'rssMB']),
@@ -71,6 +73,24 @@ export function renderFigures(r: any): string {
       : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—', '—']),
   );
   return out.join('\n');
+}
+
+/** The SDK comparison: the same instant agent in each SDK, called through AgentPool. */
+function renderSdk(sdk: any): string[] {
+  if (!sdk) return ['**Agent SDKs**: not measured in this run (`npm run bench -- --sdk-only` adds them).'];
+  const when = sdk.separateRun
+    ? ` — measured on ${sdk.date.slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- --sdk-only\`, apart from the rest (load average ${sdk.loadAverageBefore.join(' / ')} before, ${sdk.loadAverageAfter.join(' / ')} after)`
+    : '';
+  return [
+    `**Agent SDKs** (Analyze from the operator's \`AgentPool\` to one agent answering at once: \`bench/agents.ts\` in TypeScript, \`examples/agents/fixed.py\` in Python; n = ${sdk.n} per row, after a warm-up${when})`,
+    '',
+    row(['SDK', 'concurrency', 'p50 ms', 'p95 ms', 'p99 ms', 'calls/s', 'Python ÷ TypeScript']),
+    row(Array(7).fill('---')),
+    ...sdk.comparison.flatMap((c: any) => [
+      row(['TypeScript', c.concurrency, c.typescript.latencyMs.p50, c.typescript.latencyMs.p95, c.typescript.latencyMs.p99, c.typescript.callsPerSec, '']),
+      row(['Python', c.concurrency, c.python.latencyMs.p50, c.python.latencyMs.p95, c.python.latencyMs.p99, c.python.callsPerSec, `${c.pythonRatio} (${pct(c.pythonRatio)})`]),
+    ]),
+  ];
 }
 
 export function writeDoc(file: string, results: unknown): void {

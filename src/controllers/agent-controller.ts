@@ -176,7 +176,7 @@ function isPodReady(p: Pod): boolean {
 }
 
 export function agentController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: AgentControllerOptions): Controller {
-  const c = new Controller(new AgentReconciler(ctx, pool, opts), { workers });
+  const c = new Controller(new AgentReconciler(ctx, pool, opts), { workers, keys: () => ctx.caches.agents.keys() });
   ctx.caches.agents.on({ add: (o) => c.enqueue(keyOf(o)), update: (o, old) => {
     if (o.metadata?.generation !== old.metadata?.generation || !o.status) c.enqueue(keyOf(o));
   } });

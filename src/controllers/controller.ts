@@ -1,5 +1,10 @@
 // Runs one reconciler: keys from a de-duplicating workqueue, N concurrent workers, retries with
 // backoff on error, metrics and a logger carrying the object key on every line.
+//
+// Only a started controller (the leader's) queues keys: a standby replica keeps its caches warm
+// but drops every event, or its never-drained queue would hold every key ever seen. Starting
+// (becoming leader) queues every key the controller's cache holds, so nothing that happened while
+// standing by is missed. Stopping aborts the reconciler's background work before it returns.
 import type { Logger } from '../observability/logger.js';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -14,6 +19,11 @@ export interface Reconciler {
   readonly name: string;
   /** Level-triggered: look at the world as it is now for `key` and move it toward the spec. */
   reconcile(key: string, log: Logger): Promise<ReconcileResult | void>;
+  /**
+   * Stops work the reconciler runs beyond reconcile() (e.g. Execution runs), without writing:
+   * called when this replica stops leading, before the Lease is given up.
+   */
+  shutdown?(): void;
 }
 
 /**
@@ -24,12 +34,14 @@ export type KeyGuard = (key: string, log: Logger) => Promise<boolean>;
 
 export interface ControllerOptions {
   workers?: number;
+  /** Every key to reconcile when the controller starts (the keys of its primary cache). */
+  keys?: () => Iterable<string>;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
 }
 
 export class Controller {
-  readonly queue: WorkQueue;
+  private _queue: WorkQueue;
   private readonly log: Logger;
   private workers: Promise<void>[] = [];
   private running = false;
@@ -41,11 +53,24 @@ export class Controller {
   ) {
     const name = reconciler.name;
     this.log = loggerFor('controller', { controller: name });
-    this.queue = new WorkQueue({
-      baseDelayMs: opts.baseBackoffMs,
-      maxDelayMs: opts.maxBackoffMs,
+    this._queue = this.newQueue();
+  }
+
+  private newQueue(): WorkQueue {
+    const name = this.reconciler.name;
+    return new WorkQueue({
+      baseDelayMs: this.opts.baseBackoffMs,
+      maxDelayMs: this.opts.maxBackoffMs,
       onDepthChange: (d) => metrics.workqueueDepth.set({ controller: name }, d),
     });
+  }
+
+  get queue(): WorkQueue {
+    return this._queue;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
   }
 
   /** Screens every key before the reconciler sees it (see spec-guard.ts). */
@@ -53,49 +78,57 @@ export class Controller {
     this.guard = guard;
   }
 
+  /** Queues a key; a no-op unless the controller runs (standbys queue nothing). */
   enqueue(key: string): void {
-    this.queue.add(key);
+    if (this.running) this._queue.add(key);
   }
 
   enqueueAfter(key: string, delayMs: number): void {
-    this.queue.addAfter(key, delayMs);
+    if (this.running) this._queue.addAfter(key, delayMs);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    for (const key of this.opts.keys?.() ?? []) this._queue.add(key);
     const n = Math.max(1, this.opts.workers ?? 2);
     for (let i = 0; i < n; i++) this.workers.push(this.work());
   }
 
-  /** Stops taking keys and waits for in-flight reconciles to finish. */
+  /**
+   * Stops taking keys, stops the reconciler's background work and waits for in-flight reconciles.
+   * The controller can be started again (a fresh queue).
+   */
   async stop(): Promise<void> {
-    this.queue.shutDown();
+    this.running = false;
+    this._queue.shutDown();
+    this.reconciler.shutdown?.();
     await Promise.all(this.workers);
     this.workers = [];
-    this.running = false;
+    this._queue = this.newQueue();
   }
 
   private async work(): Promise<void> {
+    const queue = this._queue;
     for (;;) {
-      const key = await this.queue.get();
+      const key = await queue.get();
       if (key === undefined) return;
-      await this.process(key);
-      this.queue.done(key);
+      await this.process(queue, key);
+      queue.done(key);
     }
   }
 
-  private async process(key: string): Promise<void> {
+  private async process(queue: WorkQueue, key: string): Promise<void> {
     const name = this.reconciler.name;
     const log = this.log.child({ key });
     const end = metrics.reconcileDuration.startTimer({ controller: name });
     try {
       const result = (await this.guard?.(key, log)) ? undefined : await this.reconciler.reconcile(key, log);
-      this.queue.forget(key);
-      if (result?.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      queue.forget(key);
+      if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
       metrics.reconcileTotal.inc({ controller: name, result: result?.requeueAfterMs !== undefined ? 'requeue' : 'success' });
     } catch (err) {
-      const delay = this.queue.addRateLimited(key);
+      const delay = queue.addRateLimited(key);
       metrics.reconcileTotal.inc({ controller: name, result: 'error' });
       metrics.workqueueRetries.inc({ controller: name });
       log.error({ err: (err as Error).message, retryInMs: delay }, 'reconcile failed');

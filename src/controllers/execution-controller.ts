@@ -2,17 +2,26 @@
 // the gRPC pool, and writes the confidence-annotated result into status — like a Job:
 // immutable spec, a timeout, TTL after finishing, and cancellation when deleted.
 //
-// Exactly-once in effect: a run is claimed by a status write guarded by resourceVersion (the
-// first write of the run carries the claim: a step's progress, the final result, or, for a run
-// still going after claimDelayMs (1 s), the claim alone), every finished step that asked agents and is
-// followed by more asking is persisted with its result, and a replica that finds a Running
-// Execution it does not own resumes it from those steps (agents already asked are not asked
-// again; task ids derive from the Execution uid, so agents can de-duplicate). The final write is
-// guarded too, so one result is written once.
+// Exactly-once in effect (docs/performance.md has the long form):
+// - A run is claimed by a status write guarded by resourceVersion (the first write of the run
+//   carries the claim: a step's progress, the final result, or, for a run still going after
+//   claimDelayMs (1 s), the claim alone). Every later write of the run is guarded the same way
+//   (execution-writer.ts), so an owner that lost the object — deleted, recreated under the same
+//   name, or claimed by a new leader — can never write over it; it stops instead.
+// - Every finished step that asked agents and is followed by more asking is persisted with its
+//   result; a replica that finds a Running Execution it does not own resumes it from those steps
+//   (agents already asked are not asked again; task ids derive from the Execution uid).
+// - A run never ends by asking agents again because the API server refused a write: a final
+//   result that could not be written is kept (per uid) and only its write is retried, with
+//   backoff; a run that failed to claim or persist waits out an exponential backoff before the
+//   next attempt. A status write the API server refuses as too large is retried smaller.
+// - A run is stopped without writing when its Execution is deleted or replaced, and when this
+//   replica stops leading (shutdown() runs before the Lease is released or given up); only its
+//   timeout ends it with a write (Failed, Timeout).
 import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern } from '../api/types.js';
 import type { AgentPool } from '../agents/index.js';
-import { isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
+import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
@@ -31,14 +40,27 @@ import {
   type Evaluator,
 } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
-import type { AgentCallResult, AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
+import type { AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
+import { setLongTimeout } from '../util/timers.js';
 import { readyAgentInfos, selectionChanged } from './agent-info.js';
-import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
+import {
+  completedSteps,
+  conditionsFor,
+  finalStatus,
+  isFinished,
+  progress,
+  reclaim,
+  shrinkingFinalStatuses,
+  type RunOutcome,
+  type Status,
+  type StatusBounds,
+} from './execution-status.js';
+import { RunWriter } from './execution-writer.js';
 import { mergePatchFor } from './status.js';
-import { boundValue } from './truncate.js';
 
-type Status = NonNullable<Execution['status']>;
+/** The longest spec.timeout accepted (30 days); longer is a spec error, not a timer overflow. */
+export const MAX_EXECUTION_TIMEOUT_MS = 720 * 60 * 60 * 1000;
 
 export interface ExecutionControllerOptions {
   /** Largest JSON of one agent value kept in status. */
@@ -50,26 +72,67 @@ export interface ExecutionControllerOptions {
    * first progress or final write, whichever comes first). 0 claims before the run starts.
    */
   claimDelayMs?: number;
+  /** Backoff before the next run after one ended in error: base, doubling per failure, capped. */
+  runRetryBaseMs?: number;
+  runRetryMaxMs?: number;
+  /** How long one status write is retried on transient failures before the run gives it up. */
+  writeRetryForMs?: number;
+  /** Most final results kept for a later write attempt (each holds a result in memory). */
+  maxPendingResults?: number;
   /** Where Pattern expressions and input schemas are evaluated (the operator passes its sandbox pool); default in-process. */
   evaluator?: Evaluator;
 }
 
+type StopKind = 'timeout' | 'deleted' | 'replaced' | 'shutdown' | 'lost' | 'write-failed';
+
+/** Why a run was stopped. Only a timeout ends it with a write; otherwise someone else owns the object now. */
+class RunStop extends Error {
+  constructor(
+    readonly kind: StopKind,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+  }
+}
+
 interface ActiveRun {
   runId: string;
+  uid: string;
   abort: AbortController;
 }
 
+interface Final {
+  phase: 'Succeeded' | 'Failed';
+  reason: string;
+  message: string;
+  outcome?: RunOutcome;
+}
+
+/** A run's final result whose write failed: only the write is retried, never the run. */
+interface PendingResult extends Final {
+  runId: string;
+  /** The run's claim, when no write of the run carried it. */
+  claim?: Status;
+}
 
 export class ExecutionReconciler implements Reconciler {
   readonly name = 'execution';
   private readonly active = new Map<string, ActiveRun>();
   /** Per key, the resourceVersions this reconciler replaced by a status write of its own. */
   private readonly written = new Map<string, Set<string>>();
+  /** Per uid. Insertion order is age order (oldest dropped first when full). */
+  private readonly pendingResults = new Map<string, PendingResult>();
+  /** Per uid: consecutive runs that ended in error, and when the next may start. */
+  private readonly runFailures = new Map<string, { count: number; notBefore: number }>();
   private readonly readyByNamespace = new Map<string, AgentInfo[]>();
   private readonly compiledPatterns = new WeakMap<object, ReturnType<typeof compilePattern>>();
-  private readonly maxAgentValueBytes: number;
-  private readonly maxResultBytes: number;
+  private readonly bounds: StatusBounds;
   private readonly claimDelayMs: number;
+  private readonly runRetryBaseMs: number;
+  private readonly runRetryMaxMs: number;
+  private readonly writeRetryForMs: number;
+  private readonly maxPendingResults: number;
   private readonly evaluator: Evaluator;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
@@ -79,59 +142,86 @@ export class ExecutionReconciler implements Reconciler {
     private readonly pool: AgentPool,
     opts: ExecutionControllerOptions = {},
   ) {
-    this.maxAgentValueBytes = opts.maxAgentValueBytes ?? 16 * 1024;
-    this.maxResultBytes = opts.maxResultBytes ?? 256 * 1024;
+    this.bounds = { maxAgentValueBytes: opts.maxAgentValueBytes ?? 16 * 1024, maxResultBytes: opts.maxResultBytes ?? 256 * 1024 };
     this.claimDelayMs = opts.claimDelayMs ?? 1000;
+    this.runRetryBaseMs = opts.runRetryBaseMs ?? 1000;
+    this.runRetryMaxMs = opts.runRetryMaxMs ?? 5 * 60 * 1000;
+    this.writeRetryForMs = opts.writeRetryForMs ?? 30000;
+    this.maxPendingResults = opts.maxPendingResults ?? 1000;
     this.evaluator = opts.evaluator ?? inProcessEvaluator;
   }
 
-  /** Cancels the agent calls of a run whose Execution is gone. */
-  cancel(key: string, reason: string): void {
-    if (reason === 'execution deleted') this.written.delete(key);
+  /**
+   * Stops the run of `key` (only that of Execution `uid`, when given) without writing: its
+   * Execution was deleted or replaced by a new one of the same name.
+   */
+  cancel(key: string, uid: string | undefined, kind: 'deleted' | 'replaced'): void {
     const run = this.active.get(key);
-    if (!run) return;
-    run.abort.abort(new Error(reason));
+    if (kind === 'deleted') this.written.delete(key);
+    if (uid && kind === 'deleted') this.forget(uid);
+    if (!run || (uid && run.uid !== uid)) return;
+    run.abort.abort(new RunStop(kind, kind === 'deleted' ? 'execution deleted' : 'execution replaced by a new one of the same name'));
     this.active.delete(key);
+  }
+
+  /** This replica stops leading: every run stops where it is, writing nothing; the next leader resumes it. */
+  shutdown(): void {
+    for (const run of this.active.values()) run.abort.abort(new RunStop('shutdown', 'operator stopped leading'));
+    this.active.clear();
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
     const exec = this.ctx.caches.executions.get(namespace, name) as Execution | undefined;
-    if (!exec || exec.metadata.deletionTimestamp) return this.cancel(key, 'execution deleted');
+    if (!exec || exec.metadata.deletionTimestamp) return this.cancel(key, exec?.metadata.uid, 'deleted');
+    const uid = exec.metadata.uid!;
+    const running = this.active.get(key);
+    if (running && running.uid !== uid) this.cancel(key, running.uid, 'replaced');
     // The cache can lag behind this reconciler's own writes (their watch events are on the way):
     // never act on a version it has already replaced, or a finished run would start again.
     const stale = this.written.get(key);
     if (stale?.has(exec.metadata.resourceVersion!)) return;
     if (stale) this.written.delete(key);
-    const phase = exec.status?.phase;
-    if (phase === 'Succeeded' || phase === 'Failed') return this.expire(exec, log);
+    if (isFinished(exec.status)) {
+      this.forget(uid);
+      return this.expire(exec, log);
+    }
     if (this.active.has(key)) return; // running here; its own writes bring us back
+    const pending = this.pendingResults.get(uid);
+    if (pending) return this.writePending(key, exec, pending, log);
+    const backoff = this.runFailures.get(uid);
+    if (backoff && backoff.notBefore > Date.now()) return { requeueAfterMs: backoff.notBefore - Date.now() };
 
     if ((exec.metadata.generation ?? 1) > 1 && !exec.status?.startTime) {
-      return this.finish(exec, undefined, 'Failed', 'SpecChanged', 'spec is immutable: it was edited before the run started; create a new Execution', log);
+      return this.finishNow(exec, 'Failed', 'SpecChanged', 'spec is immutable: it was edited before the run started; create a new Execution', log);
+    }
+    const timeout = exec.spec.timeout ?? '5m';
+    const timeoutMs = parseDuration(timeout) ?? 300000;
+    if (timeoutMs > MAX_EXECUTION_TIMEOUT_MS) {
+      return this.finishNow(exec, 'Failed', 'InvalidSpec', `spec.timeout ${timeout} is above the maximum of 720h`, log);
     }
     const pattern = this.ctx.caches.patterns.get(namespace, exec.spec.patternRef.name) as Pattern | undefined;
     if (!pattern) return this.pending(exec, 'PatternNotFound', `waiting for Pattern ${exec.spec.patternRef.name}`, log);
     const compiled = this.compiled(pattern);
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
-      return this.finish(exec, undefined, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
+      return this.finishNow(exec, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
     }
     const badInput = await inputError(compiled.compiled, exec.spec.input, { evaluator: this.evaluator, tenant: namespace });
     if (badInput) {
       const reason = badInput instanceof EvaluationBudgetExceeded ? 'EvaluationBudgetExceeded' : 'InvalidInput';
-      return this.finish(exec, undefined, 'Failed', reason, badInput.message, log);
+      return this.finishNow(exec, 'Failed', reason, badInput.message, log);
     }
+    const phase = exec.status?.phase;
     if (phase !== 'Running') {
       // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
       // yet: wait for them as a Pod waits for a node, rather than fail on the first look.
       const selection = selectAgents(this.readyAgents(namespace), pattern.spec.agents);
       if (!selection.ok) return this.pending(exec, 'NotEnoughAgents', selection.message, log);
     }
-    const timeoutMs = parseDuration(exec.spec.timeout ?? '5m') ?? 300000;
     const startedAt = exec.status?.startTime ? Date.parse(exec.status.startTime) : Date.now();
     const remaining = startedAt + timeoutMs - Date.now();
-    if (remaining <= 0) return this.finish(exec, undefined, 'Failed', 'Timeout', `timed out after ${exec.spec.timeout ?? '5m'}`, log);
+    if (remaining <= 0) return this.finishNow(exec, 'Failed', 'Timeout', `timed out after ${timeout}`, log);
 
     // Claim the run: only one replica's write of this resourceVersion can succeed.
     const runId = randomUUID();
@@ -146,28 +236,27 @@ export class ExecutionReconciler implements Reconciler {
       observedGeneration: exec.metadata.generation,
       conditions: conditionsFor(exec, 'Running', 'Running', resumed ? 'resumed' : 'running'),
     };
-    // A fresh run carries its claim in its first status write (guarded by the same
-    // resourceVersion): the first progress write, the final write, or — if the run is still going
-    // after claimDelayMs — a claim of its own. A run that ends within that time costs one status
-    // write instead of two. A resumed run claims at once, as before.
-    const deferClaim = !resumed && this.claimDelayMs > 0;
-    let current: Execution = exec;
-    if (!deferClaim) {
-      try {
-        current = await this.patchStatus(exec, claim, exec.metadata.resourceVersion);
-      } catch (err) {
-        if (isConflict(err)) return; // someone else moved first; the watch brings the news
-        throw err;
-      }
-      if (!resumed) this.started(exec, pattern);
-    }
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new Error(`timed out after ${exec.spec.timeout ?? '5m'}`)), remaining);
-    this.active.set(key, { runId, abort });
-    void this.run(key, current, deferClaim ? claim : undefined, pattern, compiled.compiled, abort.signal, log)
-      .catch((err) => log.error({ err: (err as Error).message }, 'run failed unexpectedly'))
+    const writer = new RunWriter(this.ctx.rest, exec, runId, claim, {
+      onClaimed: () => this.started(exec, pattern),
+      onLost: (why) => abort.abort(new RunStop('lost', why)),
+      onWritten: (rv) => this.markWritten(key, rv),
+    }, log, { retryForMs: this.writeRetryForMs });
+    // A fresh run carries its claim in its first status write: the first progress write, the
+    // final write, or — if the run is still going after claimDelayMs — a claim of its own. A run
+    // that ends within that time costs one status write instead of two. A resumed run claims at once.
+    if (resumed || this.claimDelayMs <= 0) {
+      if (!(await writer.write((base) => base.status!))) return;
+    }
+    this.active.set(key, { runId, uid, abort });
+    const timer = setLongTimeout(() => abort.abort(new RunStop('timeout', `timed out after ${timeout}`)), remaining);
+    void this.run(key, exec, pattern, compiled.compiled, writer, abort, log)
+      .then(
+        () => this.runFailures.delete(uid),
+        (err) => this.runFailed(uid, err, log),
+      )
       .finally(() => {
-        clearTimeout(timer);
+        timer.cancel();
         if (this.active.get(key)?.runId === runId) this.active.delete(key);
         // Look again now that the key is free: a change that arrived during the run (or a claim
         // lost to another writer) was skipped while the run was active.
@@ -178,134 +267,149 @@ export class ExecutionReconciler implements Reconciler {
   private async run(
     key: string,
     exec: Execution,
-    unwrittenClaim: Status | undefined,
     pattern: Pattern,
-    compiled: NonNullable<ReturnType<typeof compilePattern>['compiled']>,
-    signal: AbortSignal,
+    compiled: CompiledPattern,
+    writer: RunWriter,
+    abort: AbortController,
     log: Logger,
   ): Promise<void> {
     const ns = exec.metadata.namespace!;
-    const completedSteps: Record<string, StepOutcome> = {};
-    for (const s of exec.status?.steps ?? []) {
-      if ((s.phase === 'Succeeded' || s.phase === 'Skipped') && !s.truncated && s.startedAt && s.finishedAt) {
-        completedSteps[s.name] = {
-          name: s.name,
-          phase: s.phase,
-          result: s.result ?? null,
-          startedAt: s.startedAt,
-          finishedAt: s.finishedAt,
-          calls: (exec.status?.agents ?? []).filter((a) => a.step === s.name).map(fromStatusAgent),
-        };
-      }
-    }
-    const steps: StepOutcome[] = Object.values(completedSteps);
-    let latest = exec; // as last written or read
-    let claim = unwrittenClaim; // the claim, until a write of this run carried it
-    let lost = false;
-    const path = resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name);
-    // Status writes of one run happen one at a time (the deferred claim may race a step).
-    let writing: Promise<unknown> = Promise.resolve();
-    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-      const p = writing.then(fn, fn);
-      writing = p.catch(() => undefined);
-      return p;
+    const signal = abort.signal;
+    const done = completedSteps(exec.status);
+    const steps: StepOutcome[] = Object.values(done);
+    const stopWith = (err: unknown) => {
+      if (err instanceof FencedError) return; // the Lease is gone: shutdown() stops the run
+      if (!signal.aborted) abort.abort(new RunStop('write-failed', (err as Error).message, err));
     };
-    const view = (): Execution => (claim ? { ...latest, status: claim } : latest);
-    /** A progress write; while the claim is unwritten it carries the claim and is guarded. */
-    const write = (make: (base: Execution) => Status): Promise<void> =>
-      serial(async () => {
-        for (;;) {
-          if (lost) return;
-          const guard = claim ? latest.metadata.resourceVersion : undefined;
-          try {
-            latest = await this.patchStatus(latest, make(view()), guard);
-            if (claim) this.started(exec, pattern); // Running is visible from now on
-            claim = undefined;
-            return;
-          } catch (err) {
-            if (!claim || !isConflict(err)) throw err;
-            const fresh = await this.ctx.rest.get<Execution>(path);
-            if (!this.mayClaim(exec, fresh)) {
-              lost = true;
-              this.cancel(key, 'claimed by another writer');
-              return;
-            }
-            latest = fresh;
-            claim = reclaim(fresh, claim);
-          }
-        }
-      });
-    const claimTimer = claim
-      ? setTimeout(() => {
-          if (claim && !signal.aborted) write((base) => base.status!).catch((err) => log.warn({ err: (err as Error).message }, 'claim write failed'));
-        }, this.claimDelayMs)
-      : undefined;
-    const finish = (...a: FinishArgs) => serial(() => (lost ? Promise.resolve() : this.finish(latest, ...a, claim)));
+    const claimTimer = writer.claimed
+      ? undefined
+      : setTimeout(() => {
+          if (!writer.claimed && !signal.aborted) writer.write((base) => base.status!).catch(stopWith);
+        }, this.claimDelayMs);
     const caller: AgentCaller = {
       call: async (req) => {
         const r = await this.pool.call({ ...req, agent: { ...req.agent, name: `${ns}/${req.agent.name}` } });
         return { ...r, agent: req.agent.name };
       },
     };
+    let final: Final;
     try {
-      await this.runSpan(key, exec, pattern, compiled, signal, log, caller, completedSteps, steps, write, finish);
+      final = await withSpan('execution.run', { 'parallax.execution': key, 'parallax.pattern': pattern.metadata.name! }, async (span) => {
+        try {
+          const result = await runPattern(compiled, {
+            input: exec.spec.input ?? {},
+            candidates: this.readyAgents(ns),
+            caller,
+            resolvePattern: async (n) => (this.ctx.caches.patterns.get(ns, n) as Pattern | undefined)?.spec,
+            signal,
+            taskIdPrefix: exec.metadata.uid!,
+            patternName: pattern.metadata.name!,
+            evaluator: this.evaluator,
+            tenant: ns,
+            completedSteps: done,
+            onStep: async (outcome) => {
+              if (done[outcome.name]) return;
+              steps.push(outcome);
+              if (signal.aborted || !mustPersist(compiled, outcome)) return;
+              await writer.write((base) => progress(base.status, steps, this.bounds)).catch((err) => {
+                // Progress only spares a resumed run some agent calls; the final write carries it all.
+                if (isTooLarge(err)) return log.warn({ err: (err as Error).message }, 'progress too large to persist; going on');
+                stopWith(err);
+              });
+            },
+          });
+          span.setAttribute('parallax.confidence', result.confidence);
+          return { phase: 'Succeeded', reason: 'Succeeded', message: `confidence ${round(result.confidence)}`, outcome: { ...result, steps } } as Final;
+        } catch (err) {
+          // The evaluation sandbox was stopped (shutdown): like a lost Lease, stop without writing.
+          if (err instanceof EvaluatorStopped) throw new RunStop('shutdown', err.message);
+          const stop = signal.reason instanceof RunStop ? signal.reason : undefined;
+          if (stop && stop.kind !== 'timeout') throw stop;
+          const reason = stop
+            ? 'Timeout'
+            : err instanceof EvaluationBudgetExceeded
+              ? 'EvaluationBudgetExceeded'
+              : err instanceof PatternRunError
+                ? 'PatternFailed'
+                : 'Error';
+          return { phase: 'Failed', reason, message: stop?.message ?? (err as Error).message, outcome: { steps } } as Final;
+        }
+      });
+    } catch (err) {
+      if (err instanceof RunStop && err.kind === 'write-failed') throw err.cause ?? err;
+      if (err instanceof RunStop) return log.debug({ why: err.message }, 'run stopped without writing');
+      throw err;
     } finally {
       clearTimeout(claimTimer);
     }
+    await this.writeFinal(exec, writer, final, log);
   }
 
-  private async runSpan(
-    key: string,
-    exec: Execution,
-    pattern: Pattern,
-    compiled: CompiledPattern,
-    signal: AbortSignal,
-    log: Logger,
-    caller: AgentCaller,
-    completedSteps: Record<string, StepOutcome>,
-    steps: StepOutcome[],
-    write: (make: (base: Execution) => Status) => Promise<void>,
-    finish: (...a: FinishArgs) => Promise<void>,
-  ): Promise<void> {
-    const ns = exec.metadata.namespace!;
-    const patternName = pattern.metadata.name!;
-    await withSpan('execution.run', { 'parallax.execution': key, 'parallax.pattern': patternName }, async (span) => {
+  /**
+   * The final write of a run, smaller if the API server finds it too large. If it cannot be
+   * written, the result is kept and only its write is retried (writePending), with backoff.
+   */
+  private async writeFinal(exec: Execution, writer: RunWriter, final: Final, log: Logger): Promise<void> {
+    const full = (base: Execution) => finalStatus(exec, base.status, final.outcome, final.phase, final.reason, final.message, this.bounds);
+    const forms = shrinkingFinalStatuses(full, this.bounds);
+    for (let i = 0; i < forms.length; i++) {
       try {
-        const result = await runPattern(compiled, {
-          input: exec.spec.input ?? {},
-          candidates: this.readyAgents(ns),
-          caller,
-          resolvePattern: async (n) => (this.ctx.caches.patterns.get(ns, n) as Pattern | undefined)?.spec,
-          signal,
-          taskIdPrefix: exec.metadata.uid!,
-          patternName,
-          evaluator: this.evaluator,
-          tenant: ns,
-          completedSteps,
-          onStep: async (outcome) => {
-            if (completedSteps[outcome.name]) return;
-            steps.push(outcome);
-            if (signal.aborted || !mustPersist(compiled, outcome)) return;
-            await write((base) => this.progress(base, steps));
-          },
-        });
-        span.setAttribute('parallax.confidence', result.confidence);
-        await finish({ ...result, steps }, 'Succeeded', 'Succeeded', `confidence ${round(result.confidence)}`, log);
+        if (await writer.write(forms[i]!)) this.finished(exec, final, log);
+        return;
       } catch (err) {
-        if (err instanceof EvaluatorStopped) return; // shutting down: abandoned, resumed by the next leader
-        if (this.active.get(key)?.abort.signal !== signal && !signal.aborted) return;
-        const reason = signal.aborted
-          ? 'Timeout'
-          : err instanceof EvaluationBudgetExceeded
-            ? 'EvaluationBudgetExceeded'
-            : err instanceof PatternRunError
-              ? 'PatternFailed'
-              : 'Error';
-        const message = signal.aborted ? String((signal.reason as Error)?.message ?? 'cancelled') : (err as Error).message;
-        if (this.ctx.caches.executions.getByKey(key) === undefined) return; // deleted meanwhile
-        await finish({ steps }, 'Failed', reason, message, log);
+        if (err instanceof FencedError) return; // not the leader any more; the next one resumes
+        if (isTooLarge(err) && i < forms.length - 1) {
+          log.warn({ err: (err as Error).message }, 'final status too large; writing a smaller one');
+          continue;
+        }
+        const uid = exec.metadata.uid!;
+        this.keepPending(uid, { ...final, runId: writer.runId, ...(writer.claimed ? {} : { claim: writer.view().status }) }, log);
+        log.error({ err: (err as Error).message }, 'could not write the final status; will retry the write, not the run');
+        throw err;
       }
-    });
+    }
+  }
+
+  /** Retries the write of a kept final result (the run is not repeated). Throws to back off. */
+  private async writePending(key: string, exec: Execution, pending: PendingResult, log: Logger): Promise<void> {
+    const uid = exec.metadata.uid!;
+    this.pendingResults.delete(uid);
+    const claim = pending.claim && !exec.status?.runId ? reclaim(exec, pending.claim) : undefined;
+    if (!claim && exec.status?.runId !== pending.runId) return log.info('kept result dropped: another run owns the Execution now');
+    const writer = new RunWriter(this.ctx.rest, exec, pending.runId, claim, {
+      onLost: (why) => log.info({ why }, 'kept result dropped: the Execution moved on'),
+      onWritten: (rv) => this.markWritten(key, rv),
+    }, log, { retryForMs: 0 });
+    await this.writeFinal(exec, writer, pending, log);
+  }
+
+  private keepPending(uid: string, pending: PendingResult, log: Logger): void {
+    this.pendingResults.delete(uid);
+    this.pendingResults.set(uid, pending);
+    while (this.pendingResults.size > this.maxPendingResults) {
+      const oldest = this.pendingResults.keys().next().value as string;
+      this.pendingResults.delete(oldest);
+      log.error({ uid: oldest, kept: this.maxPendingResults }, 'too many unwritten results: dropped the oldest; that Execution will run again');
+    }
+  }
+
+  /** A run that ended in error waits runRetryBaseMs · 2^(n−1) (capped) before the next attempt. */
+  private runFailed(uid: string, err: unknown, log: Logger): void {
+    const count = (this.runFailures.get(uid)?.count ?? 0) + 1;
+    const delay = Math.min(this.runRetryMaxMs, this.runRetryBaseMs * 2 ** (count - 1));
+    this.runFailures.set(uid, { count, notBefore: Date.now() + delay });
+    log.error({ err: (err as Error)?.message, retryInMs: delay, failures: count }, 'run ended in error');
+  }
+
+  private forget(uid: string): void {
+    this.pendingResults.delete(uid);
+    this.runFailures.delete(uid);
+  }
+
+  private markWritten(key: string, rv: string): void {
+    let set = this.written.get(key);
+    if (!set) this.written.set(key, (set = new Set()));
+    set.add(rv);
   }
 
   /**
@@ -316,6 +420,19 @@ export class ExecutionReconciler implements Reconciler {
    */
   private started(exec: Execution, pattern: Pattern): void {
     this.ctx.events.post(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
+  }
+
+  /** Metrics, log line and Event of a finished Execution (after its final write landed). */
+  private finished(exec: Execution, final: Final, log: Logger, durationMs?: number): void {
+    const pattern = exec.spec.patternRef.name;
+    metrics.executionsTotal.inc({ pattern, phase: final.phase });
+    const start = exec.status?.startTime ? Date.parse(exec.status.startTime) : undefined;
+    const took = durationMs ?? (start !== undefined ? Date.now() - start : undefined);
+    if (took !== undefined) metrics.executionDuration.observe({ pattern }, took / 1000);
+    const confidence = final.outcome?.confidence;
+    if (final.phase === 'Succeeded' && confidence !== undefined) metrics.executionConfidence.observe({ pattern }, confidence);
+    log.info({ phase: final.phase, reason: final.reason }, final.message);
+    this.ctx.events.post(exec as any, final.phase === 'Succeeded' ? 'Normal' : 'Warning', final.reason, final.message);
   }
 
   /** Ready Agents of a namespace, as the runtime sees them; rebuilt only after an Agent changed. */
@@ -344,107 +461,14 @@ export class ExecutionReconciler implements Reconciler {
     return c;
   }
 
-  private progress(exec: Execution, steps: StepOutcome[]): Status {
-    return {
-      ...exec.status,
-      steps: steps.map((s) => this.stepStatus(s)),
-      agents: steps.flatMap((s) => s.calls.map((c) => this.agentStatus(s.name, c))),
-      agentCount: steps.reduce((n, s) => n + s.calls.length, 0),
-    };
-  }
-
-  private stepStatus(s: StepOutcome): NonNullable<Status['steps']>[number] {
-    const bounded = boundValue(s.result, this.maxAgentValueBytes);
-    return {
-      name: s.name,
-      phase: s.phase,
-      startedAt: s.startedAt,
-      finishedAt: s.finishedAt,
-      ...(s.message ? { message: s.message } : {}),
-      result: bounded.value,
-      ...(bounded.truncated ? { truncated: true } : {}),
-    };
-  }
-
-  private agentStatus(step: string, c: AgentCallResult): NonNullable<Status['agents']>[number] {
-    const bounded = boundValue(c.value, this.maxAgentValueBytes);
-    return {
-      name: c.agent,
-      step,
-      ...(c.endpoint ? { endpoint: c.endpoint } : {}),
-      confidence: c.confidence,
-      latencyMs: Math.round(c.latencyMs * 10) / 10,
-      ...(c.error ? { error: c.error } : {}),
-      ...(c.reasoning ? { reasoning: c.reasoning.slice(0, 2048) } : {}),
-      value: bounded.value,
-      ...(bounded.truncated ? { truncated: true } : {}),
-    };
-  }
-
-  /** Whether a run whose claim is not written yet may still write it over `fresh`. */
-  private mayClaim(exec: Execution, fresh: Execution): boolean {
-    const phase = fresh.status?.phase;
-    if (phase === 'Succeeded' || phase === 'Failed') return false;
-    if (fresh.status?.runId) return false; // another replica claimed it
-    return (fresh.metadata.generation ?? 1) === (exec.metadata.generation ?? 1); // an edit fails it in reconcile
-  }
-
   /**
-   * The final write. `claim`: this run's claim when no write has carried it yet; the write then
-   * carries it and is guarded by the resourceVersion the run started from.
+   * Ends an Execution that never ran (invalid, or gave up waiting) with one write, guarded by the
+   * cached resourceVersion; on a conflict the watch brings the newer version back here.
    */
-  private async finish(
-    exec: Execution,
-    outcome: { value?: unknown; confidence?: number; steps?: StepOutcome[] } | undefined,
-    phase: 'Succeeded' | 'Failed',
-    reason: string,
-    message: string,
-    log: Logger,
-    claim?: Status,
-  ): Promise<void> {
-    const stored = exec;
-    if (claim) exec = { ...exec, status: claim };
-    const now = new Date();
-    const start = exec.status?.startTime ?? now.toISOString();
-    const base = outcome?.steps ? this.progress(exec, outcome.steps) : { ...exec.status };
-    const status: Status = {
-      ...base,
-      phase,
-      message,
-      startTime: start,
-      completionTime: now.toISOString(),
-      duration: formatDuration(now.getTime() - Date.parse(start)),
-      observedGeneration: exec.metadata.generation,
-      conditions: conditionsFor(exec, phase, reason, message),
-    };
-    if (phase === 'Succeeded' && outcome) {
-      const bounded = boundValue(outcome.value, this.maxResultBytes);
-      status.result = { value: bounded.value, confidence: outcome.confidence, ...(bounded.truncated ? { truncated: true } : {}) };
-      status.confidence = Math.round(outcome.confidence! * 1000) / 1000; // for the printer column; result.confidence is exact
-    }
-    try {
-      await this.patchStatus(stored, status, stored.metadata.resourceVersion);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      if (isConflict(err)) {
-        // Another writer got there first: write only if the run is still ours and unfinished.
-        const fresh = await this.ctx.rest.get<Execution>(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name));
-        if (fresh.status?.phase === 'Succeeded' || fresh.status?.phase === 'Failed') return;
-        if (claim) {
-          if (!this.mayClaim(stored, fresh)) return;
-          return this.finish(fresh, outcome, phase, reason, message, log, reclaim(fresh, claim));
-        }
-        if (exec.status?.runId && fresh.status?.runId !== exec.status.runId) return;
-        return this.finish(fresh, outcome, phase, reason, message, log);
-      }
-      throw err;
-    }
-    const pattern = exec.spec.patternRef.name;
-    metrics.executionsTotal.inc({ pattern, phase });
-    metrics.executionDuration.observe({ pattern }, (now.getTime() - Date.parse(start)) / 1000);
-    if (phase === 'Succeeded' && outcome?.confidence !== undefined) metrics.executionConfidence.observe({ pattern }, outcome.confidence);
-    log.info({ phase, reason }, message);
-    this.ctx.events.post(exec as any, phase === 'Succeeded' ? 'Normal' : 'Warning', reason, message);
+  private async finishNow(exec: Execution, phase: 'Failed', reason: string, message: string, log: Logger): Promise<void> {
+    const status = finalStatus(exec, exec.status, undefined, phase, reason, message, this.bounds);
+    if (!(await this.guardedStatus(exec, status))) return;
+    this.finished(exec, { phase, reason, message }, log, 0);
   }
 
   /**
@@ -455,7 +479,7 @@ export class ExecutionReconciler implements Reconciler {
     const timeout = exec.spec.timeout ?? '5m';
     const created = new Date(exec.metadata.creationTimestamp ?? Date.now()).getTime();
     const left = created + (parseDuration(timeout) ?? 300000) - Date.now();
-    if (left <= 0) return this.finish(exec, undefined, 'Failed', reason, `${message}; gave up after waiting ${timeout}`, log);
+    if (left <= 0) return this.finishNow(exec, 'Failed', reason, `${message}; gave up after waiting ${timeout}`, log);
     const status: Status = {
       ...exec.status,
       phase: 'Pending',
@@ -463,11 +487,24 @@ export class ExecutionReconciler implements Reconciler {
       observedGeneration: exec.metadata.generation,
       conditions: conditionsFor(exec, 'Pending', reason, message),
     };
-    if (exec.status?.message !== message) {
-      await this.patchStatus(exec, status);
-      log.info(message);
-    }
+    if (exec.status?.message !== message && (await this.guardedStatus(exec, status))) log.info(message);
     return { requeueAfterMs: Math.min(left, 30000) };
+  }
+
+  /** One status write guarded by the cached resourceVersion; false on a conflict or a deleted object. */
+  private async guardedStatus(exec: Execution, status: Status): Promise<boolean> {
+    const key = keyOf(exec as KubeObject);
+    try {
+      await this.ctx.rest.patch(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name, 'status'), {
+        metadata: { resourceVersion: exec.metadata.resourceVersion },
+        status: mergePatchFor(exec.status, status),
+      });
+    } catch (err) {
+      if (isConflict(err) || isNotFound(err)) return false;
+      throw err;
+    }
+    this.markWritten(key, exec.metadata.resourceVersion!);
+    return true;
   }
 
   /** Deletes finished Executions after ttlSecondsAfterFinished. */
@@ -483,34 +520,9 @@ export class ExecutionReconciler implements Reconciler {
       });
       log.info('deleted after ttlSecondsAfterFinished');
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isNotFound(err) && !isConflict(err)) throw err;
     }
   }
-
-  private async patchStatus(exec: Execution, status: Status, resourceVersion?: string): Promise<Execution> {
-    const body: Record<string, unknown> = { status: mergePatchFor(exec.status, status) };
-    if (resourceVersion) body.metadata = { resourceVersion };
-    const updated = await this.ctx.rest.patch<Execution>(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name, 'status'), body);
-    const key = keyOf(exec as KubeObject);
-    let set = this.written.get(key);
-    if (!set) this.written.set(key, (set = new Set()));
-    if (exec.metadata.resourceVersion) set.add(exec.metadata.resourceVersion);
-    return updated;
-  }
-}
-
-type FinishArgs = [
-  outcome: { value?: unknown; confidence?: number; steps?: StepOutcome[] } | undefined,
-  phase: 'Succeeded' | 'Failed',
-  reason: string,
-  message: string,
-  log: Logger,
-];
-
-/** The claim fields of `claim` over the status of `fresh` (after a conflict on metadata). */
-function reclaim(fresh: Execution, claim: Status): Status {
-  const { phase, runId, attempt, startTime, message, observedGeneration, conditions } = claim;
-  return { ...fresh.status, phase, runId, attempt, startTime, message, observedGeneration, conditions };
 }
 
 /**
@@ -529,38 +541,11 @@ export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): bo
   return compiled.steps.slice(i + 1).some((s) => s.kind !== 'let');
 }
 
-/** An Execution's Ready, Complete and Failed conditions for a phase (kstatus: Ready is the one to wait on). */
-export function conditionsFor(exec: Execution, phase: string, reason: string, message: string) {
-  const gen = exec.metadata.generation;
-  let c = setCondition(exec.status?.conditions, { type: 'Ready', status: phase === 'Succeeded' ? 'True' : 'False', reason, message }, gen);
-  c = setCondition(c, { type: 'Complete', status: phase === 'Succeeded' ? 'True' : 'False', reason, message }, gen);
-  c = setCondition(c, { type: 'Failed', status: phase === 'Failed' ? 'True' : 'False', reason, message }, gen);
-  return c;
-}
-
-function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallResult {
-  return {
-    agent: a.name,
-    endpoint: a.endpoint,
-    value: a.value,
-    confidence: a.confidence ?? 0,
-    reasoning: a.reasoning,
-    latencyMs: a.latencyMs ?? 0,
-    ...(a.error ? { error: a.error } : {}),
-  };
-}
-
 const round = (x: number) => Math.round(x * 1000) / 1000;
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  if (ms < 60000) return `${(ms / 1000).toFixed(1)}s`;
-  return `${Math.floor(ms / 60000)}m${Math.round((ms % 60000) / 1000)}s`;
-}
 
 export function executionController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
-  const c = new Controller(reconciler, { workers });
+  const c = new Controller(reconciler, { workers, keys: () => ctx.caches.executions.keys() });
   reconciler.requeue = (key) => c.enqueue(key);
   // Keys of the Executions that have not started (no phase, or Pending), by namespace, so that a
   // Pattern or Agent change wakes those without scanning every finished Execution in the cache.
@@ -588,7 +573,7 @@ export function executionController(ctx: OperatorContext, pool: AgentPool, worke
     },
     delete: (o) => {
       waiting.get(o.metadata?.namespace ?? '')?.delete(keyOf(o));
-      reconciler.cancel(keyOf(o), 'execution deleted');
+      reconciler.cancel(keyOf(o), o.metadata?.uid, 'deleted');
     },
   });
   // Pending Executions wait for their Pattern and agents.
@@ -605,4 +590,3 @@ export function executionController(ctx: OperatorContext, pool: AgentPool, worke
   ctx.caches.agents.on({ update: (o, old) => selectionMoved(o, old) && wake(o) });
   return c;
 }
-

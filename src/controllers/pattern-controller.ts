@@ -76,7 +76,7 @@ export class PatternReconciler implements Reconciler {
 }
 
 export function patternController(ctx: OperatorContext, workers: number): Controller {
-  const c = new Controller(new PatternReconciler(ctx), { workers });
+  const c = new Controller(new PatternReconciler(ctx), { workers, keys: () => ctx.caches.patterns.keys() });
   // A Pattern's own changes, and those of the Patterns it composes (cycles can appear or vanish).
   const composing = (o: Pattern) => {
     c.enqueue(keyOf(o as any));

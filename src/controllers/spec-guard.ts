@@ -12,7 +12,7 @@ import { AGENTS, EXECUTIONS, PATTERNS, type KubeObject, type ResourceType } from
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { setCondition } from './conditions.js';
-import { conditionsFor } from './execution-controller.js';
+import { conditionsFor } from './execution-status.js';
 import type { KeyGuard } from './controller.js';
 import { writeStatus } from './status.js';
 

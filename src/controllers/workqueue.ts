@@ -1,6 +1,10 @@
 // A de-duplicating, rate-limited work queue with client-go's semantics: a key is queued at most
 // once; a key being processed is never handed to a second worker, and if it changes meanwhile it
-// is processed again afterwards; failures are retried with per-key exponential backoff.
+// is processed again afterwards; failures are retried with per-key exponential backoff. A delay
+// longer than a timer can hold (util/timers.ts) wakes the key early: reconcilers recompute what is
+// left and requeue.
+import { boundedDelay } from '../util/timers.js';
+
 export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -42,9 +46,10 @@ export class WorkQueue {
     this.opts.onDepthChange?.(this.queue.length);
   }
 
-  /** Adds the key after a delay; an earlier pending delay for the same key wins. */
+  /** Adds the key after a delay (at most MAX_TIMER_MS); an earlier pending delay for the same key wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
+    delayMs = boundedDelay(delayMs);
     if (delayMs <= 0) return this.add(key);
     const at = Date.now() + delayMs;
     const pending = this.delayed.get(key);

@@ -1,11 +1,22 @@
 // List+watch cache of one resource type. Written here rather than using client-node's
 // makeInformer because that one stops for good on any watch error other than 410 and never
 // relists (see NOTES.md); an operator must survive API server restarts and dropped connections.
+//
+// Invariants (an operator runs for weeks; each of these was once broken):
+// - At most one watch per informer is open at any time. Every list/watch cycle gets a generation
+//   number; starting a cycle (resync, relist after 410, retry) aborts the previous watch first,
+//   and events and close callbacks of an older generation are ignored, so a superseded stream can
+//   neither deliver events twice nor move the cache backwards.
+// - Only a healthy stream resumes at once; a watch that failed, or closed after an ERROR event or
+//   without any event, backs off exponentially (with jitter) before the next attempt.
+// - An object whose uid changed under the same name (deleted and created again, possibly while the
+//   watch was down) is reported as delete of the old one and add of the new one, never as an update.
+// - Handlers run synchronously in cache order; a handler that throws is logged and does not stop others.
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import { loggerFor } from '../observability/logger.js';
 import { KubeApiError, KubeRest, resourcePath } from './rest.js';
-import { keyOf, type KubeObject, type ResourceType } from './resources.js';
+import { apiVersionOf, keyOf, type KubeObject, type ResourceType } from './resources.js';
 
 export interface InformerHandlers<T extends KubeObject> {
   add?(obj: T): void;
@@ -32,7 +43,10 @@ export class Informer<T extends KubeObject> {
   private readonly log: Logger;
   private readonly watcher: Watch;
   private resourceVersion = '';
+  /** The open watch of the current generation, if any. */
   private abort?: AbortController;
+  /** Bumped by every new list/watch cycle; callbacks of older cycles are ignored. */
+  private generation = 0;
   private stopped = true;
   private failures = 0;
   private retryTimer?: NodeJS.Timeout;
@@ -68,6 +82,11 @@ export class Informer<T extends KubeObject> {
     return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
   }
 
+  /** Keys (`namespace/name`) of every cached object. */
+  keys(): IterableIterator<string> {
+    return this.cache.keys();
+  }
+
   get size(): number {
     return this.cache.size;
   }
@@ -80,37 +99,47 @@ export class Informer<T extends KubeObject> {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    this.supersede();
     clearTimeout(this.resyncTimer);
-    this.abort?.abort();
-    this.abort = undefined;
   }
 
   private get path(): string {
     return resourcePath(this.resource, this.opts.namespace);
   }
 
+  /** Ends the current cycle: its watch is closed, its pending retry dropped, its callbacks ignored. */
+  private supersede(): number {
+    clearTimeout(this.retryTimer);
+    this.abort?.abort();
+    this.abort = undefined;
+    return ++this.generation;
+  }
+
   private async relist(): Promise<void> {
     if (this.stopped) return;
+    const gen = this.supersede();
     try {
       const list = await this.rest.list<T>(this.path, { labelSelector: this.opts.labelSelector });
+      if (gen !== this.generation) return;
       this.replace(list.items ?? []);
       this.resourceVersion = list.metadata?.resourceVersion ?? '';
       this.syncedResolve();
       this.scheduleResync();
       this.failures = 0;
-      await this.watch();
+      await this.watch(gen);
     } catch (err) {
-      this.retry(err, true);
+      if (gen === this.generation) this.retry(err, true);
     }
   }
 
-  private async watch(): Promise<void> {
-    if (this.stopped) return;
+  private async watch(gen: number): Promise<void> {
+    if (this.stopped || gen !== this.generation) return;
     const timeout = this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 60);
     let sawEvent = false;
     let gone = false;
-    this.abort = await this.watcher.watch(
+    let failed: string | undefined;
+    const current = () => gen === this.generation && !this.stopped;
+    const abort = await this.watcher.watch(
       this.path,
       {
         resourceVersion: this.resourceVersion,
@@ -119,29 +148,37 @@ export class Informer<T extends KubeObject> {
         labelSelector: this.opts.labelSelector,
       },
       (type, obj) => {
-        sawEvent = true;
+        if (!current()) return;
         if (type === 'ERROR') {
+          // The server ends the stream after an ERROR: 410 means our resourceVersion is too old
+          // (relist); anything else is a failure to back off from.
           if (obj?.code === 410) gone = true;
+          else failed = `watch ERROR ${obj?.code ?? ''} ${obj?.message ?? ''}`.trim();
           return;
         }
+        sawEvent = true;
         this.apply(type, obj as T);
       },
       (err) => {
-        if (this.stopped) return;
+        if (!current()) return;
+        this.abort = undefined;
         if (gone || (err as { statusCode?: number })?.statusCode === 410) {
           this.resourceVersion = '';
           return void this.relist();
         }
-        if (err) return this.retry(err, false);
+        if (err || failed) return this.retry(err ?? new Error(failed), false);
         // A clean close: the server's timeout, or the server went away. Resume from the last
         // resourceVersion at once if the watch was healthy; otherwise back off.
         if (sawEvent || this.failures === 0) {
           this.failures = sawEvent ? 0 : this.failures + 1;
-          return void this.watch().catch((e) => this.retry(e, false));
+          return void this.watch(gen).catch((e) => current() && this.retry(e, false));
         }
         this.retry(new Error('watch closed without events'), false);
       },
     );
+    // The close callback may already have run (a refused connection), or a newer cycle started.
+    if (current() && !abort.signal.aborted) this.abort = abort;
+    else if (!current()) abort.abort();
   }
 
   private retry(err: unknown, relist: boolean): void {
@@ -150,23 +187,18 @@ export class Informer<T extends KubeObject> {
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.failures, 9)) * (0.8 + Math.random() * 0.4);
     const code = err instanceof KubeApiError ? err.code : undefined;
     this.log.warn({ err: (err as Error)?.message, code, delayMs: Math.round(delay) }, 'list/watch failed, retrying');
-    clearTimeout(this.retryTimer);
+    const gen = this.supersede();
     this.retryTimer = setTimeout(() => {
+      if (gen !== this.generation || this.stopped) return;
       if (relist || !this.resourceVersion) void this.relist();
-      else void this.watch().catch((e) => this.retry(e, true));
+      else void this.watch(gen).catch((e) => gen === this.generation && this.retry(e, true));
     }, delay);
   }
 
   private scheduleResync(): void {
     clearTimeout(this.resyncTimer);
     const period = this.opts.resyncMs ?? 10 * 60 * 1000;
-    this.resyncTimer = setTimeout(
-      () => {
-        this.abort?.abort();
-        void this.relist();
-      },
-      period * (0.9 + Math.random() * 0.2),
-    );
+    this.resyncTimer = setTimeout(() => void this.relist(), period * (0.9 + Math.random() * 0.2));
     this.resyncTimer.unref();
   }
 
@@ -182,20 +214,37 @@ export class Informer<T extends KubeObject> {
       return;
     }
     if (rv) this.resourceVersion = rv;
-    slim(obj);
-    if (this.opts.transform) obj = this.opts.transform(obj);
+    if (type === 'DELETED') {
+      const key = keyOf(obj);
+      const old = this.cache.get(key);
+      // A delete of an older incarnation (its uid) must not remove the new object of that name.
+      if (old && old.metadata?.uid !== obj.metadata?.uid) return;
+      this.cache.delete(key);
+      this.emit((h) => h.delete?.(old ?? this.prepare(obj)));
+      return;
+    }
+    this.upsert(this.prepare(obj));
+  }
+
+  /** Cache form of a listed or watched object. */
+  private prepare(item: T): T {
+    slim(item);
+    item.apiVersion ??= apiVersionOf(this.resource);
+    item.kind ??= this.resource.kind;
+    return this.opts.transform ? this.opts.transform(item) : item;
+  }
+
+  /** Puts obj in the cache and emits add, update, or delete + add when its uid changed. */
+  private upsert(obj: T): void {
     const key = keyOf(obj);
     const old = this.cache.get(key);
-    if (type === 'DELETED') {
-      this.cache.delete(key);
-      this.emit((h) => h.delete?.(obj));
-    } else if (old) {
-      this.cache.set(key, obj);
-      if (old.metadata?.resourceVersion !== rv) this.emit((h) => h.update?.(obj, old));
-    } else {
-      this.cache.set(key, obj);
-      this.emit((h) => h.add?.(obj));
+    this.cache.set(key, obj);
+    if (!old) return this.emit((h) => h.add?.(obj));
+    if (old.metadata?.uid !== obj.metadata?.uid) {
+      this.emit((h) => h.delete?.(old));
+      return this.emit((h) => h.add?.(obj));
     }
+    if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit((h) => h.update?.(obj, old));
   }
 
   /** Replace the cache with a fresh list, emitting the differences as events. */
@@ -206,16 +255,9 @@ export class Informer<T extends KubeObject> {
         this.log.error({ object: summarize(item) }, 'ignoring malformed object from list');
         continue;
       }
-      slim(item);
-      item.apiVersion ??= this.resource.group ? `${this.resource.group}/${this.resource.version}` : this.resource.version;
-      item.kind ??= this.resource.kind;
-      const obj = this.opts.transform ? this.opts.transform(item) : item;
-      const key = keyOf(obj);
-      seen.add(key);
-      const old = this.cache.get(key);
-      this.cache.set(key, obj);
-      if (!old) this.emit((h) => h.add?.(obj));
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit((h) => h.update?.(obj, old));
+      const obj = this.prepare(item);
+      seen.add(keyOf(obj));
+      this.upsert(obj);
     }
     for (const [key, obj] of this.cache) {
       if (seen.has(key)) continue;

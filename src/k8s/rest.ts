@@ -3,8 +3,13 @@
 // Date) while watches deliver plain JSON, so one cache would hold two shapes; and every status
 // write of the operator is a merge patch whose content type the typed APIs make awkward. Here every
 // object is plain JSON, connections are kept alive, and errors carry the API's status and message.
+//
+// Every request ends: by its own timeout (`timeoutMs`, default 60 s for the whole request, not
+// only socket idleness) or its caller's AbortSignal. A client built with a `fence` refuses every
+// write (POST, PUT, PATCH, DELETE) for which the fence gives a reason, before anything is sent:
+// the operator fences its controllers' client on holding the leader Lease.
 import { KubeConfig } from '@kubernetes/client-node';
-import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 
 export class KubeApiError extends Error {
@@ -17,6 +22,31 @@ export class KubeApiError extends Error {
     super(message);
     this.name = 'KubeApiError';
   }
+}
+
+/** A write refused before it was sent, because the client's fence said no (e.g. not the leader). */
+export class FencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}
+
+/**
+ * An object too large to store. The API server says so with 413 above its request limit (3 MiB),
+ * and with a 500 carrying etcd's or its gRPC client's refusal below it ("trying to send message
+ * larger than max", "etcdserver: request is too large") — which must not pass for a transient 500.
+ */
+export function isTooLarge(err: unknown): boolean {
+  if (!(err instanceof KubeApiError)) return false;
+  return err.code === 413 || /too large|larger than max|ResourceExhausted/i.test(err.message);
+}
+
+/** Transport trouble or a server-side condition that may pass: worth retrying the same request. */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof FencedError) return false;
+  if (!(err instanceof KubeApiError)) return true; // connection refused/reset, timeout, aborted
+  return (err.code === 429 || err.code >= 500) && !isTooLarge(err);
 }
 
 export const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.code === 404;
@@ -32,6 +62,20 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
   apply: 'application/apply-patch+yaml',
 };
 
+export interface RequestOptions {
+  /** Give up after this long (the whole request). Default 60 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface KubeRestOptions {
+  /** A reason to refuse writes, or undefined to let them through; checked before each write. */
+  fence?: () => string | undefined;
+}
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const DEFAULT_TIMEOUT_MS = 60000;
+
 export interface KubeList<T> {
   items: T[];
   metadata: { resourceVersion?: string; continue?: string };
@@ -41,7 +85,10 @@ export class KubeRest {
   private readonly server: URL;
   private readonly agent: HttpsAgent | HttpAgent;
 
-  constructor(readonly kubeConfig: KubeConfig) {
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    private readonly opts: KubeRestOptions = {},
+  ) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
@@ -51,36 +98,41 @@ export class KubeRest {
       : new HttpAgent({ keepAlive: true, maxSockets: 64 });
   }
 
-  get<T>(path: string): Promise<T> {
-    return this.request<T>('GET', path);
+  get<T>(path: string, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('GET', path, undefined, undefined, opts);
   }
 
-  list<T>(path: string, query: Record<string, string | number | undefined> = {}): Promise<KubeList<T>> {
-    return this.request<KubeList<T>>('GET', withQuery(path, query));
+  list<T>(path: string, query: Record<string, string | number | undefined> = {}, opts?: RequestOptions): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('GET', withQuery(path, query), undefined, undefined, opts);
   }
 
-  create<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, body);
+  create<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('POST', path, body, undefined, opts);
   }
 
-  replace<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('PUT', path, body);
+  replace<T>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('PUT', path, body, undefined, opts);
   }
 
-  patch<T>(path: string, body: unknown, type: PatchType = 'merge', query: Record<string, string> = {}): Promise<T> {
-    return this.request<T>('PATCH', withQuery(path, query), body, PATCH_CONTENT_TYPE[type]);
+  patch<T>(path: string, body: unknown, type: PatchType = 'merge', query: Record<string, string> = {}, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('PATCH', withQuery(path, query), body, PATCH_CONTENT_TYPE[type], opts);
   }
 
-  delete<T>(path: string, body?: unknown): Promise<T> {
-    return this.request<T>('DELETE', path, body);
+  delete<T>(path: string, body?: unknown, opts?: RequestOptions): Promise<T> {
+    return this.request<T>('DELETE', path, body, undefined, opts);
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const opts: RequestOptions = {
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', ropts: RequestOptions = {}): Promise<T> {
+    const fenced = WRITES.has(method) ? this.opts.fence?.() : undefined;
+    if (fenced) throw new FencedError(`${method} ${path}: refused: ${fenced}`);
+    const timeoutMs = Math.max(1, Math.ceil(ropts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+    const signal = ropts.signal ? AbortSignal.any([ropts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    signal.throwIfAborted();
+    const opts: HttpsRequestOptions = {
       method,
       protocol: this.server.protocol,
       hostname: this.server.hostname,
@@ -114,8 +166,13 @@ export class KubeRest {
           reject(new KubeApiError(status, parsed?.reason ?? '', `${method} ${path}: ${message}`, parsed));
         });
       });
+      const onAbort = () => {
+        const why = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError' ? `timed out after ${timeoutMs}ms` : 'aborted';
+        req.destroy(new Error(`${method} ${path}: request ${why}`));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      req.on('close', () => signal.removeEventListener('abort', onAbort));
       req.on('error', reject);
-      req.setTimeout(60000, () => req.destroy(new Error(`${method} ${path}: request timed out`)));
       if (payload !== undefined) req.write(payload);
       req.end();
     });

@@ -1,12 +1,25 @@
-// Leader election on a coordination.k8s.io/v1 Lease, with client-go's rules: a lease is taken over
-// only when its holder has not renewed it for leaseDuration as measured on *our* clock (we note
-// when we last saw the record change), so clock skew between replicas cannot split the brain.
-// Updates carry the resourceVersion, so two candidates can never both win the same round.
+// Leader election on a coordination.k8s.io/v1 Lease, with client-go's rules, made safe against
+// the ways a long-running replica is paused, partitioned or has its clock stepped:
+//
+// - A lease is taken over only when its holder has not renewed it for leaseDuration as measured on
+//   *our monotonic clock* from when we saw the record change. Neither clock skew between replicas
+//   nor a wall-clock step on a standby can make it look expired early.
+// - Updates carry the resourceVersion, so two candidates can never both win the same round.
+// - The leader trusts its lease only until lastRenewStart + renewDeadline (monotonic), where
+//   lastRenewStart is taken *before* the successful renew request was sent. A standby cannot take
+//   over before lastRenewStart + leaseDuration, so with renewDeadline < leaseDuration there is a
+//   margin in which the old leader has already stopped. holdsLease() answers from that deadline
+//   alone, so write fencing (KubeRest's fence) refuses writes the moment it passes — also right
+//   after a SIGSTOP/SIGCONT or a long GC pause, before any callback could act on stale leadership.
+// - Every Lease request is bounded by the time left before that deadline, and a watchdog timer
+//   ends leadership at the deadline even while a request hangs (an HTTP request may otherwise wait
+//   for the socket's idle timeout, far beyond the lease).
 import { hostname } from 'node:os';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { isAlreadyExists, isConflict, isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
 import { LEASES } from '../k8s/resources.js';
+import { monotonicNow } from '../util/timers.js';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -17,6 +30,10 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   /** Give the Lease up on a graceful stop so a standby takes over at once (default true). */
   releaseOnStop?: boolean;
+  /** Monotonic milliseconds (tests). */
+  now?: () => number;
+  /** Wall-clock time written into the Lease's renewTime/acquireTime (tests step it). */
+  wallClock?: () => Date;
 }
 
 interface Lease {
@@ -32,19 +49,25 @@ interface Lease {
   };
 }
 
-const microTime = (d = new Date()): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+const microTime = (d: Date): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 export class LeaderElector {
   readonly identity: string;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
+  private readonly now: () => number;
+  private readonly wallClock: () => Date;
   private readonly log;
-  private observed?: { spec: Lease['spec']; at: number; resourceVersion?: string };
+  private observed?: { at: number; resourceVersion?: string };
   private leading = false;
+  /** Monotonic time until which this replica may act as leader. */
+  private validUntil = 0;
   private stopped = false;
   private timer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
   private wake?: () => void;
+  private lost?: () => void;
 
   constructor(
     private readonly rest: KubeRest,
@@ -54,6 +77,11 @@ export class LeaderElector {
     this.leaseDurationMs = opts.leaseDurationMs ?? 15000;
     this.renewDeadlineMs = opts.renewDeadlineMs ?? 10000;
     this.retryPeriodMs = opts.retryPeriodMs ?? 2000;
+    if (this.renewDeadlineMs >= this.leaseDurationMs) {
+      throw new Error(`renewDeadline (${this.renewDeadlineMs}ms) must be shorter than leaseDuration (${this.leaseDurationMs}ms)`);
+    }
+    this.now = opts.now ?? monotonicNow;
+    this.wallClock = opts.wallClock ?? (() => new Date());
     this.log = loggerFor('leader-election', { lease: `${opts.namespace}/${opts.name}`, identity: this.identity });
   }
 
@@ -61,51 +89,81 @@ export class LeaderElector {
     return this.leading;
   }
 
+  /** Whether this replica leads and its lease is certainly still valid (the write fence). */
+  holdsLease(): boolean {
+    return this.leading && this.now() < this.validUntil;
+  }
+
   /**
    * Campaigns until this replica leads, then calls onStarted; keeps renewing and calls onStopped
-   * once if leadership is lost. Returns when stop() is called.
+   * once if leadership is lost (renewal failed until the deadline). Returns when stop() is called
+   * or leadership is lost.
    */
   async run(onStarted: () => void, onStopped: () => void): Promise<void> {
-    while (!this.stopped && !(await this.tryAcquireOrRenew())) await this.sleep(this.retryPeriodMs);
+    for (;;) {
+      if (this.stopped) return;
+      const started = this.now();
+      if (await this.tryAcquireOrRenew(this.retryPeriodMs)) {
+        this.extend(started);
+        break;
+      }
+      await this.sleep(this.retryPeriodMs);
+    }
     if (this.stopped) return;
     this.leading = true;
     metrics.leader.set(1);
     this.log.info('became leader');
-    onStarted();
-    let lastRenew = Date.now();
-    while (!this.stopped) {
-      await this.sleep(this.retryPeriodMs);
-      if (this.stopped) break;
-      if (await this.tryAcquireOrRenew()) {
-        lastRenew = Date.now();
-      } else if (Date.now() - lastRenew > this.renewDeadlineMs) {
+    const lost = new Promise<void>((resolve) => {
+      this.lost = () => {
+        if (!this.leading) return;
         this.leading = false;
+        clearTimeout(this.watchdog);
         metrics.leader.set(0);
-        this.log.error('failed to renew the lease within the renew deadline; leadership lost');
+        this.log.error('could not renew the lease before the renew deadline; leadership lost');
         onStopped();
-        return;
+        resolve();
+      };
+    });
+    onStarted();
+    const renewing = (async () => {
+      while (!this.stopped && this.leading) {
+        await this.sleep(this.retryPeriodMs);
+        if (this.stopped || !this.leading) return;
+        const started = this.now();
+        const left = this.validUntil - started;
+        if (left <= 0) return this.lost?.();
+        if (await this.tryAcquireOrRenew(left)) this.extend(started);
       }
-    }
+    })();
+    await Promise.race([lost, renewing]);
   }
 
   /** Stops campaigning; a leader releases the lease so another replica can take over at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.watchdog);
     this.wake?.();
     if (!this.leading) return;
     this.leading = false;
     metrics.leader.set(0);
     if (this.opts.releaseOnStop === false) return;
     try {
-      const lease = await this.rest.get<Lease>(this.path);
+      const lease = await this.rest.get<Lease>(this.path, { timeoutMs: this.renewDeadlineMs });
       if (lease.spec.holderIdentity !== this.identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime() };
-      await this.rest.replace(this.path, lease);
+      lease.spec = { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(this.wallClock()) };
+      await this.rest.replace(this.path, lease, { timeoutMs: this.renewDeadlineMs });
       this.log.info('released the lease');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'could not release the lease');
     }
+  }
+
+  /** A renew that was sent at `started` succeeded: leadership holds until started + renewDeadline. */
+  private extend(started: number): void {
+    this.validUntil = started + this.renewDeadlineMs;
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.now() >= this.validUntil && this.lost?.(), Math.max(0, this.validUntil - this.now()) + 1);
   }
 
   private get path(): string {
@@ -119,27 +177,29 @@ export class LeaderElector {
     });
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = microTime();
+  /** One round; every request it makes gives up after `budgetMs` in total. */
+  private async tryAcquireOrRenew(budgetMs: number): Promise<boolean> {
+    const deadline = this.now() + budgetMs;
+    const timeoutMs = () => Math.max(1, deadline - this.now());
+    const stamp = microTime(this.wallClock());
     const desired: Lease['spec'] = {
       holderIdentity: this.identity,
       leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
-      acquireTime: now,
-      renewTime: now,
+      acquireTime: stamp,
+      renewTime: stamp,
       leaseTransitions: 0,
     };
     let lease: Lease;
     try {
-      lease = await this.rest.get<Lease>(this.path);
+      lease = await this.rest.get<Lease>(this.path, { timeoutMs: timeoutMs() });
     } catch (err) {
       if (!isNotFound(err)) return this.failed(err);
       try {
-        await this.rest.create(resourcePath(LEASES, this.opts.namespace), {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name: this.opts.name, namespace: this.opts.namespace },
-          spec: desired,
-        });
+        await this.rest.create(
+          resourcePath(LEASES, this.opts.namespace),
+          { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.opts.name, namespace: this.opts.namespace }, spec: desired },
+          { timeoutMs: timeoutMs() },
+        );
         return true;
       } catch (createErr) {
         if (isAlreadyExists(createErr)) return false;
@@ -148,11 +208,11 @@ export class LeaderElector {
     }
     const spec = lease.spec ?? {};
     if (!this.observed || this.observed.resourceVersion !== lease.metadata.resourceVersion) {
-      this.observed = { spec, at: Date.now(), resourceVersion: lease.metadata.resourceVersion };
+      this.observed = { at: this.now(), resourceVersion: lease.metadata.resourceVersion };
     }
     const holder = spec.holderIdentity;
     const durationMs = (spec.leaseDurationSeconds ?? 15) * 1000;
-    const expired = !holder || this.observed.at + durationMs < Date.now();
+    const expired = !holder || this.observed.at + durationMs < this.now();
     if (holder && holder !== this.identity && !expired) return false;
     if (holder === this.identity) {
       desired.acquireTime = spec.acquireTime;
@@ -161,8 +221,8 @@ export class LeaderElector {
       desired.leaseTransitions = (spec.leaseTransitions ?? 0) + 1;
     }
     try {
-      const updated = await this.rest.replace<Lease>(this.path, { ...lease, spec: desired });
-      this.observed = { spec: updated.spec, at: Date.now(), resourceVersion: updated.metadata.resourceVersion };
+      const updated = await this.rest.replace<Lease>(this.path, { ...lease, spec: desired }, { timeoutMs: timeoutMs() });
+      this.observed = { at: this.now(), resourceVersion: updated.metadata.resourceVersion };
       return true;
     } catch (err) {
       if (isConflict(err)) return false;

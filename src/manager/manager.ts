@@ -1,5 +1,8 @@
 // Wires caches, controllers, leader election and the probe server into one operator process.
-// Every replica keeps its caches warm; only the Lease holder runs reconcilers.
+// Every replica keeps its caches warm; only the Lease holder runs reconcilers, and only while it
+// certainly holds the Lease: the controllers' API client is fenced on it (a write is refused once
+// the renew deadline passed, even if nothing noticed yet), and losing the Lease stops the
+// controllers — aborting in-flight runs without writing — before anything else happens.
 import type { KubeConfig } from '@kubernetes/client-node';
 import { EventRecorder } from '../controllers/events.js';
 import { compactFinishedExecution } from '../controllers/execution-cache.js';
@@ -41,6 +44,7 @@ export class Manager {
   readonly identity: string;
   private readonly controllers: Runnable[];
   private readonly elector?: LeaderElector;
+  private electionRest?: KubeRest;
   private readonly log;
   private probe?: ProbeServer;
   private electing?: Promise<void>;
@@ -48,7 +52,9 @@ export class Manager {
   private leading = false;
 
   constructor(private readonly opts: ManagerOptions) {
-    this.rest = new KubeRest(opts.kubeConfig);
+    this.rest = new KubeRest(opts.kubeConfig, {
+      fence: () => (this.elector && !this.elector.holdsLease() ? 'this replica does not hold the leader Lease' : undefined),
+    });
     this.identity = opts.identity ?? process.env.POD_NAME ?? `parallax-${process.pid}`;
     this.log = loggerFor('manager', { identity: this.identity });
     const informer = <T extends object>(r: typeof AGENTS, labelSelector?: string, transform?: <O extends KubeObject>(o: O) => O) =>
@@ -69,7 +75,11 @@ export class Manager {
       identity: this.identity,
     };
     this.controllers = opts.controllers(this.context, { workers: opts.workers ?? 4 });
-    if (opts.leaderElection) this.elector = new LeaderElector(this.rest, { ...opts.leaderElection, identity: this.identity });
+    // The Lease itself is written with an unfenced client.
+    if (opts.leaderElection) {
+      this.electionRest = new KubeRest(opts.kubeConfig);
+      this.elector = new LeaderElector(this.electionRest, { ...opts.leaderElection, identity: this.identity });
+    }
   }
 
   get isLeader(): boolean {
@@ -92,7 +102,9 @@ export class Manager {
       () => this.lead(),
       () => {
         this.leading = false;
-        void Promise.all(this.controllers.map((c) => c.stop()));
+        // stop() aborts each reconciler's runs synchronously, before its first await: by the time
+        // onLostLeadership runs (the process exits), nothing of this replica acts any more.
+        for (const c of this.controllers) void c.stop();
         this.opts.onLostLeadership?.();
       },
     );
@@ -112,6 +124,7 @@ export class Manager {
     for (const inf of Object.values(this.caches)) inf.stop();
     await this.probe?.close();
     this.rest.close();
+    this.electionRest?.close();
   }
 
   private lead(): void {

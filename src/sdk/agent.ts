@@ -1,7 +1,8 @@
 // The agent SDK: subclass ParallaxAgent, implement analyze(), call serve(). The base class
 // registers the real parallax.confidence.ConfidenceAgent service (all four RPCs), checks every
-// confidence it sends (missing → 0.5; anything not a number in [0,1] is an error, never clamped),
-// and turns the caller's deadline or cancellation into an AbortSignal for analyze().
+// confidence it sends (missing → 0.5; anything not a number in [0,1] is an error, never clamped)
+// and that every value is JSON (a BigInt or a cycle is an INTERNAL error naming it), and turns
+// the caller's deadline or cancellation into an AbortSignal for analyze().
 import * as grpc from '@grpc/grpc-js';
 import { loggerFor, type Logger } from '../observability/logger.js';
 import {
@@ -209,8 +210,15 @@ export abstract class ParallaxAgent {
     }
     const metadata: Record<string, string> = { ...this.metadata };
     for (const [k, v] of Object.entries(reply.metadata ?? {})) metadata[k] = String(v);
+    let valueJson: string;
+    try {
+      valueJson = JSON.stringify(reply.value === undefined ? null : reply.value) ?? 'null';
+    } catch (err) {
+      // A BigInt or a cycle: refuse it like any other bad reply, not as an UNKNOWN crash.
+      throw new InvalidReplyError(`agent ${this.id} returned a value that is not JSON-serialisable: ${(err as Error).message}`);
+    }
     return {
-      value_json: JSON.stringify(reply.value === undefined ? null : reply.value) ?? 'null',
+      value_json: valueJson,
       confidence,
       agent_id: this.id,
       timestamp: toTimestamp(),

@@ -1,6 +1,8 @@
-// Runs an example agent as a real child process (node --import tsx examples/agents/<script>.ts),
-// waits for its `READY <host>:<port>` line and guarantees it is killed when the test process ends.
+// Runs an agent as a real child process — an example agent (node --import tsx examples/agents/<x>.ts,
+// or the tests' Python, .venv/bin/python, for examples/agents/<x>.py) or any command line — waits for
+// its `READY <host>:<port>` line and guarantees it is killed when the test process ends.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,12 +24,34 @@ export interface AgentProcess {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-export interface StartAgentOptions {
-  /** Example name (`fixed`, `reviewer`) or a path to a .ts file. Default `fixed`. */
-  script?: string;
+export interface StartCommandOptions {
   /** How long to wait for READY. Default 30 s. */
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Working directory; default the repository root. */
+  cwd?: string;
+}
+
+export interface StartAgentOptions extends StartCommandOptions {
+  /** Example name (`fixed`, `reviewer`, `fixed.py`, `complexity.py`) or a path to a .ts or .py file. Default `fixed`. */
+  script?: string;
+}
+
+/**
+ * The Python the tests run agents with: $PARALLAX_PYTHON, else the repository's .venv (made by
+ * hack/python-env.sh, which `make test` runs).
+ */
+export function pythonPath(): string {
+  const python = process.env.PARALLAX_PYTHON ?? join(repoRoot, '.venv', 'bin', 'python');
+  if (!existsSync(python)) {
+    throw new Error(`no Python for the Python agents at ${python}: run \`bash hack/python-env.sh\` (make test does) or set PARALLAX_PYTHON`);
+  }
+  return python;
+}
+
+/** The command line that runs an agent script: node + tsx for .ts, the tests' Python for .py. */
+export function agentCommand(file: string): string[] {
+  return file.endsWith('.py') ? [pythonPath(), file] : [process.execPath, '--import', 'tsx', file];
 }
 
 const live = new Set<ChildProcess>();
@@ -45,13 +69,29 @@ function exited(child: ChildProcess): Promise<void> {
  */
 export async function startAgentProcess(args: string[] = [], opts: StartAgentOptions = {}): Promise<AgentProcess> {
   const script = opts.script ?? 'fixed';
-  const file = isAbsolute(script) || script.endsWith('.ts') ? resolve(repoRoot, script) : join(repoRoot, 'examples', 'agents', `${script}.ts`);
+  const file =
+    isAbsolute(script) || script.includes('/')
+      ? resolve(repoRoot, script)
+      : join(repoRoot, 'examples', 'agents', /\.(ts|py)$/.test(script) ? script : `${script}.ts`);
   const full = [...args];
   if (!full.includes('--host')) full.push('--host', '127.0.0.1');
   if (!full.includes('--port')) full.push('--port', '0');
-  // Don't hand jest's --experimental-vm-modules to the agent.
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'warn', ...(opts.env ?? {}) };
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...full], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startAgentCommand([...agentCommand(file), ...full], opts);
+}
+
+/** Runs `argv` (a program and its arguments) as an agent process that prints `READY <host>:<port>`. */
+export async function startAgentCommand(argv: string[], opts: StartCommandOptions = {}): Promise<AgentProcess> {
+  const [program, ...rest] = argv;
+  const what = argv.join(' ');
+  // Don't hand jest's --experimental-vm-modules to the agent; Python must not buffer READY.
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_OPTIONS: '',
+    PYTHONUNBUFFERED: '1',
+    LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'warn',
+    ...(opts.env ?? {}),
+  };
+  const child = spawn(program!, rest, { cwd: opts.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   let stdout = '';
@@ -65,8 +105,8 @@ export async function startAgentProcess(args: string[] = [], opts: StartAgentOpt
 
   const watchers = new Set<() => void>();
   const ready = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => done(new Error(`agent ${file} not READY after ${opts.readyTimeoutMs ?? 30000}ms\n${stderr}`)), opts.readyTimeoutMs ?? 30000);
-    const onExit = (code: number | null, sig: string | null) => done(new Error(`agent ${file} exited (${code ?? sig}) before READY\n${stderr}`));
+    const timer = setTimeout(() => done(new Error(`agent ${what} not READY after ${opts.readyTimeoutMs ?? 30000}ms\n${stderr}`)), opts.readyTimeoutMs ?? 30000);
+    const onExit = (code: number | null, sig: string | null) => done(new Error(`agent ${what} exited (${code ?? sig}) before READY\n${stderr}`));
     const onData = (d: string) => {
       stdout += d;
       for (const w of [...watchers]) w();

@@ -55,7 +55,7 @@ function startManager(identity: string, ns: string, opts: { release?: boolean; l
     },
     controllers: (ctx) => {
       reconciler = new MarkReady(ctx);
-      controller = new Controller(reconciler, { workers: 2 });
+      controller = new Controller(reconciler, { workers: 2, keys: () => ctx.caches.patterns.keys() });
       ctx.caches.patterns.on({ add: (o) => controller.enqueue(keyOf(o)), update: (o) => controller.enqueue(keyOf(o)) });
       return [controller];
     },

@@ -14,6 +14,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
+import { createObject, finished as executionFinished, phaseOf as phaseIn } from '../helpers/objects.js';
 
 // A real OpenTelemetry SDK, as an embedding process would register one, exporting to memory.
 const spans = new InMemorySpanExporter();
@@ -43,21 +44,12 @@ const CAPS = ['code-analysis', 'query-processing', 'validation', 'processing'];
 
 const get = (r: typeof AGENTS, ns: string, name: string) => env.rest.get<any>(resourcePath(r, ns, name));
 const create = (r: typeof AGENTS, ns: string, obj: object) => env.rest.create<any>(resourcePath(r, ns), obj);
-
-async function endpointAgent(ns: string, name: string, endpoint: string, extra: object = {}) {
-  return create(AGENTS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name, namespace: ns }, spec: { endpoint, capabilities: CAPS, ...extra } });
-}
-
-async function phaseOf(r: typeof AGENTS, ns: string, name: string, phases: string[]) {
-  const o = await get(r, ns, name);
-  return phases.includes(o.status?.phase) ? o : undefined;
-}
-
-async function execution(ns: string, name: string, pattern: string, input: unknown, extra: object = {}) {
-  return create(EXECUTIONS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name, namespace: ns }, spec: { patternRef: { name: pattern }, input, ...extra } });
-}
-
-const finished = (ns: string, name: string) => eventually(() => phaseOf(EXECUTIONS, ns, name, ['Succeeded', 'Failed']), `execution ${name} to finish`, 60000);
+const endpointAgent = (ns: string, name: string, endpoint: string, extra: object = {}) =>
+  createObject(env.rest, AGENTS, ns, name, { endpoint, capabilities: CAPS, ...extra });
+const phaseOf = (r: typeof AGENTS, ns: string, name: string, phases: string[]) => phaseIn(env.rest, r, ns, name, phases);
+const execution = (ns: string, name: string, pattern: string, input: unknown, extra: object = {}) =>
+  createObject(env.rest, EXECUTIONS, ns, name, { patternRef: { name: pattern }, input, ...extra });
+const finished = (ns: string, name: string) => executionFinished(env.rest, ns, name);
 
 test('endpoint Agents: Ready with reported capabilities; nothing listening → Unavailable; both image and endpoint → Invalid', async () => {
   const ns = await env.namespace('agents');

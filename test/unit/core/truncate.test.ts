@@ -1,5 +1,5 @@
 import { boundValue, TRUNCATION_MARKER } from '../../../src/controllers/truncate.js';
-import { formatDuration } from '../../../src/controllers/execution-controller.js';
+import { formatDuration } from '../../../src/controllers/execution-status.js';
 
 test('small values pass untouched; large ones become a marked prefix within the bound', () => {
   expect(boundValue({ a: 1 }, 100)).toEqual({ value: { a: 1 } });

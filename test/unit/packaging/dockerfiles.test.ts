@@ -1,6 +1,7 @@
-// Static checks of Dockerfile and Dockerfile.agents (no Docker engine runs here): every COPY source
-// exists in the build context (and is not excluded by .dockerignore) or is produced by an earlier
-// build step, and each ENTRYPOINT/CMD script is what `npm run build` emits.
+// Static checks of Dockerfile, Dockerfile.agents and sdk/python/Dockerfile (no Docker engine runs
+// here): every COPY source exists in the build context (and is not excluded by .dockerignore) or is
+// produced by an earlier build step, each ENTRYPOINT/CMD script is what `npm run build` emits, and
+// the Python image runs an agent module it contains, as a non-root user, with the SDK installed.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { ROOT } from './tools.js';
@@ -48,7 +49,8 @@ function ignored(path: string): boolean {
   return patterns.some((p) => {
     if (p.startsWith('!')) return false;
     const re = new RegExp(
-      '^' + p.replace(/\/$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(.*/)?').replace(/\*/g, '[^/]*') + '(/.*)?$',
+      // `**/` is any number of directories; a lone `*` stays within one.
+      '^' + p.replace(/\/$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '\0').replace(/\*/g, '[^/]*').replace(/\0/g, '(.*/)?') + '(/.*)?$',
     );
     return re.test(clean);
   });
@@ -132,9 +134,60 @@ describe.each([
   });
 });
 
+describe('sdk/python/Dockerfile', () => {
+  const stages = parseDockerfile('sdk/python/Dockerfile');
+  const [build, runtime] = stages;
+  const json = (op: string) => {
+    const i = runtime.instructions.find((x) => x.op === op);
+    return i ? (JSON.parse(i.args) as string[]) : [];
+  };
+  const pyproject = readFileSync(join(ROOT, 'sdk/python/pyproject.toml'), 'utf8');
+
+  test('two stages on the same slim Python, at least the version the package requires', () => {
+    expect(stages).toHaveLength(2);
+    expect(build.from).toBe(runtime.from); // the virtualenv is copied across: same interpreter path
+    const m = /^python:(\d+)\.(\d+)-slim(-\w+)?$/.exec(runtime.from);
+    expect(m).not.toBeNull();
+    const [, need] = /^requires-python = ">=3\.(\d+)"$/m.exec(pyproject) ?? [];
+    expect(Number(m![1])).toBe(3);
+    expect(Number(m![2])).toBeGreaterThanOrEqual(Number(need));
+  });
+
+  test('the build stage installs the SDK from sdk/python into /opt/venv; every COPY exists and is not .dockerignored', () => {
+    const runs = build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
+    expect(runs).toEqual(['python -m venv /opt/venv', '/opt/venv/bin/pip install /src/sdk/python']);
+    const copies = build.instructions.filter((i) => i.op === 'COPY').map((i) => copyArgs(i.args));
+    const sources = copies.flatMap((c) => c.sources);
+    expect(sources.sort()).toEqual(['sdk/python/README.md', 'sdk/python/pyproject.toml', 'sdk/python/src/']);
+    for (const src of sources) expect({ src, exists: existsSync(join(ROOT, src)), ignored: ignored(src) }).toEqual({ src, exists: true, ignored: false });
+    // pyproject.toml's readme is what hatchling needs besides src/.
+    expect(pyproject).toMatch(/^readme = "README.md"$/m);
+  });
+
+  test('the runtime stage copies the virtualenv and one agent module, and runs it as 65532 with python -m parallax_agent', () => {
+    const copies = runtime.instructions.filter((i) => i.op === 'COPY').map((i) => copyArgs(i.args));
+    expect(copies[0]).toEqual({ from: build.name, sources: ['/opt/venv/'], dest: '/opt/venv/' });
+    expect(runtime.instructions.find((i) => i.op === 'ENV')?.args).toContain('PATH=/opt/venv/bin:$PATH');
+    expect(runtime.instructions.filter((i) => i.op === 'USER').map((i) => i.args)).toEqual(['65532:65532']);
+    expect(json('ENTRYPOINT')).toEqual(['python', '-m', 'parallax_agent']);
+    const [spec] = json('CMD');
+    const [module, attr] = spec.split(':');
+    const workdir = runtime.instructions.find((i) => i.op === 'WORKDIR')?.args;
+    expect(workdir).toBe('/app');
+    // The module named by CMD is copied into the working directory and defines the Agent.
+    const copied = copies.slice(1).find((c) => c.sources.some((s) => posix.basename(s) === `${module}.py`) && ['./', '/app/'].includes(c.dest));
+    expect(copied).toBeDefined();
+    const source = copied!.sources.find((s) => posix.basename(s) === `${module}.py`)!;
+    expect({ source, exists: existsSync(join(ROOT, source)), ignored: ignored(source) }).toEqual({ source, exists: true, ignored: false });
+    expect(readFileSync(join(ROOT, source), 'utf8')).toMatch(new RegExp(`^${attr} = Agent\\(`, 'm'));
+  });
+});
+
 test('.dockerignore keeps the heavy and secret things out of the context', () => {
-  // .tools: pinned helm/kubectl binaries; .local: the local control plane's etcd data and admin kubeconfig.
-  for (const p of ['.git', 'node_modules', 'dist', 'coverage', '.env', '.tools', '.local']) expect({ p, ignored: ignored(p) }).toEqual({ p, ignored: true });
-  for (const p of ['src', 'examples', 'proto', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'])
+  // .tools: pinned helm/kubectl binaries; .local: the local control plane's etcd data and admin kubeconfig;
+  // .venv: the tests' Python environment.
+  for (const p of ['.git', 'node_modules', 'dist', 'coverage', '.env', '.tools', '.local', '.venv', 'sdk/python/src/parallax_agent/__pycache__', 'sdk/python/.pytest_cache'])
+    expect({ p, ignored: ignored(p) }).toEqual({ p, ignored: true });
+  for (const p of ['src', 'examples', 'proto', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'sdk/python/src', 'examples/agents/complexity.py'])
     expect({ p, ignored: ignored(p) }).toEqual({ p, ignored: false });
 });

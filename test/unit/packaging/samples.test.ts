@@ -15,6 +15,9 @@ const TOP = ['agent-endpoint.yaml', 'agent-image.yaml', 'execution.yaml'];
 // The README quickstart (test/integration/quickstart.test.ts runs it): not in the kustomization, since
 // its Execution uses generateName (kubectl create only) and its Agents dial local processes.
 const QUICKSTART = ['quickstart/agent.yaml', 'quickstart/pattern.yaml', 'quickstart/execution.yaml'];
+// docs/python-sdk.md (test/integration/python-quickstart.test.ts runs it): not in the kustomization for
+// the same reasons, and its image Agent names an image the reader builds.
+const PYTHON = ['python/agent.yaml', 'python/execution.yaml', 'python/agent-image.yaml'];
 
 function specSchema(plural: string): object {
   const crd = readYaml(`config/crd/bases/${plural}.parallax.ai.yaml`)[0];
@@ -31,18 +34,21 @@ describe('config/samples', () => {
     for (const f of TOP) expect(existsSync(join(ROOT, 'config/samples', f))).toBe(true);
   });
 
-  test('every YAML file under config/samples is in the kustomization or is a quickstart file', () => {
+  test('every YAML file under config/samples is in the kustomization or is a quickstart or Python-guide file', () => {
     const files = (readdirSync(join(ROOT, 'config/samples'), { recursive: true }) as string[])
       .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
       .sort();
-    expect(files).toEqual([...kustomization.resources, ...QUICKSTART].sort());
-    expect(kustomization.resources.filter((r) => r.startsWith('quickstart/'))).toEqual([]);
+    expect(files).toEqual([...kustomization.resources, ...QUICKSTART, ...PYTHON].sort());
+    expect(kustomization.resources.filter((r) => r.startsWith('quickstart/') || r.startsWith('python/'))).toEqual([]);
   });
 
   test.each([
     ['quickstart/agent.yaml', 'Agent', 'agents'],
     ['quickstart/pattern.yaml', 'Pattern', 'patterns'],
     ['quickstart/execution.yaml', 'Execution', 'executions'],
+    ['python/agent.yaml', 'Agent', 'agents'],
+    ['python/execution.yaml', 'Execution', 'executions'],
+    ['python/agent-image.yaml', 'Agent', 'agents'],
   ])('%s: every %s in it is valid', (file, kind, plural) => {
     const objs = readYaml(`config/samples/${file}`);
     expect(objs.length).toBeGreaterThan(0);
@@ -51,7 +57,7 @@ describe('config/samples', () => {
       expect([obj.apiVersion, obj.kind]).toEqual(['parallax.ai/v1alpha1', kind]);
       expect(validate(obj.spec) ? [] : validate.errors).toEqual([]);
     }
-    if (kind === 'Execution') expect(objs[0].metadata).toEqual({ generateName: 'review-' });
+    if (kind === 'Execution') expect(objs[0].metadata).toEqual({ generateName: file.startsWith('python/') ? 'python-review-' : 'review-' });
   });
 
   test.each([

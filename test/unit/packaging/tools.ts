@@ -102,19 +102,32 @@ export function ruleTriples(rules: Array<{ apiGroups?: string[]; resources?: str
 }
 
 /**
- * The commands of the ```sh blocks in README.md section `## heading`, in order: comments and blank
- * lines dropped, backslash continuations joined. Tests run these verbatim, so the README cannot drift.
+ * Section `heading` of a Markdown file (repo-relative): from its `##`/`###` heading line to the next
+ * heading of the same or a higher level.
  */
-export function readmeCommands(heading: string): string[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README.md has no section "## ${heading}"`);
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end < 0 ? undefined : end);
+export function docSection(file: string, heading: string): string {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const m = new RegExp(`^(#{2,3}) ${heading.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm').exec(text);
+  if (!m) throw new Error(`${file} has no section "## ${heading}"`);
+  const rest = text.slice(m.index + m[0].length);
+  const next = new RegExp(`^#{2,${m[1].length}} `, 'm').exec(rest);
+  return m[0] + (next ? rest.slice(0, next.index) : rest);
+}
+
+/** The fenced code blocks of language `lang` in a doc section, in order. */
+export function docBlocks(file: string, heading: string, lang: string): string[] {
+  return [...docSection(file, heading).matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]);
+}
+
+/**
+ * The commands of the ```sh blocks of a doc section, in order: comments and blank lines dropped,
+ * backslash continuations joined. Tests run these verbatim, so the doc cannot drift.
+ */
+export function docCommands(file: string, heading: string): string[] {
   const out: string[] = [];
-  for (const m of section.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const block of docBlocks(file, heading, 'sh')) {
     let pending = '';
-    for (const line of m[1].split('\n')) {
+    for (const line of block.split('\n')) {
       const cmd = line.replace(/(^|\s)#.*$/, '').trim();
       if (cmd.endsWith('\\')) {
         pending += `${cmd.slice(0, -1).trim()} `;
@@ -127,3 +140,6 @@ export function readmeCommands(heading: string): string[] {
   }
   return out;
 }
+
+/** The commands of README.md section `## heading` (see docCommands). */
+export const readmeCommands = (heading: string): string[] => docCommands('README.md', heading);
