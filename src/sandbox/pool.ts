@@ -85,14 +85,13 @@ const log = loggerFor('sandbox');
 /** The worker entry next to this file: worker.js when compiled, worker.ts under tsx or jest. */
 const here = fileURLToPath(import.meta.url);
 const WORKER_URL = new URL(here.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+/** TypeScript sources need tsx inside the worker first (see tsx-worker.mjs). */
+const TSX_BOOT_URL = new URL('./tsx-worker.mjs', import.meta.url);
 
 function startWorker(config: WorkerConfig, heapMb: number): Worker {
   const resourceLimits = { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(4, Math.min(16, Math.round(heapMb / 8))) };
   if (WORKER_URL.pathname.endsWith('.js')) return new Worker(WORKER_URL, { workerData: config, resourceLimits });
-  // TypeScript sources (tests, tsx scripts): a worker is a fresh isolate without the parent's loader,
-  // so it registers tsx itself before importing the entry (Node 20 ignores --import in worker execArgv).
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: config, resourceLimits });
+  return new Worker(TSX_BOOT_URL, { workerData: { ...config, entry: WORKER_URL.href }, resourceLimits });
 }
 
 export class SandboxPool implements Evaluator {
@@ -111,7 +110,7 @@ export class SandboxPool implements Evaluator {
   private stopped = false;
   private nextId = 1;
   private respawnTimer?: NodeJS.Timeout;
-  private readyWaiters: (() => void)[] = [];
+  private readyWaiters: { resolve(): void; reject(err: Error): void }[] = [];
   /** Workers replaced so far, by reason (tests and logs; the metric is cumulative per process). */
   readonly restarts: Record<'time' | 'memory' | 'crash', number> = { time: 0, memory: 0, crash: 0 };
 
@@ -158,10 +157,10 @@ export class SandboxPool implements Evaluator {
     );
   }
 
-  /** Resolves once every worker can take work (starting them if needed). */
+  /** Resolves once every worker can take work (starting them if needed); rejects if one cannot start. */
   ready(): Promise<void> {
     this.start();
-    return this.allReady() ? Promise.resolve() : new Promise((resolve) => this.readyWaiters.push(resolve));
+    return this.allReady() ? Promise.resolve() : new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   private allReady(): boolean {
@@ -269,7 +268,7 @@ export class SandboxPool implements Evaluator {
     if (slot.dead) return;
     if (m.kind === 'ready') {
       slot.ready = true;
-      if (this.allReady()) for (const resolve of this.readyWaiters.splice(0)) resolve();
+      if (this.allReady()) for (const w of this.readyWaiters.splice(0)) w.resolve();
       this.pump();
       return;
     }
@@ -318,6 +317,7 @@ export class SandboxPool implements Evaluator {
     }
     // It died before it could serve (it cannot load, or its self-test failed): retrying at once
     // would spin, and waiting evaluations would wait forever. Fail them, and retry in a second.
+    for (const w of this.readyWaiters.splice(0)) w.reject(new Error(`the evaluation sandbox cannot start a worker: ${why}`));
     for (const waiting of this.queue.drain()) {
       this.settle(waiting, 'crash', new PatternRunError(`the evaluation sandbox cannot start a worker: ${why}`, waiting.fallback.path, waiting.fallback.step));
     }

@@ -32,6 +32,8 @@ export type WorkReply =
 export interface WorkerConfig {
   slot: SharedArrayBuffer;
   patternCacheSize: number;
+  /** The TypeScript entry tsx-worker.mjs imports (only when running from sources). */
+  entry?: string;
 }
 
 const PATH_BYTES = 1024;

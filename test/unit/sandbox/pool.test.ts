@@ -160,6 +160,7 @@ describe('lifecycle', () => {
     // 1 MB of heap is too little to load the runtime: the worker dies before it can serve.
     const pool = new SandboxPool({ workers: 1, heapMb: 1 });
     try {
+      await expect(pool.ready()).rejects.toThrow(/^the evaluation sandbox cannot start a worker: /);
       const err = await rejection(run(normal, pool, 'a', { n: 1 }));
       expect(err).toBeInstanceOf(PatternRunError);
       expect(err.message).toMatch(/^steps\[1\]: the evaluation sandbox cannot start a worker: /);
