@@ -2,10 +2,10 @@
 // server, with the operator's default evaluation sandbox, a CEL loop and a heap bomb fail their own
 // Executions (reason EvaluationBudgetExceeded, the expression named) while another namespace's
 // Executions run to Succeeded.
-import { resourcePath } from '../../src/k8s/rest.js';
 import { EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import type { Manager } from '../../src/manager/manager.js';
-import { eventually, startTestEnv, testOperator, type TestEnv } from '../helpers/envtest.js';
+import { startTestEnv, testOperator, type TestEnv } from '../helpers/envtest.js';
+import { createObject, finished as finishedIn } from '../helpers/objects.js';
 
 let env: TestEnv;
 let mgr: Manager;
@@ -19,16 +19,10 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const create = (r: typeof PATTERNS, ns: string, obj: object) => env.rest.create<any>(resourcePath(r, ns), obj);
-const pattern = (ns: string, name: string, spec: object) =>
-  create(PATTERNS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name, namespace: ns }, spec: { agents: { min: 0 }, ...spec } });
+const pattern = (ns: string, name: string, spec: object) => createObject(env.rest, PATTERNS, ns, name, { agents: { min: 0 }, ...spec });
 const execution = (ns: string, name: string, patternName: string, input: unknown) =>
-  create(EXECUTIONS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name, namespace: ns }, spec: { patternRef: { name: patternName }, input } });
-const finished = (ns: string, name: string) =>
-  eventually(async () => {
-    const e = await env.rest.get<any>(resourcePath(EXECUTIONS, ns, name));
-    return ['Succeeded', 'Failed'].includes(e.status?.phase) ? e : undefined;
-  }, `execution ${name} to finish`, 60000);
+  createObject(env.rest, EXECUTIONS, ns, name, { patternRef: { name: patternName }, input });
+const finished = (ns: string, name: string) => finishedIn(env.rest, ns, name);
 
 test('hostile Patterns fail their own Executions with the budget they exceeded; another namespace is served meanwhile', async () => {
   const hostile = await env.namespace('hostile');
