@@ -143,6 +143,7 @@ export class SandboxPool implements Evaluator {
     this.started = false;
     clearTimeout(this.respawnTimer);
     const stopped = () => new EvaluatorStopped('the evaluation sandbox was stopped');
+    for (const w of this.readyWaiters.splice(0)) w.reject(stopped());
     for (const job of this.queue.drain()) this.settle(job, 'stopped', stopped());
     metrics.evaluationQueueDepth.set(0);
     const slots = this.slots;
