@@ -9,7 +9,7 @@ node_modules: package-lock.json
 	npm ci --no-audit --no-fund
 	@touch node_modules
 
-.PHONY: build test test-python lint run local manifests install uninstall deploy undeploy docker-build bench chart-render
+.PHONY: build test test-python lint run local manifests install uninstall deploy undeploy docker-build bench chart-render krew-archive
 build: node_modules ## Compile TypeScript to dist/
 	npm run build
 
@@ -24,10 +24,10 @@ lint: node_modules
 	npm run lint
 
 run: build ## Operator against the current kubeconfig, or a local control plane + demo when there is no cluster
-	node dist/src/cmd/cli.js run
+	node dist/src/cmd/cli.js operator run
 
 local: build ## Always the local control plane + demo
-	node dist/src/cmd/cli.js local
+	node dist/src/cmd/cli.js operator local
 
 manifests: node_modules ## Regenerate CRDs, TS types and the API reference from src/api/schema
 	npm run manifests
@@ -53,6 +53,9 @@ HELM = $(shell bash hack/tools/helm.sh helm)
 chart-render: node_modules ## Lint and render the Helm chart with the pinned helm (.tools/bin/helm)
 	$(HELM) lint --strict charts/parallax
 	$(HELM) template parallax charts/parallax -n parallax-system $(HELM_ARGS)
+
+krew-archive: node_modules ## The kubectl plugin's release archive (dist/krew/) and plugins/parallax.yaml with its sha256
+	bash hack/krew-archive.sh
 
 bench: build ## Benchmarks (see docs/performance.md)
 	npm run bench

@@ -21,15 +21,30 @@ export function renderFigures(r: any): string {
     row(['---', '---', '---', '---']),
     ...r.goals.map((g: any) => row([g.goal, g.value, g.target, g.met ? 'yes' : '**no**'])),
     '',
-    '**Floor** (bare client: create + one status merge-patch + seen on a watch; gRPC: one unary Analyze over a reused channel)',
+    '**Floor** (bare client: create + one status merge-patch + seen on a watch; gRPC: one unary Analyze over a reused channel; A2A: one SendMessage by the operator\'s A2A client to an instant agent of the official SDK)',
     '',
     row(['what', 'concurrency', 'n', 'p50 ms', 'p95 ms', 'p99 ms', 'per second']),
     row(['---', '---', '---', '---', '---', '---', '---']),
     ...Object.values(r.floor.api).map((f: any) => row(['API floor', f.concurrency, f.n, f.latencyMs.p50, f.latencyMs.p95, f.latencyMs.p99, f.throughput])),
     ...r.floor.grpc.map((g: any) => row(['gRPC floor', g.concurrency, g.n, g.latencyMs.p50, g.latencyMs.p95, g.latencyMs.p99, g.callsPerSec])),
+    ...(r.floor.a2a ?? []).map((g: any) => row(['A2A floor', g.concurrency, g.n, g.latencyMs.p50, g.latencyMs.p95, g.latencyMs.p99, g.callsPerSec])),
     '',
+    ...protocolTable(r),
     ...renderSdk(r.sdk),
     '',
+    ...(r.admission
+      ? [
+          '**Admission** (one create of an Execution, sequential, alternating between a namespace the webhook checks and one it does not; the webhook served by a standby replica)',
+          '',
+          row(['create', 'n', 'p50 ms', 'p95 ms', 'p99 ms']),
+          row(['---', '---', '---', '---', '---']),
+          row(['through the webhook', r.admission.n, r.admission.admissionCreateMs.p50, r.admission.admissionCreateMs.p95, r.admission.admissionCreateMs.p99]),
+          row(['without (the floor\'s create)', r.admission.n, r.admission.plainCreateMs.p50, r.admission.plainCreateMs.p95, r.admission.plainCreateMs.p99]),
+          '',
+          `The webhook adds ${r.admission.addedMs} ms (p50); of that, the webhook's own work is ${r.admission.webhookMeanMs} ms on average (its \`parallax_webhook_request_duration_seconds\`), the rest is the API server's call to it.`,
+          '',
+        ]
+      : []),
     `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency)`,
     '',
     row(['case', 'agents/Execution', 'concurrency', 'workers', 'Agents / Executions stored', 'p50 ms', 'p95 ms', 'p99 ms', 'Executions/s', 'latencyRatio', 'throughputRatio', 'operator CPU ms/Execution', 'rssMB']),
@@ -73,6 +88,23 @@ export function renderFigures(r: any): string {
       : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—', '—']),
   );
   return out.join('\n');
+}
+
+/** gRPC and A2A agents side by side: the same Pattern, back to back in the same run. */
+function protocolTable(r: any): string[] {
+  if (!r.protocols?.length) return [];
+  const byName = (n: string) => r.cases.find((c: any) => c.name === n);
+  return [
+    '**gRPC vs A2A** (the same Pattern over 3 gRPC agents and over 3 A2A agents, back to back; A2A ÷ gRPC)',
+    '',
+    row(['concurrency', 'n', 'gRPC p50 / p99 ms', 'A2A p50 / p99 ms', 'p50 A2A ÷ gRPC', 'gRPC Executions/s', 'A2A Executions/s', 'throughput A2A ÷ gRPC', 'operator CPU ms/Execution gRPC / A2A']),
+    row(Array(9).fill('---')),
+    ...r.protocols.map((p: any) => {
+      const [g, a] = [byName(p.grpc), byName(p.a2a)];
+      return row([p.concurrency, g.n, `${g.latencyMs.p50} / ${g.latencyMs.p99}`, `${a.latencyMs.p50} / ${a.latencyMs.p99}`, (a.latencyMs.p50 / g.latencyMs.p50).toFixed(2), g.throughput, a.throughput, pct(a.throughput / g.throughput), `${g.operatorCpuMsPerExecution} / ${a.operatorCpuMsPerExecution}`]);
+    }),
+    '',
+  ];
 }
 
 /** The SDK comparison: the same instant agent in each SDK, called through AgentPool. */

@@ -1,8 +1,9 @@
 // `npm run bench` (`make bench`): the Parallax benchmark. See docs/performance.md for the method.
 //
 // Starts an embedded control plane (etcd + kube-apiserver, loopback), a process of instant SDK
-// agents, and the operator as its own process (node dist/src/cmd/manager.js, so its RSS and CPU
-// are its own); this driver creates Executions and sees them finish through its own watch.
+// agents, a process of instant A2A agents (official A2A SDK), and the operator as its own process
+// (node dist/src/cmd/manager.js, so its RSS and CPU are its own); this driver creates Executions and
+// sees them finish through its own watch.
 // Writes bench/results.json and regenerates the figures section of docs/performance.md.
 //
 //   npm run bench                 full run (≈ 10–15 min on 2 cores)
@@ -11,8 +12,9 @@
 //                                 figures replace those of the last run's in bench/results.json
 //   BENCH_SCALE_AGENTS, BENCH_SCALE_EXECUTIONS, BENCH_MEMORY_AGENTS, BENCH_MEMORY_EXECUTIONS,
 //   BENCH_LATENCY_N, BENCH_THROUGHPUT_N, BENCH_SDK_N override sizes; BENCH_CPU_PROF=1 profiles the operator
-//   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc.
-//   npm run bench -- --runtime-only   only section 4 (runtime alone, in-process vs sandbox), printed.
+//   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc;
+//   --only-admission measures the admission case alone and prints it (no results.json, no doc);
+//   --runtime-only measures section 4 alone (runtime alone, in-process vs sandbox) and prints it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -20,11 +22,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { KubeConfig } from '@kubernetes/client-node';
-import { CannedCaller, agentInfos, loadFixture, loadPatterns } from '../src/cmd/check.js';
+import { A2AClient } from '../src/agents/index.js';
+import { CannedCaller, agentInfos, loadFixture, loadPatterns } from '../src/cli/mock-agents.js';
 import { ControlPlane, freePort } from '../src/envtest/control-plane.js';
 import { installCRDs } from '../src/k8s/install-crds.js';
 import { KubeRest, resourcePath } from '../src/k8s/rest.js';
-import { AGENTS, EXECUTIONS, PATTERNS } from '../src/k8s/resources.js';
+import { AGENTS, EXECUTIONS, LEASES, PATTERNS } from '../src/k8s/resources.js';
+import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../src/webhook/certificate-sources.js';
+import { validatingWebhookConfiguration } from '../src/webhook/configuration.js';
 import { compilePattern, runPattern, type Evaluator } from '../src/runtime/index.js';
 import { SandboxPool } from '../src/sandbox/index.js';
 import { loadProtocol, type ConfidenceAgentClient } from '../src/sdk/index.js';
@@ -67,6 +72,8 @@ const HEAP_CAP_MB = Number(process.env.BENCH_HEAP_CAP_MB ?? 160);
 const NS = 'bench';
 const FLOOR_NS = 'bench-floor';
 const FAN = [1, 3, 10, 50];
+/** Agents per Execution in the gRPC-vs-A2A comparison. */
+const PROTOCOL_FAN = 3;
 const started = Date.now();
 const log = (msg: string) => process.stdout.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
 
@@ -90,8 +97,8 @@ function readyLine(child: ChildProcess, re: RegExp, what: string): Promise<RegEx
   });
 }
 
-async function startAgents(count: number): Promise<{ child: ChildProcess; ports: number[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/agents.ts'), '--count', String(count)], {
+async function startAgents(count: number, script = 'bench/agents.ts'): Promise<{ child: ChildProcess; ports: number[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, script), '--count', String(count)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -159,17 +166,19 @@ interface Operator {
   child: ChildProcess;
   pid: number;
   workers: number;
+  /** Its /metrics text. */
+  metrics(): Promise<string>;
   /** The operator's own figure of its V8 heap in use (prom-client default metrics), in MB. */
   heapUsedMB(): Promise<number>;
   stop(): Promise<void>;
 }
 
-async function startOperator(kubeconfig: string, workers: number, logDir: string, v8Flags: string[] = []): Promise<Operator> {
+async function startOperator(kubeconfig: string, workers: number, logDir: string, v8Flags: string[] = [], extra: { namespace?: string; args?: string[] } = {}): Promise<Operator> {
   const port = await freePort();
   const nodeArgs = [...v8Flags, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`] : [])];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn'],
+    [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', extra.namespace ?? NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn', ...(extra.args ?? [])],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
@@ -188,6 +197,7 @@ async function startOperator(kubeconfig: string, workers: number, logDir: string
     child,
     pid: child.pid!,
     workers,
+    metrics: () => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()),
     heapUsedMB: async () => {
       const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
       const m = /^parallax_operator_nodejs_heap_size_used_bytes (\S+)/m.exec(text);
@@ -215,13 +225,14 @@ const execObj = (ns: string, name: string, pattern: string) => ({
   spec: { patternRef: { name: pattern }, input: { task: 'Review PR 42' } },
 });
 
-const fanPattern = (n: number) => ({
+/** `fan-N` asks N gRPC agents (capability bench); `a2a-fan-N` the same of N A2A agents (bench-a2a). */
+const fanPattern = (n: number, capability = 'bench', name = `fan-${n}`) => ({
   apiVersion: 'parallax.ai/v1alpha1',
   kind: 'Pattern',
-  metadata: { name: `fan-${n}`, namespace: NS },
+  metadata: { name, namespace: NS },
   spec: {
     input: { type: 'object', required: ['task'], properties: { task: { type: 'string' } } },
-    agents: { capabilities: ['bench'], min: n, max: n },
+    agents: { capabilities: [capability], min: n, max: n },
     steps: [
       { name: 'analyze', call: { strategy: 'parallel', timeout: '10s' } },
       { name: 'score', let: { consensus: 'weightedMean(analyze)', votes: "majority(analyze, 'recommendation')" } },
@@ -294,7 +305,7 @@ async function runFloor(rest: KubeRest, watch: FinishWatch, n: number, concurren
   return { concurrency, n, latencyMs: stats(lat), throughput: round(n / secs, 1) };
 }
 
-async function grpcFloor(port: number, n: number, concurrency: number): Promise<{ concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats }> {
+async function grpcFloor(port: number, n: number, concurrency: number): Promise<CallFigures> {
   const { Client } = loadProtocol();
   const client: ConfidenceAgentClient = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const call = () =>
@@ -303,7 +314,18 @@ async function grpcFloor(port: number, n: number, concurrency: number): Promise<
         err ? rej(err) : res(),
       ),
     );
-  await pool(200, concurrency, call); // warm the channel and the JIT
+  try {
+    return await timedCalls(call, n, concurrency);
+  } finally {
+    client.close();
+  }
+}
+
+type CallFigures = { concurrency: number; n: number; callsPerSec: number; latencyMs: LatencyStats };
+
+/** `n` calls, `concurrency` at a time, after 200 to warm up (connections, caches, the JIT). */
+async function timedCalls(call: () => Promise<void>, n: number, concurrency: number): Promise<CallFigures> {
+  await pool(200, concurrency, call);
   const lat: number[] = [];
   const t0 = performance.now();
   await pool(n, concurrency, async () => {
@@ -312,8 +334,21 @@ async function grpcFloor(port: number, n: number, concurrency: number): Promise<
     lat.push(performance.now() - s);
   });
   const secs = (performance.now() - t0) / 1000;
-  client.close();
   return { concurrency, n, callsPerSec: round(n / secs, 0), latencyMs: stats(lat) };
+}
+
+/** The A2A floor: the operator's A2A client alone (SendMessage through the SDK) on one instant A2A agent. */
+async function a2aFloor(port: number, n: number, concurrency: number): Promise<CallFigures> {
+  const url = `http://127.0.0.1:${port}/`;
+  const client = new A2AClient(() => ({ url, timeoutMs: 10000, defaultConfidence: 0.5 }));
+  const call = async () => {
+    const r = await client.call({
+      agent: { name: 'floor', capabilities: [], expertise: 0.5, labels: {} },
+      step: 's', task: 'Review PR 42', data: null, taskId: 't', patternName: 'floor', signal: new AbortController().signal,
+    });
+    if (r.error) throw new Error(r.error);
+  };
+  return timedCalls(call, n, concurrency);
 }
 
 export interface RuntimeFigures {
@@ -334,7 +369,7 @@ async function runtimeBench(ms: number): Promise<RuntimeFigures[]> {
   const out: RuntimeFigures[] = [];
   const dir = join(root, 'config/samples/patterns');
   const sandbox = new SandboxPool();
-  await sandbox.ready();
+  await sandbox.whenReady();
   try {
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
       const [main, ...others] = loadPatterns(join(dir, file));
@@ -374,6 +409,70 @@ async function runtimeBench(ms: number): Promise<RuntimeFigures[]> {
     await sandbox.stop();
   }
   return out;
+}
+
+/**
+ * Admission: the API floor's create (one POST of an Execution), with and without the webhook, side by
+ * side: the same object alternately into a namespace the webhook configuration selects and one it
+ * does not. The webhook is served by a standby replica (a Lease held by the driver: caches and
+ * webhook, no reconciling, as every replica but the leader) watching only that namespace, where the
+ * Pattern exists, so each admission compiles nothing (cached) but checks the input against its schema.
+ */
+async function admissionBench(rest: KubeRest, kubeconfig: string, runDir: string, n: number) {
+  const ADM_NS = 'bench-admission';
+  const PLAIN_NS = 'bench-create';
+  for (const ns of [ADM_NS, PLAIN_NS]) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await rest.patch(`/api/v1/namespaces/${ADM_NS}`, { metadata: { labels: { 'parallax.ai/bench-admission': 'on' } } });
+  const now = new Date().toISOString().replace('Z', '000Z');
+  await rest.create(resourcePath(LEASES, ADM_NS), {
+    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'held', namespace: ADM_NS },
+    spec: { holderIdentity: 'bench-driver', leaseDurationSeconds: 86400, acquireTime: now, renewTime: now },
+  });
+  const port = await freePort();
+  await rest.create(VALIDATING_WEBHOOK_CONFIGURATIONS, validatingWebhookConfiguration({ name: 'parallax-bench', url: `https://127.0.0.1:${port}`, namespaceSelector: { matchLabels: { 'parallax.ai/bench-admission': 'on' } } }));
+  const op = await startOperator(kubeconfig, 1, runDir, [], {
+    namespace: ADM_NS,
+    args: ['--leader-elect', '--leader-election-namespace', ADM_NS, '--leader-election-id', 'held', '--enable-webhook', '--webhook-port', String(port), '--webhook-secret-namespace', ADM_NS, '--webhook-configuration', 'parallax-bench', '--webhook-cert-host', '127.0.0.1'],
+  });
+  try {
+    // Through the webhook too, once the API server has loaded the caBundle.
+    await waitFor('the Pattern admitted', () => rest.create(resourcePath(PATTERNS, ADM_NS), { ...fanPattern(1), metadata: { name: 'fan-1', namespace: ADM_NS } }).then(() => true, () => false), 60000);
+    const bad = { ...execObj(ADM_NS, 'refused', 'fan-1'), spec: { patternRef: { name: 'fan-1' }, input: { task: 42 } } };
+    await waitFor('the webhook checking input', () => rest.create(resourcePath(EXECUTIONS, ADM_NS), bad).then(() => false, (err: Error) => /denied the request/.test(err.message)), 60000);
+    const time = async (ns: string, name: string, into: number[]) => {
+      const s = performance.now();
+      await rest.create(resourcePath(EXECUTIONS, ns), execObj(ns, name, 'fan-1'));
+      into.push(performance.now() - s);
+    };
+    const warm: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      await time(ADM_NS, `w${i}`, warm);
+      await time(PLAIN_NS, `w${i}`, warm);
+    }
+    const adm: number[] = [];
+    const plain: number[] = [];
+    for (let i = 0; i < n; i++) {
+      // Alternate which goes first, so neither always follows the other.
+      if (i % 2) {
+        await time(ADM_NS, `a${i}`, adm);
+        await time(PLAIN_NS, `a${i}`, plain);
+      } else {
+        await time(PLAIN_NS, `a${i}`, plain);
+        await time(ADM_NS, `a${i}`, adm);
+      }
+    }
+    const admissionCreateMs = stats(adm);
+    const plainCreateMs = stats(plain);
+    // The webhook's own share: its mean time per Execution request, from its histogram.
+    const text = await op.metrics();
+    const metric = (name: string) => Number(new RegExp(`^${name}\\{kind="Execution"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    const webhookMeanMs = round((metric('parallax_webhook_request_duration_seconds_sum') / metric('parallax_webhook_request_duration_seconds_count')) * 1000, 3);
+    const addedMs = round(admissionCreateMs.p50 - plainCreateMs.p50);
+    return { n, plainCreateMs, admissionCreateMs, ratio: round(admissionCreateMs.p50 / plainCreateMs.p50), addedMs, webhookMeanMs, operatorRssMB: rssOf(op.pid).rssMB };
+  } finally {
+    await op.stop();
+    await rest.delete(`${VALIDATING_WEBHOOK_CONFIGURATIONS}/parallax-bench`);
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -430,8 +529,9 @@ async function main() {
     const rest = new KubeRest(kc);
     await installCRDs(rest);
     for (const ns of [NS, FLOOR_NS]) await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    log(`control plane at ${cp.server}; starting 51 instant agents`);
+    log(`control plane at ${cp.server}; starting 51 instant agents and ${PROTOCOL_FAN} instant A2A agents`);
     const agents = await startAgents(51);
+    const a2aAgents = await startAgents(PROTOCOL_FAN, 'bench/a2a-agents.ts');
 
     // 1. Floors ------------------------------------------------------------------------------------
     const floorWatch = new FinishWatch(rest, resourcePath(EXECUTIONS, FLOOR_NS));
@@ -442,9 +542,20 @@ async function main() {
     for (const c of [10, 100]) floor[`c${c}`] = await runFloor(rest, floorWatch, SIZES.throughputN, c);
     floorWatch.stop();
     log(`API floor: ${Object.values(floor).map((f) => `c${f.concurrency} p50 ${f.latencyMs.p50} ms ${f.throughput}/s`).join('; ')}`);
+    // Admission, side by side with the floor's create ------------------------------------------------
+    const admission = { ...(await admissionBench(rest, cp.kubeconfigPath, runDir, SIZES.latencyN)), floorP50Ms: floor.c1!.latencyMs.p50 };
+    log(`admission: create p50 ${admission.admissionCreateMs.p50} ms through the webhook, ${admission.plainCreateMs.p50} ms without (×${admission.ratio}); the webhook's own mean ${admission.webhookMeanMs} ms; +${admission.addedMs} ms is ${Math.round((admission.addedMs / admission.floorP50Ms) * 100)}% of the API floor (create → Succeeded seen, p50 ${admission.floorP50Ms} ms)`);
+    if (args.has('--only-admission')) {
+      console.table([{ case: 'create through the webhook', ...admission.admissionCreateMs }, { case: 'create (floor)', ...admission.plainCreateMs }]);
+      rest.close();
+      return;
+    }
     const grpcN = QUICK ? 2000 : 10000;
     const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
     log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
+    const a2aN = QUICK ? 1000 : 5000;
+    const a2aFloors = [await a2aFloor(a2aAgents.ports[0]!, a2aN, 1), await a2aFloor(a2aAgents.ports[0]!, a2aN, 10), await a2aFloor(a2aAgents.ports[0]!, a2aN, 50)];
+    log(`A2A floor: ${a2aFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
     const sdk = await sdkBench(agents.ports[0]!);
 
     // 4. Runtime alone (no API, no gRPC; nothing else running) --------------------------------------
@@ -458,15 +569,21 @@ async function main() {
       path: resourcePath(AGENTS, NS),
       body: { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: `bench-${String(i).padStart(2, '0')}`, namespace: NS }, spec: { endpoint: `127.0.0.1:${agents.ports[i]}`, capabilities: ['bench'], expertise: 0.8 } },
     }));
+    await createMany(rest, PROTOCOL_FAN, PROTOCOL_FAN, (i) => ({
+      path: resourcePath(AGENTS, NS),
+      body: { apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: `bench-a2a-${i}`, namespace: NS }, spec: { protocol: 'a2a', url: `http://127.0.0.1:${a2aAgents.ports[i]}/`, capabilities: ['bench-a2a'], expertise: 0.8 } },
+    }));
     for (const n of FAN) await rest.create(resourcePath(PATTERNS, NS), fanPattern(n));
-    await waitFor('50 bench Agents Ready', async () => (await countReadyAgents(rest)) >= 50);
+    await rest.create(resourcePath(PATTERNS, NS), fanPattern(PROTOCOL_FAN, 'bench-a2a', `a2a-fan-${PROTOCOL_FAN}`));
+    await waitFor(`${50 + PROTOCOL_FAN} bench Agents Ready`, async () => (await countReadyAgents(rest)) >= 50 + PROTOCOL_FAN);
     await waitFor('fan Patterns Ready', async () => {
       const l = await rest.list<any>(resourcePath(PATTERNS, NS));
-      return l.items.filter((p) => p.status?.phase === 'Ready').length === FAN.length;
+      return l.items.filter((p) => p.status?.phase === 'Ready').length === FAN.length + 1;
     });
     const watch = new FinishWatch(rest, resourcePath(EXECUTIONS, NS));
     await watch.start();
     await runExecutions(rest, watch, 'fan-3', 100, 10); // warm-up (JIT, channels)
+    await runExecutions(rest, watch, `a2a-fan-${PROTOCOL_FAN}`, 100, 10); // warm-up (JIT, cards, connections)
     log(`operator pid ${op.pid} ready (workers ${DEFAULT_WORKERS}), RSS ${opBaseline.rssMB} MB at start`);
 
     interface Case {
@@ -488,12 +605,12 @@ async function main() {
       apiRequestsPerExecution?: Record<string, number>;
     }
     const cases: Case[] = [];
-    let objects = { agents: 50, executions: 100 + 100 };
-    const measure = async (name: string, kind: string, fan: number, n: number, concurrency: number) => {
+    let objects = { agents: 50 + PROTOCOL_FAN, executions: 100 + 100 + 100 };
+    const measure = async (name: string, kind: string, fan: number, n: number, concurrency: number, pattern = `fan-${fan}`) => {
       const f = floor[`c${concurrency}`] ?? floor.c1!;
       const before = await apiRequestCounts(rest);
       const cpu0 = cpuSecondsOf(op.pid);
-      const r = await runExecutions(rest, watch, `fan-${fan}`, n, concurrency);
+      const r = await runExecutions(rest, watch, pattern, n, concurrency);
       const cpu1 = cpuSecondsOf(op.pid);
       const after = await apiRequestCounts(rest);
       objects = { ...objects, executions: objects.executions + n };
@@ -535,7 +652,18 @@ async function main() {
     await op.stop();
     op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);
     await runExecutions(rest, watch, 'fan-3', 50, 10);
-    objects.executions += 50;
+    await runExecutions(rest, watch, `a2a-fan-${PROTOCOL_FAN}`, 50, 10);
+    objects.executions += 100;
+
+    // 4b. gRPC vs A2A: the same Pattern over 3 gRPC agents and over 3 A2A agents, back to back ----------
+    const protocols: { concurrency: number; grpc: string; a2a: string }[] = [];
+    for (const c of [1, 100]) {
+      const n = c === 1 ? SIZES.latencyN : SIZES.throughputN;
+      const g = await measure(`grpc-${PROTOCOL_FAN}-agents-c${c}`, 'protocol', PROTOCOL_FAN, n, c);
+      const a = await measure(`a2a-${PROTOCOL_FAN}-agents-c${c}`, 'protocol', PROTOCOL_FAN, n, c, `a2a-fan-${PROTOCOL_FAN}`);
+      protocols.push({ concurrency: c, grpc: g.name, a2a: a.name });
+      log(`A2A vs gRPC at concurrency ${c}: p50 ×${round(a.latencyMs.p50 / g.latencyMs.p50)}, throughput ${Math.round((a.throughput / g.throughput) * 100)}%`);
+    }
 
     // 5. Memory: Agents and finished Executions in the operator's caches ------------------------------
     const scaleStep = async (label: string, totalAgents: number, totalExecutions: number, direct: boolean) => {
@@ -607,11 +735,18 @@ async function main() {
     const l1 = byName('latency-1-agents')!;
     const l50 = byName('latency-50-agents')!;
     const t100 = byName('throughput-c100')!;
+    const [pLat, pThr] = protocols.map((p) => ({ grpc: byName(p.grpc)!, a2a: byName(p.a2a)! }));
+    const a2aLatency = round(pLat!.a2a.latencyMs.p50 / pLat!.grpc.latencyMs.p50);
+    const a2aThroughput = round(pThr!.a2a.throughput / pThr!.grpc.throughput);
     const goals = [
       { goal: 'latency p50 ≤ 1.5× the floor (1 agent, sequential)', value: l1.latencyRatio, target: '≤ 1.5', met: l1.latencyRatio <= 1.5 },
+      { goal: `A2A: latency p50 with ${PROTOCOL_FAN} A2A agents ≤ 1.5× with ${PROTOCOL_FAN} gRPC agents (sequential)`, value: a2aLatency, target: '≤ 1.5', met: a2aLatency <= 1.5 },
+      { goal: `A2A: throughput with ${PROTOCOL_FAN} A2A agents ≥ 70% of ${PROTOCOL_FAN} gRPC agents (concurrency 100)`, value: a2aThroughput, target: '≥ 0.7', met: a2aThroughput >= 0.7 },
       { goal: 'throughput ≥ 60% of the floor (3 agents, concurrency 100)', value: t100.throughputRatio, target: '≥ 0.6', met: t100.throughputRatio >= 0.6 },
       { goal: 'throughput ≥ 100 Executions/s with 3 agents', value: t100.throughput, target: '≥ 100', met: t100.throughput >= 100 },
       { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
+      { goal: 'admission adds ≤ 20% to the create latency (p50 of one create, with and without the webhook, side by side)', value: admission.ratio, target: '≤ 1.2', met: admission.ratio <= 1.2 },
+      { goal: 'admission adds ≤ 20% to the API floor\'s latency (create → Succeeded seen, p50)', value: round(1 + admission.addedMs / admission.floorP50Ms), target: '≤ 1.2', met: admission.addedMs / admission.floorP50Ms <= 0.2 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (as shipped, no heap cap)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
       sdkGoal(sdk),
@@ -630,8 +765,10 @@ async function main() {
         sizes: SIZES,
         kubeApiserver: execFileSync(join(process.env.KUBEBUILDER_ASSETS!, 'kube-apiserver'), ['--version']).toString().trim(),
       },
-      floor: { api: floor, grpc: grpcFloors },
+      floor: { api: floor, grpc: grpcFloors, a2a: a2aFloors },
+      admission,
       cases,
+      protocols,
       runtime,
       sdk: { date: new Date().toISOString(), separateRun: false, n: SIZES.sdkN, comparison: sdk },
       memory,

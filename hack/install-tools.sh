@@ -6,10 +6,11 @@
 #   hack/install-tools.sh lua      # lua5.4 from Debian (Argo CD health checks in docs/argocd-health)
 #   hack/install-tools.sh venv     # python3-venv from Debian when `python3 -m venv` cannot work
 #                                  # (Debian splits ensurepip out of python3; hack/python-env.sh needs it)
+#   hack/install-tools.sh zsh      # zsh from Debian (the CLI's zsh completion script)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=("$@")
-[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv)
+[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv zsh)
 
 pkgs=()
 for w in "${want[@]}"; do
@@ -20,7 +21,8 @@ for w in "${want[@]}"; do
       ;;
     lua) command -v lua5.4 >/dev/null 2>&1 || pkgs+=(lua5.4) ;;
     venv) python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || pkgs+=(python3-venv) ;;
-    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv)" >&2; exit 2 ;;
+    zsh) command -v zsh >/dev/null 2>&1 || pkgs+=(zsh) ;;
+    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv, zsh)" >&2; exit 2 ;;
   esac
 done
 [[ ${#pkgs[@]} -eq 0 ]] && exit 0

@@ -1,44 +1,60 @@
-// The Parallax operator: the three reconcilers over one shared gRPC agent pool, and the evaluation
-// sandbox in which Executions evaluate their Pattern's CEL and input schema (tenant-controlled,
-// so never on the thread that serves every namespace).
+// The Parallax operator: the three reconcilers over one shared way of reaching agents — the gRPC
+// pool and the A2A client, chosen per Agent by spec.protocol (AgentProtocols) — and the evaluation
+// sandbox in which Executions evaluate their Pattern's CEL and input schema (tenant-controlled, so
+// never on the thread that serves every namespace).
 import type { Agent } from './api/types.js';
-import { AgentPool } from './agents/index.js';
+import { A2AClient, AgentPool, AgentProtocols } from './agents/index.js';
 import { agentController, type AgentControllerOptions } from './controllers/agent-controller.js';
+import type { Controller } from './controllers/controller.js';
 import { executionController, type ExecutionControllerOptions } from './controllers/execution-controller.js';
 import { patternController } from './controllers/pattern-controller.js';
 import { specGuards } from './controllers/spec-guard.js';
 import type { OperatorContext } from './manager/context.js';
-import type { Runnable } from './manager/manager.js';
 import { assertMatchesUsesRe2 } from './runtime/cel-env.js';
 import { parseDuration } from './runtime/duration.js';
-import { SandboxPool, type SandboxOptions } from './sandbox/index.js';
+import { SandboxPool } from './sandbox/index.js';
 
 export interface OperatorOptions {
   agents?: AgentControllerOptions;
   executions?: ExecutionControllerOptions;
-  /** The evaluation sandbox; false evaluates in-process (only for trusted Patterns, e.g. to measure the sandbox's cost). */
-  sandbox?: SandboxOptions | false;
+  /**
+   * Where Executions evaluate: a sandbox pool, which the caller also lists in the Manager's
+   * runnables so that it is started and stopped with the process (cmd/manager.ts); false evaluates
+   * in-process (trusted Patterns only, e.g. to measure the sandbox's cost). Default: a pool with its
+   * defaults, started on first use and never stopped (its threads end with the process).
+   */
+  sandbox?: SandboxPool | false;
 }
 
-/** The controllers, and the sandbox pool when there is one (started when leading, stopped on shutdown). */
-export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions = {}): Runnable[] {
+export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions = {}): Controller[] {
   // Fail at start-up, loudly, if tenant regexes in CEL would not run in RE2.
   assertMatchesUsesRe2();
-  // The pool dials the endpoints the Agent controller verified (pod IPs, not the ClusterIP).
-  const pool = new AgentPool((qualified) => {
+  const lookup = (qualified: string): Agent | undefined => {
     const [namespace, name] = qualified.includes('/') ? qualified.split('/') : ['', qualified];
-    const agent = ctx.caches.agents.get(namespace, name) as Agent | undefined;
+    return ctx.caches.agents.get(namespace, name) as Agent | undefined;
+  };
+  const timeoutMs = (agent: Agent) => parseDuration(agent.spec.timeout ?? '30s') ?? 30000;
+  // Both dial what the Agent controller verified: pod IPs (not the ClusterIP), or the A2A URL whose card answered.
+  const pool = new AgentPool((qualified) => {
+    const agent = lookup(qualified);
     if (!agent) return undefined;
-    return { endpoints: agent.status?.endpoints ?? [], timeoutMs: parseDuration(agent.spec.timeout ?? '30s') ?? 30000 };
+    return { endpoints: agent.status?.endpoints ?? [], timeoutMs: timeoutMs(agent) };
   });
-  const sandbox = opts.sandbox === false ? undefined : new SandboxPool(opts.sandbox);
-  const agents = agentController(ctx, pool, Math.max(1, Math.ceil(workers / 2)), opts.agents);
+  const a2a = new A2AClient((qualified) => {
+    const agent = lookup(qualified);
+    const url = agent?.status?.endpoints?.[0];
+    if (!agent || !url) return undefined;
+    return { url, timeoutMs: timeoutMs(agent), defaultConfidence: agent.spec.defaultConfidence ?? 0.5 };
+  });
+  const protocols = new AgentProtocols(pool, a2a, lookup);
+  const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), opts.agents);
   const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)));
-  const executions = executionController(ctx, pool, workers, { ...(sandbox ? { evaluator: sandbox } : {}), ...opts.executions });
+  const sandbox = opts.sandbox ?? new SandboxPool();
+  const executions = executionController(ctx, protocols, workers, { ...(sandbox ? { evaluator: sandbox } : {}), ...opts.executions });
   // No reconciler is handed an object whose stored spec breaks today's schema.
   const guards = specGuards(ctx);
   agents.guardWith(guards.agent);
   patterns.guardWith(guards.pattern);
   executions.guardWith(guards.execution);
-  return [agents, patterns, executions, ...(sandbox ? [sandbox] : [])];
+  return [agents, patterns, executions];
 }

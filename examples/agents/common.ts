@@ -1,15 +1,16 @@
 // Shared flag handling for the example agents: every example takes
 //   --host 0.0.0.0 --port 50051 --id <id> --name <name> --capabilities a,b
 //   --expertise 0.5 --capability-scores a=0.9,b=0.4
-// and prints `READY <host>:<port>` on stdout once it listens.
+// and prints `READY <host>:<port>` on stdout once it listens. --host and --port default to
+// $PARALLAX_AGENT_HOST and $PARALLAX_AGENT_PORT (the operator sets the port from the Agent's spec.port).
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { joinHostPort, serveAgent, type AgentOptions, type ParallaxAgent } from '../../src/sdk/index.js';
 
 export const COMMON_FLAGS = {
-  host: { type: 'string', default: '0.0.0.0' },
-  port: { type: 'string', default: '50051' },
+  host: { type: 'string', default: process.env.PARALLAX_AGENT_HOST || '0.0.0.0' },
+  port: { type: 'string', default: process.env.PARALLAX_AGENT_PORT || '50051' },
   id: { type: 'string' },
   name: { type: 'string' },
   capabilities: { type: 'string' },

@@ -1,4 +1,5 @@
-// The operator's side of the agent protocol: calling agents (AgentPool) and probing them.
+// The operator's side of the agent protocols: calling agents (AgentPool for gRPC, A2AClient for A2A,
+// AgentProtocols choosing between them per Agent) and probing them.
 export {
   AgentPool,
   probeAgent,
@@ -10,4 +11,7 @@ export {
   type ProbeHealth,
   type ProbeCapabilities,
 } from './pool.js';
+export { A2AClient, type A2AClientOptions, type A2AResolver, type A2ATarget } from './a2a.js';
+export { a2aURLProblem, dialURL } from './a2a-url.js';
+export { AgentProtocols, isA2A, type AgentProber } from './protocols.js';
 export { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';

@@ -72,7 +72,8 @@ export interface ProbeCapabilities {
   agentId: string;
   name: string;
   capabilities: string[];
-  expertise: number;
+  /** Unset for A2A agents: an agent card carries no expertise. */
+  expertise?: number;
   capabilityScores: Record<string, number>;
 }
 
@@ -143,7 +144,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function abortReason(signal: AbortSignal): string {
+export function abortReason(signal: AbortSignal): string {
   const r: unknown = signal.reason;
   if (r instanceof Error) return r.message;
   return r === undefined ? 'aborted' : String(r);

@@ -1,4 +1,4 @@
-// `parallax local`: Parallax on a laptop with no cluster. Starts a real kube-apiserver + etcd
+// `parallax operator local` (`make local`): Parallax on a laptop with no cluster. Starts a real kube-apiserver + etcd
 // (+ kube-controller-manager) from KUBEBUILDER_ASSETS, installs the CRDs, writes a kubeconfig,
 // runs the operator against it and, with the demo, example agents as local processes, the 11
 // sample Patterns and a few Executions — so `kubectl get parallax` shows results within a minute.
@@ -102,7 +102,7 @@ async function startDemo(rest: KubeRest): Promise<ChildProcess[]> {
 }
 
 /**
- * Creates obj, or brings an existing one's spec up to date: a second `parallax local` reuses the
+ * Creates obj, or brings an existing one's spec up to date: a second `parallax operator local` reuses the
  * control plane's state, and its demo agents listen on new ports. Executions are immutable runs
  * and are left as they are.
  */

@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // The operator process: `node dist/src/cmd/manager.js [flags]`.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadKubeConfig } from '../k8s/rest.js';
 import { Manager } from '../manager/manager.js';
 import { rootLogger } from '../observability/logger.js';
-import { operatorControllers } from '../operator.js';
 import { parseDuration } from '../runtime/duration.js';
-import { SANDBOX_DEFAULTS, type SandboxOptions } from '../sandbox/index.js';
+import { operatorControllers } from '../operator.js';
+import { SANDBOX_DEFAULTS, SandboxPool, type SandboxOptions } from '../sandbox/index.js';
+import { SECRET_REF_POLICIES, type SecretRefPolicy } from '../webhook/agent-validator.js';
+import { AdmissionWebhook, serviceHosts } from '../webhook/index.js';
 import { exitOnSignals } from './signals.js';
 
 export interface ManagerFlags {
   kubeconfig?: string;
+  context?: string;
   httpAddress: string;
   leaderElect: boolean;
   leaderElectionNamespace?: string;
@@ -18,6 +21,20 @@ export interface ManagerFlags {
   namespace?: string;
   workers: string;
   logLevel?: string;
+  syncPeriod?: string;
+  leaderElectLeaseDuration?: string;
+  leaderElectRenewDeadline?: string;
+  leaderElectRetryPeriod?: string;
+  agentProbeInterval?: string;
+  enableWebhook?: boolean;
+  webhookPort?: string;
+  webhookCertDir?: string;
+  webhookSecret?: string;
+  webhookSecretNamespace?: string;
+  webhookConfiguration?: string;
+  webhookService?: string;
+  webhookCertHost?: string[];
+  agentSecretRefs?: SecretRefPolicy;
   /** false: --no-evaluation-sandbox. The evaluation flags below default to the sandbox's defaults. */
   evaluationSandbox?: boolean;
   evaluationWorkers?: string;
@@ -39,6 +56,19 @@ export function managerCommand(): Command {
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
     .option('--workers <n>', 'concurrent reconciles per controller', '4')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
+    .option('--sync-period <duration>', 'full relist of every watched kind (jittered ±10%)', '10m')
+    .option('--leader-elect-lease-duration <duration>', 'how long a standby waits after the last renewal before taking over', '15s')
+    .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps acting without a successful renewal (< lease duration)', '10s')
+    .option('--leader-elect-retry-period <duration>', 'how often the Lease is renewed or tried', '2s')
+    .option('--agent-probe-interval <duration>', 'how often Agent health is probed', '10s')
+    .option('--enable-webhook', 'serve the validating admission webhook on every replica (docs/admission.md)', false)
+    .option('--webhook-port <port>', 'HTTPS port of the admission webhook', '9443')
+    .option('--webhook-cert-dir <dir>', 'take tls.crt and tls.key from here (cert-manager) instead of managing a Secret')
+    .option('--webhook-secret <name>', 'Secret holding the CA and serving certificate the operator creates and rotates', 'parallax-webhook-certs')
+    .option('--webhook-secret-namespace <ns>', 'namespace of that Secret (default: $POD_NAMESPACE or default)')
+    .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the operator keeps current ("" for none)', 'parallax-validating-webhook')
+    .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
+    .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
     .option('--no-evaluation-sandbox', 'evaluate Pattern CEL and input schemas on the operator thread (trusted Patterns only)')
     .option('--evaluation-workers <n>', 'evaluation worker threads', String(SANDBOX_DEFAULTS.workers))
     .option('--evaluation-workers-per-namespace <n>', 'most evaluation workers one namespace may hold at once (default: half the workers, at least 1)')
@@ -46,8 +76,10 @@ export function managerCommand(): Command {
     .option('--evaluation-heap <MB>', 'heap cap of each evaluation worker', String(SANDBOX_DEFAULTS.heapMb))
     .option('--evaluation-queue-per-namespace <n>', 'most evaluations waiting per namespace', String(SANDBOX_DEFAULTS.maxQueuedPerTenant))
     .option('--evaluation-queue <n>', 'most evaluations waiting in all', String(SANDBOX_DEFAULTS.maxQueued))
-    .action(async (flags: ManagerFlags) => {
-      const mgr = await runManager(flags);
+    .addOption(new Option('--agent-secret-refs <policy>', 'Agents with env[].valueFrom.secretKeyRef: allow, deny, or allow only if the author may get the Secret').choices(SECRET_REF_POLICIES).default('allow'))
+    // Under `parallax operator`, --kubeconfig, --context and --namespace are the CLI's global flags.
+    .action(async (_flags: ManagerFlags, cmd: Command) => {
+      const mgr = await runManager(cmd.optsWithGlobals<ManagerFlags>());
       exitOnSignals(() => mgr.stop());
     });
 }
@@ -56,23 +88,43 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   if (flags.logLevel) rootLogger.level = flags.logLevel;
   const workers = Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${flags.workers}`);
-  const sandbox = sandboxOptions(flags);
+  const sandboxOpts = sandboxOptions(flags);
+  // One evaluation sandbox for the Execution controller and the admission webhook.
+  const sandbox = sandboxOpts ? new SandboxPool(sandboxOpts) : false;
+  const kubeConfig = loadKubeConfig(flags.kubeconfig);
+  if (flags.context) kubeConfig.setCurrentContext(flags.context);
+  const ms = (flag: string, value: string | undefined, def: string): number => {
+    const v = parseDuration(value ?? def);
+    if (v === undefined || v <= 0) throw new Error(`--${flag} must be a duration such as 10s or 2m, got ${value}`);
+    return v;
+  };
+  const election = {
+    leaseDurationMs: ms('leader-elect-lease-duration', flags.leaderElectLeaseDuration, '15s'),
+    renewDeadlineMs: ms('leader-elect-renew-deadline', flags.leaderElectRenewDeadline, '10s'),
+    retryPeriodMs: ms('leader-elect-retry-period', flags.leaderElectRetryPeriod, '2s'),
+  };
   const mgr = new Manager({
-    kubeConfig: loadKubeConfig(flags.kubeconfig),
+    kubeConfig,
     namespace: flags.namespace,
     workers,
     httpAddress: flags.httpAddress,
+    resyncMs: ms('sync-period', flags.syncPeriod, '10m'),
     leaderElection: flags.leaderElect
-      ? { namespace: flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: flags.leaderElectionId }
+      ? { namespace: flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: flags.leaderElectionId, ...election }
       : false,
-    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { sandbox }),
+    controllers: (ctx, o) =>
+      operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s') }, sandbox }),
+    runnables: (ctx) => [
+      ...(sandbox ? [sandbox] : []),
+      ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox } : {}) })] : []),
+    ],
     onLostLeadership: () => {
       rootLogger.error('lost leadership; exiting so that a fresh process campaigns again');
       process.exit(1);
     },
   });
   await mgr.start();
-  rootLogger.info({ namespace: flags.namespace ?? '(all)', leaderElect: flags.leaderElect }, 'operator started');
+  rootLogger.info({ namespace: flags.namespace ?? '(all)', leaderElect: flags.leaderElect, identity: mgr.identity, httpPort: mgr.probePort }, 'operator started');
   return mgr;
 }
 
@@ -97,6 +149,26 @@ export function sandboxOptions(flags: ManagerFlags): SandboxOptions | false {
     opts.budgetMs = ms;
   }
   return opts;
+}
+
+function webhookOptions(flags: ManagerFlags): ConstructorParameters<typeof AdmissionWebhook>[1] {
+  const port = Number(flags.webhookPort ?? '9443');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--webhook-port must be a port number, got ${flags.webhookPort}`);
+  const namespace = flags.webhookSecretNamespace ?? process.env.POD_NAMESPACE ?? 'default';
+  return {
+    port,
+    agentSecretRefs: flags.agentSecretRefs ?? 'allow',
+    ...(flags.webhookCertDir
+      ? { certDir: flags.webhookCertDir }
+      : {
+          secret: {
+            namespace,
+            name: flags.webhookSecret ?? 'parallax-webhook-certs',
+            ...(flags.webhookConfiguration ? { configuration: flags.webhookConfiguration } : {}),
+            hosts: [...serviceHosts(namespace, flags.webhookService ?? 'parallax-webhook'), ...(flags.webhookCertHost ?? [])],
+          },
+        }),
+  };
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

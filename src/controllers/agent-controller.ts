@@ -1,16 +1,16 @@
 // Agent reconciler: runs image agents (Deployment + Service), and reports readiness from reality:
 // Ready pods' IPs that answer HealthCheck (not Endpoints objects), capabilities from
-// GetCapabilities, re-probed periodically.
+// GetCapabilities, re-probed periodically. An A2A Agent is its URL, Ready while its agent card answers.
 import type { Agent } from '../api/types.js';
-import type { AgentPool } from '../agents/index.js';
+import { isA2A, type AgentProber } from '../agents/index.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { AGENT_LABEL, type OperatorContext, type Pod } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
-import { parseDuration } from '../runtime/duration.js';
+import { agentSpecError } from './agent-rules.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
-import { covers, desiredDeployment, desiredService } from './agent-workload.js';
+import { covers, desiredDeployment, desiredService, isPodReady, podPort } from './agent-workload.js';
 import { writeStatus } from './status.js';
 
 type AgentStatus = NonNullable<Agent['status']>;
@@ -34,7 +34,7 @@ export class AgentReconciler implements Reconciler {
 
   constructor(
     private readonly ctx: OperatorContext,
-    private readonly pool: AgentPool,
+    private readonly prober: AgentProber,
     opts: AgentControllerOptions = {},
   ) {
     this.healthIntervalMs = opts.healthIntervalMs ?? 10000;
@@ -45,7 +45,7 @@ export class AgentReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const agent = this.ctx.caches.agents.get(namespace, name) as Agent | undefined;
     if (!agent || agent.metadata.deletionTimestamp) return; // owned objects go by garbage collection
-    const invalid = validate(agent);
+    const invalid = agentSpecError(agent);
     if (invalid) return void (await this.setStatus(agent, 'Invalid', 'InvalidSpec', invalid, [], 0, undefined, log));
 
     let candidates: string[];
@@ -63,9 +63,9 @@ export class AgentReconciler implements Reconciler {
         .sort();
     } else {
       desired = 1;
-      candidates = [agent.spec.endpoint!];
+      candidates = [isA2A(agent) ? agent.spec.url! : agent.spec.endpoint!];
     }
-    const probes = await Promise.all(candidates.map((ep) => this.pool.probe(ep, this.probeTimeoutMs).then((r) => ({ ep, r }))));
+    const probes = await Promise.all(candidates.map((ep) => this.prober.probe(agent, ep, this.probeTimeoutMs).then((r) => ({ ep, r }))));
     const healthy = probes.filter((p) => p.r.healthy);
     const reported = healthy.find((p) => p.r.capabilities)?.r.capabilities;
     let phase: Phase;
@@ -78,7 +78,7 @@ export class AgentReconciler implements Reconciler {
     } else if (agent.spec.image && candidates.length === 0 && desired > 0) {
       [phase, reason, message] = ['Pending', 'NoReadyPods', `waiting for ${desired} pods to become Ready`];
     } else {
-      const why = probes.find((p) => p.r.error)?.r.error;
+      const why = probes.find((p) => p.r.error)?.r.error ?? probes.find((p) => p.r.health.message)?.r.health.message;
       [phase, reason, message] = ['Unavailable', 'NoHealthyReplicas', `no replica answers HealthCheck${why ? `: ${why}` : ''}`];
     }
     await this.setStatus(agent, phase, reason, message, healthy.map((p) => p.ep), desired, reported, log);
@@ -158,25 +158,8 @@ export class AgentReconciler implements Reconciler {
   }
 }
 
-function validate(agent: Agent): string | undefined {
-  const { image, endpoint } = agent.spec ?? {};
-  if (image && endpoint) return 'spec.image and spec.endpoint are both set; set exactly one';
-  if (!image && !endpoint) return 'neither spec.image nor spec.endpoint is set; set exactly one';
-  if (agent.spec.timeout && parseDuration(agent.spec.timeout) === undefined) return `spec.timeout "${agent.spec.timeout}" is not a duration`;
-  return undefined;
-}
-
-/** Where the pod listens: during a rollout that changes spec.port, old pods still use the old port. */
-function podPort(p: Pod, fallback: number): number {
-  return p.spec?.containers?.find((c) => c.name === 'agent')?.ports?.[0]?.containerPort ?? fallback;
-}
-
-function isPodReady(p: Pod): boolean {
-  return !!p.status?.podIP && p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-export function agentController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: AgentControllerOptions): Controller {
-  const c = new Controller(new AgentReconciler(ctx, pool, opts), { workers, keys: () => ctx.caches.agents.keys() });
+export function agentController(ctx: OperatorContext, prober: AgentProber, workers: number, opts?: AgentControllerOptions): Controller {
+  const c = new Controller(new AgentReconciler(ctx, prober, opts), { workers, keys: () => ctx.caches.agents.keys() });
   ctx.caches.agents.on({ add: (o) => c.enqueue(keyOf(o)), update: (o, old) => {
     if (o.metadata?.generation !== old.metadata?.generation || !o.status) c.enqueue(keyOf(o));
   } });

@@ -1,7 +1,7 @@
 // The Deployment and Service that run an image Agent, built from its spec.
 import { createHash } from 'node:crypto';
 import type { Agent } from '../api/types.js';
-import { AGENT_LABEL, MANAGED_BY } from '../manager/context.js';
+import { AGENT_LABEL, MANAGED_BY, type Pod } from '../manager/context.js';
 
 export const SPEC_HASH = 'parallax.ai/spec-hash';
 
@@ -30,6 +30,7 @@ export function desiredDeployment(agent: Agent) {
           {
             name: 'agent',
             image: agent.spec.image,
+            ...(agent.spec.args ? { args: agent.spec.args } : {}),
             ports: [{ name: 'grpc', containerPort: port, protocol: 'TCP' }],
             env: [
               { name: 'PARALLAX_AGENT_NAME', value: name },
@@ -113,4 +114,14 @@ function quantityValue(q: string): number | undefined {
   if (m[2] !== undefined) return Number(m[1]) * 10 ** Number(m[2]);
   const factor = SUFFIX[m[3]];
   return factor === undefined ? undefined : Number(m[1]) * factor;
+}
+
+/** Where the pod listens: during a rollout that changes spec.port, old pods still use the old port. */
+export function podPort(p: Pod, fallback: number): number {
+  return p.spec?.containers?.find((c) => c.name === 'agent')?.ports?.[0]?.containerPort ?? fallback;
+}
+
+/** A pod that may be called: Running, Ready, with an IP. */
+export function isPodReady(p: Pod): boolean {
+  return !!p.status?.podIP && p.status.phase === 'Running' && !!p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 }

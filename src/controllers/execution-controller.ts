@@ -20,7 +20,6 @@
 //   timeout ends it with a write (Failed, Timeout).
 import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern } from '../api/types.js';
-import type { AgentPool } from '../agents/index.js';
 import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
@@ -57,6 +56,7 @@ import {
   type StatusBounds,
 } from './execution-status.js';
 import { RunWriter } from './execution-writer.js';
+import { executionPin, resolvePatternRevision } from './pattern-revisions.js';
 import { mergePatchFor } from './status.js';
 
 /** The longest spec.timeout accepted (30 days); longer is a spec error, not a timer overflow. */
@@ -139,7 +139,7 @@ export class ExecutionReconciler implements Reconciler {
 
   constructor(
     private readonly ctx: OperatorContext,
-    private readonly pool: AgentPool,
+    private readonly pool: AgentCaller,
     opts: ExecutionControllerOptions = {},
   ) {
     this.bounds = { maxAgentValueBytes: opts.maxAgentValueBytes ?? 16 * 1024, maxResultBytes: opts.maxResultBytes ?? 256 * 1024 };
@@ -200,8 +200,10 @@ export class ExecutionReconciler implements Reconciler {
     if (timeoutMs > MAX_EXECUTION_TIMEOUT_MS) {
       return this.finishNow(exec, 'Failed', 'InvalidSpec', `spec.timeout ${timeout} is above the maximum of 720h`, log);
     }
-    const pattern = this.ctx.caches.patterns.get(namespace, exec.spec.patternRef.name) as Pattern | undefined;
-    if (!pattern) return this.pending(exec, 'PatternNotFound', `waiting for Pattern ${exec.spec.patternRef.name}`, log);
+    // Pattern revisions (pattern-revisions.ts): the run runs, and resumes, one exact revision.
+    const revision = resolvePatternRevision(this.ctx, namespace, exec.spec.patternRef.name, executionPin(exec));
+    if (!revision.ok) return revision.wait ? this.pending(exec, revision.reason, revision.message, log) : this.finishNow(exec, 'Failed', revision.reason, revision.message, log);
+    const pattern = revision.pattern;
     const compiled = this.compiled(pattern);
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
@@ -230,6 +232,7 @@ export class ExecutionReconciler implements Reconciler {
       ...exec.status,
       phase: 'Running',
       runId,
+      pattern: revision.record,
       attempt: (exec.status?.attempt ?? 0) + 1,
       startTime: exec.status?.startTime ?? new Date(startedAt).toISOString(),
       message: resumed ? 'resumed after an operator restart' : 'running',
@@ -543,7 +546,7 @@ export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): bo
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-export function executionController(ctx: OperatorContext, pool: AgentPool, workers: number, opts?: ExecutionControllerOptions): Controller {
+export function executionController(ctx: OperatorContext, pool: AgentCaller, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
   const c = new Controller(reconciler, { workers, keys: () => ctx.caches.executions.keys() });
   reconciler.requeue = (key) => c.enqueue(key);
@@ -583,6 +586,7 @@ export function executionController(ctx: OperatorContext, pool: AgentPool, worke
     for (const set of sets) for (const key of set) c.enqueue(key);
   };
   ctx.caches.patterns.on({ add: wake, update: wake });
+  ctx.caches.patternRevisions.on({ add: wake, update: wake }); // the revision a waiting Execution needs
   const agentChanged = (o: { metadata?: { namespace?: string } }) => reconciler.agentsChanged(o.metadata?.namespace);
   // Registered before wake, so that woken Executions see the change.
   const selectionMoved = (o: KubeObject, old: KubeObject) => selectionChanged(o as Agent, old as Agent);

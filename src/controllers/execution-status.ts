@@ -172,8 +172,8 @@ function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallRes
 
 /** The claim fields of `claim` over the status of `fresh` (after a conflict on metadata). */
 export function reclaim(fresh: Execution, claim: Status): Status {
-  const { phase, runId, attempt, startTime, message, observedGeneration, conditions } = claim;
-  return { ...fresh.status, phase, runId, attempt, startTime, message, observedGeneration, conditions };
+  const { phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions } = claim;
+  return { ...fresh.status, phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions };
 }
 
 export const isFinished = (s: Status | undefined): boolean => s?.phase === 'Succeeded' || s?.phase === 'Failed';

@@ -1,29 +1,37 @@
-// Pattern reconciler: compiles the spec (every CEL expression, the input schema, step references)
-// and reports Ready or Invalid with every error and where it is, plus how many Ready Agents match.
+// Pattern reconciler: compiles the spec (every CEL expression, the input schema, step references,
+// composition cycles: checkPattern, the same checks the admission webhook refuses on) and reports
+// Ready or Invalid with every error and where it is, plus how many Ready Agents match; records the
+// spec as the Pattern's newest revision (pattern-revisions.ts).
 import type { Agent, Pattern } from '../api/types.js';
 import { keyOf, PATTERNS, splitKey } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
-import { compilePattern, matchingAgents } from '../runtime/index.js';
+import { checkPattern, matchingAgents } from '../runtime/index.js';
 import { setCondition } from './conditions.js';
 import { Controller, type Reconciler } from './controller.js';
 import { readyAgentInfos, selectionChanged } from './agent-info.js';
+import { PatternRevisions } from './pattern-revisions.js';
 import { writeStatus } from './status.js';
 
 export class PatternReconciler implements Reconciler {
   readonly name = 'pattern';
-  constructor(private readonly ctx: OperatorContext) {}
+  private readonly revisions: PatternRevisions;
+  constructor(private readonly ctx: OperatorContext) {
+    this.revisions = new PatternRevisions(ctx);
+  }
 
   async reconcile(key: string, log: Logger): Promise<void> {
     const { namespace, name } = splitKey(key);
     const pattern = this.ctx.caches.patterns.get(namespace, name) as Pattern | undefined;
     if (!pattern || pattern.metadata.deletionTimestamp) return;
     const gen = pattern.metadata.generation;
-    const compiled = compilePattern(pattern.spec ?? ({} as Pattern['spec']), { name });
+    const { errors } = checkPattern(pattern.spec, name, (n) => (this.ctx.caches.patterns.get(namespace, n) as Pattern | undefined)?.spec);
     const matching = matchingAgents(readyAgentInfos(this.ctx.caches.agents.list(namespace) as any), pattern.spec?.agents).length;
-    const errors = [...compiled.errors, ...this.cycles(namespace, name, pattern.spec)];
+    const current = await this.revisions.record(pattern, log);
     const status: NonNullable<Pattern['status']> = {
       ...pattern.status,
+      revision: current.revision,
+      revisionHash: current.hash,
       phase: errors.length === 0 ? 'Ready' : 'Invalid',
       matchingAgents: matching,
       errors: errors.length ? errors : undefined,
@@ -46,32 +54,6 @@ export class PatternReconciler implements Reconciler {
       log.info({ phase: status.phase, errors: errors.length }, 'pattern compiled');
       await this.ctx.events.record(pattern as any, errors.length === 0 ? 'Normal' : 'Warning', errors.length === 0 ? 'Compiled' : 'Invalid', status.conditions![0].message);
     }
-  }
-
-  /** Composition cycles through other Patterns of the namespace (A runs B runs A). */
-  private cycles(namespace: string, name: string, spec: Pattern['spec']): { path: string; message: string }[] {
-    const out: { path: string; message: string }[] = [];
-    (spec?.steps ?? []).forEach((step, i) => {
-      const target = step.pattern?.name;
-      if (!target || target === name) return; // self-reference is reported by the compiler
-      const chain = this.pathBack(namespace, target, name, [name, target], new Set());
-      if (chain) out.push({ path: `steps[${i}].pattern.name`, message: `composition cycle: ${chain.join(' → ')}` });
-    });
-    return out;
-  }
-
-  private pathBack(namespace: string, from: string, to: string, chain: string[], seen: Set<string>): string[] | undefined {
-    if (seen.has(from)) return undefined;
-    seen.add(from);
-    const p = this.ctx.caches.patterns.get(namespace, from) as Pattern | undefined;
-    for (const step of p?.spec?.steps ?? []) {
-      const next = step.pattern?.name;
-      if (!next) continue;
-      if (next === to) return [...chain, to];
-      const found = this.pathBack(namespace, next, to, [...chain, next], seen);
-      if (found) return found;
-    }
-    return undefined;
   }
 }
 

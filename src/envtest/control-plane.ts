@@ -1,6 +1,6 @@
 // A real, local Kubernetes control plane (etcd + kube-apiserver, optionally
 // kube-controller-manager) started from the binaries in KUBEBUILDER_ASSETS, the way kubebuilder's
-// envtest does. Tests use it instead of mocks, and `parallax local` uses it so the operator runs on
+// envtest does. Tests use it instead of mocks, and `parallax operator local` uses it so the operator runs on
 // a laptop with no cluster.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';

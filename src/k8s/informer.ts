@@ -27,6 +27,10 @@ export interface InformerHandlers<T extends KubeObject> {
 export interface InformerOptions<T extends KubeObject = KubeObject> {
   namespace?: string;
   labelSelector?: string;
+  /** Watch only objects matching this field selector, e.g. `metadata.name=x` (one object). */
+  fieldSelector?: string;
+  /** Told of every failed list or watch before the informer retries it (e.g. to give up on a 403). */
+  onError?: (err: unknown) => void;
   /** Full relist period; jittered ±10%. Catches anything a silently dead connection missed. */
   resyncMs?: number;
   /** Server-side watch timeout, so that watches are renewed regularly. */
@@ -119,7 +123,7 @@ export class Informer<T extends KubeObject> {
     if (this.stopped) return;
     const gen = this.supersede();
     try {
-      const list = await this.rest.list<T>(this.path, { labelSelector: this.opts.labelSelector });
+      const list = await this.rest.list<T>(this.path, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector });
       if (gen !== this.generation) return;
       this.replace(list.items ?? []);
       this.resourceVersion = list.metadata?.resourceVersion ?? '';
@@ -146,6 +150,7 @@ export class Informer<T extends KubeObject> {
         allowWatchBookmarks: true,
         timeoutSeconds: timeout,
         labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
       },
       (type, obj) => {
         if (!current()) return;
@@ -182,6 +187,8 @@ export class Informer<T extends KubeObject> {
   }
 
   private retry(err: unknown, relist: boolean): void {
+    if (this.stopped) return;
+    this.opts.onError?.(err);
     if (this.stopped) return;
     this.failures++;
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(this.failures, 9)) * (0.8 + Math.random() * 0.4);

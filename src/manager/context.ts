@@ -1,4 +1,5 @@
 // What every reconciler shares: the API client, the informer caches, the event recorder.
+import type { ControllerRevision } from '../api/pattern-revisions.js';
 import type { Agent, Execution, Pattern } from '../api/types.js';
 import type { EventRecorder } from '../controllers/events.js';
 import type { Informer } from '../k8s/informer.js';
@@ -27,6 +28,8 @@ export interface Service extends KubeObject {
 export interface Caches {
   agents: Informer<Agent & KubeObject>;
   patterns: Informer<Pattern & KubeObject>;
+  /** ControllerRevisions holding Pattern revisions (label-selected; src/controllers/pattern-revisions.ts). */
+  patternRevisions: Informer<ControllerRevision>;
   executions: Informer<Execution & KubeObject>;
   pods: Informer<Pod>;
   deployments: Informer<Deployment>;

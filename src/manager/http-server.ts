@@ -1,4 +1,4 @@
-// /healthz (the process is alive), /readyz (caches are synced) and /metrics on one port.
+// /healthz (the process is alive), /readyz (caches are synced, and the webhook serves when on) and /metrics on one port.
 import { createServer, type Server } from 'node:http';
 import { registry } from '../observability/metrics.js';
 
@@ -14,7 +14,7 @@ export async function startProbeServer(address: string, isReady: () => boolean):
     if (path === '/healthz') return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
     if (path === '/readyz') {
       const ready = isReady();
-      return void res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
+      return void res.writeHead(ready ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ready ? 'ok' : 'not ready: caches not synced or webhook not serving');
     }
     if (path === '/metrics') {
       registry

@@ -4,20 +4,25 @@
 // the renew deadline passed, even if nothing noticed yet), and losing the Lease stops the
 // controllers — aborting in-flight runs without writing — before anything else happens.
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Controller } from '../controllers/controller.js';
 import { EventRecorder } from '../controllers/events.js';
 import { compactFinishedExecution } from '../controllers/execution-cache.js';
 import { Informer } from '../k8s/informer.js';
 import { KubeRest } from '../k8s/rest.js';
-import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES, type KubeObject } from '../k8s/resources.js';
+import { PATTERN_REVISION_LABEL } from '../api/pattern-revisions.js';
+import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES, type KubeObject } from '../k8s/resources.js';
 import { loggerFor } from '../observability/logger.js';
 import { AGENT_LABEL, type Caches, type OperatorContext } from './context.js';
 import { startProbeServer, type ProbeServer } from './http-server.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader-election.js';
 
-/** What the manager starts when it leads and stops on shutdown: controllers, and what they need running. */
+/** Runs on every replica, leader or not (controller-runtime: a Runnable without leader election). */
 export interface Runnable {
-  start(): void;
+  /** Starts it; may resolve before it is ready (it keeps trying on its own). */
+  start(): Promise<void>;
   stop(): Promise<void>;
+  /** Part of /readyz. */
+  readonly ready: boolean;
 }
 
 export interface ManagerOptions {
@@ -31,8 +36,10 @@ export interface ManagerOptions {
   /** host:port of /healthz, /readyz, /metrics; false for none. */
   httpAddress?: string | false;
   resyncMs?: number;
-  /** Builds the controllers (each registers its informer handlers on ctx.caches) and what they need running. */
-  controllers: (ctx: OperatorContext, opts: { workers: number }) => Runnable[];
+  /** Builds the controllers; each registers its informer handlers on ctx.caches. */
+  controllers: (ctx: OperatorContext, opts: { workers: number }) => Controller[];
+  /** Started on every replica once the caches are synced (e.g. the admission webhook). */
+  runnables?: (ctx: OperatorContext) => Runnable[];
   /** Called when leadership is lost after it was held (the process should exit and restart). */
   onLostLeadership?: () => void;
 }
@@ -42,9 +49,11 @@ export class Manager {
   readonly caches: Caches;
   readonly context: OperatorContext;
   readonly identity: string;
-  private readonly controllers: Runnable[];
+  readonly controllers: Controller[];
+  private readonly runnables: Runnable[];
   private readonly elector?: LeaderElector;
-  private electionRest?: KubeRest;
+  /** For what every replica writes whether it leads or not: the Lease, webhook certificates. */
+  private readonly unfencedRest: KubeRest;
   private readonly log;
   private probe?: ProbeServer;
   private electing?: Promise<void>;
@@ -62,6 +71,7 @@ export class Manager {
     this.caches = {
       agents: informer(AGENTS),
       patterns: informer(PATTERNS),
+      patternRevisions: informer(CONTROLLER_REVISIONS, PATTERN_REVISION_LABEL),
       executions: informer(EXECUTIONS, undefined, compactFinishedExecution),
       // Only the objects the operator owns: a label selector keeps memory flat on big clusters.
       pods: informer(PODS, AGENT_LABEL),
@@ -75,11 +85,9 @@ export class Manager {
       identity: this.identity,
     };
     this.controllers = opts.controllers(this.context, { workers: opts.workers ?? 4 });
-    // The Lease itself is written with an unfenced client.
-    if (opts.leaderElection) {
-      this.electionRest = new KubeRest(opts.kubeConfig);
-      this.elector = new LeaderElector(this.electionRest, { ...opts.leaderElection, identity: this.identity });
-    }
+    this.unfencedRest = new KubeRest(opts.kubeConfig);
+    this.runnables = opts.runnables?.({ ...this.context, rest: this.unfencedRest }) ?? [];
+    if (opts.leaderElection) this.elector = new LeaderElector(this.unfencedRest, { ...opts.leaderElection, identity: this.identity });
   }
 
   get isLeader(): boolean {
@@ -87,16 +95,17 @@ export class Manager {
   }
 
   get isReady(): boolean {
-    return this.synced;
+    return this.synced && this.runnables.every((r) => r.ready);
   }
 
   /** Starts caches and the probe server, then campaigns; resolves once caches are synced. */
   async start(): Promise<void> {
-    if (this.opts.httpAddress) this.probe = await startProbeServer(this.opts.httpAddress, () => this.synced);
+    if (this.opts.httpAddress) this.probe = await startProbeServer(this.opts.httpAddress, () => this.isReady);
     for (const inf of Object.values(this.caches)) inf.start();
     await Promise.all(Object.values(this.caches).map((inf) => inf.synced));
     this.synced = true;
     this.log.info('caches synced');
+    await Promise.all(this.runnables.map((r) => r.start()));
     if (!this.elector) return this.lead();
     this.electing = this.elector.run(
       () => this.lead(),
@@ -121,10 +130,11 @@ export class Manager {
     this.leading = false;
     await this.elector?.stop();
     await this.electing;
+    await Promise.all(this.runnables.map((r) => r.stop()));
     for (const inf of Object.values(this.caches)) inf.stop();
     await this.probe?.close();
     this.rest.close();
-    this.electionRest?.close();
+    this.unfencedRest.close();
   }
 
   private lead(): void {

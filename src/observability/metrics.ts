@@ -103,3 +103,31 @@ export const metrics = {
     registers: [registry],
   }),
 };
+
+/** The admission webhook (src/webhook): requests by kind, operation and result, and their duration. */
+export const webhookMetrics = {
+  requests: new Counter({
+    name: 'parallax_webhook_requests_total',
+    help: 'Admission requests answered, by kind, operation and result (allowed, denied, error).',
+    labelNames: ['kind', 'operation', 'result'] as const,
+    registers: [registry],
+  }),
+  duration: new Histogram({
+    name: 'parallax_webhook_request_duration_seconds',
+    help: 'Time to answer one admission request.',
+    labelNames: ['kind'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  }),
+  certificateExpiry: new Gauge({
+    name: 'parallax_webhook_certificate_expiry_timestamp_seconds',
+    help: 'When the serving certificate in use expires (Unix time).',
+    registers: [registry],
+  }),
+  rotations: new Counter({
+    name: 'parallax_webhook_certificate_writes_total',
+    help: 'Writes of the webhook certificate Secret by this replica, by what changed (created, ca-rotated, cert-issued, ca-pruned).',
+    labelNames: ['change'] as const,
+    registers: [registry],
+  }),
+};

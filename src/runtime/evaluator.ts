@@ -1,6 +1,6 @@
 // Where a run's evaluations happen. The runtime asks an Evaluator for each batch (evaluate.ts);
 // every Evaluator runs the same evaluateBatch, so a Pattern means the same wherever it runs:
-//   inProcessEvaluator  this thread, no budget beyond the run's total (`parallax check`, tests)
+//   inProcessEvaluator  this thread, no budget beyond the run's total (`parallax pattern check`, tests)
 //   SandboxPool         worker threads with a time and memory budget per evaluation and fairness
 //                       between tenants (src/sandbox; the operator's default)
 import type { CompiledPattern } from './compile.js';

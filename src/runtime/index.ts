@@ -1,5 +1,7 @@
 // Public API of the pattern runtime (independent of Kubernetes and gRPC).
 export { compilePattern } from './compile.js';
+export { checkPattern, compositionCycles } from './composition.js';
+export type { PatternCheck, PatternLookup } from './composition.js';
 export type {
   CompiledCallStep,
   CompiledLetStep,

@@ -1,5 +1,5 @@
 // The contract between the pattern runtime and whatever calls agents (the gRPC pool in the
-// operator, canned replies in `parallax check` and unit tests). The runtime knows nothing of
+// operator, canned replies in `parallax pattern check|test` and unit tests). The runtime knows nothing of
 // Kubernetes or gRPC.
 import type { PatternSpec } from '../api/types.js';
 

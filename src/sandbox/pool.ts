@@ -13,6 +13,8 @@
 //   and a worker that has not compiled it answers `miss` and is sent the spec (robust to restarts).
 // - evaluate() settles exactly once. After stop(), it rejects with EvaluatorStopped; stop() leaves no
 //   thread running.
+// - It is a Manager Runnable (started on every replica with the caches, stopped after the
+//   controllers at shutdown); `ready` (part of /readyz) is true while every worker can take work.
 // - Metrics carry bounded labels only (result, reason), never a namespace or Pattern name.
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,7 @@ import type { CompiledPattern } from '../runtime/compile.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, PatternRunError, type BudgetReason } from '../runtime/errors.js';
 import { batchPath } from '../runtime/evaluate.js';
 import type { EvaluationRequest, EvaluationResponse, Evaluator } from '../runtime/evaluator.js';
+import type { Runnable } from '../manager/manager.js';
 import { FairQueue } from './fair-queue.js';
 import { PathSlot, type WorkerConfig, type WorkReply, type WorkRequest } from './protocol.js';
 
@@ -94,7 +97,7 @@ function startWorker(config: WorkerConfig, heapMb: number): Worker {
   return new Worker(TSX_BOOT_URL, { workerData: { ...config, entry: WORKER_URL.href }, resourceLimits });
 }
 
-export class SandboxPool implements Evaluator {
+export class SandboxPool implements Evaluator, Runnable {
   readonly workers: number;
   readonly maxWorkersPerTenant: number;
   readonly budgetMs: number;
@@ -127,8 +130,12 @@ export class SandboxPool implements Evaluator {
     );
   }
 
-  /** Starts the workers (evaluate() starts them too, on first use). */
-  start(): void {
+  /** Starts the workers, without waiting for them (evaluate() starts them too, on first use). */
+  async start(): Promise<void> {
+    this.startWorkers();
+  }
+
+  private startWorkers(): void {
     if (this.started) return;
     this.started = true;
     this.stopped = false;
@@ -159,12 +166,13 @@ export class SandboxPool implements Evaluator {
   }
 
   /** Resolves once every worker can take work (starting them if needed); rejects if one cannot start. */
-  ready(): Promise<void> {
-    this.start();
-    return this.allReady() ? Promise.resolve() : new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  whenReady(): Promise<void> {
+    this.startWorkers();
+    return this.ready ? Promise.resolve() : new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
-  private allReady(): boolean {
+  /** Every worker can take work. */
+  get ready(): boolean {
     return this.slots.length === this.workers && this.slots.every((s) => s.ready);
   }
 
@@ -175,7 +183,7 @@ export class SandboxPool implements Evaluator {
 
   evaluate(req: EvaluationRequest): Promise<EvaluationResponse> {
     if (this.stopped) return Promise.reject(new EvaluatorStopped('the evaluation sandbox was stopped'));
-    if (!this.started) this.start();
+    if (!this.started) this.startWorkers();
     const fallback = batchPath(req.compiled, req.batch);
     const runBudget = req.budgetMs !== undefined && req.budgetMs < this.budgetMs;
     return new Promise<EvaluationResponse>((resolve, reject) => {
@@ -269,7 +277,7 @@ export class SandboxPool implements Evaluator {
     if (slot.dead) return;
     if (m.kind === 'ready') {
       slot.ready = true;
-      if (this.allReady()) for (const w of this.readyWaiters.splice(0)) w.resolve();
+      if (this.ready) for (const w of this.readyWaiters.splice(0)) w.resolve();
       this.pump();
       return;
     }

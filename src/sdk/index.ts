@@ -39,3 +39,5 @@ export {
   type ValueMessage,
   type TimestampMessage,
 } from './protocol.js';
+export { findConfidenceMarker, taskText, textAnswer, type ConfidenceMarker, type TextAnswer } from './text-answer.js';
+export { boundedFetch, HTTPStatusError, networkCode, oneLine, ResponseTooLargeError, type BoundedFetchOptions } from './http-peer.js';

@@ -30,6 +30,8 @@ export interface StartCommandOptions {
   env?: NodeJS.ProcessEnv;
   /** Working directory; default the repository root. */
   cwd?: string;
+  /** The stdout line that says the process is ready; group 1 is its `host:port` or port. Default `READY <host>:<port>`. */
+  ready?: RegExp;
 }
 
 export interface StartAgentOptions extends StartCommandOptions {
@@ -110,8 +112,8 @@ export async function startAgentCommand(argv: string[], opts: StartCommandOption
     const onData = (d: string) => {
       stdout += d;
       for (const w of [...watchers]) w();
-      const m = /^READY (\S+)$/m.exec(stdout);
-      if (m) done(undefined, m[1]);
+      const m = (opts.ready ?? /^READY (\S+)$/m).exec(stdout);
+      if (m) done(undefined, m[1]!.includes(':') ? m[1] : `127.0.0.1:${m[1]}`);
     };
     function done(err?: Error, endpoint?: string) {
       clearTimeout(timer);

@@ -4,8 +4,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/envtest/control-plane.js';
 import { installCRDs } from '../../src/k8s/install-crds.js';
 import { KubeRest } from '../../src/k8s/rest.js';
-import { Manager } from '../../src/manager/manager.js';
+import type { ExecutionControllerOptions } from '../../src/controllers/execution-controller.js';
+import { Manager, type ManagerOptions } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
+import { SandboxPool } from '../../src/sandbox/index.js';
 
 export interface TestEnv {
   cp: ControlPlane;
@@ -51,17 +53,34 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   };
 }
 
+export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeConfig' | 'leaderElection' | 'identity' | 'resyncMs' | 'onLostLeadership'>> {
+  workers?: number;
+  executions?: ExecutionControllerOptions;
+}
+
 /**
- * The whole operator in-process against env (not started): no HTTP server, no leader election, and
- * Agents probed every 500 ms so that tests see health changes quickly.
+ * The whole operator in-process against env (not started): no HTTP server, no leader election
+ * unless asked, and Agents probed every 500 ms so that tests see health changes quickly.
  */
-export function testOperator(env: TestEnv, workers = 4): Manager {
+export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = {}): Manager {
+  const { workers = 4, executions, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
+  // The operator's default evaluation sandbox, stopped with the Manager.
+  const sandbox = new SandboxPool();
   return new Manager({
     kubeConfig: env.kubeConfig,
     httpAddress: false,
     leaderElection: false,
-    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } }),
+    ...manager,
+    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, executions, sandbox }),
+    runnables: () => [sandbox],
   });
+}
+
+/** A KubeConfig read from a file (e.g. one pointing at an ApiProxy). */
+export function kubeConfigFrom(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
 }
 
 /** Thrown by `eventually` when its `stop` flag was raised: the waiting was called off, nothing failed. */

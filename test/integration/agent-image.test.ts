@@ -8,6 +8,7 @@ import { Manager } from '../../src/manager/manager.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
+import { markPodReady } from '../helpers/kubelet.js';
 
 // Loopback addresses and ports no other test uses, so test files can run in parallel.
 const PORT = 50061;
@@ -67,14 +68,7 @@ async function runPendingPods(count: number, port = PORT): Promise<string[]> {
   for (const pod of pending) {
     const ip = nextIp();
     await serve(ip, port);
-    await env.rest.patch(resourcePath(PODS, ns, pod.metadata.name, 'status'), {
-      status: {
-        phase: 'Running',
-        podIP: ip,
-        podIPs: [{ ip }],
-        conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }],
-      },
-    });
+    await markPodReady(env, ns, pod.metadata.name, ip);
     endpoints.push(`${ip}:${port}`);
   }
   return endpoints;

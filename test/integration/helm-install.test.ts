@@ -43,6 +43,7 @@ const CRDS = ['agents', 'patterns', 'executions'].map((p) => `/apis/apiextension
 const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 const NS = '/api/v1/namespaces/parallax-system';
 const NSA = '/apis/apps/v1/namespaces/parallax-system';
+const VWC = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
 /** What the chart creates with release name "parallax". */
 const HELM_OBJECTS = [
   `${NSA}/deployments/parallax`,
@@ -52,6 +53,11 @@ const HELM_OBJECTS = [
   `${RBAC}/clusterrolebindings/parallax-manager`,
   `${RBAC}/namespaces/parallax-system/roles/parallax-leader-election`,
   `${RBAC}/namespaces/parallax-system/rolebindings/parallax-leader-election`,
+  // The admission webhook (the operator fills in the caBundle; no pod runs here).
+  `${NS}/services/parallax-webhook`,
+  `${RBAC}/namespaces/parallax-system/roles/parallax-webhook-certs`,
+  `${RBAC}/namespaces/parallax-system/rolebindings/parallax-webhook-certs`,
+  `${VWC}/parallax-validating-webhook`,
 ];
 /** What config/default creates (namePrefix parallax-). */
 const KUSTOMIZE_OBJECTS = [
@@ -63,6 +69,10 @@ const KUSTOMIZE_OBJECTS = [
   `${RBAC}/clusterrolebindings/parallax-manager-rolebinding`,
   `${RBAC}/namespaces/parallax-system/roles/parallax-leader-election-role`,
   `${RBAC}/namespaces/parallax-system/rolebindings/parallax-leader-election-rolebinding`,
+  `${NS}/services/parallax-webhook`,
+  `${RBAC}/namespaces/parallax-system/roles/parallax-webhook-certs-role`,
+  `${RBAC}/namespaces/parallax-system/rolebindings/parallax-webhook-certs-rolebinding`,
+  `${VWC}/parallax-validating-webhook`,
 ];
 
 async function present(paths: string[]): Promise<Record<string, boolean>> {

@@ -1,4 +1,4 @@
-// The main job with no cluster (`make run` → `parallax local`): a real control plane, the operator,
+// The main job with no cluster (`make run` → `parallax operator run` → `operator local`): a real control plane, the operator,
 // the demo agents, the 11 sample Patterns and one Execution each — and a second start on the same
 // state, as a user who runs `make run` again the next day gets.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -33,7 +33,7 @@ const readyEndpoints = async (rest: KubeRest) => {
   return agents.length === 4 && agents.every((a) => a.status?.phase === 'Ready') ? agents.map((a) => a.status.endpoints[0]).sort() : undefined;
 };
 
-test('parallax local runs the demo to completion, and again on the same state', async () => {
+test('parallax operator local runs the demo to completion, and again on the same state', async () => {
   const first = await withLocal(async (rest) => {
     const executions = await eventually(async () => {
       const items = (await rest.list<any>(resourcePath(EXECUTIONS, 'default'))).items;

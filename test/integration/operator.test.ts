@@ -2,7 +2,7 @@
 // sample Patterns run as Executions, and the failure paths users hit.
 import { readdirSync, readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { CannedCaller, agentInfos, loadFixture } from '../../src/cmd/check.js';
+import { CannedCaller, agentInfos, loadFixture } from '../../src/cli/mock-agents.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
@@ -171,6 +171,8 @@ describe('failures', () => {
     await eventually(() => phaseOf(AGENTS, ns, 'good', ['Ready']), 'good agent Ready');
     const consensus = yaml.load(readFileSync(`${SAMPLES}/simple-consensus.yaml`, 'utf8')) as any;
     await create(PATTERNS, ns, { ...consensus, metadata: { name: 'simple-consensus', namespace: ns } });
+    // Recorded as a revision: until then an Execution waits for that (PatternRevisionPending), not for agents.
+    await eventually(async () => (await get(PATTERNS, ns, 'simple-consensus')).status?.revision, 'simple-consensus recorded');
   }, 60000);
 
   test('not enough Ready agents → Pending while it waits, then Failed naming how many were needed and found', async () => {

@@ -9,6 +9,11 @@
 // 2. For each single permission (group|resource|verb) of the two roles, a role without it makes the
 //    operator receive a 403 for exactly the request that needs it — so no permission is surplus.
 //
+// The operator runs with its admission webhook (certificates in a Secret it creates, repairs and
+// rotates; the caBundle of its configuration kept; --agent-secret-refs=author, so a
+// SubjectAccessReview per Agent with a Secret reference), and the flow edits and rolls back a
+// Pattern so that its revisions are created, renumbered and pruned.
+//
 // The API server runs with the OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift
 // and hardened clusters), under which an owner reference with blockOwnerDeletion needs update on the
 // owner's finalizers: the only permission the operator needs without calling it itself.
@@ -19,22 +24,28 @@ import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { ControlPlane } from '../../src/envtest/control-plane.js';
 import { isNotFound, KubeRest, resourcePath } from '../../src/k8s/rest.js';
-import { AGENTS, DEPLOYMENTS, EVENTS, EXECUTIONS, LEASES, PATTERNS, SERVICES, type ResourceType } from '../../src/k8s/resources.js';
+import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EVENTS, EXECUTIONS, LEASES, PATTERNS, SERVICES, type ResourceType } from '../../src/k8s/resources.js';
 import { AGENT_LABEL } from '../../src/manager/context.js';
 import { Manager } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
+import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
+import { validatingWebhookConfiguration } from '../../src/webhook/configuration.js';
+import { AdmissionWebhook } from '../../src/webhook/index.js';
+import { freePort } from '../../src/envtest/control-plane.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, Stopped, type TestEnv } from '../helpers/envtest.js';
 
 interface Rule {
   apiGroups?: string[];
   resources?: string[];
+  resourceNames?: string[];
   verbs: string[];
 }
-
-const readObject = (path: string) => yaml.load(readFileSync(path, 'utf8')) as { kind: string; metadata: { name: string; labels?: object }; rules: Rule[] };
-const CLUSTER_ROLE = readObject('config/rbac/role.yaml');
-const LEASE_ROLE = readObject('config/rbac/leader_election_role.yaml');
+type RoleObject = { kind: string; metadata: { name: string; labels?: object }; rules: Rule[] };
+const readRole = (path: string) => (yaml.loadAll(readFileSync(path, 'utf8')) as RoleObject[]).find((o) => o.kind.endsWith('Role'))!;
+const CLUSTER_ROLE = readRole('config/rbac/role.yaml');
+const LEASE_ROLE = readRole('config/rbac/leader_election_role.yaml');
+const CERTS_ROLE = readRole('config/rbac/webhook_certs_role.yaml');
 
 /** group|resource|verb, one per permission a set of rules grants. */
 function permissions(rules: Rule[]): string[] {
@@ -50,6 +61,7 @@ const rulesFor = (perms: string[]): Rule[] =>
 
 const CLUSTER_PERMS = permissions(CLUSTER_ROLE.rules);
 const LEASE_PERMS = permissions(LEASE_ROLE.rules);
+const CERTS_PERMS = permissions(CERTS_ROLE.rules);
 /**
  * Needed by admission (OwnerReferencesPermissionEnforcement), never called, and the request that
  * fails without it: owner references with blockOwnerDeletion need update on the owner's finalizers.
@@ -63,14 +75,16 @@ interface Variant {
   removed: string;
   cluster: string[];
   lease: string[];
+  certs: string[];
 }
-const VARIANTS: Variant[] = [...CLUSTER_PERMS, ...LEASE_PERMS].map((removed, i) => ({
+const VARIANTS: Variant[] = [...CLUSTER_PERMS, ...LEASE_PERMS, ...CERTS_PERMS].map((removed, i) => ({
   id: `minus-${i}`,
   user: `operator-minus-${i}`,
   token: `operator-minus-${i}-token`,
   removed,
   cluster: CLUSTER_PERMS.filter((p) => p !== removed),
   lease: LEASE_PERMS.filter((p) => p !== removed),
+  certs: CERTS_PERMS.filter((p) => p !== removed),
 }));
 
 const LEASE_NS = 'parallax-system';
@@ -218,9 +232,14 @@ async function allowed(user: string, perm: string, namespace?: string): Promise<
   return review.status?.allowed === true;
 }
 
-/** Creates the ClusterRole + Role and binds them to a token user (a User subject, not the ServiceAccount). */
-async function grant(name: string, user: string, clusterRules: Rule[], leaseRules: Rule[]): Promise<void> {
+/** Creates the ClusterRole + Roles and binds them to a token user (a User subject, not the ServiceAccount). */
+async function grant(name: string, user: string, clusterRules: Rule[], leaseRules: Rule[], certRules: Rule[]): Promise<void> {
   const labels = CLUSTER_ROLE.metadata.labels;
+  await admin.create(`${RBAC}/namespaces/${LEASE_NS}/roles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${name}-certs`, namespace: LEASE_NS, labels }, rules: certRules });
+  await admin.create(`${RBAC}/namespaces/${LEASE_NS}/rolebindings`, {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${name}-certs`, namespace: LEASE_NS },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-certs` }, subjects: userSubject(user),
+  });
   await admin.create(`${RBAC}/clusterroles`, { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels }, rules: clusterRules });
   await admin.create(`${RBAC}/clusterrolebindings`, {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name },
@@ -232,11 +251,34 @@ async function grant(name: string, user: string, clusterRules: Rule[], leaseRule
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: userSubject(user),
   });
   // The authorizer's cache follows the writes a moment later: wait until it sees both bindings.
-  await eventually(async () => (await allowed(user, permissions(clusterRules)[0])) && (await allowed(user, permissions(leaseRules)[0], LEASE_NS)), `RBAC for ${user} in effect`, 30000, { intervalMs: 100 });
+  await eventually(
+    async () =>
+      // A permission not limited to names: a review without a name can only be granted by those.
+      (await allowed(user, permissions(clusterRules.filter((r) => !r.resourceNames))[0])) &&
+      (await allowed(user, permissions(leaseRules)[0], LEASE_NS)) &&
+      (await allowed(user, permissions(certRules.filter((r) => !r.resourceNames))[0], LEASE_NS)),
+    `RBAC for ${user} in effect`, 30000, { intervalMs: 100 },
+  );
 }
 
-/** The operator, in-process, as `user`, through its own recording proxy. */
-async function startOperator(id: string, user: string, token: string, namespace?: string): Promise<{ mgr: Manager; proxy: RecordingProxy; started: Promise<void> }> {
+/** Names of the operator's webhook objects: as shipped for the full run, per variant otherwise. */
+const webhookNames = (id: string) =>
+  id === 'operator' ? { secret: 'parallax-webhook-certs', configuration: 'parallax-validating-webhook' } : { secret: `parallax-${id}-webhook-certs`, configuration: `parallax-${id}-webhook` };
+
+/**
+ * The webhook configuration of one operator, for its namespace only (labelled with the id), calling
+ * it on loopback; the operator fills in the caBundle.
+ */
+async function installWebhook(id: string, ns: string, port: number): Promise<void> {
+  await admin.patch(`/api/v1/namespaces/${ns}`, { metadata: { labels: { 'rbac-test/operator': id } } });
+  await admin.create(
+    VALIDATING_WEBHOOK_CONFIGURATIONS,
+    validatingWebhookConfiguration({ name: webhookNames(id).configuration, url: `https://127.0.0.1:${port}`, namespaceSelector: { matchLabels: { 'rbac-test/operator': id } } }),
+  );
+}
+
+/** The operator, in-process, as `user`, through its own recording proxy, with its webhook on `webhookPort`. */
+async function startOperator(id: string, user: string, token: string, webhookPort: number, namespace?: string): Promise<{ mgr: Manager; proxy: RecordingProxy; started: Promise<void> }> {
   const proxy = await new RecordingProxy(new URL(cp.server)).start();
   proxies.push(proxy);
   const kubeConfig = new KubeConfig();
@@ -254,6 +296,14 @@ async function startOperator(id: string, user: string, token: string, namespace?
     workers: 2,
     leaderElection: { namespace: LEASE_NS, name: `parallax-${id}`, retryPeriodMs: 1000 },
     controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 } }),
+    runnables: (ctx) => [
+      new AdmissionWebhook(ctx, {
+        port: webhookPort,
+        host: '127.0.0.1',
+        agentSecretRefs: 'author',
+        secret: { namespace: LEASE_NS, name: webhookNames(id).secret, configuration: webhookNames(id).configuration, hosts: ['127.0.0.1'], resyncMs: 500 },
+      }),
+    ],
   });
   managers.push(mgr);
   // Without list on a watched resource the caches never sync and start() never resolves.
@@ -275,9 +325,12 @@ interface FlowResult {
   ttlDeleted?: boolean;
 }
 
-async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult): Promise<void> {
+async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, secretName: string): Promise<void> {
   const get = (r: ResourceType, name: string) => admin.get<any>(resourcePath(r, ns, name));
-  const create = (r: ResourceType, obj: any) => admin.create<any>(resourcePath(r, ns), { apiVersion: 'parallax.ai/v1alpha1', ...obj, metadata: { ...obj.metadata, namespace: ns } });
+  // Retried while the API server cannot call the operator's webhook yet (it loads the caBundle a
+  // moment after the operator publishes it; without the permissions to do so, never).
+  const create = (r: ResourceType, obj: any) =>
+    eventually(() => admin.create<any>(resourcePath(r, ns), { apiVersion: 'parallax.ai/v1alpha1', ...obj, metadata: { ...obj.metadata, namespace: ns } }), `${obj.kind} ${obj.metadata.name} admitted in ${ns}`, 60000, { intervalMs: 200, stop });
   const phase = (r: ResourceType, name: string, phases: string[]) => async () => {
     const o = await get(r, name);
     return phases.includes(o.status?.phase) ? o : undefined;
@@ -301,6 +354,18 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult): Pr
   await create(EXECUTIONS, { kind: 'Execution', metadata: { name: 'ttl' }, spec: { ...spec, ttlSecondsAfterFinished: 0 } });
   out.main = await wait(phase(EXECUTIONS, 'main', ['Succeeded', 'Failed']), 'Execution main finished');
   out.ttlDeleted = await wait(async () => get(EXECUTIONS, 'ttl').then(() => false, (err) => isNotFound(err)), 'Execution ttl deleted');
+
+  // --agent-secret-refs=author: admin may get the Secret, so the Agent is admitted (a SubjectAccessReview).
+  await create(AGENTS, { kind: 'Agent', metadata: { name: 'with-secret' }, spec: { endpoint: fastA.endpoint, env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'agent-token', key: 'token' } } }] } });
+
+  // Pattern revisions: v1, v2, v1 again (revision 1 renumbered 3), v3 (revisionHistoryLimit 1: one pruned).
+  const revised = (value: string) => ({ steps: [{ name: 'a', let: { x: value } }], output: { value: 'a.x', confidence: '0.5' } });
+  await create(PATTERNS, { kind: 'Pattern', metadata: { name: 'revised' }, spec: { revisionHistoryLimit: 1, ...revised("'v1'") } });
+  for (const [value, revision] of [["'v1'", 1], ["'v2'", 2], ["'v1'", 3], ["'v3'", 4]] as const) {
+    if (revision > 1) await admin.patch(resourcePath(PATTERNS, ns, 'revised'), { spec: revised(value) });
+    await wait(async () => (await get(PATTERNS, 'revised')).status?.revision === revision, `Pattern revised at revision ${revision}`);
+  }
+  await wait(async () => (await admin.list<any>(resourcePath(CONTROLLER_REVISIONS, ns), { labelSelector: 'parallax.ai/pattern=revised' })).items.length === 2, 'a revision pruned');
 
   // The image Agent: Deployment and Service owned by it; a spec change patches both, and so does a
   // hand edit that takes them out of the operator's label-selected cache (it reads them directly).
@@ -328,6 +393,12 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult): Pr
   if (stop.stopped) throw new Stopped('slow call');
   await admin.patch(resourcePath(EXECUTIONS, ns, 'timeout'), { metadata: { labels: { touched: 'during-the-run' } } });
   out.timedOut = await wait(phase(EXECUTIONS, 'timeout', ['Succeeded', 'Failed']), 'Execution timeout finished');
+
+  // The webhook's certificate Secret damaged by hand: the operator repairs it (an update).
+  const secretPath = `/api/v1/namespaces/${LEASE_NS}/secrets/${secretName}`;
+  const broken = Buffer.from('not a key').toString('base64');
+  await admin.patch(secretPath, { data: { 'tls.key': broken } });
+  await wait(async () => (await admin.get<any>(secretPath)).data?.['tls.key'] !== broken, 'the certificate Secret repaired');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,15 +407,18 @@ test('the shipped rules are enough for a full flow, cluster-wide, and every perm
   const ns = 'rbac-full';
   await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   // Exactly as shipped: the files' rules, bound to the token user.
-  await grant('parallax-operator', OPERATOR.user, CLUSTER_ROLE.rules, LEASE_ROLE.rules);
+  await grant('parallax-operator', OPERATOR.user, CLUSTER_ROLE.rules, LEASE_ROLE.rules, CERTS_ROLE.rules);
   // No system:masters: the user can do nothing beyond its roles.
   expect(await allowed(OPERATOR.user, '|secrets|list')).toBe(false);
   expect(await allowed(OPERATOR.user, 'parallax.ai|agents|update')).toBe(false);
 
-  const { mgr, proxy, started } = await startOperator('operator', OPERATOR.user, OPERATOR.token); // all namespaces
+  const port = await freePort();
+  await installWebhook('operator', ns, port);
+  const { mgr, proxy, started } = await startOperator('operator', OPERATOR.user, OPERATOR.token, port); // all namespaces
   await started;
+  await eventually(() => mgr.isReady, 'the webhook serving', 60000);
   const result: FlowResult = {};
-  await flow(ns, { stopped: false }, result).catch((err: Error) => {
+  await flow(ns, { stopped: false }, result, webhookNames('operator').secret).catch((err: Error) => {
     const refused = proxy.calls.filter((c) => c.status === 403).map((c) => `${c.method} ${c.path}: ${c.message}`);
     throw new Error(`${err.message}\nrefused: ${JSON.stringify([...new Set(refused)], null, 1)}`);
   });
@@ -375,7 +449,7 @@ test('the shipped rules are enough for a full flow, cluster-wide, and every perm
   // get, the TTL's delete, the Deployment patch, the Lease update ...), except the one that only
   // admission checks.
   expect(proxy.calls.filter((c) => c.status === 403)).toEqual([]);
-  expect(proxy.used()).toEqual([...CLUSTER_PERMS, ...LEASE_PERMS].filter((p) => !ADMISSION_ONLY[p]).sort());
+  expect(proxy.used()).toEqual([...CLUSTER_PERMS, ...LEASE_PERMS, ...CERTS_PERMS].filter((p) => !ADMISSION_ONLY[p]).sort());
   // The operator watched cluster-wide (no namespace in its list/watch paths).
   expect(proxy.calls.some((c) => /^\/apis\/parallax\.ai\/v1alpha1\/executions(\?|$)/.test(c.path))).toBe(true);
   await mgr.stop();
@@ -386,12 +460,14 @@ test('without any one of those permissions the operator is refused exactly the r
     VARIANTS.map(async (v) => {
       const ns = `rbac-${v.id}`;
       await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-      await grant(`parallax-${v.id}`, v.user, rulesFor(v.cluster), rulesFor(v.lease));
+      await grant(`parallax-${v.id}`, v.user, rulesFor(v.cluster), rulesFor(v.lease), rulesFor(v.certs));
       // One namespace each, so that the operators do not reconcile each other's objects.
-      const { mgr, proxy } = await startOperator(v.id, v.user, v.token, ns);
+      const port = await freePort();
+      await installWebhook(v.id, ns, port);
+      const { mgr, proxy } = await startOperator(v.id, v.user, v.token, port, ns);
       const stop = { stopped: false };
       const result: FlowResult = {};
-      const flowDone = flow(ns, stop, result).then(
+      const flowDone = flow(ns, stop, result, webhookNames(v.id).secret).then(
         () => 'completed',
         (err) => (err instanceof Stopped ? 'stopped' : `failed: ${(err as Error).message}`),
       );

@@ -46,3 +46,11 @@ app.kubernetes.io/part-of: parallax
 {{- define "parallax.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
+
+{{- define "parallax.webhookConfigurationName" -}}
+{{- printf "%s-validating-webhook" (include "parallax.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "parallax.webhookSecretName" -}}
+{{- printf "%s-webhook-certs" (include "parallax.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}

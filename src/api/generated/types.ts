@@ -2,9 +2,13 @@
 /* eslint-disable */
 
 /**
- * An agent service that speaks the gRPC ConfidenceAgent protocol. Set exactly one of image or endpoint.
+ * An agent the operator calls. protocol grpc (the ConfidenceAgent service): set exactly one of image or endpoint. protocol a2a (Agent2Agent): set url.
  */
 export interface AgentSpec {
+  /**
+   * How the operator talks to the agent: grpc (parallax.confidence.ConfidenceAgent) or a2a (the Agent2Agent protocol).
+   */
+  protocol?: "grpc" | "a2a";
   /**
    * What the agent can do; Patterns select agents that have all the capabilities they require.
    *
@@ -23,6 +27,20 @@ export interface AgentSpec {
    * host:port of an agent that runs outside the operator (no pods are created).
    */
   endpoint?: string;
+  /**
+   * protocol a2a: base URL of the A2A agent; its agent card is read from <url>/.well-known/agent-card.json. The operator dials only this origin.
+   */
+  url?: string;
+  /**
+   * protocol a2a: confidence of a reply that carries none (no metadata.confidence, no CONFIDENCE: marker); 0.5 when unset.
+   */
+  defaultConfidence?: number;
+  /**
+   * Arguments of the agent container, in place of its image's CMD (image agents): e.g. ["dist/src/llm-agent/main.js"] runs the LLM agent of the agents image.
+   *
+   * @maxItems 64
+   */
+  args?: string[];
   /**
    * Pods to run (image agents).
    */
@@ -68,7 +86,7 @@ export interface AgentSpec {
     };
   };
   /**
-   * Default deadline of one Analyze call.
+   * Default deadline of one Analyze call. At most 24h.
    */
   timeout?: string;
 }
@@ -86,15 +104,15 @@ export interface AgentStatus {
    */
   replicas?: number;
   /**
-   * Replicas that answer HealthCheck.
+   * Replicas that answer HealthCheck (a2a: 1 while its agent card answers).
    */
   readyReplicas?: number;
   /**
-   * Addresses (ip:port) the operator dials: Ready pods that answer HealthCheck, or the external endpoint.
+   * Addresses the operator dials: Ready pods (ip:port) that answer HealthCheck, the external endpoint, or the URL of an A2A agent whose card answers.
    */
   endpoints?: string[];
   /**
-   * What the agent said of itself in GetCapabilities.
+   * What the agent said of itself: GetCapabilities (grpc), or its agent card (a2a: name, and skill ids and tags as capabilities).
    */
   reported?: {
     /**
@@ -165,6 +183,10 @@ export interface PatternSpec {
    * What the pattern does.
    */
   description?: string;
+  /**
+   * Old revisions kept (ControllerRevisions owned by the Pattern) besides the current one, for Executions that ask for one and for rollback; revisions an unfinished Execution runs are kept too. Not part of a revision.
+   */
+  revisionHistoryLimit?: number;
   /**
    * JSON Schema (draft 2020-12) that Execution.spec.input must satisfy.
    */
@@ -376,6 +398,14 @@ export interface PatternStatus {
    */
   matchingAgents?: number;
   /**
+   * Number of the revision the current spec is recorded as (`kubectl get controllerrevisions -l parallax.ai/pattern=NAME`).
+   */
+  revision?: number;
+  /**
+   * Content hash of the current spec; names its ControllerRevision `NAME-HASH`.
+   */
+  revisionHash?: string;
+  /**
    * Every problem found, with where it is.
    */
   errors?: {
@@ -435,17 +465,21 @@ export interface ExecutionSpec {
      * Pattern name.
      */
     name: string;
+    /**
+     * Run this revision of the Pattern (see Pattern status.revision); default: the current one when the run starts.
+     */
+    revision?: number;
   };
   /**
    * Input of the run; must satisfy the Pattern's input schema.
    */
   input?: unknown;
   /**
-   * Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails.
+   * Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails. At most 720h.
    */
   timeout?: string;
   /**
-   * Delete the Execution this long after it finished (unset: keep it).
+   * Delete the Execution this long after it finished (unset: keep it). At most 31536000 (365 days).
    */
   ttlSecondsAfterFinished?: number;
 }
@@ -561,6 +595,27 @@ export interface ExecutionStatus {
    * How many times a run was started (a restart after an operator crash adds one; the result is written once).
    */
   attempt?: number;
+  /**
+   * The exact Pattern the run runs, recorded with its claim; a resumed run runs this revision even if the Pattern was edited since.
+   */
+  pattern?: {
+    /**
+     * Pattern name.
+     */
+    name?: string;
+    /**
+     * Revision number when the run started (a rollback may renumber it later).
+     */
+    revision?: number;
+    /**
+     * The Pattern's metadata.generation that revision was recorded from.
+     */
+    generation?: number;
+    /**
+     * Content hash of the spec; the revision is the ControllerRevision NAME-HASH.
+     */
+    hash?: string;
+  };
   /**
    * Id of the current attempt; agent task ids derive from the Execution uid and this.
    */

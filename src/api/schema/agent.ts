@@ -7,8 +7,15 @@ const quantityMap: JSONSchema = {
 
 export const agentSpec: JSONSchema = {
   type: 'object',
-  description: 'An agent service that speaks the gRPC ConfidenceAgent protocol. Set exactly one of image or endpoint.',
+  description:
+    'An agent the operator calls. protocol grpc (the ConfidenceAgent service): set exactly one of image or endpoint. protocol a2a (Agent2Agent): set url.',
   properties: {
+    protocol: {
+      type: 'string',
+      enum: ['grpc', 'a2a'],
+      default: 'grpc',
+      description: 'How the operator talks to the agent: grpc (parallax.confidence.ConfidenceAgent) or a2a (the Agent2Agent protocol).',
+    },
     capabilities: {
       type: 'array',
       items: { type: 'string', minLength: 1, maxLength: 63 },
@@ -25,6 +32,23 @@ export const agentSpec: JSONSchema = {
       type: 'string',
       pattern: '^[^\\s:]+:[0-9]{1,5}$',
       description: 'host:port of an agent that runs outside the operator (no pods are created).',
+    },
+    url: {
+      type: 'string',
+      maxLength: 2048,
+      pattern: '^https?://[^\\s]+$',
+      description:
+        'protocol a2a: base URL of the A2A agent; its agent card is read from <url>/.well-known/agent-card.json. The operator dials only this origin.',
+    },
+    defaultConfidence: confidence(
+      'protocol a2a: confidence of a reply that carries none (no metadata.confidence, no CONFIDENCE: marker); 0.5 when unset.',
+    ),
+    args: {
+      type: 'array',
+      items: { type: 'string' },
+      maxItems: 64,
+      description:
+        'Arguments of the agent container, in place of its image\'s CMD (image agents): e.g. ["dist/src/llm-agent/main.js"] runs the LLM agent of the agents image.',
     },
     replicas: { type: 'integer', minimum: 0, maximum: 1000, default: 1, description: 'Pods to run (image agents).' },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 50051, description: 'gRPC port of the agent pods.' },
@@ -49,7 +73,7 @@ export const agentSpec: JSONSchema = {
         requests: { ...quantityMap, description: 'Guaranteed resources.' },
       },
     },
-    timeout: duration('Default deadline of one Analyze call.', '30s'),
+    timeout: duration('Default deadline of one Analyze call. At most 24h.', '30s'),
   },
 };
 
@@ -64,15 +88,16 @@ export const agentStatus: JSONSchema = {
         'Pending: not observed yet; Ready: every replica healthy; Degraded: some healthy; Unavailable: none; Invalid: spec rejected.',
     },
     replicas: { type: 'integer', minimum: 0, description: 'Desired replicas (1 for endpoint agents).' },
-    readyReplicas: { type: 'integer', minimum: 0, description: 'Replicas that answer HealthCheck.' },
+    readyReplicas: { type: 'integer', minimum: 0, description: 'Replicas that answer HealthCheck (a2a: 1 while its agent card answers).' },
     endpoints: {
       type: 'array',
       items: { type: 'string' },
-      description: 'Addresses (ip:port) the operator dials: Ready pods that answer HealthCheck, or the external endpoint.',
+      description:
+        'Addresses the operator dials: Ready pods (ip:port) that answer HealthCheck, the external endpoint, or the URL of an A2A agent whose card answers.',
     },
     reported: {
       type: 'object',
-      description: 'What the agent said of itself in GetCapabilities.',
+      description: 'What the agent said of itself: GetCapabilities (grpc), or its agent card (a2a: name, and skill ids and tags as capabilities).',
       properties: {
         agentId: { type: 'string', description: 'Agent id reported by the agent.' },
         name: { type: 'string', description: 'Display name reported by the agent.' },

@@ -32,6 +32,7 @@ export const KINDS: KindDefinition[] = [
     spec: agentSpec,
     status: agentStatus,
     printerColumns: [
+      { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol', description: 'grpc or a2a' },
       { name: 'Capabilities', type: 'string', jsonPath: '.spec.capabilities', description: 'Declared capabilities' },
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Healthy replicas' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
@@ -49,6 +50,7 @@ export const KINDS: KindDefinition[] = [
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Agents', type: 'integer', jsonPath: '.status.matchingAgents', description: 'Ready Agents that match' },
+      { name: 'Revision', type: 'integer', jsonPath: '.status.revision', description: 'Revision of the current spec' },
       { name: 'Description', type: 'string', jsonPath: '.spec.description', priority: 1 },
       age,
     ],
@@ -62,6 +64,7 @@ export const KINDS: KindDefinition[] = [
     status: executionStatus,
     printerColumns: [
       { name: 'Pattern', type: 'string', jsonPath: '.spec.patternRef.name' },
+      { name: 'Revision', type: 'integer', jsonPath: '.status.pattern.revision', description: 'Pattern revision the run runs', priority: 1 },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Confidence', type: 'number', jsonPath: '.status.confidence' },
       { name: 'Agents', type: 'integer', jsonPath: '.status.agentCount' },

@@ -1,5 +1,8 @@
 import { anyJSON, conditions, confidence, duration, JSONSchema, observedGeneration } from './common.js';
 
+/** Refusal of a spec edit: the CRD's CEL rule (API servers ≥ 1.25) and the admission webhook say the same. */
+export const IMMUTABLE_SPEC_MESSAGE = 'spec is immutable; create a new Execution';
+
 const time = (description: string): JSONSchema => ({ type: 'string', format: 'date-time', description });
 
 export const executionSpec: JSONSchema = {
@@ -8,23 +11,31 @@ export const executionSpec: JSONSchema = {
   description: 'One run of a Pattern on an input. Immutable after creation, like a Job.',
   // Enforced by API servers ≥ 1.25 (CEL); older servers ignore it and the operator fails an
   // Execution whose spec was edited before its run started.
-  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable; create a new Execution' }],
+  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: IMMUTABLE_SPEC_MESSAGE }],
   properties: {
     patternRef: {
       type: 'object',
       required: ['name'],
       description: 'The Pattern to run, in the same namespace.',
-      properties: { name: { type: 'string', minLength: 1, description: 'Pattern name.' } },
+      properties: {
+        name: { type: 'string', minLength: 1, description: 'Pattern name.' },
+        revision: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Run this revision of the Pattern (see Pattern status.revision); default: the current one when the run starts.',
+        },
+      },
     },
     input: anyJSON('Input of the run; must satisfy the Pattern\'s input schema.'),
     timeout: duration(
-      'Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails.',
+      'Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails. At most 720h.',
       '5m',
     ),
     ttlSecondsAfterFinished: {
       type: 'integer',
       minimum: 0,
-      description: 'Delete the Execution this long after it finished (unset: keep it).',
+      maximum: 31536000,
+      description: 'Delete the Execution this long after it finished (unset: keep it). At most 31536000 (365 days).',
     },
   },
 };
@@ -91,6 +102,16 @@ export const executionStatus: JSONSchema = {
       type: 'integer',
       minimum: 0,
       description: 'How many times a run was started (a restart after an operator crash adds one; the result is written once).',
+    },
+    pattern: {
+      type: 'object',
+      description: 'The exact Pattern the run runs, recorded with its claim; a resumed run runs this revision even if the Pattern was edited since.',
+      properties: {
+        name: { type: 'string', description: 'Pattern name.' },
+        revision: { type: 'integer', minimum: 1, description: 'Revision number when the run started (a rollback may renumber it later).' },
+        generation: { type: 'integer', format: 'int64', minimum: 0, description: 'The Pattern\'s metadata.generation that revision was recorded from.' },
+        hash: { type: 'string', description: 'Content hash of the spec; the revision is the ControllerRevision NAME-HASH.' },
+      },
     },
     runId: { type: 'string', description: 'Id of the current attempt; agent task ids derive from the Execution uid and this.' },
     startTime: time('When the run started.'),

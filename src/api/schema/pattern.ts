@@ -31,6 +31,14 @@ export const patternSpec: JSONSchema = {
   description: 'How several agents\' answers become one confidence-annotated result.',
   properties: {
     description: { type: 'string', maxLength: 4096, description: 'What the pattern does.' },
+    revisionHistoryLimit: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: 10,
+      description:
+        'Old revisions kept (ControllerRevisions owned by the Pattern) besides the current one, for Executions that ask for one and for rollback; revisions an unfinished Execution runs are kept too. Not part of a revision.',
+    },
     input: freeObject('JSON Schema (draft 2020-12) that Execution.spec.input must satisfy.'),
     agents: {
       type: 'object',
@@ -93,6 +101,12 @@ export const patternStatus: JSONSchema = {
   properties: {
     phase: { type: 'string', enum: ['Ready', 'Invalid'], description: 'Ready when every expression compiles.' },
     matchingAgents: { type: 'integer', minimum: 0, description: 'Ready Agents that meet the selector now.' },
+    revision: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Number of the revision the current spec is recorded as (`kubectl get controllerrevisions -l parallax.ai/pattern=NAME`).',
+    },
+    revisionHash: { type: 'string', description: 'Content hash of the current spec; names its ControllerRevision `NAME-HASH`.' },
     errors: {
       type: 'array',
       description: 'Every problem found, with where it is.',

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import { validatingWebhookConfiguration } from '../../../src/webhook/configuration.js';
 import { CHART, find, helmTemplate, K8sObject, renderChart, runHelm } from './tools.js';
 
 const ALL_ON = [
@@ -47,17 +48,28 @@ describe('helm lint', () => {
 describe('helm template charts/parallax', () => {
   test('default values render the operator objects and nothing optional', () => {
     const objs = renderChart();
-    expect(objs.map((o) => o.kind).sort()).toEqual(
-      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+    expect(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        'ClusterRole/parallax-manager',
+        'ClusterRoleBinding/parallax-manager',
+        'Deployment/parallax',
+        'Role/parallax-leader-election',
+        'RoleBinding/parallax-leader-election',
+        'Role/parallax-webhook-certs',
+        'RoleBinding/parallax-webhook-certs',
+        'Service/parallax-metrics',
+        'Service/parallax-webhook',
+        'ServiceAccount/parallax',
+        'ValidatingWebhookConfiguration/parallax-validating-webhook',
+      ].sort(),
     );
     for (const o of objs) expect(o.metadata.name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
     const sa = find(objs, 'ServiceAccount');
-    for (const binding of [find(objs, 'ClusterRoleBinding'), find(objs, 'RoleBinding')]) {
+    for (const binding of objs.filter((o) => o.kind.endsWith('Binding'))) {
       expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'parallax-system' }]);
+      expect(find(objs, binding.kind.replace('Binding', ''), binding.roleRef.name)).toBeDefined();
     }
-    expect(find(objs, 'ClusterRoleBinding').roleRef.name).toBe(find(objs, 'ClusterRole').metadata.name);
-    expect(find(objs, 'RoleBinding').roleRef.name).toBe(find(objs, 'Role').metadata.name);
-    expect(find(objs, 'Role').metadata.namespace).toBe('parallax-system');
+    for (const role of objs.filter((o) => o.kind === 'Role')) expect(role.metadata.namespace).toBe('parallax-system');
     for (const o of objs) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'parallax-0.1.0' });
   });
 
@@ -91,7 +103,10 @@ describe('helm template charts/parallax', () => {
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'webhook', containerPort: 9443, protocol: 'TCP' },
+    ]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]));
@@ -101,9 +116,21 @@ describe('helm template charts/parallax', () => {
     expect(c.resources.limits).toBeDefined();
     // The read-only root filesystem still needs a writable /tmp.
     expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
-    const svc = find(objs, 'Service');
+    const svc = find(objs, 'Service', 'parallax-metrics');
     expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
     expect(svc.spec.ports[0].targetPort).toBe('http');
+    // The webhook: every replica serves it, behind its own Service.
+    expect(find(objs, 'Service', 'parallax-webhook').spec).toMatchObject({ selector: dep.spec.selector.matchLabels, ports: [{ port: 443, targetPort: 'webhook' }] });
+    expect(c.args).toEqual(
+      expect.arrayContaining([
+        '--enable-webhook',
+        '--webhook-port=9443',
+        '--webhook-secret=parallax-webhook-certs',
+        '--webhook-configuration=parallax-validating-webhook',
+        '--webhook-service=parallax-webhook',
+        '--agent-secret-refs=allow',
+      ]),
+    );
   });
 
   test('every optional feature on renders ServiceMonitor, PDB and the optional fields', () => {
@@ -147,7 +174,7 @@ describe('helm template charts/parallax', () => {
   test('leader election off drops the flag and the lease Role; several replicas then refuse to render', () => {
     const objs = renderChart(['--set', 'leaderElection.enabled=false', '--set', 'replicaCount=1']);
     expect(container(objs).args).not.toContain('--leader-elect');
-    expect(objs.some((o) => o.kind === 'Role')).toBe(false);
+    expect(objs.some((o) => o.kind === 'Role' && o.metadata.name === 'parallax-leader-election')).toBe(false);
     const r = helmTemplate(['--set', 'leaderElection.enabled=false']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/needs leaderElection.enabled=true/);
@@ -158,8 +185,60 @@ describe('helm template charts/parallax', () => {
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/serviceAccount.name is required/);
     const objs = renderChart(['--set', 'serviceAccount.create=false,serviceAccount.name=existing', '--set', 'rbac.create=false']);
-    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'Service']);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'Service', 'Service', 'ValidatingWebhookConfiguration']);
     expect(find(objs, 'Deployment').spec.template.spec.serviceAccountName).toBe('existing');
+  });
+});
+
+describe('the admission webhook in the chart', () => {
+  test('renders the webhooks src/webhook/configuration.ts builds (the kustomize copy is generated from it)', () => {
+    const rendered = find(renderChart(), 'ValidatingWebhookConfiguration');
+    const built = validatingWebhookConfiguration({ name: 'parallax-validating-webhook', service: { namespace: 'parallax-system', name: 'parallax-webhook' } });
+    expect(rendered.webhooks).toEqual(built.webhooks);
+    expect(rendered.webhooks.map((w: any) => `${w.name}:${w.failurePolicy}`)).toEqual([
+      'create.agents.parallax.ai:Fail',
+      'update.agents.parallax.ai:Ignore',
+      'create.patterns.parallax.ai:Fail',
+      'update.patterns.parallax.ai:Ignore',
+      'create.executions.parallax.ai:Fail',
+      'update.executions.parallax.ai:Ignore',
+    ]);
+  });
+
+  test('webhook.enabled=false: no webhook objects, flags, port or permissions', () => {
+    const objs = renderChart(['--set', 'webhook.enabled=false']);
+    expect(objs.filter((o) => /webhook/i.test(`${o.kind}/${o.metadata.name}`))).toEqual([]);
+    expect(container(objs).args.filter((a: string) => /webhook|secret-refs/.test(a))).toEqual([]);
+    expect(container(objs).ports.map((p: any) => p.name)).toEqual(['http']);
+    const groups = find(objs, 'ClusterRole').rules.flatMap((r: any) => r.apiGroups);
+    expect(groups).not.toContain('admissionregistration.k8s.io');
+    expect(groups).not.toContain('authorization.k8s.io');
+  });
+
+  test('webhook.certManager.enabled: a Certificate from a self-signed Issuer (or yours), mounted, and the CA injected; no Secret permissions', () => {
+    const objs = renderChart(['--set', 'webhook.certManager.enabled=true']);
+    const cert = find(objs, 'Certificate');
+    expect(cert.spec).toMatchObject({ secretName: 'parallax-webhook-cert', dnsNames: ['parallax-webhook.parallax-system.svc', 'parallax-webhook.parallax-system.svc.cluster.local'], issuerRef: { name: 'parallax-webhook', kind: 'Issuer' } });
+    expect(find(objs, 'Issuer').spec).toEqual({ selfSigned: {} });
+    expect(find(objs, 'ValidatingWebhookConfiguration').metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'parallax-system/parallax-webhook' });
+    const c = container(objs);
+    expect(c.args).toContain('--webhook-cert-dir=/var/run/parallax/webhook-certs');
+    expect(c.args.some((a: string) => a.startsWith('--webhook-secret') || a.startsWith('--webhook-configuration'))).toBe(false);
+    expect(c.volumeMounts).toContainEqual({ name: 'webhook-certs', mountPath: '/var/run/parallax/webhook-certs', readOnly: true });
+    expect(objs.some((o) => o.kind === 'Role' && o.metadata.name === 'parallax-webhook-certs')).toBe(false);
+    expect(find(objs, 'ClusterRole').rules.flatMap((r: any) => r.apiGroups)).not.toContain('admissionregistration.k8s.io');
+    const own = renderChart(['--set', 'webhook.certManager.enabled=true', '--set', 'webhook.certManager.issuerRef.name=corp-ca', '--set', 'webhook.certManager.issuerRef.kind=ClusterIssuer']);
+    expect(own.some((o) => o.kind === 'Issuer')).toBe(false);
+    expect(find(own, 'Certificate').spec.issuerRef).toEqual({ name: 'corp-ca', kind: 'ClusterIssuer' });
+  });
+
+  test('agentSecretRefs=author passes the flag and makes the Agent update webhook Fail (an edit could hand over a Secret)', () => {
+    const objs = renderChart(['--set', 'agentSecretRefs=author']);
+    expect(container(objs).args).toContain('--agent-secret-refs=author');
+    const policies = Object.fromEntries(find(objs, 'ValidatingWebhookConfiguration').webhooks.map((w: any) => [w.name, w.failurePolicy]));
+    expect(policies).toMatchObject({ 'update.agents.parallax.ai': 'Fail', 'update.patterns.parallax.ai': 'Ignore' });
+    const r = helmTemplate(['--set', 'agentSecretRefs=sometimes']);
+    expect(r.status).not.toBe(0);
   });
 });
 

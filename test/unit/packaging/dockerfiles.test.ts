@@ -134,6 +134,17 @@ describe.each([
   });
 });
 
+test('Dockerfile.agents names the LLM agent, and `npm run build` emits it with its client library a runtime dependency', () => {
+  const text = readFileSync(join(ROOT, 'Dockerfile.agents'), 'utf8');
+  const programs = [...text.matchAll(/args: \["(dist\/[^"<>]+\.js)"\]/g)].map((m) => m[1]);
+  expect(programs).toEqual(['dist/src/llm-agent/main.js']);
+  expect(sourceOfBuildOutput('dist/src/llm-agent/main.js')).toBe('src/llm-agent/main.ts');
+  // `npm prune --omit=dev` keeps only dependencies: the LLM agent's client must be one.
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  expect(Object.keys(pkg.dependencies)).toContain('openai');
+  expect(Object.keys(pkg.devDependencies)).not.toContain('openai');
+});
+
 describe('sdk/python/Dockerfile', () => {
   const stages = parseDockerfile('sdk/python/Dockerfile');
   const [build, runtime] = stages;

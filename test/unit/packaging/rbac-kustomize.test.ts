@@ -7,9 +7,11 @@ import { find, K8sObject, kustomize, readYaml, renderChart, ruleTriples } from '
 // the kustomize build and the chart must grant exactly that, no more and no less.
 const EXPECTED_CLUSTER = ruleTriples(find(readYaml('config/rbac/role.yaml'), 'ClusterRole').rules);
 const EXPECTED_LEASES = ruleTriples(find(readYaml('config/rbac/leader_election_role.yaml'), 'Role').rules);
+const EXPECTED_CERTS = ruleTriples(find(readYaml('config/rbac/webhook_certs_role.yaml'), 'Role').rules);
 
-test('the lease Role is about leases only', () => {
+test('the lease Role is about leases only, the webhook-certs Role about Secrets only', () => {
   expect(new Set(EXPECTED_LEASES.map((t) => t.split('|').slice(0, 2).join('|')))).toEqual(new Set(['coordination.k8s.io|leases']));
+  expect(new Set(EXPECTED_CERTS.map((t) => t.split('|').slice(0, 2).join('|')))).toEqual(new Set(['|secrets']));
 });
 
 describe('kubectl kustomize config/default', () => {
@@ -18,7 +20,7 @@ describe('kubectl kustomize config/default', () => {
     objs = kustomize('config/default');
   });
 
-  test('builds CRDs, RBAC and the manager in parallax-system with the parallax- prefix', () => {
+  test('builds CRDs, RBAC, the manager and the webhook in parallax-system with the parallax- prefix', () => {
     const ns = find(objs, 'Namespace');
     expect(ns.metadata.name).toBe('parallax-system');
     expect(objs.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort()).toEqual(
@@ -27,7 +29,7 @@ describe('kubectl kustomize config/default', () => {
     for (const o of objs) {
       if (o.kind === 'CustomResourceDefinition') continue;
       expect(o.metadata.name).toMatch(/^parallax-/);
-      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) {
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration'].includes(o.kind)) {
         expect({ kind: o.kind, ns: o.metadata.namespace }).toEqual({ kind: o.kind, ns: 'parallax-system' });
       }
     }
@@ -37,19 +39,30 @@ describe('kubectl kustomize config/default', () => {
     const sa = find(objs, 'ServiceAccount');
     const dep = find(objs, 'Deployment');
     expect(dep.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
-    const crb = find(objs, 'ClusterRoleBinding');
-    const rb = find(objs, 'RoleBinding');
-    for (const b of [crb, rb]) {
+    for (const b of objs.filter((o) => o.kind.endsWith('Binding'))) {
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: 'parallax-system' }]);
+      expect(find(objs, b.kind.replace('Binding', ''), b.roleRef.name)).toBeDefined();
     }
-    expect(crb.roleRef.name).toBe(find(objs, 'ClusterRole').metadata.name);
-    expect(rb.roleRef.name).toBe(find(objs, 'Role').metadata.name);
-    expect(find(objs, 'Service').spec.selector).toEqual(dep.spec.selector.matchLabels);
+    for (const svc of objs.filter((o) => o.kind === 'Service')) expect(svc.spec.selector).toEqual(dep.spec.selector.matchLabels);
+  });
+
+  test('the webhook configuration calls the webhook Service in parallax-system; the operator is told its names', () => {
+    const cfg = find(objs, 'ValidatingWebhookConfiguration');
+    expect(cfg.metadata.name).toBe('parallax-validating-webhook');
+    for (const w of cfg.webhooks) expect(w.clientConfig.service).toMatchObject({ name: 'parallax-webhook', namespace: 'parallax-system', port: 443 });
+    expect(find(objs, 'Service', 'parallax-webhook').spec.ports).toEqual([{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
+    const args = find(objs, 'Deployment').spec.template.spec.containers[0].args;
+    // Names kustomize does not rewrite, written out: they must match what it builds.
+    expect(args).toEqual(expect.arrayContaining(['--webhook-configuration=parallax-validating-webhook', '--webhook-service=parallax-webhook', '--webhook-secret=parallax-webhook-certs']));
+    const certs = find(objs, 'Role', 'parallax-webhook-certs-role');
+    expect(certs.rules.flatMap((r: any) => r.resourceNames ?? [])).toEqual(['parallax-webhook-certs']);
+    expect(find(objs, 'ClusterRole').rules.flatMap((r: any) => r.resourceNames ?? [])).toEqual([cfg.metadata.name]);
   });
 
   test('built rules are the expected ones', () => {
     expect(ruleTriples(find(objs, 'ClusterRole').rules)).toEqual(EXPECTED_CLUSTER);
-    expect(ruleTriples(find(objs, 'Role').rules)).toEqual(EXPECTED_LEASES);
+    expect(ruleTriples(find(objs, 'Role', 'parallax-leader-election-role').rules)).toEqual(EXPECTED_LEASES);
+    expect(ruleTriples(find(objs, 'Role', 'parallax-webhook-certs-role').rules)).toEqual(EXPECTED_CERTS);
   });
 });
 
@@ -67,8 +80,18 @@ describe('helm template charts/parallax and kubectl kustomize config/default agr
   });
 
   test('leader-election Role rules are equal', () => {
-    expect(ruleTriples(find(chart, 'Role').rules)).toEqual(ruleTriples(find(kust, 'Role').rules));
-    expect(ruleTriples(find(chart, 'Role').rules)).toEqual(EXPECTED_LEASES);
+    expect(ruleTriples(find(chart, 'Role', 'parallax-leader-election').rules)).toEqual(ruleTriples(find(kust, 'Role', 'parallax-leader-election-role').rules));
+    expect(ruleTriples(find(chart, 'Role', 'parallax-leader-election').rules)).toEqual(EXPECTED_LEASES);
+  });
+
+  test('webhook-certs Role rules are equal', () => {
+    expect(ruleTriples(find(chart, 'Role', 'parallax-webhook-certs').rules)).toEqual(EXPECTED_CERTS);
+    expect(ruleTriples(find(kust, 'Role', 'parallax-webhook-certs-role').rules)).toEqual(EXPECTED_CERTS);
+  });
+
+  test('the webhooks are the same', () => {
+    const strip = (objs: K8sObject[]) => find(objs, 'ValidatingWebhookConfiguration').webhooks;
+    expect(strip(kust)).toEqual(strip(chart));
   });
 
   test('the Deployments are the same in substance', () => {
@@ -95,7 +118,8 @@ describe('helm template charts/parallax and kubectl kustomize config/default agr
       };
     };
     expect(pick(find(kust, 'Deployment'))).toEqual(pick(find(chart, 'Deployment')));
-    const port = (objs: K8sObject[]) => find(objs, 'Service').spec.ports;
-    expect(port(kust)).toEqual(port(chart));
+    const port = (objs: K8sObject[], name: string) => find(objs, 'Service', name).spec.ports;
+    expect(port(kust, 'parallax-operator-metrics')).toEqual(port(chart, 'parallax-metrics'));
+    expect(port(kust, 'parallax-webhook')).toEqual(port(chart, 'parallax-webhook'));
   });
 });

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import type { PatternSpec } from '../../../src/api/types.js';
-import { CannedCaller, agentInfos, type Fixture } from '../../../src/cmd/check.js';
+import { CannedCaller, agentInfos, type Fixture } from '../../../src/cli/mock-agents.js';
 import { compilePattern, PatternRunError, runPattern, type AgentInfo, type RunResult } from '../../../src/runtime/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -45,7 +45,7 @@ const heapBomb = compile(
 
 describe('budgets', () => {
   const pool = new SandboxPool({ workers: 2, budgetMs: 1500, heapMb: 32 });
-  beforeAll(() => pool.ready());
+  beforeAll(() => pool.whenReady());
   afterAll(() => pool.stop());
 
   test('a CEL time bomb fails with its path named while another tenant keeps being served; the worker is replaced', async () => {
@@ -112,7 +112,7 @@ describe('fairness and queues', () => {
   test('waiting evaluations are served round-robin across tenants, one tenant at a time per its share', async () => {
     const pool = new SandboxPool({ workers: 1 });
     try {
-      await pool.ready();
+      await pool.whenReady();
       const c = compile({ steps: [{ name: 's', let: { x: '1' } }], output: { confidence: '1.0', value: 'input.id' } }, 'rr');
       const order: string[] = [];
       const ask = (tenant: string, id: string) =>
@@ -131,7 +131,7 @@ describe('fairness and queues', () => {
   test('a full queue refuses with reason queue; an aborted run leaves the queue', async () => {
     const pool = new SandboxPool({ workers: 1, maxQueuedPerTenant: 1, budgetMs: 2000 });
     try {
-      await pool.ready();
+      await pool.whenReady();
       // Takes the only worker at once (a run would reach the pool only after its first await).
       const blocker = rejection(pool.evaluate({ compiled: cpuBomb, batch: { kind: 'step', index: 0 }, state: { input: { l: thousand } }, tenant: 'a' }));
       const c = compile({ steps: [{ name: 's', let: { x: '1' } }], output: { confidence: '1.0' } }, 'q');
@@ -160,7 +160,7 @@ describe('lifecycle', () => {
     // 1 MB of heap is too little to load the runtime: the worker dies before it can serve.
     const pool = new SandboxPool({ workers: 1, heapMb: 1 });
     try {
-      await expect(pool.ready()).rejects.toThrow(/^the evaluation sandbox cannot start a worker: /);
+      await expect(pool.whenReady()).rejects.toThrow(/^the evaluation sandbox cannot start a worker: /);
       const err = await rejection(run(normal, pool, 'a', { n: 1 }));
       expect(err).toBeInstanceOf(PatternRunError);
       expect(err.message).toMatch(/^steps\[1\]: the evaluation sandbox cannot start a worker: /);
@@ -186,7 +186,7 @@ describe('lifecycle', () => {
   test('stop() rejects waiting and running evaluations with EvaluatorStopped and leaves no thread', async () => {
     const before = await settledThreads();
     const pool = new SandboxPool({ workers: 2, budgetMs: 5000 });
-    await pool.ready();
+    await pool.whenReady();
     expect(threads()).toBeGreaterThan(before);
     const spin = () => pool.evaluate({ compiled: cpuBomb, batch: { kind: 'step', index: 0 }, state: { input: { l: thousand } }, tenant: 'a' });
     const running = rejection(spin());

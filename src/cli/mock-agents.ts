@@ -1,18 +1,10 @@
-// `parallax check`: compile a Pattern and, with canned agent replies, run it offline. This is the
-// "mock agent framework": a Pattern author sees every compile error with its path, or the value
-// and confidence the Pattern gives for the replies in a fixture, without a cluster.
+// The mock-agent framework: Patterns and fixtures of canned agent replies from YAML, and an
+// AgentCaller that answers from them. `pattern check --replies`, `pattern test`, the runtime's unit
+// tests and the benchmarks run Patterns offline with it: no cluster, no gRPC, deterministic.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import type { PatternSpec } from '../api/types.js';
-import {
-  compilePattern,
-  PatternRunError,
-  runPattern,
-  type AgentCallRequest,
-  type AgentCallResult,
-  type AgentCaller,
-  type AgentInfo,
-} from '../runtime/index.js';
+import type { AgentCallRequest, AgentCallResult, AgentCaller, AgentInfo } from '../runtime/index.js';
 
 /** What one agent answers. */
 export interface CannedReply {
@@ -44,19 +36,7 @@ export interface Fixture {
   input?: unknown;
 }
 
-export interface CheckOptions {
-  replies?: string;
-  /** JSON text, or @file with JSON or YAML. */
-  input?: string;
-  output?: 'text' | 'json';
-}
-
-export interface CheckIO {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-interface LoadedPattern {
+export interface LoadedPattern {
   name: string;
   spec: PatternSpec;
 }
@@ -81,11 +61,6 @@ export function loadFixture(file: string): Fixture {
     if (!a || typeof a.name !== 'string') throw new Error(`${file}: agents[${i}] needs a name`);
   }
   return f;
-}
-
-function parseInput(text: string): unknown {
-  if (text.startsWith('@')) return yaml.load(readFileSync(text.slice(1), 'utf8'));
-  return JSON.parse(text);
 }
 
 export function agentInfos(f: Fixture): AgentInfo[] {
@@ -133,63 +108,5 @@ export class CannedCaller implements AgentCaller {
       ...(reply.reasoning !== undefined ? { reasoning: reply.reasoning } : {}),
       ...(reply.uncertainties !== undefined ? { uncertainties: reply.uncertainties } : {}),
     };
-  }
-}
-
-/** Runs `parallax check`; returns the exit code (0 ok, 1 invalid pattern or failed run). */
-export async function runCheck(patternFile: string, opts: CheckOptions, io: CheckIO): Promise<number> {
-  const json = opts.output === 'json';
-  const emit = (obj: Record<string, unknown>) => io.out(JSON.stringify(obj, null, 2));
-  let patterns: LoadedPattern[];
-  try {
-    patterns = loadPatterns(patternFile);
-  } catch (err) {
-    const message = (err as Error).message;
-    if (json) emit({ ok: false, errors: [{ path: '', message }] });
-    else io.err(`error: ${message}`);
-    return 1;
-  }
-  const [main, ...others] = patterns as [LoadedPattern, ...LoadedPattern[]];
-  const compiled = compilePattern(main.spec, { name: main.name });
-  if (!compiled.ok || !compiled.compiled) {
-    if (json) emit({ ok: false, pattern: main.name, errors: compiled.errors });
-    else {
-      io.err(`${patternFile}: pattern ${main.name} is invalid (${compiled.errors.length} error${compiled.errors.length === 1 ? '' : 's'})`);
-      for (const e of compiled.errors) io.err(`  ${e.path}: ${e.message}`);
-    }
-    return 1;
-  }
-  if (!opts.replies) {
-    if (json) emit({ ok: true, pattern: main.name, compiled: true });
-    else io.out(`${patternFile}: pattern ${main.name} compiles`);
-    return 0;
-  }
-  try {
-    const fixture = loadFixture(opts.replies);
-    const input = opts.input !== undefined ? parseInput(opts.input) : (fixture.input ?? {});
-    const caller = new CannedCaller(fixture);
-    const result = await runPattern(compiled.compiled, {
-      input,
-      candidates: agentInfos(fixture),
-      caller,
-      resolvePattern: async (name) => others.find((p) => p.name === name)?.spec,
-      taskIdPrefix: 'check',
-      patternName: main.name,
-    });
-    if (json) {
-      emit({ ok: true, pattern: main.name, value: result.value, confidence: result.confidence, calls: result.calls });
-    } else {
-      io.out(`pattern: ${main.name}`);
-      io.out(`calls: ${result.calls.map((c) => c.agent).join(', ') || '(none)'}`);
-      io.out(`confidence: ${result.confidence}`);
-      io.out(`value: ${JSON.stringify(result.value, null, 2)}`);
-    }
-    return 0;
-  } catch (err) {
-    const path = err instanceof PatternRunError ? err.path : '';
-    const message = (err as Error).message;
-    if (json) emit({ ok: false, pattern: main.name, errors: [{ path, message }] });
-    else io.err(`${patternFile}: run failed: ${message}`);
-    return 1;
   }
 }

@@ -1,10 +1,10 @@
-// `parallax check`, called in-process.
+// `parallax pattern check`: compile a Pattern and run it against canned replies, in-process.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCli } from '../../../src/cmd/cli.js';
-import { runCheck } from '../../../src/cmd/check.js';
-import { fixturePath, samplePath } from './helpers.js';
+import { runCheck } from '../../../src/cli/commands/pattern/check.js';
+import { cli } from '../../helpers/cli.js';
+import { fixturePath, samplePath } from '../runtime/helpers.js';
 
 function capture() {
   const out: string[] = [];
@@ -14,7 +14,7 @@ function capture() {
 
 const tmp = mkdtempSync(join(tmpdir(), 'parallax-check-'));
 
-describe('parallax check', () => {
+describe('parallax pattern check', () => {
   test('runs a sample against its fixture and prints value and confidence (json)', async () => {
     const c = capture();
     const code = await runCheck(samplePath('robust-analysis'), { replies: fixturePath('robust-analysis'), output: 'json' }, c.io);
@@ -118,11 +118,10 @@ spec:
     expect(res.value).toBe('quick'); // slow was aborted, not awaited for 5 s
     expect(res.confidence).toBe(0.7);
 
-    const p = capture();
-    const program = buildCli(p.io).exitOverride();
-    await program.parseAsync(['node', 'parallax', 'check', samplePath('simple-consensus')]);
-    expect(p.out).toEqual([`${samplePath('simple-consensus')}: pattern simple-consensus compiles`]);
-    expect(process.exitCode).toBe(0);
-    process.exitCode = undefined;
+    const r = await cli(['pattern', 'check', samplePath('simple-consensus')]);
+    expect(r).toEqual({ code: 0, stdout: `${samplePath('simple-consensus')}: pattern simple-consensus compiles\n`, stderr: '' });
+    const y = await cli(['pattern', 'check', file, '--replies', fx, '-o', 'yaml']);
+    expect(y.code).toBe(0);
+    expect(y.stdout).toMatch(/^ok: true\npattern: outer\nvalue: quick\nconfidence: 0.7\n/);
   });
 });

@@ -1,0 +1,62 @@
+// Every URL the operator dials for an A2A Agent comes from dialURL(): the agent card, the card's
+// interface URL, every message (the A2A SDK gets a2aFetch, which routes each request through it).
+// Keep it that way — it is the one place a policy on where the operator may connect applies to
+// A2A Agents.
+//
+// - Only http and https, no user:password@ (it would be written into status and logs).
+// - The operator dials the origin of the Agent's spec.url and no other: a URL the agent card names
+//   keeps its path and query but is moved onto that origin. Cards often name the host the agent
+//   thinks it has (`localhost`, a public name), and a card must not send the operator elsewhere.
+// - No redirects are followed, and an answer that is not 2xx is an HTTPStatusError whose body is
+//   never read (src/sdk/http-peer.ts).
+import { boundedFetch } from '../sdk/http-peer.js';
+
+export class A2AURLError extends Error {}
+
+/** Why `url` cannot be an A2A Agent's spec.url; undefined when it can. */
+export function a2aURLProblem(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `spec.url "${url}" is not a URL`;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `spec.url "${url}" must use http or https, not ${u.protocol.replace(/:$/, '')}`;
+  if (u.username || u.password) return 'spec.url must not carry credentials (user:password@); they would be shown in status and logs';
+  if (u.hash) return `spec.url "${url}" must not have a #fragment`;
+  return undefined;
+}
+
+/**
+ * The URL to dial for an Agent whose spec.url is `agentURL`: the agent URL itself, or `target`
+ * (a URL or path from its card) moved onto the agent URL's origin. Throws A2AURLError.
+ */
+export function dialURL(agentURL: string, target?: string | URL): URL {
+  const problem = a2aURLProblem(agentURL);
+  if (problem) throw new A2AURLError(problem);
+  const base = new URL(agentURL);
+  if (target === undefined) return base;
+  let t: URL;
+  try {
+    t = new URL(target, base);
+  } catch {
+    throw new A2AURLError(`the agent card names "${String(target)}", which is not a URL`);
+  }
+  const out = new URL(base.origin);
+  out.pathname = t.pathname;
+  out.search = t.search;
+  return out;
+}
+
+/** Where the agent card is: `<spec.url>/.well-known/agent-card.json`, and the pre-0.3 `agent.json`. */
+export function agentCardURLs(agentURL: string): URL[] {
+  const base = dialURL(agentURL);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  base.search = '';
+  return ['.well-known/agent-card.json', '.well-known/agent.json'].map((p) => dialURL(agentURL, new URL(p, base)));
+}
+
+/** The fetch the A2A SDK gets for the Agent whose spec.url is `agentURL`: dialURL for every request, bounded replies. */
+export function a2aFetch(agentURL: string, maxBytes: number): typeof fetch {
+  return boundedFetch(maxBytes, { route: (url) => dialURL(agentURL, url), rejectNon2xx: true });
+}

@@ -1,0 +1,476 @@
+// The operator's A2A client: calls Agents with spec.protocol a2a (the Agent2Agent protocol, through
+// the official SDK @a2a-js/sdk), under the same contract as the gRPC AgentPool (AgentCaller).
+//
+// - call() never throws: every failure is a result with confidence 0 and `error` set to a short,
+//   sanitised reason (`A2A agent x answered HTTP 500`). Nothing the agent sent outside the A2A
+//   protocol — an HTTP error body, a non-JSON answer — reaches that message.
+// - One deadline for the whole call (request timeoutMs ?? the Agent's timeout): agent card, message,
+//   polling a task that is still working. The caller's signal cancels all of it.
+// - Retried: only a refused connection (the agent got nothing), with backoff inside the deadline.
+// - A circuit breaker per Agent URL.
+// - Bounded: the agent card (1 MiB) and each reply (8 MiB, the runtime's limit for a value).
+// - Every URL dialled comes from dialURL (a2a-url.ts): the origin of the Agent's spec.url only;
+//   no redirects; a non-2xx answer is its status alone.
+// - The task goes out as one message: a text part (the task, then the input as JSON), a data part
+//   (the input), and metadata naming the Parallax task id, step, pattern and agent.
+// - Confidence: the reply's metadata `confidence` (a number in [0,1]; anything else makes the reply
+//   invalid, as for gRPC agents), else the last `CONFIDENCE: x` marker of its text (clamped), else
+//   the Agent's defaultConfidence — then an uncertainty says so.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { A2A_PROTOCOL_VERSION, A2A_VERSION_HEADER, Role, TaskState, type AgentCard, type Message, type Part, type Task } from '@a2a-js/sdk';
+import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
+import { A2AError } from '@a2a-js/sdk/errors';
+import { loggerFor } from '../observability/logger.js';
+import { metrics } from '../observability/metrics.js';
+import { withSpan } from '../observability/tracing.js';
+import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
+import { DEFAULT_LIMITS } from '../runtime/limits.js';
+import { HTTPStatusError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
+import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
+import { A2AURLError, a2aFetch, agentCardURLs, dialURL } from './a2a-url.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
+import { abortReason, type ProbeResult, type RetryOptions } from './pool.js';
+
+export interface A2ATarget {
+  /** The Agent's spec.url (as verified by the Agent controller). */
+  url: string;
+  /** The Agent's default deadline for one call. */
+  timeoutMs: number;
+  /** Confidence of a reply that carries none. */
+  defaultConfidence: number;
+}
+
+/** Resolves an Agent's name to where it can be called; undefined when unknown or not Ready. */
+export type A2AResolver = (agentName: string) => A2ATarget | undefined;
+
+export interface A2AClientOptions {
+  retry?: RetryOptions;
+  breaker?: CircuitBreakerOptions;
+  /** Used when neither the request nor the resolver gives a timeout. Default 30000 ms. */
+  defaultTimeoutMs?: number;
+  /** Largest agent card. Default 1 MiB. */
+  maxCardBytes?: number;
+  /** Largest reply to one message. Default 8 MiB. */
+  maxReplyBytes?: number;
+  /** How long a call may use an agent card before fetching it again. Default 60000 ms. */
+  cardTtlMs?: number;
+  /** Random source in [0,1) for backoff jitter (tests). */
+  random?: () => number;
+}
+
+const MAX_CONNECTIONS = 1024;
+const TERMINAL_FAILURES = new Set([TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED]);
+const INTERRUPTED = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
+/** Codes that say the agent itself is in trouble (they count against its circuit breaker). */
+const AGENT_FAILURE_CODES = /^(UNAVAILABLE|DEADLINE_EXCEEDED|INVALID_REPLY|REPLY_TOO_LARGE|HTTP_5\d\d|HTTP_429)$/;
+
+/** An agent card fetched, checked, and the SDK client built from it. */
+interface Connection {
+  card: AgentCard;
+  cardURL: string;
+  client: Client;
+  fetchedAt: number;
+}
+
+class CallFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** Nothing reached the agent: safe to try again. */
+    readonly retryable = false,
+  ) {
+    super(message);
+  }
+}
+
+export class A2AClient implements AgentCaller {
+  private readonly connections = new Map<string, Connection>();
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly cardResolver = new DefaultAgentCardResolver({ legacyCompat: { enabled: true } });
+  private readonly log = loggerFor('a2a-client');
+  private readonly maxAttempts: number;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly defaultTimeoutMs: number;
+  private readonly maxCardBytes: number;
+  private readonly maxReplyBytes: number;
+  private readonly cardTtlMs: number;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly resolver: A2AResolver,
+    private readonly opts: A2AClientOptions = {},
+  ) {
+    this.maxAttempts = Math.max(1, opts.retry?.maxAttempts ?? 3);
+    this.baseDelayMs = Math.max(0, opts.retry?.baseDelayMs ?? 50);
+    this.maxDelayMs = Math.max(this.baseDelayMs, opts.retry?.maxDelayMs ?? 1000);
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
+    this.maxCardBytes = opts.maxCardBytes ?? 1024 * 1024;
+    this.maxReplyBytes = opts.maxReplyBytes ?? DEFAULT_LIMITS.maxResultBytes;
+    this.cardTtlMs = opts.cardTtlMs ?? 60_000;
+    this.random = opts.random ?? Math.random;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // AgentCaller
+
+  async call(req: AgentCallRequest): Promise<AgentCallResult> {
+    const agent = req.agent.name;
+    const started = performance.now();
+    const attrs = { agent, step: req.step, pattern: req.patternName, 'task.id': req.taskId, 'agent.protocol': 'a2a' };
+    let result: AgentCallResult;
+    try {
+      result = await withSpan('agent.call', attrs, async (span) => {
+        const r = await this.callOnce(req, started);
+        if (r.endpoint) span.setAttribute('url.full', r.endpoint);
+        span.setAttribute('confidence', r.confidence);
+        if (r.error) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error });
+        return r;
+      });
+    } catch (err) {
+      // Not expected (callOnce catches everything), but call() must never throw.
+      result = this.failure(req, started, undefined, new CallFailure('INTERNAL', `A2A agent ${agent}: ${(err as Error).message}`));
+    }
+    metrics.agentCallDuration.observe({ agent }, result.latencyMs / 1000);
+    return result;
+  }
+
+  private async callOnce(req: AgentCallRequest, started: number): Promise<AgentCallResult> {
+    const agent = req.agent.name;
+    const target = this.resolver(agent);
+    if (req.signal.aborted) {
+      return this.failure(req, started, target?.url, new CallFailure('CANCELLED', `A2A agent ${agent}: call cancelled before it started (${abortReason(req.signal)})`));
+    }
+    if (!target) return this.failure(req, started, undefined, new CallFailure('NO_ENDPOINTS', `agent ${agent} has no ready endpoints`));
+    const timeoutMs = req.timeoutMs !== undefined && req.timeoutMs > 0 ? req.timeoutMs : target.timeoutMs > 0 ? target.timeoutMs : this.defaultTimeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.any([req.signal, deadline]);
+    const breaker = this.breaker(target.url);
+    if (!breaker.tryAcquire()) {
+      return this.failure(req, started, target.url, new CallFailure('CIRCUIT_OPEN', `A2A agent ${agent}: circuit open for ${target.url}`));
+    }
+    try {
+      const answer = this.answer(agent, target, await this.send(req, target, signal));
+      breaker.onSuccess();
+      return { ...answer, endpoint: target.url, latencyMs: performance.now() - started };
+    } catch (err) {
+      const f = this.describe(agent, target.url, err, req.signal, deadline, timeoutMs);
+      if (f.code === 'CANCELLED') breaker.release();
+      else if (AGENT_FAILURE_CODES.test(f.code)) breaker.onFailure();
+      else breaker.onSuccess();
+      return this.failure(req, started, target.url, f);
+    }
+  }
+
+  /**
+   * Sends the message (trying again only when the connection was refused, before the agent got
+   * it) and waits for a final answer.
+   */
+  private async send(req: AgentCallRequest, target: A2ATarget, signal: AbortSignal): Promise<Message | Task> {
+    const message = taskMessage(req);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const conn = await this.connect(target.url, signal, false);
+        const reply = await conn.client.sendMessage({ tenant: '', message, configuration: undefined, metadata: undefined }, { signal });
+        // Not awaited inside the try: a failure while polling is never retried (the agent has the message).
+        return this.settle(conn, reply, signal);
+      } catch (err) {
+        if (signal.aborted || attempt >= this.maxAttempts || !isConnectionRefused(err)) throw err;
+        const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
+        await delay(cap / 2 + (this.random() * cap) / 2, undefined, { signal }).catch(() => {});
+        this.log.debug({ agent: req.agent.name, url: target.url, attempt }, 'A2A agent refused the connection, retrying');
+      }
+    }
+  }
+
+  /** Polls a task that is not final yet (an agent that ignores blocking sends) until it is. */
+  private async settle(conn: Connection, reply: Message | Task, signal: AbortSignal): Promise<Message | Task> {
+    let current = reply;
+    for (let wait = 100; isTask(current) && !isSettled(current); wait = Math.min(2000, wait * 2)) {
+      const taskId = current.id;
+      await delay(wait, undefined, { signal }).catch(() => {});
+      if (signal.aborted) {
+        // Best effort: the agent may stop working on a task nobody waits for any more.
+        void conn.client.cancelTask({ tenant: '', id: taskId, metadata: undefined }, { signal: AbortSignal.timeout(1000) }).catch(() => {});
+        throw signal.reason;
+      }
+      current = await conn.client.getTask({ tenant: '', id: taskId }, { signal });
+    }
+    return current;
+  }
+
+  /** The agent card's client: cached for cardTtlMs, or fetched afresh (`refresh`, the probe). */
+  private async connect(url: string, signal: AbortSignal, refresh: boolean): Promise<Connection> {
+    const cached = this.connections.get(url);
+    if (cached && !refresh && Date.now() - cached.fetchedAt < this.cardTtlMs) return cached;
+    const { raw, cardURL } = await this.fetchCard(url, signal);
+    let card: AgentCard;
+    try {
+      card = this.cardResolver.normalizeAgentCard(raw);
+    } catch {
+      throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} is not an A2A agent card`);
+    }
+    const problem = cardProblem(card);
+    if (problem) throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} is not an A2A agent card: ${problem}`);
+    // The card may name any host; the operator dials the Agent's own origin (see a2a-url.ts).
+    card = { ...card, supportedInterfaces: card.supportedInterfaces.map((i) => ({ ...i, url: dialURL(url, i.url).href })) };
+    const fetchImpl = a2aFetch(url, this.maxReplyBytes);
+    const factory = new ClientFactory({
+      transports: [new JsonRpcTransportFactory({ fetchImpl, legacyCompat: { enabled: true } }), new RestTransportFactory({ fetchImpl, legacyCompat: { enabled: true } })],
+      cardResolver: this.cardResolver,
+    });
+    let client: Client;
+    try {
+      client = await factory.createFromAgentCard(card);
+    } catch {
+      const bindings = card.supportedInterfaces.map((i) => i.protocolBinding).join(', ');
+      throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} offers no interface the operator speaks (JSONRPC or HTTP+JSON; it offers ${bindings})`);
+    }
+    const conn: Connection = { card, cardURL, client, fetchedAt: Date.now() };
+    this.connections.delete(url);
+    this.connections.set(url, conn);
+    if (this.connections.size > MAX_CONNECTIONS) this.connections.delete(this.connections.keys().next().value as string);
+    return conn;
+  }
+
+  /** The card's JSON from agent-card.json, or agent.json when the first is not found. */
+  private async fetchCard(url: string, signal: AbortSignal): Promise<{ raw: unknown; cardURL: string }> {
+    const fetchImpl = a2aFetch(url, this.maxCardBytes);
+    const [current, legacy] = agentCardURLs(url);
+    const headers = { Accept: 'application/json', [A2A_VERSION_HEADER]: A2A_PROTOCOL_VERSION };
+    let cardURL = current.href;
+    let res: Response;
+    try {
+      res = await fetchImpl(current, { signal, headers });
+    } catch (err) {
+      if (!(err instanceof HTTPStatusError && err.status === 404)) throw failureOf(err, `the agent card at ${cardURL}`);
+      cardURL = legacy.href;
+      res = await fetchImpl(legacy, { signal, headers }).catch((e: unknown) => Promise.reject(failureOf(e, `the agent card at ${cardURL}`)));
+    }
+    try {
+      return { raw: await res.json(), cardURL };
+    } catch (err) {
+      throw failureOf(err, `the agent card at ${cardURL}`);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Replies
+
+  private answer(agent: string, target: A2ATarget, reply: Message | Task): Omit<AgentCallResult, 'latencyMs'> {
+    let parts: Part[];
+    let metadata: Array<Record<string, unknown> | undefined>;
+    if (isTask(reply)) {
+      const state = reply.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
+      if (TERMINAL_FAILURES.has(state)) {
+        const statusText = oneLine(partsText(reply.status?.message?.parts ?? []));
+        throw new CallFailure('TASK_FAILED', `A2A agent ${agent}: task ${stateName(state)}${statusText ? `: ${statusText}` : ''}`);
+      }
+      if (INTERRUPTED.has(state)) {
+        throw new CallFailure(
+          'INPUT_REQUIRED',
+          `A2A agent ${agent} asks for ${state === TaskState.TASK_STATE_AUTH_REQUIRED ? 'authentication' : 'more input'} (task ${stateName(state)}); a Pattern step sends one message and cannot answer`,
+        );
+      }
+      const fromArtifacts = (reply.artifacts ?? []).flatMap((a) => a.parts ?? []);
+      parts = fromArtifacts.length
+        ? fromArtifacts
+        : reply.status?.message?.parts?.length
+          ? reply.status.message.parts
+          : ([...(reply.history ?? [])].reverse().find((m) => m.role === Role.ROLE_AGENT)?.parts ?? []);
+      metadata = [...(reply.artifacts ?? []).map((a) => a.metadata).reverse(), reply.status?.message?.metadata, reply.metadata];
+    } else {
+      parts = reply.parts ?? [];
+      metadata = [reply.metadata];
+    }
+    const data = parts.flatMap((p) => (p.content?.$case === 'data' ? [p.content.value as unknown] : []));
+    const text = partsText(parts);
+    if (!data.length && !text.trim()) throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered without a text or data part`);
+
+    const marker = findConfidenceMarker(text);
+    const answerText = marker ? marker.rest : text;
+    const fromText = textAnswer(answerText);
+    const value = data.length ? (data.length === 1 ? data[0] : data) : fromText.value;
+    const reasoning = data.length ? answerText.trim() : fromText.reasoning;
+
+    const out: Omit<AgentCallResult, 'latencyMs'> = { agent, value, confidence: target.defaultConfidence };
+    const declared = metadata.find((m) => m && m.confidence !== undefined && m.confidence !== null)?.confidence;
+    if (declared !== undefined) {
+      const c = typeof declared === 'string' && declared.trim() !== '' ? Number(declared) : declared;
+      if (typeof c !== 'number' || !(c >= 0 && c <= 1)) {
+        throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered metadata.confidence ${oneLine(JSON.stringify(declared) ?? String(declared), 40)}, outside [0,1]`);
+      }
+      out.confidence = c;
+    } else if (marker) {
+      out.confidence = marker.confidence;
+    } else {
+      out.uncertainties = [`confidence ${target.defaultConfidence} is the Agent's defaultConfidence: the reply carried no metadata.confidence and no CONFIDENCE: marker`];
+    }
+    if (reasoning) out.reasoning = reasoning;
+    return out;
+  }
+
+  private describe(agent: string, url: string, err: unknown, callerSignal: AbortSignal, deadline: AbortSignal, timeoutMs: number): CallFailure {
+    if (callerSignal.aborted) return new CallFailure('CANCELLED', `A2A agent ${agent} at ${url}: call cancelled (${abortReason(callerSignal)})`);
+    if (deadline.aborted) return new CallFailure('DEADLINE_EXCEEDED', `A2A agent ${agent} at ${url}: deadline exceeded after ${timeoutMs}ms`);
+    const f = failureOf(err, `A2A agent ${agent} at ${url}`);
+    // Messages about the card already name where it is; the rest gets the agent's name.
+    return f.message.startsWith('the agent card') ? new CallFailure(f.code, `A2A agent ${agent}: ${f.message}`) : f;
+  }
+
+  private failure(req: AgentCallRequest, started: number, endpoint: string | undefined, f: CallFailure): AgentCallResult {
+    metrics.agentCallErrors.inc({ agent: req.agent.name, code: f.code });
+    this.log.debug({ agent: req.agent.name, code: f.code, error: f.message }, 'A2A agent call failed');
+    return {
+      agent: req.agent.name,
+      ...(endpoint ? { endpoint } : {}),
+      value: null,
+      confidence: 0,
+      latencyMs: performance.now() - started,
+      error: f.message,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Probing (Agent controller)
+
+  /**
+   * Health and capabilities from the agent card at `url`: healthy when a valid card answers within
+   * timeoutMs; capabilities are its skills' ids and tags. Refreshes the card calls use. Never throws.
+   */
+  async probe(url: string, timeoutMs: number): Promise<ProbeResult> {
+    const started = performance.now();
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const { card, cardURL, client } = await this.connect(url, signal, true);
+      const skills = card.skills ?? [];
+      const capabilities = [...new Set(skills.flatMap((s) => [s.id, ...(s.tags ?? [])]).filter((c) => typeof c === 'string' && c))];
+      return {
+        healthy: true,
+        health: {
+          status: 'HEALTHY',
+          message: `agent card "${oneLine(card.name, 63)}"${card.version ? ` version ${oneLine(card.version, 32)}` : ''}`,
+          details: { card: cardURL, binding: client.transport.protocolName, protocolVersion: client.protocolVersion },
+        },
+        capabilities: { agentId: card.name, name: card.name, capabilities: capabilities.slice(0, 64).map((c) => c.slice(0, 63)), capabilityScores: {} },
+        latencyMs: performance.now() - started,
+      };
+    } catch (err) {
+      const message = signal.aborted ? `agent card at ${url}: no answer within ${timeoutMs}ms` : failureOf(err, `A2A agent at ${url}`).message;
+      return { healthy: false, health: { status: 'UNKNOWN', message, details: {} }, error: message, latencyMs: performance.now() - started };
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Breakers
+
+  private breaker(url: string): CircuitBreaker {
+    let b = this.breakers.get(url);
+    if (!b) {
+      b = new CircuitBreaker(this.opts.breaker, Date.now, (state) => {
+        metrics.circuitBreakerState.set({ endpoint: url }, state === 'closed' ? 0 : 1);
+        this.log.info({ url, state }, 'circuit breaker state changed');
+        if (state === 'open') this.connections.delete(url);
+      });
+      this.breakers.set(url, b);
+    }
+    return b;
+  }
+
+  /** Forgets the agent cards and breakers of every URL not listed (Agents deleted or changed). */
+  retainOnly(urls: Iterable<string>): void {
+    const keep = new Set(urls);
+    for (const url of [...this.connections.keys()]) if (!keep.has(url)) this.connections.delete(url);
+    for (const url of [...this.breakers.keys()]) {
+      if (!keep.has(url)) {
+        this.breakers.delete(url);
+        metrics.circuitBreakerState.remove({ endpoint: url });
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** The A2A message for one call. */
+function taskMessage(req: AgentCallRequest): Message {
+  const hasData = req.data !== undefined && req.data !== null;
+  const parts: Part[] = [{ content: { $case: 'text', value: taskText(req.task, req.data) }, metadata: undefined, filename: '', mediaType: 'text/plain' }];
+  if (hasData) parts.push({ content: { $case: 'data', value: req.data }, metadata: undefined, filename: '', mediaType: 'application/json' });
+  return {
+    messageId: randomUUID(),
+    contextId: '',
+    taskId: '',
+    role: Role.ROLE_USER,
+    parts,
+    metadata: { 'parallax.taskId': req.taskId, 'parallax.step': req.step, 'parallax.pattern': req.patternName, 'parallax.agent': req.agent.name },
+    extensions: [],
+    referenceTaskIds: [],
+  };
+}
+
+function isTask(r: Message | Task): r is Task {
+  return typeof (r as Task).id === 'string' && 'status' in r;
+}
+
+function isSettled(t: Task): boolean {
+  const s = t.status?.state;
+  return s === TaskState.TASK_STATE_COMPLETED || (s !== undefined && (TERMINAL_FAILURES.has(s) || INTERRUPTED.has(s)));
+}
+
+function stateName(s: TaskState): string {
+  return (TaskState[s] ?? String(s)).replace(/^TASK_STATE_/, '').toLowerCase().replace(/_/g, '-');
+}
+
+function partsText(parts: Part[]): string {
+  return parts.flatMap((p) => (p.content?.$case === 'text' ? [p.content.value] : [])).join('\n');
+}
+
+function cardProblem(card: AgentCard): string | undefined {
+  if (!card || typeof card !== 'object') return 'not an object';
+  if (typeof card.name !== 'string' || !card.name) return 'no name';
+  if (!Array.isArray(card.supportedInterfaces) || card.supportedInterfaces.length === 0) return 'no supportedInterfaces (nor a v0.3 url)';
+  if (card.supportedInterfaces.some((i) => typeof i?.url !== 'string' || typeof i?.protocolBinding !== 'string')) return 'an interface without url or protocolBinding';
+  return undefined;
+}
+
+function isConnectionRefused(err: unknown): boolean {
+  return (err instanceof CallFailure && err.retryable) || networkCode(err) === 'ECONNREFUSED';
+}
+
+const NETWORK_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'refused the connection',
+  ENOTFOUND: 'has a host name that does not resolve',
+  EAI_AGAIN: 'has a host name that does not resolve',
+  ECONNRESET: 'closed the connection before answering',
+};
+
+/** What went wrong, in words that never repeat what a non-A2A peer sent. `who` starts the message. */
+function failureOf(err: unknown, who: string): CallFailure {
+  if (err instanceof CallFailure) return err;
+  if (err instanceof A2AURLError) return new CallFailure('URL_REFUSED', `${who}: ${err.message}`);
+  if (err instanceof HTTPStatusError) return new CallFailure(`HTTP_${err.status}`, `${who} answered HTTP ${err.status}`);
+  if (err instanceof ResponseTooLargeError) return new CallFailure('REPLY_TOO_LARGE', `${who} answered more than ${formatBytes(err.maxBytes)}`);
+  // By name: a SyntaxError from fetch's body parsing may come from another realm (jest's VM contexts).
+  if ((err as Error)?.name === 'SyntaxError') return new CallFailure('INVALID_REPLY', `${who} answered something that is not JSON`);
+  if (err instanceof A2AError) {
+    const msg = oneLine(err.message);
+    return new CallFailure('AGENT_ERROR', `${who} answered A2A error ${err.reason}${msg ? `: ${msg}` : ''}`);
+  }
+  const code = networkCode(err);
+  if (code) return new CallFailure('UNAVAILABLE', `${who} ${NETWORK_FAILURES[code] ?? 'is unreachable'} (${code})`, code === 'ECONNREFUSED');
+  if ((err as Error)?.message === 'fetch failed') return new CallFailure('UNAVAILABLE', `${who} is unreachable`);
+  return new CallFailure('INVALID_REPLY', `${who} answered something that is not an A2A reply (${sdkComplaint(err)})`);
+}
+
+/** The SDK's complaint about a reply, by kind only (its messages may quote the reply). */
+function sdkComplaint(err: unknown): string {
+  const m = err instanceof Error ? err.message : '';
+  if (/^Invalid JSON-RPC response/.test(m)) return 'not JSON-RPC 2.0';
+  if (/ID mismatch/.test(m)) return 'a JSON-RPC reply to another request';
+  if (/missing payload|missing result|Invalid SendMessageResponse/.test(m)) return 'neither a task nor a message';
+  return 'unexpected shape';
+}

@@ -1,0 +1,30 @@
+// The one place an Agent's spec.protocol decides how the operator talks to it: calls and health
+// probes go to the gRPC AgentPool (protocol grpc, the default) or the A2AClient (protocol a2a).
+import type { Agent } from '../api/types.js';
+import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
+import type { A2AClient } from './a2a.js';
+import type { AgentPool, ProbeResult } from './pool.js';
+
+/** Health and capabilities of one of an Agent's endpoints (the Agent controller's view). */
+export interface AgentProber {
+  probe(agent: Agent, endpoint: string, timeoutMs: number): Promise<ProbeResult>;
+}
+
+export const isA2A = (agent: Agent | undefined): boolean => agent?.spec?.protocol === 'a2a';
+
+export class AgentProtocols implements AgentCaller, AgentProber {
+  constructor(
+    readonly grpc: AgentPool,
+    readonly a2a: A2AClient,
+    /** The Agent a call names (`namespace/name`, as the Execution controller qualifies it). */
+    private readonly lookup: (agentName: string) => Agent | undefined,
+  ) {}
+
+  call(req: AgentCallRequest): Promise<AgentCallResult> {
+    return isA2A(this.lookup(req.agent.name)) ? this.a2a.call(req) : this.grpc.call(req);
+  }
+
+  probe(agent: Agent, endpoint: string, timeoutMs: number): Promise<ProbeResult> {
+    return isA2A(agent) ? this.a2a.probe(endpoint, timeoutMs) : this.grpc.probe(endpoint, timeoutMs);
+  }
+}

@@ -1,0 +1,123 @@
+// `agent test`: call one Agent directly, bypassing Patterns and the operator, with the operator's own
+// gRPC client (AgentPool: deadline, retries of UNAVAILABLE, reply validation) and probe
+// (HealthCheck + GetCapabilities).
+//
+// Where the call goes:
+// - an endpoint Agent: its spec.endpoint, always;
+// - an image Agent: one Ready pod (the operator's definition: Running, Ready, with an IP; `--pod`
+//   picks one), reached by
+//     pod           dialing the pod IP and port (inside the cluster, or wherever pod IPs route),
+//     port-forward  a local port forwarded through the API server (kubectl port-forward),
+//     auto          pod inside a cluster (KUBERNETES_SERVICE_HOST is set), port-forward elsewhere.
+// A missing Agent, an Agent with no Ready pod, or a forward the API server refuses is exit 2; an
+// agent that answers with an error (or not at all) is exit 1.
+import { randomUUID } from 'node:crypto';
+import type { Agent } from '../api/types.js';
+import { AgentPool, probeAgent, type ProbeResult } from '../agents/pool.js';
+import { isPodReady, podPort } from '../controllers/agent-workload.js';
+import { resourcePath } from '../k8s/rest.js';
+import { AGENTS, PODS } from '../k8s/resources.js';
+import { AGENT_LABEL, type Pod } from '../manager/context.js';
+import type { AgentCallResult } from '../runtime/types.js';
+import { CliError } from './context.js';
+import { request, type KubeTarget } from './kube.js';
+import { forwardToPod } from './port-forward.js';
+
+export type ConnectMode = 'auto' | 'pod' | 'port-forward';
+
+export interface AgentTestOptions {
+  task: string;
+  data?: unknown;
+  timeoutMs: number;
+  connect: ConnectMode;
+  pod?: string;
+  /** For `auto`: whether this process runs in a cluster. */
+  inCluster: boolean;
+}
+
+export interface AgentTestReport {
+  agent: string;
+  /** How the agent was reached, in words: `endpoint 10.0.0.5:50051`, `pod x (10.1.2.3:50051)`, … */
+  via: string;
+  address: string;
+  probe: ProbeResult;
+  reply: AgentCallResult;
+}
+
+interface Route {
+  address: string;
+  via: string;
+  /** Why the transport failed, when it knows better than the gRPC error (port-forward). */
+  transportError?(): string | undefined;
+  close(): Promise<void>;
+}
+
+export async function getAgent(target: KubeTarget, name: string): Promise<Agent> {
+  const ns = target.namespace;
+  return request(target, { verb: 'get', resource: 'agents.parallax.ai', object: `Agent "${name}"`, namespace: ns }, (rest) =>
+    rest.get<Agent>(resourcePath(AGENTS, ns, name)),
+  );
+}
+
+async function route(target: KubeTarget, agent: Agent, opts: AgentTestOptions): Promise<Route> {
+  const name = agent.metadata.name!;
+  const none = async () => undefined;
+  if (agent.spec.endpoint) {
+    if (opts.connect === 'port-forward' || opts.pod) {
+      throw new CliError(`agent ${name} is an endpoint Agent (${agent.spec.endpoint}): it has no pods to forward to; drop --connect port-forward and --pod`);
+    }
+    return { address: agent.spec.endpoint, via: `endpoint ${agent.spec.endpoint}`, close: none };
+  }
+  const pod = await readyPod(target, name, opts.pod);
+  const port = podPort(pod, agent.spec.port ?? 50051);
+  const podName = pod.metadata!.name!;
+  const mode = opts.connect === 'auto' ? (opts.inCluster ? 'pod' : 'port-forward') : opts.connect;
+  if (mode === 'pod') {
+    const ip = pod.status!.podIP!;
+    const address = ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+    return { address, via: `pod ${podName} (${address})`, close: none };
+  }
+  const fwd = await forwardToPod(target.kubeConfig, target.namespace, podName, port);
+  return { address: fwd.address, via: `port-forward to pod ${podName} port ${port}`, transportError: fwd.lastError, close: fwd.close };
+}
+
+async function readyPod(target: KubeTarget, agent: string, wanted?: string): Promise<Pod> {
+  const ns = target.namespace;
+  const list = await request(target, { verb: 'list', resource: 'pods', namespace: ns }, (rest) =>
+    rest.list<Pod>(resourcePath(PODS, ns), { labelSelector: `${AGENT_LABEL}=${agent}` }),
+  );
+  const pods = list.items.filter((p) => !p.metadata?.deletionTimestamp);
+  const ready = pods.filter(isPodReady);
+  const pick = wanted ? ready.find((p) => p.metadata?.name === wanted) : ready[0];
+  if (pick) return pick;
+  const states = pods.map((p) => `${p.metadata?.name} ${isPodReady(p) ? 'Ready' : (p.status?.phase ?? 'Pending')}`);
+  const found = pods.length ? `its pods: ${states.join(', ')}` : 'it has no pods';
+  const which = wanted ? `pod ${wanted} of agent ${agent} is not a Ready pod` : `agent ${agent} has no Ready pod`;
+  throw new CliError(`${which} (${found}); \`kubectl describe pods -n ${ns} -l ${AGENT_LABEL}=${agent}\` says why`);
+}
+
+/** Probes the agent and asks it one task. Never leaves a channel or a forward open. */
+export async function testAgent(target: KubeTarget, agent: Agent, opts: AgentTestOptions): Promise<AgentTestReport> {
+  const r = await route(target, agent, opts);
+  const name = agent.metadata.name!;
+  const pool = new AgentPool(() => ({ endpoints: [r.address], timeoutMs: opts.timeoutMs }));
+  try {
+    const probe = await probeAgent(r.address, Math.min(opts.timeoutMs, 10000), pool);
+    const reply = await pool.call({
+      agent: { name, capabilities: agent.spec.capabilities ?? [], expertise: agent.spec.expertise ?? 0.7, labels: agent.metadata.labels ?? {} },
+      step: 'agent-test',
+      task: opts.task,
+      data: opts.data ?? null,
+      timeoutMs: opts.timeoutMs,
+      taskId: `parallax-cli/agent-test/${randomUUID()}`,
+      patternName: '',
+      signal: new AbortController().signal,
+    });
+    const broken = reply.error ? r.transportError?.() : undefined;
+    if (broken) throw new CliError(`cannot reach agent ${name}: ${broken}`);
+    return { agent: name, via: r.via, address: r.address, probe, reply };
+  } finally {
+    pool.close();
+    await r.close();
+  }
+}

@@ -1,0 +1,53 @@
+// `result EXECUTION`: the result of a finished Execution, its confidence and each agent's answer;
+// `-o json|yaml` prints the Execution object unchanged. Exit 0 for Succeeded; 1 for Failed (with
+// its reason) or not finished yet (with the command that follows it).
+import { Command } from 'commander';
+import type { Execution } from '../../api/types.js';
+import { resourcePath } from '../../k8s/rest.js';
+import { EXECUTIONS } from '../../k8s/resources.js';
+import { action, CliError, EXIT } from '../context.js';
+import { isFinished, resultLines } from '../execution-view.js';
+import { request, withTarget, type GlobalFlags, type KubeTarget } from '../kube.js';
+import { reportPhase } from '../outcome.js';
+import { compact, conf, ms, outputOption, printObject, table, type ObjectFormat } from '../output.js';
+
+export function getExecution(target: KubeTarget, name: string): Promise<Execution> {
+  const ns = target.namespace;
+  return request(target, { verb: 'get', resource: 'executions.parallax.ai', object: `Execution "${name}"`, namespace: ns }, (rest) =>
+    rest.get<Execution>(resourcePath(EXECUTIONS, ns, name)),
+  );
+}
+
+export function resultCommand(): Command {
+  return new Command('result')
+    .description('show the result of a finished Execution: value, confidence and each agent\'s answer')
+    .argument('<execution>', 'name of the Execution')
+    .addOption(outputOption(['json', 'yaml']))
+    .action(
+      action<GlobalFlags & { output?: ObjectFormat }>(async ({ ctx, opts }, name) => {
+        const exec = await withTarget(opts, (target) => getExecution(target, name));
+        if (opts.output) printObject(ctx.io, exec, opts.output);
+        if (!isFinished(exec)) {
+          throw new CliError(`execution ${name} has no result yet (${exec.status?.phase ?? 'Pending'}); \`parallax watch ${name}\` follows it to the end`, EXIT.failed);
+        }
+        if (!opts.output) {
+          for (const l of agentTable(exec)) ctx.io.out(l);
+          if (exec.status?.phase === 'Succeeded') for (const l of resultLines(exec)) ctx.io.out(l);
+        }
+        return reportPhase(ctx, exec);
+      }),
+    );
+}
+
+/** One row per agent call: step, agent, confidence, latency, answer (or error). */
+function agentTable(exec: Execution): string[] {
+  const agents = exec.status?.agents ?? [];
+  if (agents.length === 0) return [];
+  return [
+    ...table(
+      ['STEP', 'AGENT', 'CONFIDENCE', 'LATENCY', 'ANSWER'],
+      agents.map((a) => [a.step, a.name, a.error ? 'failed' : conf(a.confidence), ms(a.latencyMs), a.error ?? compact(a.value, 60)]),
+    ),
+    '',
+  ];
+}

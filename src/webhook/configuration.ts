@@ -1,0 +1,87 @@
+// The ValidatingWebhookConfiguration, built in one place: `npm run manifests` writes it for
+// kustomize (config/webhook), the chart renders the same webhooks (a packaging test compares them),
+// and tests and the bench install it pointing at a loopback URL. The choices, and why
+// (docs/admission.md):
+// - CREATE is checked with failurePolicy Fail: a bad object is refused, and while no replica serves
+//   the webhook, creating waits (kubectl and GitOps tools say why and retry) rather than letting in
+//   what admission exists to keep out;
+// - UPDATE is checked with failurePolicy Ignore: an update is also how finalizers are removed (the
+//   garbage collector's foreground deletion), so a webhook that is down must never hold one; a spec
+//   edit that slips by is still caught by the controllers (Invalid, SpecChanged). With
+//   --agent-secret-refs=author the Agent update webhook should be Fail (the chart does that);
+// - DELETE and the status subresource are never sent to the webhook: deleting objects and the
+//   operator's own status writes never depend on it;
+// - timeoutSeconds 5: the server answers within its own 4 s deadline (server.ts), and input checks
+//   have a budget below that (input-check.ts);
+// - namespaceSelector: a namespace labelled parallax.ai/admission=disabled is skipped (break glass).
+import { GROUP, VERSION } from '../api/types.js';
+import { validatePath } from './server.js';
+
+export const WEBHOOK_KINDS = [
+  { kind: 'Agent', plural: 'agents' },
+  { kind: 'Pattern', plural: 'patterns' },
+  { kind: 'Execution', plural: 'executions' },
+] as const;
+
+export const ADMISSION_LABEL = 'parallax.ai/admission';
+export const DEFAULT_TIMEOUT_SECONDS = 5;
+export type FailurePolicy = 'Fail' | 'Ignore';
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+export interface WebhookConfigurationOptions {
+  name: string;
+  /** In a cluster: the Service in front of the operator pods. */
+  service?: { namespace: string; name: string; port?: number };
+  /** Outside one (tests, the bench): the base URL, e.g. https://127.0.0.1:9443. */
+  url?: string;
+  caBundle?: string;
+  createFailurePolicy?: FailurePolicy;
+  updateFailurePolicy?: FailurePolicy;
+  /** Per kind, e.g. { Agent: 'Fail' } under --agent-secret-refs=author. */
+  updateFailurePolicyOf?: Partial<Record<(typeof WEBHOOK_KINDS)[number]['kind'], FailurePolicy>>;
+  timeoutSeconds?: number;
+  namespaceSelector?: LabelSelector;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export const DEFAULT_NAMESPACE_SELECTOR: LabelSelector = { matchExpressions: [{ key: ADMISSION_LABEL, operator: 'NotIn', values: ['disabled'] }] };
+
+export function webhookName(plural: string, operation: 'CREATE' | 'UPDATE'): string {
+  return `${operation.toLowerCase()}.${plural}.${GROUP}`;
+}
+
+export function validatingWebhookConfiguration(o: WebhookConfigurationOptions): Record<string, any> {
+  if (!o.service === !o.url) throw new Error('a webhook configuration needs exactly one of service and url');
+  const webhooks = WEBHOOK_KINDS.flatMap(({ kind, plural }) =>
+    (['CREATE', 'UPDATE'] as const).map((operation) => {
+      const path = validatePath(GROUP, VERSION, kind);
+      const clientConfig = {
+        ...(o.service ? { service: { namespace: o.service.namespace, name: o.service.name, path, port: o.service.port ?? 443 } } : { url: `${o.url!.replace(/\/$/, '')}${path}` }),
+        ...(o.caBundle ? { caBundle: o.caBundle } : {}),
+      };
+      const failurePolicy = operation === 'CREATE' ? (o.createFailurePolicy ?? 'Fail') : (o.updateFailurePolicyOf?.[kind] ?? o.updateFailurePolicy ?? 'Ignore');
+      return {
+        name: webhookName(plural, operation),
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy,
+        matchPolicy: 'Equivalent',
+        timeoutSeconds: o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+        namespaceSelector: o.namespaceSelector ?? DEFAULT_NAMESPACE_SELECTOR,
+        rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: [operation], resources: [plural], scope: 'Namespaced' }],
+        clientConfig,
+      };
+    }),
+  );
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: o.name, ...(o.labels ? { labels: o.labels } : {}), ...(o.annotations ? { annotations: o.annotations } : {}) },
+    webhooks,
+  };
+}

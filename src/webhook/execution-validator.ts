@@ -1,0 +1,63 @@
+// Execution admission, with the checks the Execution controller makes:
+// - create: the input against the schema of the Pattern revision it will run (the one
+//   spec.patternRef.revision names, else the Pattern's current spec), through inputProblem; a
+//   revision that was pruned is refused. A Pattern this replica does not know yet is allowed:
+//   GitOps tools apply in any order, and the Execution waits for its Pattern (Pending).
+// - update: the spec is immutable. API servers ≥ 1.25 enforce this with the CRD's CEL rule too;
+//   older ones (no x-kubernetes-validations) have only this, with the same message.
+import { IMMUTABLE_SPEC_MESSAGE } from '../api/schema/execution.js';
+import type { Execution, Pattern } from '../api/types.js';
+import { resolvePatternRevision } from '../controllers/pattern-revisions.js';
+import type { OperatorContext } from '../manager/context.js';
+import { compilePattern, type CompileResult, type Evaluator } from '../runtime/index.js';
+import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
+import { inputProblem } from './input-check.js';
+
+export class ExecutionValidator implements Validator<Execution> {
+  readonly kind = 'Execution';
+  /** Compiling CEL is costly: once per Pattern object (a new object after any change). */
+  private readonly compiled = new WeakMap<object, CompileResult>();
+
+  constructor(
+    private readonly ctx: Pick<OperatorContext, 'caches'>,
+    /** Where input schemas are evaluated: the operator's sandbox (default in-process). */
+    private readonly evaluator?: Evaluator,
+  ) {}
+
+  async validateCreate(obj: Execution, req: AdmissionRequest<Execution>): Promise<Verdict> {
+    const namespace = req.namespace ?? obj.metadata?.namespace ?? '';
+    const ref = obj.spec?.patternRef;
+    if (!ref?.name) return ALLOWED; // the CRD schema requires it
+    let pattern: Pattern | undefined;
+    if (ref.revision) {
+      const r = resolvePatternRevision(this.ctx, namespace, ref.name, { revision: ref.revision });
+      if (!r.ok && !r.wait) return { problems: [{ field: 'spec.patternRef.revision', message: r.message }] };
+      pattern = r.ok ? r.pattern : undefined;
+    } else {
+      pattern = this.ctx.caches.patterns.get(namespace, ref.name) as Pattern | undefined;
+    }
+    if (!pattern) return ALLOWED;
+    const compiled = this.compile(pattern);
+    if (!compiled.ok || !compiled.compiled) {
+      const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+      return { problems: [{ field: 'spec.patternRef', message: `Pattern ${ref.name} is invalid: ${why}` }] };
+    }
+    const bad = await inputProblem(compiled.compiled, obj.spec.input, { ...(this.evaluator ? { evaluator: this.evaluator } : {}), tenant: namespace });
+    const problems: Problem[] = bad ? [{ field: 'spec.input', message: bad.replace(/^input: /, '') }] : [];
+    return { problems };
+  }
+
+  async validateUpdate(obj: Execution, old: Execution): Promise<Verdict> {
+    if (obj.metadata?.deletionTimestamp || !specChanged(obj, old)) return ALLOWED;
+    return { problems: [{ field: 'spec', message: IMMUTABLE_SPEC_MESSAGE }] };
+  }
+
+  private compile(pattern: Pattern): CompileResult {
+    let c = this.compiled.get(pattern);
+    if (!c) {
+      c = compilePattern(pattern.spec, { name: pattern.metadata.name });
+      this.compiled.set(pattern, c);
+    }
+    return c;
+  }
+}

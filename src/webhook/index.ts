@@ -1,0 +1,71 @@
+// The admission webhook as the operator runs it: the three validators on one HTTPS server, served by
+// every replica (leader or not) from its own informer caches, with certificates from a Secret the
+// operator manages or from a directory. Ready (and so in the Service's endpoints) once it serves.
+import { GROUP, VERSION } from '../api/types.js';
+import type { OperatorContext } from '../manager/context.js';
+import type { Evaluator } from '../runtime/index.js';
+import { AgentValidator, type SecretRefPolicy } from './agent-validator.js';
+import { DEFAULT_POLICY, type RotationPolicy } from './cert-rotation.js';
+import { type CertificateSource, DirectoryCertificates, SecretCertificates } from './certificate-sources.js';
+import { ExecutionValidator } from './execution-validator.js';
+import { PatternValidator } from './pattern-validator.js';
+import { AdmissionServer, validatePath } from './server.js';
+
+export interface WebhookOptions {
+  port: number;
+  host?: string;
+  /** tls.crt and tls.key from this directory (cert-manager); otherwise the Secret below. */
+  certDir?: string;
+  secret?: {
+    namespace: string;
+    name: string;
+    /** ValidatingWebhookConfiguration whose caBundle the operator keeps. */
+    configuration?: string;
+    /** Names the serving certificate must carry: the Service's DNS names, or 127.0.0.1 in tests. */
+    hosts: string[];
+    policy?: Partial<Omit<RotationPolicy, 'hosts'>>;
+    resyncMs?: number;
+  };
+  agentSecretRefs?: SecretRefPolicy;
+  deadlineMs?: number;
+  /** Where Execution inputs are checked against their schema: the operator's evaluation sandbox. */
+  evaluator?: Evaluator;
+}
+
+/** The DNS names a Service is reached by from the API server. */
+export function serviceHosts(namespace: string, service: string): string[] {
+  return [`${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
+}
+
+export class AdmissionWebhook {
+  readonly server: AdmissionServer;
+  private readonly source: CertificateSource;
+
+  constructor(ctx: OperatorContext, opts: WebhookOptions) {
+    this.server = new AdmissionServer({ port: opts.port, host: opts.host, deadlineMs: opts.deadlineMs })
+      .register(validatePath(GROUP, VERSION, 'Agent'), new AgentValidator(ctx.rest, opts.agentSecretRefs ?? 'allow'))
+      .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx))
+      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator));
+    if (opts.certDir) {
+      this.source = new DirectoryCertificates(opts.certDir);
+    } else if (opts.secret) {
+      const { hosts, policy, ...secret } = opts.secret;
+      this.source = new SecretCertificates(ctx.rest, { ...secret, policy: { ...DEFAULT_POLICY, ...policy, hosts } });
+    } else {
+      throw new Error('the webhook needs a certificate directory (--webhook-cert-dir) or a Secret to manage');
+    }
+  }
+
+  get ready(): boolean {
+    return this.server.serving;
+  }
+
+  async start(): Promise<void> {
+    this.source.start((pair) => this.server.setCertificate(pair));
+  }
+
+  async stop(): Promise<void> {
+    this.source.stop();
+    await this.server.close();
+  }
+}

@@ -1,0 +1,45 @@
+// The operator as its own process (node --import tsx src/cmd/manager.ts), for tests that need
+// what an in-process operator cannot give: its own RSS and heap, a SIGSTOP, an exit on lost
+// leadership. Ready once it logs "operator started" (caches synced), which carries its HTTP port.
+import { readFileSync } from 'node:fs';
+import { startAgentCommand, type AgentProcess } from './agent-process.js';
+
+export interface OperatorProcess extends AgentProcess {
+  /** GET /metrics of this operator. */
+  metrics(): Promise<string>;
+  /** A gauge or counter value from /metrics (the first series matching `series`), or undefined. */
+  metric(series: RegExp): Promise<number | undefined>;
+  /** Resident set size of the process, in bytes (Linux /proc). */
+  rss(): number;
+}
+
+export async function startOperatorProcess(kubeconfig: string, flags: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<OperatorProcess> {
+  const proc = await startAgentCommand(
+    [process.execPath, '--import', 'tsx', 'src/cmd/manager.ts', '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0', ...flags],
+    { env: { LOG_LEVEL: 'info', ...env }, ready: /"httpPort":(\d+)[^\n]*"msg":"operator started"/, readyTimeoutMs: 60000 },
+  );
+  const metrics = async () => (await fetch(`http://${proc.endpoint}/metrics`)).text();
+  return {
+    ...proc,
+    metrics,
+    async metric(series: RegExp) {
+      const line = (await metrics()).split('\n').find((l) => !l.startsWith('#') && series.test(l));
+      return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+    },
+    rss() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : 0;
+    },
+  };
+}
+
+/** Open watches the API server holds for a resource (its own apiserver_longrunning_gauge). */
+export function openWatches(apiServerMetrics: string, group: string, resource: string): number {
+  let total = 0;
+  for (const line of apiServerMetrics.split('\n')) {
+    if (!line.startsWith('apiserver_longrunning_gauge{')) continue;
+    if (!line.includes(`group="${group}"`) || !line.includes(`resource="${resource}"`) || !line.includes('verb="WATCH"')) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}

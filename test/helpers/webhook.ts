@@ -1,0 +1,97 @@
+// The operator with its admission webhook, in-process, and a ValidatingWebhookConfiguration that
+// sends the test API server to it on loopback (clientConfig.url: a Service cannot point at 127.0.0.1
+// here). The configuration is the one src/webhook/configuration.ts builds for the chart and
+// kustomize, with a URL instead of a Service.
+import { spawn } from 'node:child_process';
+import { freePort } from '../../src/envtest/control-plane.js';
+import { isNotFound } from '../../src/k8s/rest.js';
+import { Manager } from '../../src/manager/manager.js';
+import { operatorControllers } from '../../src/operator.js';
+import type { SecretRefPolicy } from '../../src/webhook/agent-validator.js';
+import type { RotationPolicy } from '../../src/webhook/cert-rotation.js';
+import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
+import { validatingWebhookConfiguration, type WebhookConfigurationOptions } from '../../src/webhook/configuration.js';
+import { AdmissionWebhook } from '../../src/webhook/index.js';
+import { ROOT, toolsEnv } from '../unit/packaging/tools.js';
+import { eventually, type TestEnv } from './envtest.js';
+
+export interface WebhookOperatorOptions {
+  port: number;
+  /** Namespace of the certificate Secret. */
+  secretNamespace: string;
+  secretName?: string;
+  configuration: string;
+  agentSecretRefs?: SecretRefPolicy;
+  policy?: Partial<Omit<RotationPolicy, 'hosts'>>;
+  resyncMs?: number;
+  /** Reconcilers too (default); false: the webhook and caches only. */
+  controllers?: boolean;
+  identity?: string;
+}
+
+/** The operator (not started) with the webhook on `port`, certificates in a Secret, caBundle kept in `configuration`. */
+export function webhookOperator(env: TestEnv, o: WebhookOperatorOptions): Manager {
+  return new Manager({
+    kubeConfig: env.kubeConfig,
+    httpAddress: false,
+    leaderElection: false,
+    identity: o.identity,
+    controllers: (ctx) => (o.controllers === false ? [] : operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } })),
+    runnables: (ctx) => [
+      new AdmissionWebhook(ctx, {
+        port: o.port,
+        host: '127.0.0.1',
+        agentSecretRefs: o.agentSecretRefs,
+        secret: {
+          namespace: o.secretNamespace,
+          name: o.secretName ?? 'parallax-webhook-certs',
+          configuration: o.configuration,
+          hosts: ['127.0.0.1'],
+          ...(o.policy ? { policy: o.policy } : {}),
+          resyncMs: o.resyncMs ?? 1000,
+        },
+      }),
+    ],
+  });
+}
+
+/** Creates the configuration pointing at https://127.0.0.1:port (no caBundle: the operator sets it). */
+export async function installWebhookConfiguration(env: TestEnv, name: string, port: number, extra: Partial<WebhookConfigurationOptions> = {}): Promise<void> {
+  await env.rest.create(VALIDATING_WEBHOOK_CONFIGURATIONS, validatingWebhookConfiguration({ name, url: `https://127.0.0.1:${port}`, ...extra }));
+}
+
+/** Waits until every webhook of the configuration has a caBundle. */
+export async function caBundlePublished(env: TestEnv, name: string): Promise<string> {
+  return eventually(async () => {
+    const cfg = await env.rest.get<any>(`${VALIDATING_WEBHOOK_CONFIGURATIONS}/${name}`);
+    const bundles = new Set(cfg.webhooks.map((w: any) => w.clientConfig.caBundle));
+    return bundles.size === 1 && !bundles.has(undefined) ? ([...bundles][0] as string) : undefined;
+  }, `caBundle of ${name}`, 60000);
+}
+
+export async function deleteIfExists(env: TestEnv, path: string): Promise<void> {
+  await env.rest.delete(path).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+}
+
+export { freePort };
+
+/**
+ * kubectl against the test server. Asynchronous on purpose: the webhook runs in this process, and a
+ * synchronous child would hold the event loop the webhook answers the API server on.
+ */
+export function kubectl(env: TestEnv, args: string[], input?: string): Promise<{ status: number; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('kubectl', args, { cwd: ROOT, env: toolsEnv({ KUBECONFIG: env.cp.kubeconfigPath }), stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? -1, out, err });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
