@@ -12,21 +12,21 @@ import { specGuards } from './controllers/spec-guard.js';
 import type { OperatorContext } from './manager/context.js';
 import { assertMatchesUsesRe2 } from './runtime/cel-env.js';
 import { parseDuration } from './runtime/duration.js';
-import { SandboxPool } from './sandbox/index.js';
+import type { SandboxPool } from './sandbox/index.js';
 
 export interface OperatorOptions {
   agents?: AgentControllerOptions;
   executions?: ExecutionControllerOptions;
   /**
    * Where Executions evaluate: a sandbox pool, which the caller also lists in the Manager's
-   * runnables so that it is started and stopped with the process (cmd/manager.ts); false evaluates
-   * in-process (trusted Patterns only, e.g. to measure the sandbox's cost). Default: a pool with its
-   * defaults, started on first use and never stopped (its threads end with the process).
+   * runnables so that it is started and stopped with the controllers (cmd/manager.ts); false
+   * evaluates in-process (trusted Patterns only, e.g. to measure the sandbox's cost). Required, so
+   * that no caller runs tenant CEL in-process, or leaves a pool running, without saying so.
    */
-  sandbox?: SandboxPool | false;
+  sandbox: SandboxPool | false;
 }
 
-export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions = {}): Controller[] {
+export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions): Controller[] {
   // Fail at start-up, loudly, if tenant regexes in CEL would not run in RE2.
   assertMatchesUsesRe2();
   const lookup = (qualified: string): Agent | undefined => {
@@ -49,8 +49,7 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   const protocols = new AgentProtocols(pool, a2a, lookup);
   const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), opts.agents);
   const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)));
-  const sandbox = opts.sandbox ?? new SandboxPool();
-  const executions = executionController(ctx, protocols, workers, { ...(sandbox ? { evaluator: sandbox } : {}), ...opts.executions });
+  const executions = executionController(ctx, protocols, workers, { ...(opts.sandbox ? { evaluator: opts.sandbox } : {}), ...opts.executions });
   // No reconciler is handed an object whose stored spec breaks today's schema.
   const guards = specGuards(ctx);
   agents.guardWith(guards.agent);
