@@ -60,11 +60,19 @@ export function renderFigures(r: any): string {
   for (const c of sample) out.push(`- ${c.name}: ${Object.entries(c.apiRequestsPerExecution ?? {}).map(([k, v]) => `\`${k}\` ${v}`).join(', ')}`);
   out.push(
     '',
-    '**Runtime alone** (compile once, `runPattern` with canned replies from test/fixtures/patterns; no API, no gRPC)',
+    '**Runtime alone** (compile once, `runPattern` with canned replies from test/fixtures/patterns; no API, no gRPC; evaluations in-process, then in the sandbox pool with its defaults)',
     '',
-    row(['Pattern', 'runs/s']),
-    row(['---', '---']),
-    ...r.runtime.map((x: any) => row([x.pattern, x.runsPerSec])),
+    row(['Pattern', 'runs/s in-process', 'runs/s sandbox', 'sandbox µs added per run', 'added, share of the API floor p50']),
+    row(['---', '---', '---', '---', '---']),
+    ...r.runtime.map((x: any) =>
+      row([
+        x.pattern,
+        x.runsPerSec,
+        x.sandboxRunsPerSec ?? '—',
+        x.sandboxAddedUsPerRun ?? '—',
+        x.sandboxAddedUsPerRun === undefined ? '—' : `${((x.sandboxAddedUsPerRun / 1000 / r.floor.api.c1.latencyMs.p50) * 100).toFixed(1)}%`,
+      ]),
+    ),
     '',
     '**Memory and scale** (operator RSS from /proc/PID/status, 5 s after the objects were in place)',
     '',

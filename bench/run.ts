@@ -13,7 +13,8 @@
 //   BENCH_SCALE_AGENTS, BENCH_SCALE_EXECUTIONS, BENCH_MEMORY_AGENTS, BENCH_MEMORY_EXECUTIONS,
 //   BENCH_LATENCY_N, BENCH_THROUGHPUT_N, BENCH_SDK_N override sizes; BENCH_CPU_PROF=1 profiles the operator
 //   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc;
-//   --only-admission measures the admission case alone and prints it (no results.json, no doc).
+//   --only-admission measures the admission case alone and prints it (no results.json, no doc);
+//   --runtime-only measures section 4 alone (runtime alone, in-process vs sandbox) and prints it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -29,7 +30,8 @@ import { KubeRest, resourcePath } from '../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, LEASES, PATTERNS } from '../src/k8s/resources.js';
 import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../src/webhook/certificate-sources.js';
 import { validatingWebhookConfiguration } from '../src/webhook/configuration.js';
-import { compilePattern, runPattern } from '../src/runtime/index.js';
+import { compilePattern, runPattern, type Evaluator } from '../src/runtime/index.js';
+import { SandboxPool } from '../src/sandbox/index.js';
 import { loadProtocol, type ConfidenceAgentClient } from '../src/sdk/index.js';
 import {
   apiRequestCounts,
@@ -349,31 +351,62 @@ async function a2aFloor(port: number, n: number, concurrency: number): Promise<C
   return timedCalls(call, n, concurrency);
 }
 
-async function runtimeBench(ms: number): Promise<{ pattern: string; runsPerSec: number }[]> {
-  const out: { pattern: string; runsPerSec: number }[] = [];
+export interface RuntimeFigures {
+  pattern: string;
+  /** Runs per second, evaluations on this thread. */
+  runsPerSec: number;
+  /** Runs per second, evaluations in the sandbox pool (its defaults: 2 workers, one namespace may use 1). */
+  sandboxRunsPerSec: number;
+  /** What the sandbox adds to one run, in µs (1/sandbox − 1/in-process). */
+  sandboxAddedUsPerRun: number;
+}
+
+/**
+ * Each sample Pattern run one at a time for `ms`, once with the in-process evaluator and once with
+ * the sandbox pool (the operator's default), so the cost of the sandbox's round trips shows.
+ */
+async function runtimeBench(ms: number): Promise<RuntimeFigures[]> {
+  const out: RuntimeFigures[] = [];
   const dir = join(root, 'config/samples/patterns');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
-    const [main, ...others] = loadPatterns(join(dir, file));
-    const fixture = loadFixture(join(root, 'test/fixtures/patterns', file));
-    const compiled = compilePattern(main!.spec, { name: main!.name });
-    if (!compiled.ok || !compiled.compiled) throw new Error(`${file} does not compile`);
-    const once = () =>
-      runPattern(compiled.compiled!, {
-        input: fixture.input ?? {},
-        candidates: agentInfos(fixture),
-        caller: new CannedCaller(fixture),
-        resolvePattern: async (name) => others.find((p) => p.name === name)?.spec,
-        taskIdPrefix: 'bench',
-        patternName: main!.name,
+  const sandbox = new SandboxPool();
+  await sandbox.whenReady();
+  try {
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+      const [main, ...others] = loadPatterns(join(dir, file));
+      const fixture = loadFixture(join(root, 'test/fixtures/patterns', file));
+      const compiled = compilePattern(main!.spec, { name: main!.name });
+      if (!compiled.ok || !compiled.compiled) throw new Error(`${file} does not compile`);
+      const rate = async (evaluator?: Evaluator) => {
+        const once = () =>
+          runPattern(compiled.compiled!, {
+            input: fixture.input ?? {},
+            candidates: agentInfos(fixture),
+            caller: new CannedCaller(fixture),
+            resolvePattern: async (name) => others.find((p) => p.name === name)?.spec,
+            taskIdPrefix: 'bench',
+            patternName: main!.name,
+            ...(evaluator ? { evaluator, tenant: 'bench' } : {}),
+          });
+        for (let i = 0; i < 50; i++) await once(); // warm-up
+        let runs = 0;
+        const t0 = performance.now();
+        while (performance.now() - t0 < ms) {
+          await once();
+          runs++;
+        }
+        return runs / ((performance.now() - t0) / 1000);
+      };
+      const inProcess = await rate();
+      const sandboxed = await rate(sandbox);
+      out.push({
+        pattern: main!.name,
+        runsPerSec: round(inProcess, 0),
+        sandboxRunsPerSec: round(sandboxed, 0),
+        sandboxAddedUsPerRun: round(1e6 / sandboxed - 1e6 / inProcess, 0),
       });
-    for (let i = 0; i < 50; i++) await once(); // warm-up
-    let runs = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < ms) {
-      await once();
-      runs++;
     }
-    out.push({ pattern: main!.name, runsPerSec: round(runs / ((performance.now() - t0) / 1000), 0) });
+  } finally {
+    await sandbox.stop();
   }
   return out;
 }
@@ -473,6 +506,10 @@ async function countReadyAgents(rest: KubeRest): Promise<number> {
 
 async function main() {
   log(`${cpus().length} cores, load ${loadAverage().join(' ')}, ${QUICK ? 'quick' : 'full'} run; sizes ${JSON.stringify(SIZES)}`);
+  if (args.has('--runtime-only')) {
+    console.table(await runtimeBench(SIZES.runtimeMs));
+    return;
+  }
   const loadBefore = loadAverage();
   log('building dist/ (tsc -p tsconfig.build.json)');
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
@@ -523,7 +560,7 @@ async function main() {
 
     // 4. Runtime alone (no API, no gRPC; nothing else running) --------------------------------------
     const runtime = await runtimeBench(SIZES.runtimeMs);
-    log(`runtime: ${runtime.map((r) => `${r.pattern} ${r.runsPerSec}/s`).join('; ')}`);
+    log(`runtime: ${runtime.map((r) => `${r.pattern} ${r.runsPerSec}/s (sandbox ${r.sandboxRunsPerSec}/s)`).join('; ')}`);
 
     // The operator, the bench Agents and Patterns ---------------------------------------------------
     let op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);

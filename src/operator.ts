@@ -1,5 +1,7 @@
 // The Parallax operator: the three reconcilers over one shared way of reaching agents — the gRPC
-// pool and the A2A client, chosen per Agent by spec.protocol (AgentProtocols).
+// pool and the A2A client, chosen per Agent by spec.protocol (AgentProtocols) — and the evaluation
+// sandbox in which Executions evaluate their Pattern's CEL and input schema (tenant-controlled, so
+// never on the thread that serves every namespace).
 import type { Agent } from './api/types.js';
 import { A2AClient, AgentPool, AgentProtocols } from './agents/index.js';
 import { agentController, type AgentControllerOptions } from './controllers/agent-controller.js';
@@ -8,14 +10,25 @@ import { executionController, type ExecutionControllerOptions } from './controll
 import { patternController } from './controllers/pattern-controller.js';
 import { specGuards } from './controllers/spec-guard.js';
 import type { OperatorContext } from './manager/context.js';
+import { assertMatchesUsesRe2 } from './runtime/cel-env.js';
 import { parseDuration } from './runtime/duration.js';
+import type { SandboxPool } from './sandbox/index.js';
 
 export interface OperatorOptions {
   agents?: AgentControllerOptions;
   executions?: ExecutionControllerOptions;
+  /**
+   * Where Executions evaluate: a sandbox pool, which the caller also lists in the Manager's
+   * runnables so that it is started and stopped with the controllers (cmd/manager.ts); false
+   * evaluates in-process (trusted Patterns only, e.g. to measure the sandbox's cost). Required, so
+   * that no caller runs tenant CEL in-process, or leaves a pool running, without saying so.
+   */
+  sandbox: SandboxPool | false;
 }
 
-export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions = {}): Controller[] {
+export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions): Controller[] {
+  // Fail at start-up, loudly, if tenant regexes in CEL would not run in RE2.
+  assertMatchesUsesRe2();
   const lookup = (qualified: string): Agent | undefined => {
     const [namespace, name] = qualified.includes('/') ? qualified.split('/') : ['', qualified];
     return ctx.caches.agents.get(namespace, name) as Agent | undefined;
@@ -36,7 +49,7 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   const protocols = new AgentProtocols(pool, a2a, lookup);
   const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), opts.agents);
   const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)));
-  const executions = executionController(ctx, protocols, workers, opts.executions);
+  const executions = executionController(ctx, protocols, workers, { ...(opts.sandbox ? { evaluator: opts.sandbox } : {}), ...opts.executions });
   // No reconciler is handed an object whose stored spec breaks today's schema.
   const guards = specGuards(ctx);
   agents.guardWith(guards.agent);

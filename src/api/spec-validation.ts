@@ -1,13 +1,15 @@
 // Checks an object's spec against the CRD schema it was declared with (src/api/schema, the same
 // source the CRD YAML is generated from). The API server validates on write, but not what it already
 // stores: an object written under an older, looser CRD keeps its spec after the CRD is tightened,
-// and reconcilers must never be handed one.
+// and reconcilers must never be handed one. These schemas are ours (trusted): they get an ajv
+// instance of their own, never shared with the tenant schemas of Pattern inputs.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { KINDS } from './schema/crds.js';
-import { compileInputSchema } from '../runtime/input-schema.js';
+import { createAjv } from '../runtime/input-schema.js';
 
+const ajv = createAjv();
 const validators = new Map<string, ValidateFunction>(
-  KINDS.map((k) => [k.kind, compileInputSchema({ type: 'object', required: ['spec'], properties: { spec: k.spec } })]),
+  KINDS.map((k) => [k.kind, ajv.compile({ type: 'object', required: ['spec'], properties: { spec: k.spec } })]),
 );
 
 /** `spec.replicas: must be integer; spec: is required`, or undefined when the spec is valid. */

@@ -27,7 +27,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { compilePattern, runPattern, type CompiledPattern } from '../runtime/index.js';
-import { compileInputSchema } from '../runtime/input-schema.js';
+import { createAjv } from '../runtime/input-schema.js';
+import type { ValidateFunction } from 'ajv';
 import { checkCalls, checkConfidence, checkError, matchValue, type ConfidenceExpectation } from './assertions.js';
 import { agentInfos, CannedCaller, loadFixture, loadPatterns, type CannedReply, type FixtureAgent, type LoadedPattern } from './mock-agents.js';
 
@@ -156,7 +157,7 @@ export const PATTERN_TEST_SCHEMA = {
   },
 };
 
-let validate: ReturnType<typeof compileInputSchema> | undefined;
+let validate: ValidateFunction | undefined;
 
 const TEST_FILE = /\.test\.ya?ml$/;
 
@@ -198,7 +199,7 @@ export function loadTestFile(file: string): LoadedTestFile {
   } catch (err) {
     throw new PatternTestFileError(`${file}: ${(err as Error).message}`);
   }
-  validate ??= compileInputSchema(PATTERN_TEST_SCHEMA);
+  validate ??= createAjv().compile(PATTERN_TEST_SCHEMA); // our schema (trusted), not a tenant's
   if (!validate(doc)) throw new PatternTestFileError(`${file}: not a pattern test file: ${schemaErrors(validate.errors ?? [])}`);
   const spec = doc as PatternTestFile;
   const here = dirname(file);

@@ -14,6 +14,7 @@ import { isAlreadyExists, KubeRest, resourcePath } from '../k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../k8s/resources.js';
 import { Manager } from '../manager/manager.js';
 import { operatorControllers } from '../operator.js';
+import { SandboxPool } from '../sandbox/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The package root, from src/cmd (tsx) or dist/src/cmd (compiled). */
@@ -43,11 +44,13 @@ export async function runLocal(opts: LocalOptions): Promise<{ stop(): Promise<vo
   kc.loadFromFile(kubeconfig);
   const rest = new KubeRest(kc);
   await installCRDs(rest);
+  const sandbox = new SandboxPool();
   const mgr = new Manager({
     kubeConfig: kc,
     httpAddress: opts.httpAddress,
     leaderElection: false,
-    controllers: (ctx, o) => operatorControllers(ctx, o.workers),
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { sandbox }),
+    runnables: () => [sandbox],
   });
   await mgr.start();
   const agents: ChildProcess[] = opts.demo ? await startDemo(rest) : [];

@@ -6,6 +6,7 @@ import { Manager } from '../manager/manager.js';
 import { rootLogger } from '../observability/logger.js';
 import { parseDuration } from '../runtime/duration.js';
 import { operatorControllers } from '../operator.js';
+import { SANDBOX_DEFAULTS, SandboxPool, type SandboxOptions } from '../sandbox/index.js';
 import { SECRET_REF_POLICIES, type SecretRefPolicy } from '../webhook/agent-validator.js';
 import { AdmissionWebhook, serviceHosts } from '../webhook/index.js';
 import { exitOnSignals } from './signals.js';
@@ -34,6 +35,14 @@ export interface ManagerFlags {
   webhookService?: string;
   webhookCertHost?: string[];
   agentSecretRefs?: SecretRefPolicy;
+  /** false: --no-evaluation-sandbox. The evaluation flags below default to the sandbox's defaults. */
+  evaluationSandbox?: boolean;
+  evaluationWorkers?: string;
+  evaluationWorkersPerNamespace?: string;
+  evaluationBudget?: string;
+  evaluationHeap?: string;
+  evaluationQueuePerNamespace?: string;
+  evaluationQueue?: string;
 }
 
 export function managerCommand(): Command {
@@ -60,6 +69,13 @@ export function managerCommand(): Command {
     .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the operator keeps current ("" for none)', 'parallax-validating-webhook')
     .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
     .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
+    .option('--no-evaluation-sandbox', 'evaluate Pattern CEL and input schemas on the operator thread (trusted Patterns only)')
+    .option('--evaluation-workers <n>', 'evaluation worker threads', String(SANDBOX_DEFAULTS.workers))
+    .option('--evaluation-workers-per-namespace <n>', 'most evaluation workers one namespace may hold at once (default: half the workers, at least 1)')
+    .option('--evaluation-budget <duration>', 'wall-clock budget of one evaluation', `${SANDBOX_DEFAULTS.budgetMs}ms`)
+    .option('--evaluation-heap <MB>', 'heap cap of each evaluation worker', String(SANDBOX_DEFAULTS.heapMb))
+    .option('--evaluation-queue-per-namespace <n>', 'most evaluations waiting per namespace', String(SANDBOX_DEFAULTS.maxQueuedPerTenant))
+    .option('--evaluation-queue <n>', 'most evaluations waiting in all', String(SANDBOX_DEFAULTS.maxQueued))
     .addOption(new Option('--agent-secret-refs <policy>', 'Agents with env[].valueFrom.secretKeyRef: allow, deny, or allow only if the author may get the Secret').choices(SECRET_REF_POLICIES).default('allow'))
     // Under `parallax operator`, --kubeconfig, --context and --namespace are the CLI's global flags.
     .action(async (_flags: ManagerFlags, cmd: Command) => {
@@ -72,6 +88,9 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   if (flags.logLevel) rootLogger.level = flags.logLevel;
   const workers = Number(flags.workers);
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${flags.workers}`);
+  const sandboxOpts = sandboxOptions(flags);
+  // One evaluation sandbox for the Execution controller and the admission webhook.
+  const sandbox = sandboxOpts ? new SandboxPool(sandboxOpts) : false;
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   if (flags.context) kubeConfig.setCurrentContext(flags.context);
   const ms = (flag: string, value: string | undefined, def: string): number => {
@@ -94,8 +113,11 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
       ? { namespace: flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: flags.leaderElectionId, ...election }
       : false,
     controllers: (ctx, o) =>
-      operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s') } }),
-    runnables: (ctx) => (flags.enableWebhook ? [new AdmissionWebhook(ctx, webhookOptions(flags))] : []),
+      operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s') }, sandbox }),
+    runnables: (ctx) => [
+      ...(sandbox ? [sandbox] : []),
+      ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox } : {}) })] : []),
+    ],
     onLostLeadership: () => {
       rootLogger.error('lost leadership; exiting so that a fresh process campaigns again');
       process.exit(1);
@@ -104,6 +126,29 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   await mgr.start();
   rootLogger.info({ namespace: flags.namespace ?? '(all)', leaderElect: flags.leaderElect, identity: mgr.identity, httpPort: mgr.probePort }, 'operator started');
   return mgr;
+}
+
+/** The evaluation sandbox's options from the --evaluation-* flags; false with --no-evaluation-sandbox. */
+export function sandboxOptions(flags: ManagerFlags): SandboxOptions | false {
+  if (flags.evaluationSandbox === false) return false;
+  const opts: SandboxOptions = {};
+  const count = (flag: string, v: string | undefined, set: (n: number) => void) => {
+    if (v === undefined) return;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${v}`);
+    set(n);
+  };
+  count('evaluation-workers', flags.evaluationWorkers, (n) => (opts.workers = n));
+  count('evaluation-workers-per-namespace', flags.evaluationWorkersPerNamespace, (n) => (opts.maxWorkersPerTenant = n));
+  count('evaluation-heap', flags.evaluationHeap, (n) => (opts.heapMb = n));
+  count('evaluation-queue-per-namespace', flags.evaluationQueuePerNamespace, (n) => (opts.maxQueuedPerTenant = n));
+  count('evaluation-queue', flags.evaluationQueue, (n) => (opts.maxQueued = n));
+  if (flags.evaluationBudget !== undefined) {
+    const ms = parseDuration(flags.evaluationBudget);
+    if (!ms) throw new Error(`--evaluation-budget must be a duration like 500ms or 2s, got ${flags.evaluationBudget}`);
+    opts.budgetMs = ms;
+  }
+  return opts;
 }
 
 function webhookOptions(flags: ManagerFlags): ConstructorParameters<typeof AdmissionWebhook>[1] {

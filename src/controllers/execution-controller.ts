@@ -26,7 +26,18 @@ import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
-import { compilePattern, inputError, PatternRunError, runPattern, selectAgents, type CompiledPattern } from '../runtime/index.js';
+import {
+  compilePattern,
+  EvaluationBudgetExceeded,
+  EvaluatorStopped,
+  inProcessEvaluator,
+  inputError,
+  PatternRunError,
+  runPattern,
+  selectAgents,
+  type CompiledPattern,
+  type Evaluator,
+} from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
 import { setLongTimeout } from '../util/timers.js';
@@ -68,6 +79,8 @@ export interface ExecutionControllerOptions {
   writeRetryForMs?: number;
   /** Most final results kept for a later write attempt (each holds a result in memory). */
   maxPendingResults?: number;
+  /** Where Pattern expressions and input schemas are evaluated (the operator passes its sandbox pool); default in-process. */
+  evaluator?: Evaluator;
 }
 
 type StopKind = 'timeout' | 'deleted' | 'replaced' | 'shutdown' | 'lost' | 'write-failed';
@@ -120,6 +133,7 @@ export class ExecutionReconciler implements Reconciler {
   private readonly runRetryMaxMs: number;
   private readonly writeRetryForMs: number;
   private readonly maxPendingResults: number;
+  private readonly evaluator: Evaluator;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
 
@@ -134,6 +148,7 @@ export class ExecutionReconciler implements Reconciler {
     this.runRetryMaxMs = opts.runRetryMaxMs ?? 5 * 60 * 1000;
     this.writeRetryForMs = opts.writeRetryForMs ?? 30000;
     this.maxPendingResults = opts.maxPendingResults ?? 1000;
+    this.evaluator = opts.evaluator ?? inProcessEvaluator;
   }
 
   /**
@@ -194,8 +209,11 @@ export class ExecutionReconciler implements Reconciler {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return this.finishNow(exec, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
     }
-    const badInput = inputError(compiled.compiled, exec.spec.input);
-    if (badInput) return this.finishNow(exec, 'Failed', 'InvalidInput', badInput.message, log);
+    const badInput = await inputError(compiled.compiled, exec.spec.input, { evaluator: this.evaluator, tenant: namespace });
+    if (badInput) {
+      const reason = badInput instanceof EvaluationBudgetExceeded ? 'EvaluationBudgetExceeded' : 'InvalidInput';
+      return this.finishNow(exec, 'Failed', reason, badInput.message, log);
+    }
     const phase = exec.status?.phase;
     if (phase !== 'Running') {
       // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
@@ -289,6 +307,8 @@ export class ExecutionReconciler implements Reconciler {
             signal,
             taskIdPrefix: exec.metadata.uid!,
             patternName: pattern.metadata.name!,
+            evaluator: this.evaluator,
+            tenant: ns,
             completedSteps: done,
             onStep: async (outcome) => {
               if (done[outcome.name]) return;
@@ -304,9 +324,17 @@ export class ExecutionReconciler implements Reconciler {
           span.setAttribute('parallax.confidence', result.confidence);
           return { phase: 'Succeeded', reason: 'Succeeded', message: `confidence ${round(result.confidence)}`, outcome: { ...result, steps } } as Final;
         } catch (err) {
+          // The evaluation sandbox was stopped (shutdown): like a lost Lease, stop without writing.
+          if (err instanceof EvaluatorStopped) throw new RunStop('shutdown', err.message);
           const stop = signal.reason instanceof RunStop ? signal.reason : undefined;
           if (stop && stop.kind !== 'timeout') throw stop;
-          const reason = stop ? 'Timeout' : err instanceof PatternRunError ? 'PatternFailed' : 'Error';
+          const reason = stop
+            ? 'Timeout'
+            : err instanceof EvaluationBudgetExceeded
+              ? 'EvaluationBudgetExceeded'
+              : err instanceof PatternRunError
+                ? 'PatternFailed'
+                : 'Error';
           return { phase: 'Failed', reason, message: stop?.message ?? (err as Error).message, outcome: { steps } } as Final;
         }
       });

@@ -3,6 +3,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { resourcePath, type KubeRest } from '../k8s/rest.js';
 import type { KubeObject, ResourceType } from '../k8s/resources.js';
+import { setOwn } from '../runtime/values.js';
 
 export interface StatusPatchOptions {
   /** Fail with 409 if the object changed since it was read (optimistic concurrency). */
@@ -27,17 +28,21 @@ export async function writeStatus<T extends KubeObject & { status?: unknown }>(
   return rest.patch<T>(path, body, 'merge');
 }
 
-/** A merge patch turning `from` into `to`: removed keys become null, arrays are replaced whole. */
+/**
+ * A merge patch turning `from` into `to`: removed keys become null, arrays are replaced whole.
+ * Keys are data (a result may hold a tenant's `__proto__` key): own properties only, set as such.
+ */
 export function mergePatchFor(from: unknown, to: unknown): unknown {
   if (!isPlainObject(from) || !isPlainObject(to)) return to === undefined ? null : to;
   const patch: Record<string, unknown> = {};
+  const own = (o: Record<string, unknown>, key: string) => (Object.hasOwn(o, key) ? o[key] : undefined);
   for (const key of new Set([...Object.keys(from), ...Object.keys(to)])) {
-    const a = from[key];
-    const b = to[key];
+    const a = own(from, key);
+    const b = own(to, key);
     if (b === undefined) {
-      if (a !== undefined) patch[key] = null;
+      if (a !== undefined) setOwn(patch, key, null);
     } else if (!isDeepStrictEqual(stripUndefined(a), stripUndefined(b))) {
-      patch[key] = mergePatchFor(a, b);
+      setOwn(patch, key, mergePatchFor(a, b));
     }
   }
   return patch;

@@ -5,6 +5,7 @@ export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'parallax_operator_' });
 
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const evaluationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const confidenceBuckets = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
 
 export const metrics = {
@@ -70,6 +71,30 @@ export const metrics = {
     name: 'parallax_agent_circuit_open',
     help: '1 while a circuit breaker of an Agent is open (the last one to change, per Agent).',
     labelNames: ['agent'] as const,
+    registers: [registry],
+  }),
+  evaluationsTotal: new Counter({
+    name: 'parallax_evaluations_total',
+    help: 'Sandboxed evaluations (CEL, input schema) by result: ok, error, time, memory, queue, crash, cancelled, stopped.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  }),
+  evaluationDuration: new Histogram({
+    name: 'parallax_evaluation_duration_seconds',
+    help: 'Time of one sandboxed evaluation on its worker (not its wait in the queue), by result.',
+    labelNames: ['result'] as const,
+    buckets: evaluationBuckets,
+    registers: [registry],
+  }),
+  evaluationWorkerRestarts: new Counter({
+    name: 'parallax_evaluation_worker_restarts_total',
+    help: 'Evaluation workers replaced, by reason: time or memory (a budget ran out), crash.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  }),
+  evaluationQueueDepth: new Gauge({
+    name: 'parallax_evaluation_queue_depth',
+    help: 'Evaluations waiting for a worker.',
     registers: [registry],
   }),
   leader: new Gauge({

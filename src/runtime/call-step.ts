@@ -3,10 +3,12 @@
 //   cascade   one at a time in order; stops at the first result meeting `until`
 //   race      all at once; the first result meeting `until` wins, the others are aborted
 //   route     the one agent the `route` expression names
-// `until` defaults to "the call did not fail" (error == "").
+// `until` defaults to "the call did not fail" (error == ""). The step's expressions are evaluated
+// by the run's Evaluator (its plan arrives here as plain values); `until` is judged one result at a
+// time, in the order the results arrive, so a race has one winner whatever the evaluator's speed.
 import type { CompiledCallStep } from './compile.js';
 import { errorMessage, PatternRunError } from './errors.js';
-import type { CompiledExpr } from './expr.js';
+import { describeValue } from './evaluate.js';
 import type { RuntimeLimits } from './limits.js';
 import type { AgentCallResult, AgentCaller, AgentInfo } from './types.js';
 import { CallResultView, jsonBytes, toPlain } from './values.js';
@@ -22,69 +24,24 @@ export interface CallContext {
   budget: { calls: number };
 }
 
+/** The evaluated part of a call step: whom to ask, and what. */
+export interface CallPlan {
+  agents: AgentInfo[];
+  task: string;
+  data: unknown;
+}
+
+/** A call result as later expressions see it, as plain JSON (CallResultView's fields). */
+export type PlainCallResult = Record<string, unknown> & { error: string };
+
+/** Judges one result against the step's `until` rule. */
+export type Until = (result: PlainCallResult) => Promise<boolean>;
+
 export interface CallStepResult {
-  /** The step's result as CEL sees it. */
-  results: CallResultView[];
+  /** The step's result, as stored and as later expressions see it. */
+  results: PlainCallResult[];
   /** Every call that finished before the step did (for a race: up to and including the winner). */
   calls: AgentCallResult[];
-}
-
-export function evaluateIn(expr: CompiledExpr, ctx: Record<string, unknown>, step: string): unknown {
-  try {
-    return expr.evaluate(ctx);
-  } catch (err) {
-    throw new PatternRunError(errorMessage(err), expr.path, step);
-  }
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'number') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v);
-  try {
-    return JSON.stringify(toPlain(v)) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}
-
-export { describe as describeValue };
-
-/** The agents the step asks: the selected ones, or those its `agents` expression lists (a subset). */
-function targets(step: CompiledCallStep, ctx: Record<string, unknown>, selected: AgentInfo[]): AgentInfo[] {
-  const byName = new Map(selected.map((a) => [a.name, a]));
-  let list = selected;
-  if (step.agents) {
-    const v = evaluateIn(step.agents, ctx, step.name);
-    if (!Array.isArray(v)) {
-      throw new PatternRunError(`evaluated to ${describe(v)}, expected a list of agents`, step.agents.path, step.name);
-    }
-    const names = v.map((x) => (typeof x === 'string' ? x : (x as { name?: unknown } | null)?.name));
-    list = [];
-    for (const n of names) {
-      const a = typeof n === 'string' ? byName.get(n) : undefined;
-      if (!a) {
-        throw new PatternRunError(
-          `${describe(n)} is not one of the selected agents (${selected.map((s) => s.name).join(', ')})`,
-          step.agents.path,
-          step.name,
-        );
-      }
-      if (!list.includes(a)) list.push(a);
-    }
-  }
-  if (step.route) {
-    const name = evaluateIn(step.route, ctx, step.name);
-    const a = typeof name === 'string' ? list.find((x) => x.name === name) : undefined;
-    if (!a) {
-      throw new PatternRunError(
-        `evaluated to ${describe(name)}, which is not one of the agents it may call (${list.map((x) => x.name).join(', ')})`,
-        step.route.path,
-        step.name,
-      );
-    }
-    list = [a];
-  }
-  return list;
 }
 
 /** Checks what an agent sent: a confidence outside [0,1] or an oversized value turns the call into a failed one. */
@@ -97,42 +54,22 @@ function sanitize(r: AgentCallResult | undefined, agent: AgentInfo, limits: Runt
   if (base.error) return { ...base, confidence: 0 };
   const c = base.confidence;
   if (typeof c !== 'number' || !Number.isFinite(c) || c < 0 || c > 1) {
-    return fail(`agent returned confidence ${describe(c)}, expected a number in [0,1]`);
+    return fail(`agent returned confidence ${describeValue(c)}, expected a number in [0,1]`);
   }
   const size = jsonBytes(base.value ?? null);
   if (size > limits.maxResultBytes) return fail(`agent value is ${size} bytes of JSON, the limit is ${limits.maxResultBytes}`);
   return base;
 }
 
-export async function runCallStep(
-  step: CompiledCallStep,
-  ctx: Record<string, unknown>,
-  selected: AgentInfo[],
-  cc: CallContext,
-): Promise<CallStepResult> {
-  const agents = targets(step, ctx, selected);
-  const input = ctx.input as Record<string, unknown> | null;
-  const isObj = input !== null && typeof input === 'object' && !Array.isArray(input);
+const succeeded: Until = async (r) => r.error === '';
 
-  let task: string;
-  if (step.task) {
-    const t = evaluateIn(step.task, ctx, step.name);
-    if (typeof t !== 'string') throw new PatternRunError(`evaluated to ${describe(t)}, expected a string`, step.task.path, step.name);
-    task = t;
-  } else {
-    task = isObj && typeof input.task === 'string' ? input.task : step.name;
-  }
-  const data = step.data
-    ? toPlain(evaluateIn(step.data, ctx, step.name))
-    : isObj && Object.prototype.hasOwnProperty.call(input, 'data')
-      ? input.data
-      : input;
-
+export async function runCallStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext, until: Until = succeeded): Promise<CallStepResult> {
+  const { agents, task, data } = plan;
   // Aborted when the step no longer needs its calls (a failure, or a race decided).
   const stepAbort = new AbortController();
   const callPath = `${step.path}.call`;
 
-  const call = async (agent: AgentInfo, extra?: AbortSignal): Promise<CallResultView> => {
+  const call = async (agent: AgentInfo, extra?: AbortSignal): Promise<PlainCallResult> => {
     if (cc.signal?.aborted) throw new PatternRunError('run aborted', callPath, step.name);
     if (cc.budget.calls >= cc.limits.maxCalls) {
       throw new PatternRunError(`agent call limit of ${cc.limits.maxCalls} per run reached`, callPath, step.name);
@@ -157,17 +94,10 @@ export async function runCallStep(
     }
     const clean = sanitize(r, agent, cc.limits);
     calls.push(clean);
-    return CallResultView.fromCall(clean, agent.expertise);
+    return toPlain(CallResultView.fromCall(clean, agent.expertise)) as PlainCallResult;
   };
 
   const calls: AgentCallResult[] = [];
-  const until = (r: CallResultView): boolean => {
-    if (!step.until) return r.error === '';
-    const v = evaluateIn(step.until, { ...ctx, result: r }, step.name);
-    if (typeof v !== 'boolean') throw new PatternRunError(`evaluated to ${describe(v)}, expected a bool`, step.until.path, step.name);
-    return v;
-  };
-
   try {
     switch (step.strategy) {
       case 'parallel':
@@ -178,11 +108,11 @@ export async function runCallStep(
         return { results, calls };
       }
       case 'cascade': {
-        const results: CallResultView[] = [];
+        const results: PlainCallResult[] = [];
         for (const a of agents) {
           const r = await call(a);
           results.push(r);
-          if (until(r)) break;
+          if (await until(r)) break;
         }
         return { results, calls };
       }
@@ -197,36 +127,42 @@ export async function runCallStep(
 
 /**
  * All agents at once; the first result meeting the rule wins and the others are aborted through
- * their AbortSignal. No winner: the step succeeds with every result, in agent order.
+ * their AbortSignal. No winner: the step succeeds with every result, in agent order. Results are
+ * judged one at a time in arrival order.
  */
 function race(
   agents: AgentInfo[],
-  call: (a: AgentInfo, extra?: AbortSignal) => Promise<CallResultView>,
-  until: (r: CallResultView) => boolean,
+  call: (a: AgentInfo, extra?: AbortSignal) => Promise<PlainCallResult>,
+  until: Until,
   calls: AgentCallResult[],
 ): Promise<CallStepResult> {
   return new Promise((resolve, reject) => {
     const controllers = agents.map(() => new AbortController());
-    const all: CallResultView[] = new Array(agents.length);
+    const all: PlainCallResult[] = new Array(agents.length);
     let pending = agents.length;
     let done = false;
+    let judging: Promise<void> = Promise.resolve();
     const abortOthers = (except: number) =>
       controllers.forEach((c, j) => j !== except && c.abort(new Error('another agent won the race')));
+    const fail = (err: unknown) => {
+      if (done) return;
+      done = true;
+      abortOthers(-1);
+      reject(err);
+    };
     if (pending === 0) resolve({ results: [], calls });
     agents.forEach((a, i) => {
-      call(a, controllers[i]!.signal).then(
-        (r) => {
+      call(a, controllers[i]!.signal).then((r) => {
+        judging = judging.then(async () => {
           if (done) return;
           all[i] = r;
           let met: boolean;
           try {
-            met = until(r);
+            met = await until(r);
           } catch (err) {
-            done = true;
-            abortOthers(-1);
-            reject(err);
-            return;
+            return fail(err);
           }
+          if (done) return;
           if (met) {
             done = true;
             abortOthers(i);
@@ -235,14 +171,8 @@ function race(
             done = true;
             resolve({ results: all, calls: [...calls] });
           }
-        },
-        (err) => {
-          if (done) return;
-          done = true;
-          abortOthers(-1);
-          reject(err);
-        },
-      );
+        });
+      }, fail);
     });
   });
 }

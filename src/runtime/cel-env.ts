@@ -1,10 +1,12 @@
 // The CEL environment every Pattern expression is checked and evaluated in: the call-result and
 // agent types, and the confidence function library. Expression scopes (which steps are visible)
-// are made by cloning this base and registering variables (see scope.ts).
+// are made by cloning this base and registering variables (see compile.ts).
 import { Environment } from '@marcbachmann/cel-js';
 import * as conf from './confidence.js';
-import type { RuntimeLimits } from './limits.js';
-import { AgentView, CallResultView, PatternResultView } from './values.js';
+import { errorMessage } from './errors.js';
+import { compileExpr } from './expr.js';
+import { DEFAULT_LIMITS, type RuntimeLimits } from './limits.js';
+import { AgentView, CallResultView, PatternResultView, toPlain } from './values.js';
 
 export const CALL_RESULT_TYPE = 'CallResult';
 export const AGENT_TYPE = 'Agent';
@@ -103,7 +105,7 @@ function register(env: Environment): Environment {
     .registerFunction('consensus(list<dyn>, double, double): map<string, dyn>', (xs: unknown[], c: number, a: number) =>
       conf.consensus(xs, c, a),
     )
-    .registerFunction('toJson(dyn): string', (v: unknown) => JSON.stringify(toJsonSafe(v)) ?? 'null');
+    .registerFunction('toJson(dyn): string', (v: unknown) => JSON.stringify(toPlain(v)));
   // clamp takes ints or doubles in any position, so `clamp(x * 1.1, 0, 1)` type-checks.
   for (const a of NUM) for (const b of NUM) for (const c of NUM) {
     env.registerFunction(`clamp(${a}, ${b}, ${c}): double`, (x: unknown, lo: unknown, hi: unknown) =>
@@ -111,10 +113,6 @@ function register(env: Environment): Environment {
     );
   }
   return env;
-}
-
-function toJsonSafe(v: unknown): unknown {
-  return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)) ?? 'null');
 }
 
 const bases = new Map<string, Environment>();
@@ -137,4 +135,38 @@ export function baseEnvironment(limits: RuntimeLimits): Environment {
     bases.set(key, env);
   }
   return env;
+}
+
+let re2Verified = false;
+
+/**
+ * Start-up self-test: CEL `matches()` must run in RE2 (see routeMatchesToRe2 in expr.ts), which
+ * relies on cel-js internals. RE2 refuses lookahead, JavaScript's RegExp accepts it: if
+ * `'x'.matches('(?=x)')` is not refused, with the pattern known only at run time, on a typed and
+ * on a dyn receiver, inside a macro too, a cel-js change broke the routing, and this throws rather
+ * than let tenant regexes run in a backtracking engine. Runs once per process (thread).
+ */
+export function assertMatchesUsesRe2(): void {
+  if (re2Verified) return;
+  const env = baseEnvironment(DEFAULT_LIMITS).clone();
+  env.registerVariable('p', 'string').registerVariable('d', 'dyn');
+  for (const source of ["'x'.matches(p)", 'd.matches(p)', "['x'].exists(s, s.matches(p))"]) {
+    const issues: { path: string; message: string }[] = [];
+    const expr = compileExpr(env, source, 'self-test', 'bool', DEFAULT_LIMITS, issues);
+    if (!expr) throw new Error(`CEL matches() self-test: ${source} does not compile: ${JSON.stringify(issues)}`);
+    const ctx = (p: string) => new Map<string, unknown>([['p', p], ['d', 'x']]);
+    let refused = '';
+    try {
+      expr.evaluate(ctx('(?=x)'));
+    } catch (err) {
+      refused = errorMessage(err);
+    }
+    if (!refused.includes('invalid RE2 regular expression') || expr.evaluate(ctx('^x$')) !== true) {
+      throw new Error(
+        `CEL matches() is not running in RE2 (${source} with (?=x): ${refused || 'accepted'}): ` +
+          '@marcbachmann/cel-js changed how it calls functions; keep it pinned at the version in package.json or adapt routeMatchesToRe2 in src/runtime/expr.ts',
+      );
+    }
+  }
+  re2Verified = true;
 }

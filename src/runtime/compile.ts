@@ -1,10 +1,21 @@
 // compilePattern: checks a Pattern once (every CEL expression, the input schema, step structure)
 // and returns everything a run needs. It reports every problem with its path rather than
 // stopping at the first, because that list is what Pattern.status.errors shows the author.
+// Compiling is bounded by the Pattern's size (expression length, AST nodes, comprehension nesting,
+// schema bytes), never by what its text says: it runs wherever Patterns are checked, outside any
+// evaluation sandbox.
 import type { Environment } from '@marcbachmann/cel-js';
 import type { ValidateFunction } from 'ajv';
 import type { PatternSpec } from '../api/types.js';
-import { AGENT_TYPE, baseEnvironment, CALL_RESULT_TYPE, PATTERN_RESULT_TYPE, RESERVED_NAMES } from './cel-env.js';
+import { exprFacts } from './cel-ast.js';
+import {
+  AGENT_TYPE,
+  assertMatchesUsesRe2,
+  baseEnvironment,
+  CALL_RESULT_TYPE,
+  PATTERN_RESULT_TYPE,
+  RESERVED_NAMES,
+} from './cel-env.js';
 import { parseDuration } from './duration.js';
 import { errorMessage, type CompileIssue } from './errors.js';
 import { compileExpr, type CompiledExpr } from './expr.js';
@@ -23,6 +34,8 @@ interface StepBase {
   /** `steps[i]`, the prefix of every path inside the step. */
   path: string;
   when?: CompiledExpr;
+  /** What evaluating the step reads from the run: `input`, `agents` and names of earlier steps. */
+  refs: string[];
 }
 
 export interface CompiledCallStep extends StepBase {
@@ -33,6 +46,8 @@ export interface CompiledCallStep extends StepBase {
   task?: CompiledExpr;
   data?: CompiledExpr;
   until?: CompiledExpr;
+  /** What `until` reads from the run (besides `result`). */
+  untilRefs: string[];
   timeoutMs?: number;
 }
 
@@ -56,7 +71,7 @@ export interface CompiledPattern {
   agents: AgentRequirements;
   validateInput?: ValidateFunction;
   steps: CompiledStep[];
-  output: { value?: CompiledExpr; confidence: CompiledExpr };
+  output: { value?: CompiledExpr; confidence: CompiledExpr; refs: string[] };
   limits: RuntimeLimits;
 }
 
@@ -112,7 +127,13 @@ function checkAgents(spec: PatternSpec, issues: CompileIssue[]): AgentRequiremen
   return req;
 }
 
+/** The names among `refs` that are part of a run's state (see evaluate.ts): input, agents, steps. */
+function stateRefs(refs: Iterable<string>, stepNames: ReadonlyMap<string, number>): string[] {
+  return [...new Set(refs)].filter((r) => r === 'input' || r === 'agents' || stepNames.has(r));
+}
+
 export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): CompileResult {
+  assertMatchesUsesRe2();
   const limits = resolveLimits(opts.limits);
   const issues: CompileIssue[] = [];
   if (!spec || typeof spec !== 'object') {
@@ -122,7 +143,7 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
   let validateInput: ValidateFunction | undefined;
   if (spec.input !== undefined) {
     try {
-      validateInput = compileInputSchema(spec.input);
+      validateInput = compileInputSchema(spec.input, limits.maxInputSchemaBytes);
     } catch (err) {
       issues.push({ path: 'input', message: `schema is invalid: ${errorMessage(err).replace(/^schema is invalid: /, '')}` });
     }
@@ -186,7 +207,7 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
 
     const when =
       s.when === undefined ? undefined : compileExpr(scope, s.when, `${path}.when`, 'bool', limits, issues, later);
-    const base = { index, name, path, ...(when ? { when } : {}) };
+    const base: StepBase = { index, name, path, ...(when ? { when } : {}), refs: [] };
     let stepType = 'dyn';
 
     if (kinds.length === 1 && kinds[0] === 'call') {
@@ -219,13 +240,17 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
   if (issues.length > 0 || !confidence || steps.length !== rawSteps.length) {
     return { ok: false, errors: issues };
   }
+  for (const step of steps) {
+    step.refs = stateRefs([...step.refs, ...exprsOf(step).flatMap((e) => e.refs)], seen);
+    if (step.kind === 'call') step.untilRefs = stateRefs(step.until?.refs ?? [], seen);
+  }
   const compiled: CompiledPattern = {
     ...(opts.name !== undefined ? { name: opts.name } : {}),
     spec,
     agents,
     ...(validateInput ? { validateInput } : {}),
     steps,
-    output: { ...(value ? { value } : {}), confidence },
+    output: { ...(value ? { value } : {}), confidence, refs: stateRefs([...(value?.refs ?? []), ...confidence.refs], seen) },
     limits,
   };
   return { ok: true, errors: [], compiled };
@@ -277,6 +302,9 @@ function compileCall(
   if (issues.length > before) return undefined;
   return {
     ...base,
+    // Targets are checked against the selected agents; task and data default to parts of the input.
+    refs: ['agents', ...(task && data ? [] : ['input'])],
+    untilRefs: [],
     kind: 'call',
     strategy,
     ...(agents ? { agents } : {}),
@@ -305,7 +333,7 @@ function compileLet(
   const before = issues.length;
   const out: CompiledLetStep['entries'] = [];
   let env = scope;
-  const ordered = dependencyOrder(entries as Record<string, unknown>);
+  const ordered = dependencyOrder(scope, entries as Record<string, unknown>, limits);
   if (ordered.cycle.length) {
     issues.push({ path: p, message: `entries ${ordered.cycle.join(', ')} refer to each other in a cycle` });
     return undefined;
@@ -355,20 +383,47 @@ function compileNested(
   const before = issues.length;
   const input = r.input === undefined ? undefined : compileExpr(scope, r.input, `${p}.input`, 'any', limits, issues, later);
   if (issues.length > before) return undefined;
-  return { ...base, kind: 'pattern', pattern: r.name, ...(input ? { input } : {}) };
+  // Without an input expression the nested run gets this run's input.
+  return { ...base, refs: input ? [] : ['input'], kind: 'pattern', pattern: r.name, ...(input ? { input } : {}) };
+}
+
+/** Every CEL expression of a compiled step. */
+export function exprsOf(step: CompiledStep): CompiledExpr[] {
+  const own =
+    step.kind === 'call'
+      ? [step.agents, step.route, step.task, step.data]
+      : step.kind === 'let'
+        ? step.entries.map((e) => e.expr)
+        : [step.input];
+  return [step.when, ...own].filter((e): e is CompiledExpr => e !== undefined);
 }
 
 /**
  * Orders `let` entries so each comes after the entries it refers to. Kubernetes does not keep the
  * order of map keys (the API server stores them sorted), so the order written in YAML cannot be
- * relied on. Ties keep their written order. A reference is the entry's name as a whole word.
+ * relied on. Ties keep their written order. References are read from each entry's parsed syntax
+ * tree (cel-ast.ts), so keys are only ever compared as strings: a key like `(a+)+b` is just a name
+ * that no identifier equals (and is reported as not a valid identifier). An entry that does not
+ * parse has no references here; compiling it reports why.
  */
-function dependencyOrder(entries: Record<string, unknown>): { entries: [string, unknown][]; cycle: string[] } {
+function dependencyOrder(
+  env: Environment,
+  entries: Record<string, unknown>,
+  limits: RuntimeLimits,
+): { entries: [string, unknown][]; cycle: string[] } {
   const names = Object.keys(entries);
+  const referenced = (source: unknown): Set<string> => {
+    if (typeof source !== 'string' || source.length > limits.maxExpressionLength) return new Set();
+    try {
+      return exprFacts(env.parse(source).ast).identifiers;
+    } catch {
+      return new Set();
+    }
+  };
   const deps = new Map(
     names.map((n) => {
-      const src = String(entries[n] ?? '');
-      return [n, names.filter((m) => m !== n && new RegExp(`(^|[^A-Za-z0-9_.])${m}(?![A-Za-z0-9_])`).test(src))];
+      const ids = referenced(entries[n]);
+      return [n, names.filter((m) => m !== n && ids.has(m))];
     }),
   );
   const done = new Set<string>();

@@ -8,16 +8,13 @@
 //   weightedMean count it like any other result (it pulls the mean down); majority and consensus
 //   leave it out, because a failed call has no answer to vote for. `succeeded(xs)` filters
 //   failures out explicitly.
-import { asNumber, stableKey } from './values.js';
+import { asNumber, fieldOf, stableKey } from './values.js';
 
-/** A call result as the functions read it (CallResultView or a plain map with the same fields). */
-interface ResultLike {
-  value?: unknown;
-  confidence?: unknown;
-  error?: unknown;
-  expertise?: unknown;
-  [field: string]: unknown;
-}
+/**
+ * A call result as the functions read it: a CallResultView or a map with the same fields (a plain
+ * object, or a Map), read through fieldOf so only its own fields count.
+ */
+type ResultLike = object;
 
 function numbers(fn: string, xs: unknown[]): number[] {
   return xs.map((x, i) => {
@@ -34,17 +31,20 @@ function nonEmpty(fn: string, xs: unknown[]): void {
 function results(fn: string, xs: unknown[]): ResultLike[] {
   return xs.map((x, i) => {
     if (!x || typeof x !== 'object' || Array.isArray(x)) throw new Error(`${fn}(): element ${i} is not a call result`);
-    return x as ResultLike;
+    return x;
   });
 }
 
 function confidenceOf(fn: string, r: ResultLike, i: number): number {
-  const c = asNumber(r.confidence);
+  const c = asNumber(fieldOf(r, 'confidence'));
   if (c === undefined) throw new Error(`${fn}(): element ${i} has no numeric confidence`);
   return c;
 }
 
-const failed = (r: ResultLike): boolean => typeof r.error === 'string' && r.error !== '';
+const failed = (r: ResultLike): boolean => {
+  const error = fieldOf(r, 'error');
+  return typeof error === 'string' && error !== '';
+};
 
 export function sum(xs: unknown[]): number {
   return numbers('sum', xs).reduce((a, b) => a + b, 0);
@@ -93,7 +93,7 @@ export function weightedMean(xs: unknown[], field = 'expertise'): number {
   let plain = 0;
   rs.forEach((r, i) => {
     const c = confidenceOf('weightedMean', r, i);
-    const w = asNumber(r[field]);
+    const w = asNumber(fieldOf(r, field));
     if (w === undefined) throw new Error(`weightedMean(): element ${i} has no numeric '${field}'`);
     if (w < 0) throw new Error(`weightedMean(): element ${i} has negative weight ${w}`);
     num += c * w;
@@ -119,10 +119,8 @@ function groups(fn: string, xs: unknown[], field?: string): { groups: Group[]; v
   if (voters.length === 0) throw new Error(`${fn}() of an empty list (no successful results)`);
   const byKey = new Map<string, Group>();
   for (const r of voters) {
-    let v: unknown = r.value ?? null;
-    if (field !== undefined) {
-      v = v && typeof v === 'object' && !Array.isArray(v) ? ((v as Record<string, unknown>)[field] ?? null) : null;
-    }
+    let v: unknown = fieldOf(r, 'value') ?? null;
+    if (field !== undefined) v = Array.isArray(v) ? null : (fieldOf(v, field) ?? null);
     const key = stableKey(v);
     const g = byKey.get(key);
     if (g) g.members.push(r);

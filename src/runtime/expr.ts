@@ -1,7 +1,11 @@
 // One CEL expression, checked once at compile time and evaluated many times at run time.
+// After cel-js has checked it, the expression's `matches` calls are routed to RE2 (see
+// routeMatchesToRe2) and a literal pattern is compiled then, so an invalid one is a compile error.
 import type { Environment } from '@marcbachmann/cel-js';
+import { exprFacts, type CelNode } from './cel-ast.js';
 import { errorMessage, type CompileIssue } from './errors.js';
 import type { RuntimeLimits } from './limits.js';
+import { re2, re2Test } from './re2.js';
 
 export interface CompiledExpr {
   /** Where it is in the Pattern, e.g. `steps[1].let.high`. */
@@ -9,7 +13,9 @@ export interface CompiledExpr {
   source: string;
   /** The type cel-js inferred, e.g. `double`, `list<CallResult>`, `dyn`. */
   type: string;
-  evaluate(ctx: Record<string, unknown>): unknown;
+  /** Free variables the expression reads (`input`, step names, let entries). */
+  refs: string[];
+  evaluate(ctx: Map<string, unknown>): unknown;
 }
 
 /** What an expression's result must be; `dyn` always passes (checked again at run time). */
@@ -49,6 +55,39 @@ function reword(message: string, laterSteps: ReadonlySet<string>): string {
   return message;
 }
 
+/** The CEL type name of a run-time value, for overload errors. */
+function celTypeName(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'bigint') return 'int';
+  if (typeof v === 'number') return 'double';
+  if (typeof v === 'string' || typeof v === 'boolean') return typeof v === 'string' ? 'string' : 'bool';
+  if (Array.isArray(v)) return 'list';
+  return v instanceof Uint8Array ? 'bytes' : 'map';
+}
+
+/**
+ * CEL specifies RE2 for `matches`; cel-js 8 runs `new RegExp(pattern).test(s)` and cannot register
+ * another `string.matches` (overlapping signatures are refused). Its checker leaves the function a
+ * call node runs in the node's `handle`, which its evaluator calls with the evaluated receiver and
+ * arguments: replacing it on every `matches` node of a checked expression routes the call to RE2.
+ * `assertMatchesUsesRe2` (cel-matches.ts) proves at start-up that this still holds.
+ */
+function routeMatchesToRe2(node: CelNode): void {
+  node.handle = (args: unknown[]) => {
+    const [text, pattern] = args;
+    if (typeof text !== 'string' || typeof pattern !== 'string') {
+      throw new Error(`found no matching overload for '${celTypeName(text)}.matches(${celTypeName(pattern)})'`);
+    }
+    return re2Test(pattern, text);
+  };
+}
+
+/** The pattern of `s.matches('literal')`, when it is a literal. */
+function literalPattern(node: CelNode): string | undefined {
+  const arg = (node.args as [string, unknown, CelNode[]])[2][0];
+  return arg?.op === 'value' && typeof arg.args === 'string' ? arg.args : undefined;
+}
+
 /**
  * Parses and type-checks `source` in `env`. Problems go to `issues` (and undefined is returned) so
  * the caller can go on and report every problem in the Pattern.
@@ -80,6 +119,14 @@ export function compileExpr(
     issues.push({ path, message: reword(errorMessage(err), laterSteps) });
     return undefined;
   }
+  const facts = exprFacts(parsed.ast);
+  if (facts.comprehensionNesting > limits.maxComprehensionNesting) {
+    issues.push({
+      path,
+      message: `comprehensions (all, exists, exists_one, map, filter) are nested ${facts.comprehensionNesting} deep, the limit is ${limits.maxComprehensionNesting}`,
+    });
+    return undefined;
+  }
   const checked = parsed.check();
   if (!checked.valid) {
     issues.push({ path, message: reword(errorMessage(checked.error), laterSteps) });
@@ -90,5 +137,17 @@ export function compileExpr(
     issues.push({ path, message: `must evaluate to ${EXPECT_TEXT[expect]}, but its type is ${type}` });
     return undefined;
   }
-  return { path, source, type, evaluate: (ctx) => parsed(ctx) };
+  for (const call of facts.matchesCalls) {
+    const pattern = literalPattern(call);
+    if (pattern !== undefined) {
+      try {
+        re2(pattern);
+      } catch (err) {
+        issues.push({ path, message: `matches(): ${errorMessage(err)}` });
+        return undefined;
+      }
+    }
+    routeMatchesToRe2(call);
+  }
+  return { path, source, type, refs: [...facts.identifiers], evaluate: (ctx) => parsed(ctx) };
 }

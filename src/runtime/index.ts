@@ -13,9 +13,14 @@ export type {
   Strategy,
 } from './compile.js';
 export { inputError, runPattern } from './run.js';
-export type { RunOptions, RunResult } from './run.js';
-export { PatternRunError } from './errors.js';
-export type { CompileIssue } from './errors.js';
+export type { InputCheckOptions, RunOptions, RunResult } from './run.js';
+export { inProcessEvaluator } from './evaluator.js';
+export type { EvaluationRequest, EvaluationResponse, Evaluator } from './evaluator.js';
+export { evaluateBatch } from './evaluate.js';
+export type { BatchResult, EvalBatch, EvalState } from './evaluate.js';
+export { EvaluationBudgetExceeded, EvaluatorStopped, PatternRunError } from './errors.js';
+export type { BudgetReason, CompileIssue } from './errors.js';
+export { assertMatchesUsesRe2 } from './cel-env.js';
 export { matchesSelector, matchingAgents, selectAgents } from './selection.js';
 export type { AgentRequirements, LabelSelector, SelectionResult } from './selection.js';
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js';

@@ -1,15 +1,20 @@
 // runPattern: validates the input, selects agents, runs the steps in order and evaluates the
 // output. Steps already recorded in `completedSteps` are not run again (their stored result is
 // reused), which is how the operator resumes after a crash without calling agents twice.
+//
+// A run keeps its state as plain JSON (input, selected agents, each step's result: what status
+// persists) and hands each batch of expressions to its Evaluator, which rebuilds CEL values from
+// that state (evaluate.ts). Every evaluation's time counts against the run's budget
+// (limits.maxRunEvaluationMs), nested runs included.
 import type { CompiledPattern, CompiledStep } from './compile.js';
 import { compilePattern } from './compile.js';
-import { describeValue, evaluateIn, runCallStep, type CallContext } from './call-step.js';
-import { errorMessage, PatternRunError } from './errors.js';
-import { describeErrors } from './input-schema.js';
+import { runCallStep, type CallContext, type PlainCallResult } from './call-step.js';
+import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunError } from './errors.js';
+import { batchPath, checkSize, evaluateBatch, runsTenantCode, stateFor, type BatchResult, type EvalBatch, type EvalState } from './evaluate.js';
+import { inProcessEvaluator, type Evaluator } from './evaluator.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
 import { selectAgents } from './selection.js';
 import type { AgentCallResult, AgentCaller, AgentInfo, PatternResolver, StepOutcome } from './types.js';
-import { AgentView, asNumber, CallResultView, jsonBytes, PatternResultView, toPlain } from './values.js';
 
 export interface RunOptions {
   input: unknown;
@@ -26,8 +31,12 @@ export interface RunOptions {
   completedSteps?: Record<string, StepOutcome>;
   /** Called after each step finishes (also when it fails), so progress can be persisted. */
   onStep?: (outcome: StepOutcome) => void | Promise<void>;
-  /** Run-time limits (maxCalls, maxDepth, maxResultBytes); default: those the Pattern was compiled with. */
+  /** Run-time limits (maxCalls, maxDepth, maxResultBytes, maxRunEvaluationMs); default: those the Pattern was compiled with. */
   limits?: Partial<RuntimeLimits>;
+  /** Where expressions are evaluated; default inProcessEvaluator. The operator passes its sandbox. */
+  evaluator?: Evaluator;
+  /** Whose run this is, for the evaluator's fairness between tenants (the namespace); default ''. */
+  tenant?: string;
 }
 
 export interface RunResult {
@@ -38,7 +47,7 @@ export interface RunResult {
 }
 
 interface RunState {
-  budget: { calls: number };
+  budget: { calls: number; evaluationMs: number };
   /** Pattern names from the outermost run to this one, for cycle detection. */
   chain: string[];
   limits: RuntimeLimits;
@@ -46,42 +55,94 @@ interface RunState {
 
 export async function runPattern(compiled: CompiledPattern, opts: RunOptions): Promise<RunResult> {
   const limits = resolveLimits({ ...compiled.limits, ...(opts.limits ?? {}) });
-  return run(compiled, opts, { budget: { calls: 0 }, chain: [opts.patternName], limits });
+  return run(compiled, opts, { budget: { calls: 0, evaluationMs: 0 }, chain: [opts.patternName], limits });
+}
+
+/** Evaluation options of inputError: the same as a run's. */
+export type InputCheckOptions = Pick<RunOptions, 'evaluator' | 'tenant' | 'signal'>;
+
+/** Why `input` does not fit the pattern's input schema (as a PatternRunError), or undefined. */
+export async function inputError(compiled: CompiledPattern, input: unknown, opts: InputCheckOptions = {}): Promise<PatternRunError | undefined> {
+  const evaluations = new RunEvaluations(compiled, opts, { evaluationMs: 0 }, compiled.limits, input);
+  try {
+    await evaluations.evaluate({ kind: 'input' });
+    return undefined;
+  } catch (err) {
+    if (err instanceof PatternRunError) return err;
+    throw err;
+  }
 }
 
 const now = () => new Date().toISOString();
 
-/** A stored step result as later expressions see it (the same shape a fresh run gives them). */
-function hydrate(step: CompiledStep, outcome: StepOutcome): unknown {
-  if (outcome.phase === 'Skipped' || outcome.result === null || outcome.result === undefined) return null;
-  switch (step.kind) {
-    case 'call':
-      return Array.isArray(outcome.result) ? outcome.result.map((r) => CallResultView.fromPlain(r)) : [];
-    case 'pattern': {
-      const r = outcome.result as { value?: unknown; confidence?: unknown };
-      return new PatternResultView(r.value ?? null, asNumber(r.confidence) ?? 0);
-    }
-    case 'let':
-      return outcome.result;
-  }
-}
+/**
+ * Input objects already found valid, per compiled Pattern: the operator checks an Execution's input
+ * before it claims the run, and the run checks it again; the same (never mutated) object is not
+ * sent twice.
+ */
+const validInputs = new WeakMap<CompiledPattern, WeakSet<object>>();
 
-/** Why `input` does not fit the pattern's input schema (as a PatternRunError), or undefined. */
-export function inputError(compiled: CompiledPattern, input: unknown): PatternRunError | undefined {
-  if (!compiled.validateInput || compiled.validateInput(input === undefined ? {} : input)) return undefined;
-  return new PatternRunError(`does not match the pattern's schema: ${describeErrors(compiled.validateInput.errors)}`, 'input');
+/** One run's evaluations: its state as plain JSON, its evaluator, and its share of the evaluation budget. */
+class RunEvaluations {
+  readonly state: Required<EvalState>;
+
+  constructor(
+    private readonly compiled: CompiledPattern,
+    private readonly opts: InputCheckOptions,
+    private readonly budget: { evaluationMs: number },
+    private readonly limits: RuntimeLimits,
+    input: unknown,
+  ) {
+    this.state = { input: input === undefined ? {} : input, agents: [], steps: {} };
+  }
+
+  async evaluate(batch: EvalBatch): Promise<BatchResult> {
+    const { input } = this.state;
+    const known = batch.kind === 'input' && typeof input === 'object' && input !== null ? input : undefined;
+    if (known && validInputs.get(this.compiled)?.has(known)) return { kind: 'input' };
+    if (!runsTenantCode(this.compiled, batch)) {
+      return evaluateBatch(this.compiled, batch, stateFor(this.compiled, batch, this.state), { maxResultBytes: this.limits.maxResultBytes });
+    }
+    const result = await this.evaluateBudgeted(batch);
+    if (known) {
+      let set = validInputs.get(this.compiled);
+      if (!set) validInputs.set(this.compiled, (set = new WeakSet()));
+      set.add(known);
+    }
+    return result;
+  }
+
+  private async evaluateBudgeted(batch: EvalBatch): Promise<BatchResult> {
+    const { path, step } = batchPath(this.compiled, batch);
+    const limit = this.limits.maxRunEvaluationMs;
+    const exceeded = () =>
+      new EvaluationBudgetExceeded('run', `evaluations of this run exceeded their budget of ${limit}ms`, path, step);
+    if (this.budget.evaluationMs >= limit) throw exceeded();
+    const { result, elapsedMs } = await (this.opts.evaluator ?? inProcessEvaluator).evaluate({
+      compiled: this.compiled,
+      batch,
+      state: stateFor(this.compiled, batch, this.state),
+      tenant: this.opts.tenant ?? '',
+      budgetMs: Math.ceil(limit - this.budget.evaluationMs),
+      maxResultBytes: this.limits.maxResultBytes,
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    });
+    this.budget.evaluationMs += elapsedMs;
+    // An evaluator that cannot interrupt (in-process) may overrun; the run stops there.
+    if (this.budget.evaluationMs > limit) throw exceeded();
+    return result;
+  }
 }
 
 async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState): Promise<RunResult> {
   const { limits } = state;
-  const input = opts.input === undefined ? {} : opts.input;
-  const badInput = inputError(compiled, input);
-  if (badInput) throw badInput;
+  const evaluations = new RunEvaluations(compiled, opts, state.budget, limits, opts.input);
+  await evaluations.evaluate({ kind: 'input' });
   const selection = selectAgents(opts.candidates, compiled.agents);
   if (!selection.ok) throw new PatternRunError(selection.message, 'agents');
   const selected = selection.agents;
+  evaluations.state.agents = selected;
 
-  const ctx: Record<string, unknown> = { input, agents: selected.map((a) => new AgentView(a)) };
   const outcomes: StepOutcome[] = [];
   const calls: AgentCallResult[] = [];
   const cc: CallContext = {
@@ -96,7 +157,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
   for (const step of compiled.steps) {
     const done = opts.completedSteps?.[step.name];
     if (done && (done.phase === 'Succeeded' || done.phase === 'Skipped')) {
-      ctx[step.name] = hydrate(step, done);
+      evaluations.state.steps[step.name] = done.phase === 'Skipped' ? null : (done.result ?? null);
       outcomes.push(done);
       calls.push(...done.calls);
       state.budget.calls += done.calls.length;
@@ -105,27 +166,22 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
     if (opts.signal?.aborted) throw new PatternRunError('run aborted', step.path, step.name);
 
     const startedAt = now();
-    let celValue: unknown = null;
     let plain: unknown = null;
     let stepCalls: AgentCallResult[] = [];
     let phase: StepOutcome['phase'] = 'Succeeded';
     try {
-      const go = step.when ? evaluateIn(step.when, ctx, step.name) : true;
-      if (typeof go !== 'boolean') {
-        throw new PatternRunError(`evaluated to ${describeValue(go)}, expected a bool`, step.when!.path, step.name);
-      }
-      if (!go) {
+      const planned = await evaluations.evaluate({ kind: 'step', index: step.index });
+      if (planned.kind === 'skipped') {
         phase = 'Skipped';
       } else {
-        ({ celValue, plain, stepCalls } = await runStep(step, ctx, selected, cc, compiled, opts, state));
+        ({ plain, stepCalls } = await runStep(step, planned, selected, cc, evaluations, compiled, opts, state));
         // Calls cut short by the abort came back as failed results: no answer to build on.
         if (opts.signal?.aborted) throw new PatternRunError('run aborted', step.path, step.name);
-        const size = jsonBytes(plain);
-        if (size > limits.maxResultBytes) {
-          throw new PatternRunError(`result is ${size} bytes of JSON, the limit is ${limits.maxResultBytes}`, step.path, step.name);
-        }
+        checkSize(plain, limits.maxResultBytes, step.path, step.name);
       }
     } catch (err) {
+      // The evaluator was shut down: not this step's failure; the run is abandoned and resumes elsewhere.
+      if (err instanceof EvaluatorStopped) throw err;
       const e = err instanceof PatternRunError ? err : new PatternRunError(errorMessage(err), step.path, step.name);
       const failed: StepOutcome = {
         name: step.name,
@@ -140,7 +196,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
       await opts.onStep?.(failed);
       throw e;
     }
-    ctx[step.name] = celValue;
+    evaluations.state.steps[step.name] = plain;
     const outcome: StepOutcome = {
       name: step.name,
       phase,
@@ -154,61 +210,52 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
     await opts.onStep?.(outcome);
   }
 
-  const last = outcomes[outcomes.length - 1];
-  const value = compiled.output.value ? toPlain(evaluateIn(compiled.output.value, ctx, '')) : (last?.result ?? null);
-  const size = jsonBytes(value);
-  if (size > limits.maxResultBytes) {
-    throw new PatternRunError(`result is ${size} bytes of JSON, the limit is ${limits.maxResultBytes}`, 'output.value');
-  }
-  const raw = evaluateIn(compiled.output.confidence, ctx, '');
-  const confidence = asNumber(raw);
-  // Never clamp silently: a formula giving 1.1 is a bug the author must see.
-  if (confidence === undefined || !Number.isFinite(confidence) || confidence < 0 || confidence > 1) {
-    throw new PatternRunError(`evaluated to ${describeValue(raw)}, expected a number in [0,1]`, 'output.confidence');
-  }
-  return { value, confidence, steps: outcomes, calls };
+  const output = (await evaluations.evaluate({ kind: 'output' })) as Extract<BatchResult, { kind: 'output' }>;
+  const value = 'value' in output ? output.value : (outcomes[outcomes.length - 1]?.result ?? null);
+  checkSize(value, limits.maxResultBytes, 'output.value');
+  return { value, confidence: output.confidence, steps: outcomes, calls };
 }
 
 interface StepValue {
-  celValue: unknown;
   plain: unknown;
   stepCalls: AgentCallResult[];
 }
 
 async function runStep(
   step: CompiledStep,
-  ctx: Record<string, unknown>,
+  planned: BatchResult,
   selected: AgentInfo[],
   cc: CallContext,
+  evaluations: RunEvaluations,
   compiled: CompiledPattern,
   opts: RunOptions,
   state: RunState,
 ): Promise<StepValue> {
-  switch (step.kind) {
+  switch (planned.kind) {
     case 'call': {
-      const { results, calls } = await runCallStep(step, ctx, selected, cc);
-      return { celValue: results, plain: toPlain(results), stepCalls: calls };
+      const agents = planned.agents.map((n) => selected.find((a) => a.name === n)!);
+      const until =
+        step.kind === 'call' && step.until
+          ? async (result: PlainCallResult) => {
+              const judged = await evaluations.evaluate({ kind: 'until', index: step.index, result });
+              return judged.kind === 'until' && judged.met;
+            }
+          : undefined;
+      const { results, calls } = await runCallStep(step as Extract<CompiledStep, { kind: 'call' }>, { ...planned, agents }, cc, until);
+      return { plain: results, stepCalls: calls };
     }
-    case 'let': {
-      const local = { ...ctx };
-      const out: Record<string, unknown> = {};
-      for (const { name, expr } of step.entries) {
-        const v = evaluateIn(expr, local, step.name);
-        local[name] = v;
-        out[name] = v;
-      }
-      // Later steps get the plain JSON form, exactly what a resumed run reads back from storage.
-      const plain = toPlain(out);
-      return { celValue: plain, plain, stepCalls: [] };
-    }
+    case 'let':
+      return { plain: planned.value, stepCalls: [] };
     case 'pattern':
-      return runNested(step, ctx, compiled, opts, state);
+      return runNested(step as Extract<CompiledStep, { kind: 'pattern' }>, planned.input, compiled, opts, state);
+    default:
+      throw new Error(`evaluator answered ${planned.kind} for step ${step.name}`);
   }
 }
 
 async function runNested(
   step: Extract<CompiledStep, { kind: 'pattern' }>,
-  ctx: Record<string, unknown>,
+  input: unknown,
   compiled: CompiledPattern,
   opts: RunOptions,
   state: RunState,
@@ -236,7 +283,6 @@ async function runNested(
     const why = nested.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
     throw new PatternRunError(`pattern '${name}' is invalid: ${why}`, `${path}.name`, step.name);
   }
-  const input = step.input ? toPlain(evaluateIn(step.input, ctx, step.name)) : ctx.input;
   let result: RunResult;
   try {
     result = await run(
@@ -247,17 +293,18 @@ async function runNested(
         caller: opts.caller,
         ...(opts.resolvePattern ? { resolvePattern: opts.resolvePattern } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.evaluator ? { evaluator: opts.evaluator } : {}),
+        ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
         taskIdPrefix: `${opts.taskIdPrefix}/${step.name}`,
         patternName: name,
       },
       { ...state, chain },
     );
   } catch (err) {
-    throw new PatternRunError(`in pattern '${name}': ${errorMessage(err)}`, path, step.name);
+    if (err instanceof EvaluatorStopped) throw err;
+    const message = `in pattern '${name}': ${errorMessage(err)}`;
+    if (err instanceof EvaluationBudgetExceeded) throw new EvaluationBudgetExceeded(err.reason, message, path, step.name);
+    throw new PatternRunError(message, path, step.name);
   }
-  return {
-    celValue: new PatternResultView(result.value, result.confidence),
-    plain: { value: result.value, confidence: result.confidence },
-    stepCalls: result.calls,
-  };
+  return { plain: { value: result.value, confidence: result.confidence }, stepCalls: result.calls };
 }

@@ -4,6 +4,11 @@
 // (a typo such as `r.confidenc` is then a compile error, not a run-time surprise). Everything that
 // leaves the runtime (step results, the output) goes through toPlain: BigInt → number, class
 // instances and Maps → plain objects, so it can be stored as JSON and fed back on resume.
+//
+// Keys are data, never structure: a tenant's `__proto__` or `constructor` key is kept as an own
+// property (setOwn), read only as an own property (fieldOf), and never changes a prototype. cel-js
+// takes an object's `constructor` property for its type, so toCel hands CEL a Map for an object
+// that has a `constructor` key.
 import type { AgentCallResult, AgentInfo } from './types.js';
 
 /** One agent answer inside CEL: `{agent, endpoint, value, confidence, reasoning, uncertainties, latencyMs, error, expertise}`. */
@@ -52,7 +57,7 @@ export class CallResultView {
     return new CallResultView({
       agent: String(o.agent ?? ''),
       endpoint: typeof o.endpoint === 'string' ? o.endpoint : '',
-      value: o.value,
+      value: toCel(o.value),
       confidence: typeof o.confidence === 'number' ? o.confidence : 0,
       reasoning: typeof o.reasoning === 'string' ? o.reasoning : '',
       uncertainties: Array.isArray(o.uncertainties) ? o.uncertainties.map(String) : [],
@@ -73,7 +78,7 @@ export class AgentView {
     this.name = a.name;
     this.capabilities = [...a.capabilities];
     this.expertise = a.expertise;
-    this.labels = { ...a.labels };
+    this.labels = toCel({ ...a.labels }) as Record<string, string>;
   }
 }
 
@@ -83,6 +88,43 @@ export class PatternResultView {
     public value: unknown,
     public confidence: number,
   ) {}
+}
+
+/** Sets an own data property; for `__proto__`, assignment would replace the prototype instead. */
+export function setOwn(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+}
+
+/** A field of a map-like value (plain object, Map or view), read as an own property only. */
+export function fieldOf(o: unknown, key: string): unknown {
+  if (o instanceof Map) return o.get(key);
+  if (o !== null && typeof o === 'object' && Object.hasOwn(o, key)) return (o as Record<string, unknown>)[key];
+  return undefined;
+}
+
+/**
+ * A plain JSON value as CEL reads it: the same value, except that an object with an own
+ * `constructor` key (and everything above it) is copied, that object becoming a Map.
+ */
+export function toCel(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    v.forEach((x, i) => {
+      const c = toCel(x);
+      if (c !== x) (out ??= [...v])[i] = c;
+    });
+    return out ?? v;
+  }
+  const entries = Object.entries(v);
+  if (Object.hasOwn(v, 'constructor')) return new Map(entries.map(([k, x]) => [k, toCel(x)]));
+  let out: Record<string, unknown> | undefined;
+  for (const [k, x] of entries) {
+    const c = toCel(x);
+    if (c !== x) setOwn((out ??= { ...v }), k, c);
+  }
+  return out ?? v;
 }
 
 /**
@@ -98,7 +140,7 @@ export function toPlain(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(toPlain);
   if (v instanceof Map) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of v) out[String(k)] = toPlain(x);
+    for (const [k, x] of v) setOwn(out, String(k), toPlain(x));
     return out;
   }
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
@@ -120,7 +162,7 @@ export function toPlain(v: unknown): unknown {
       return String(v);
     }
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = toPlain(x);
+    for (const [k, x] of Object.entries(v)) setOwn(out, k, toPlain(x));
     return out;
   }
   return null;

@@ -9,7 +9,7 @@ import { IMMUTABLE_SPEC_MESSAGE } from '../api/schema/execution.js';
 import type { Execution, Pattern } from '../api/types.js';
 import { resolvePatternRevision } from '../controllers/pattern-revisions.js';
 import type { OperatorContext } from '../manager/context.js';
-import { compilePattern, type CompileResult } from '../runtime/index.js';
+import { compilePattern, type CompileResult, type Evaluator } from '../runtime/index.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
 import { inputProblem } from './input-check.js';
 
@@ -18,7 +18,11 @@ export class ExecutionValidator implements Validator<Execution> {
   /** Compiling CEL is costly: once per Pattern object (a new object after any change). */
   private readonly compiled = new WeakMap<object, CompileResult>();
 
-  constructor(private readonly ctx: Pick<OperatorContext, 'caches'>) {}
+  constructor(
+    private readonly ctx: Pick<OperatorContext, 'caches'>,
+    /** Where input schemas are evaluated: the operator's sandbox (default in-process). */
+    private readonly evaluator?: Evaluator,
+  ) {}
 
   async validateCreate(obj: Execution, req: AdmissionRequest<Execution>): Promise<Verdict> {
     const namespace = req.namespace ?? obj.metadata?.namespace ?? '';
@@ -38,7 +42,7 @@ export class ExecutionValidator implements Validator<Execution> {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return { problems: [{ field: 'spec.patternRef', message: `Pattern ${ref.name} is invalid: ${why}` }] };
     }
-    const bad = await inputProblem(compiled.compiled, obj.spec.input);
+    const bad = await inputProblem(compiled.compiled, obj.spec.input, { ...(this.evaluator ? { evaluator: this.evaluator } : {}), tenant: namespace });
     const problems: Problem[] = bad ? [{ field: 'spec.input', message: bad.replace(/^input: /, '') }] : [];
     return { problems };
   }

@@ -3,6 +3,7 @@
 // operator manages or from a directory. Ready (and so in the Service's endpoints) once it serves.
 import { GROUP, VERSION } from '../api/types.js';
 import type { OperatorContext } from '../manager/context.js';
+import type { Evaluator } from '../runtime/index.js';
 import { AgentValidator, type SecretRefPolicy } from './agent-validator.js';
 import { DEFAULT_POLICY, type RotationPolicy } from './cert-rotation.js';
 import { type CertificateSource, DirectoryCertificates, SecretCertificates } from './certificate-sources.js';
@@ -27,6 +28,8 @@ export interface WebhookOptions {
   };
   agentSecretRefs?: SecretRefPolicy;
   deadlineMs?: number;
+  /** Where Execution inputs are checked against their schema: the operator's evaluation sandbox. */
+  evaluator?: Evaluator;
 }
 
 /** The DNS names a Service is reached by from the API server. */
@@ -42,7 +45,7 @@ export class AdmissionWebhook {
     this.server = new AdmissionServer({ port: opts.port, host: opts.host, deadlineMs: opts.deadlineMs })
       .register(validatePath(GROUP, VERSION, 'Agent'), new AgentValidator(ctx.rest, opts.agentSecretRefs ?? 'allow'))
       .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx))
-      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx));
+      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator));
     if (opts.certDir) {
       this.source = new DirectoryCertificates(opts.certDir);
     } else if (opts.secret) {

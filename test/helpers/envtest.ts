@@ -7,6 +7,7 @@ import { KubeRest } from '../../src/k8s/rest.js';
 import type { ExecutionControllerOptions } from '../../src/controllers/execution-controller.js';
 import { Manager, type ManagerOptions } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
+import { SandboxPool } from '../../src/sandbox/index.js';
 
 export interface TestEnv {
   cp: ControlPlane;
@@ -63,12 +64,15 @@ export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeC
  */
 export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = {}): Manager {
   const { workers = 4, executions, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
+  // The operator's default evaluation sandbox, stopped with the Manager.
+  const sandbox = new SandboxPool();
   return new Manager({
     kubeConfig: env.kubeConfig,
     httpAddress: false,
     leaderElection: false,
     ...manager,
-    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, executions }),
+    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, executions, sandbox }),
+    runnables: () => [sandbox],
   });
 }
 

@@ -7,6 +7,7 @@ import { freePort } from '../../src/envtest/control-plane.js';
 import { isNotFound } from '../../src/k8s/rest.js';
 import { Manager } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
+import { SandboxPool } from '../../src/sandbox/index.js';
 import type { SecretRefPolicy } from '../../src/webhook/agent-validator.js';
 import type { RotationPolicy } from '../../src/webhook/cert-rotation.js';
 import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
@@ -31,14 +32,18 @@ export interface WebhookOperatorOptions {
 
 /** The operator (not started) with the webhook on `port`, certificates in a Secret, caBundle kept in `configuration`. */
 export function webhookOperator(env: TestEnv, o: WebhookOperatorOptions): Manager {
+  // One evaluation sandbox for the controllers and the webhook, as the operator has, stopped with the Manager.
+  const sandbox = new SandboxPool();
   return new Manager({
     kubeConfig: env.kubeConfig,
     httpAddress: false,
     leaderElection: false,
     identity: o.identity,
-    controllers: (ctx) => (o.controllers === false ? [] : operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 } })),
+    controllers: (ctx) => (o.controllers === false ? [] : operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, sandbox })),
     runnables: (ctx) => [
+      sandbox,
       new AdmissionWebhook(ctx, {
+        evaluator: sandbox,
         port: o.port,
         host: '127.0.0.1',
         agentSecretRefs: o.agentSecretRefs,

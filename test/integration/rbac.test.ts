@@ -28,6 +28,7 @@ import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EVENTS, EXECUTIONS, LEASES, 
 import { AGENT_LABEL } from '../../src/manager/context.js';
 import { Manager } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
+import { SandboxPool } from '../../src/sandbox/index.js';
 import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
 import { validatingWebhookConfiguration } from '../../src/webhook/configuration.js';
 import { AdmissionWebhook } from '../../src/webhook/index.js';
@@ -288,6 +289,7 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     contexts: [{ name: `${user}@envtest`, cluster: 'envtest', user }],
     currentContext: `${user}@envtest`,
   });
+  const sandbox = new SandboxPool();
   const mgr = new Manager({
     kubeConfig,
     identity: id,
@@ -295,9 +297,11 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     httpAddress: false,
     workers: 2,
     leaderElection: { namespace: LEASE_NS, name: `parallax-${id}`, retryPeriodMs: 1000 },
-    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 } }),
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 }, sandbox }),
     runnables: (ctx) => [
+      sandbox,
       new AdmissionWebhook(ctx, {
+        evaluator: sandbox,
         port: webhookPort,
         host: '127.0.0.1',
         agentSecretRefs: 'author',

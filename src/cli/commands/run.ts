@@ -60,7 +60,7 @@ Examples:
           const pattern = await request(target, { verb: 'get', resource: 'patterns.parallax.ai', object: `Pattern "${patternName}"`, namespace: ns }, (rest) =>
             rest.get<Pattern>(resourcePath(PATTERNS, ns, patternName)),
           );
-          checkInput(pattern, input);
+          await checkInput(pattern, input);
           const path = resourcePath(EXECUTIONS, ns) + (dryRun === 'server' ? '?dryRun=All' : '');
           const created = await request(target, { verb: 'create', resource: 'executions.parallax.ai', namespace: ns }, (rest) =>
             rest.create<Execution>(path, { ...exec, metadata: { ...exec.metadata, namespace: ns } }),
@@ -92,10 +92,10 @@ export function executionFor(pattern: string, input: unknown, opts: Pick<RunFlag
  * same check (the same compiled schema) the operator applies. A Pattern this CLI cannot compile is
  * left to the operator, whose status says why.
  */
-function checkInput(pattern: Pattern, input: unknown): void {
+async function checkInput(pattern: Pattern, input: unknown): Promise<void> {
   const compiled = compilePattern(pattern.spec, { name: pattern.metadata.name! });
   if (!compiled.ok || !compiled.compiled) return;
-  const bad = inputError(compiled.compiled, input);
+  const bad = await inputError(compiled.compiled, input);
   if (bad) throw new CliError(`input for Pattern "${pattern.metadata.name}" ${bad.message.slice(bad.path.length + 2)}`);
 }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
 import type { PatternSpec } from '../../../src/api/types.js';
 import { CannedCaller, agentInfos, type Fixture } from '../../../src/cli/mock-agents.js';
-import { compilePattern, runPattern, type AgentInfo, type RunResult } from '../../../src/runtime/index.js';
+import { compilePattern, PatternRunError, runPattern, type AgentInfo, type RunResult } from '../../../src/runtime/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const samplePath = (name: string) => resolve(ROOT, 'config/samples/patterns', `${name}.yaml`);
@@ -62,3 +62,14 @@ export const agent = (name: string, expertise = 0.8, capabilities = ['code-analy
 });
 
 export type V = Record<string, any>;
+
+/** The PatternRunError a run fails with (the test fails if it succeeds or throws anything else). */
+export async function runError(p: Promise<unknown>): Promise<PatternRunError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(PatternRunError);
+    return err as PatternRunError;
+  }
+  throw new Error('expected the run to fail');
+}

@@ -2,7 +2,6 @@
 import type { PatternSpec } from '../../../src/api/types.js';
 import {
   compilePattern,
-  PatternRunError,
   runPattern,
   type AgentCallRequest,
   type AgentCallResult,
@@ -10,7 +9,7 @@ import {
   type RunOptions,
   type StepOutcome,
 } from '../../../src/runtime/index.js';
-import { agent } from './helpers.js';
+import { agent, runError } from './helpers.js';
 
 type Reply = { confidence: number; value?: unknown; error?: string; wait?: Promise<void> };
 
@@ -44,16 +43,6 @@ const opts = (caller: AgentCaller, extra: Partial<RunOptions> = {}): RunOptions 
   patternName: 'p',
   ...extra,
 });
-
-async function runError(p: Promise<unknown>): Promise<PatternRunError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(PatternRunError);
-    return err as PatternRunError;
-  }
-  throw new Error('expected the run to fail');
-}
 
 describe('call strategies', () => {
   test('parallel: all selected agents, sorted by name, with task, data and task ids', async () => {

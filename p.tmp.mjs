@@ -1,0 +1,1 @@
+import { loadProtocol } from './src/sdk/protocol.ts';
