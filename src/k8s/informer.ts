@@ -12,7 +12,6 @@
 // - An object whose uid changed under the same name (deleted and created again, possibly while the
 //   watch was down) is reported as delete of the old one and add of the new one, never as an update.
 // - Handlers run synchronously in cache order; a handler that throws is logged and does not stop others.
-import { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.js';
 import { loggerFor } from '../observability/logger.js';
 import { KubeApiError, KubeRest, resourcePath } from './rest.js';
@@ -45,7 +44,6 @@ export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerHandlers<T>[] = [];
   private readonly log: Logger;
-  private readonly watcher: Watch;
   private resourceVersion = '';
   /** The open watch of the current generation, if any. */
   private abort?: AbortController;
@@ -65,7 +63,6 @@ export class Informer<T extends KubeObject> {
     private readonly opts: InformerOptions<T> = {},
   ) {
     this.log = loggerFor('informer', { resource: resource.plural });
-    this.watcher = new Watch(rest.kubeConfig);
     this.synced = new Promise((r) => (this.syncedResolve = r));
   }
 
@@ -130,20 +127,21 @@ export class Informer<T extends KubeObject> {
       this.syncedResolve();
       this.scheduleResync();
       this.failures = 0;
-      await this.watch(gen);
+      this.watch(gen);
     } catch (err) {
       if (gen === this.generation) this.retry(err, true);
     }
   }
 
-  private async watch(gen: number): Promise<void> {
+  private watch(gen: number): void {
     if (this.stopped || gen !== this.generation) return;
     const timeout = this.opts.watchTimeoutSeconds ?? 240 + Math.floor(Math.random() * 60);
     let sawEvent = false;
     let gone = false;
     let failed: string | undefined;
     const current = () => gen === this.generation && !this.stopped;
-    const abort = await this.watcher.watch(
+    // rest.watch returns at once: the watch can be aborted (superseded) before its response begins.
+    this.abort = this.rest.watch(
       this.path,
       {
         resourceVersion: this.resourceVersion,
@@ -167,7 +165,7 @@ export class Informer<T extends KubeObject> {
       (err) => {
         if (!current()) return;
         this.abort = undefined;
-        if (gone || (err as { statusCode?: number })?.statusCode === 410) {
+        if (gone || err?.statusCode === 410) {
           this.resourceVersion = '';
           return void this.relist();
         }
@@ -176,14 +174,11 @@ export class Informer<T extends KubeObject> {
         // resourceVersion at once if the watch was healthy; otherwise back off.
         if (sawEvent || this.failures === 0) {
           this.failures = sawEvent ? 0 : this.failures + 1;
-          return void this.watch(gen).catch((e) => current() && this.retry(e, false));
+          return this.watch(gen);
         }
         this.retry(new Error('watch closed without events'), false);
       },
     );
-    // The close callback may already have run (a refused connection), or a newer cycle started.
-    if (current() && !abort.signal.aborted) this.abort = abort;
-    else if (!current()) abort.abort();
   }
 
   private retry(err: unknown, relist: boolean): void {
@@ -198,7 +193,7 @@ export class Informer<T extends KubeObject> {
     this.retryTimer = setTimeout(() => {
       if (gen !== this.generation || this.stopped) return;
       if (relist || !this.resourceVersion) void this.relist();
-      else void this.watch(gen).catch((e) => gen === this.generation && this.retry(e, true));
+      else this.watch(gen);
     }, delay);
   }
 

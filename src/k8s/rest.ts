@@ -10,7 +10,7 @@
 // the operator fences its controllers' client on holding the leader Lease.
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 
 export class KubeApiError extends Error {
   constructor(
@@ -84,6 +84,8 @@ export interface KubeList<T> {
 export class KubeRest {
   private readonly server: URL;
   private readonly agent: HttpsAgent | HttpAgent;
+  /** Watches hold their connection for minutes: their own pool, so requests never wait behind them. */
+  private readonly watchAgent: HttpsAgent | HttpAgent;
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -96,6 +98,7 @@ export class KubeRest {
     this.agent = isHttps
       ? new HttpsAgent({ keepAlive: true, maxSockets: 64 })
       : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+    this.watchAgent = isHttps ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false });
   }
 
   get<T>(path: string, opts?: RequestOptions): Promise<T> {
@@ -124,14 +127,79 @@ export class KubeRest {
 
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 
-  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', ropts: RequestOptions = {}): Promise<T> {
-    const fenced = WRITES.has(method) ? this.opts.fence?.() : undefined;
-    if (fenced) throw new FencedError(`${method} ${path}: refused: ${fenced}`);
-    const timeoutMs = Math.max(1, Math.ceil(ropts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-    const signal = ropts.signal ? AbortSignal.any([ropts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-    signal.throwIfAborted();
+  /**
+   * Opens a watch (`path` with `?watch=true` and `query`): `onEvent` gets each event as the server
+   * sends it; `onClose` is called once, when the stream ends (err undefined: closed cleanly by the
+   * server) or fails (err.statusCode set for an HTTP status, e.g. 410). Unlike client-node's Watch,
+   * the returned controller aborts the watch at any time, also before the response has begun — a
+   * watch whose headers never come (a hung connection, a buffering middlebox) must not outlive a
+   * resync — and headers that take longer than headersTimeoutMs fail it.
+   */
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, object: any) => void,
+    onClose: (err?: Error & { statusCode?: number }) => void,
+    headersTimeoutMs = 30000,
+  ): AbortController {
+    const controller = new AbortController();
+    let closed = false;
+    const close = (err?: Error & { statusCode?: number }) => {
+      if (closed) return;
+      closed = true;
+      controller.abort();
+      onClose(err);
+    };
+    const q: Record<string, string> = { watch: 'true' };
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q[k] = String(v);
+    void this.requestOptions('GET', withQuery(path, q), this.watchAgent).then(
+      (opts) => {
+        if (controller.signal.aborted) return close();
+        const req = this.send(opts, (res) => {
+          clearTimeout(headers);
+          if (res.statusCode !== 200) {
+            res.resume();
+            return close(Object.assign(new Error(`watch ${path}: HTTP ${res.statusCode}`), { statusCode: res.statusCode }));
+          }
+          let buffered = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf('\n')) >= 0) {
+              const line = buffered.slice(0, nl);
+              buffered = buffered.slice(nl + 1);
+              if (!line.trim()) continue;
+              let event: { type?: string; object?: unknown };
+              try {
+                event = JSON.parse(line);
+              } catch {
+                continue;
+              }
+              if (!closed && event.type) onEvent(event.type, event.object);
+            }
+          });
+          res.on('end', () => close());
+          res.on('error', (e) => close(e));
+          res.on('close', () => close());
+        });
+        const headers = setTimeout(() => req.destroy(new Error(`watch ${path}: no response within ${headersTimeoutMs}ms`)), headersTimeoutMs);
+        controller.signal.addEventListener('abort', () => {
+          clearTimeout(headers);
+          req.destroy();
+        }, { once: true });
+        req.on('error', (e) => close(e));
+        req.end();
+      },
+      (err: Error) => close(err),
+    );
+    return controller;
+  }
+
+  private async requestOptions(method: string, path: string, agent: HttpsAgent | HttpAgent): Promise<HttpsRequestOptions> {
     const opts: HttpsRequestOptions = {
       method,
       protocol: this.server.protocol,
@@ -141,14 +209,27 @@ export class KubeRest {
       headers: { Accept: 'application/json' },
     };
     await this.kubeConfig.applyToHTTPSOptions(opts);
-    opts.agent = this.agent;
+    opts.agent = agent;
+    return opts;
+  }
+
+  private send(opts: HttpsRequestOptions, onResponse: (res: IncomingMessage) => void): ClientRequest {
+    return (this.server.protocol === 'https:' ? httpsRequest : httpRequest)(opts, onResponse);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', ropts: RequestOptions = {}): Promise<T> {
+    const fenced = WRITES.has(method) ? this.opts.fence?.() : undefined;
+    if (fenced) throw new FencedError(`${method} ${path}: refused: ${fenced}`);
+    const timeoutMs = Math.max(1, Math.ceil(ropts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+    const signal = ropts.signal ? AbortSignal.any([ropts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    signal.throwIfAborted();
+    const opts = await this.requestOptions(method, path, this.agent);
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     if (payload !== undefined) {
       opts.headers = { ...opts.headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) };
     }
-    const send = this.server.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<T>((resolve, reject) => {
-      const req = send(opts, (res) => {
+      const req = this.send(opts, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);

@@ -43,6 +43,8 @@ export class ApiProxy {
   private readonly sockets = new Set<Socket>();
   private server?: Server;
   private port = 0;
+  /** Requests whose exchange with the client is not over (hung, streaming, or in progress). */
+  openRequests = 0;
 
   constructor(private readonly upstream: string) {}
 
@@ -121,6 +123,8 @@ export class ApiProxy {
     const path = req.url ?? '/';
     const entry: LoggedRequest = { at: Date.now(), method, path };
     this.log.push(entry);
+    this.openRequests++;
+    res.once('close', () => this.openRequests--);
     const fault = this.take(method, path);
     if (fault) entry.fault = fault.kind;
     if (fault?.kind === 'hang') return void req.resume();
@@ -144,6 +148,7 @@ export class ApiProxy {
           return;
         }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        res.flushHeaders(); // a quiet watch's client learns at once that its stream began
         if (fault?.kind === 'watch-error' && isWatch) {
           upRes.destroy();
           res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: fault.code, message: 'injected watch error' } })}\n`);
@@ -154,7 +159,9 @@ export class ApiProxy {
     );
     out.on('error', () => req.socket.destroy());
     req.pipe(out);
-    req.socket.once('close', () => {
+    // The client may end a watch without closing its (kept-alive) connection: whenever this
+    // exchange is over on the client's side, it is over upstream too.
+    res.once('close', () => {
       this.watches.delete(req.socket);
       out.destroy();
     });

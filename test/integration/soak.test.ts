@@ -1,5 +1,5 @@
 // Weeks, compressed: the operator as its own process with its periods shortened (relist every
-// 400 ms, the Lease renewed every second, Agents probed every second) runs a steady trickle of Executions for about a
+// 400 ms, the Lease renewed twice a second, Agents probed every second) runs a steady trickle of Executions for about a
 // minute — some 150 resync cycles of each informer — while its watches are cut and the API server
 // restarts. What a deployment running for weeks needs stays flat: the API server's own count of
 // open watches, the operator's heap and RSS; and every Execution ends exactly once (agent call
@@ -55,9 +55,9 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
     '--leader-elect',
     // Shortened, yet longer than an API server restart takes: losing the Lease ends the process
     // (as it should; leadership.test.ts covers that), and this test measures one process.
-    '--leader-elect-lease-duration=10s',
-    '--leader-elect-renew-deadline=6s',
-    '--leader-elect-retry-period=1s',
+    '--leader-elect-lease-duration=20s',
+    '--leader-elect-renew-deadline=15s',
+    '--leader-elect-retry-period=500ms',
     '--sync-period=400ms',
     '--agent-probe-interval=1s',
   ]);
@@ -117,10 +117,15 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
     }
     await sleep(EVERY_MS);
   }
-  await eventually(() => created.every((uid) => (phases.get(uid) ?? []).includes('Succeeded')) || undefined, 'every Execution Succeeded', 60000);
+  await eventually(() => created.every((uid) => (phases.get(uid) ?? []).includes('Succeeded')) || undefined, 'every Execution Succeeded', 60000).catch(async (err) => {
+    // What the operator saw and did, for whoever reads a failure.
+    const list = await env.rest.list<any>(`/apis/parallax.ai/v1alpha1/namespaces/${ns}/executions`);
+    const unfinished = list.items.filter((e: any) => e.status?.phase !== 'Succeeded').map((e: any) => `${e.metadata.name}:${e.status?.phase ?? '-'}`);
+    const log = operator.output().stdout.split('\n').filter((l) => /"level":"(warn|error|fatal)"/.test(l)).slice(-10).join('\n');
+    throw new Error(`${(err as Error).message}; operator ${operator.exited() ? 'EXITED' : 'running'}; unfinished: ${unfinished.join(' ').slice(0, 1000)}; last warnings:\n${log.slice(0, 4000)}`);
+  });
   await sleep(3000); // the last TTLs, and a few more resync cycles at rest
   await sample();
-  seen.stop();
 
   expect(operator.exited()).toBe(false); // the same process all along: what is measured is its own
   // Every Execution: one call to each agent, under its own uid; it succeeded and never ran again.
@@ -134,6 +139,7 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
     expect(seq.slice(seq.indexOf('Succeeded'))).toEqual(['Succeeded']); // nothing after it
   }
   // One watch per informer of the operator (plus this test's own on Executions), resync after resync.
+  process.stdout.write(`soak: ${created.length} Executions in ${Math.round(SOAK_MS / 1000)} s; samples ${JSON.stringify(samples.map((s) => [Math.round((s.at - start) / 1000), Math.round(s.heapMB), Math.round(s.rssMB), s.watches.agents, s.watches.patterns, s.watches.executions]))}\n`);
   const w = samples.map((s) => s.watches);
   expect(Math.max(...w.map((x) => x.agents))).toBeLessThanOrEqual(2);
   expect(Math.max(...w.map((x) => x.patterns))).toBeLessThanOrEqual(2);
@@ -146,5 +152,5 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
   const late = samples.slice(-third);
   expect(low(late, (s) => s.heapMB)).toBeLessThan(low(early, (s) => s.heapMB) + 15);
   expect(low(late, (s) => s.rssMB)).toBeLessThan(low(early, (s) => s.rssMB) * 1.3 + 20);
-  process.stdout.write(`soak: ${created.length} Executions in ${Math.round(SOAK_MS / 1000)} s; samples ${JSON.stringify(samples.map((s) => [Math.round(s.heapMB), Math.round(s.rssMB), s.watches.executions]))}\n`);
+  seen.stop();
 }, 240000);
