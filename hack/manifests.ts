@@ -15,7 +15,7 @@ export const crdYaml = (def: KindDefinition): string =>
   HEADER + yaml.dump(customResourceDefinition(def), { noRefs: true, lineWidth: 120, sortKeys: false });
 
 async function typesFor(def: KindDefinition): Promise<string> {
-  const opts = { bannerComment: '', additionalProperties: false, strictIndexSignatures: false, format: true };
+  const opts = { bannerComment: '', additionalProperties: false, strictIndexSignatures: false, format: true, maxItems: -1 };
   const spec = await compile(toTsSchema(def.spec), `${def.kind}Spec`, opts);
   const status = await compile(toTsSchema(def.status), `${def.kind}Status`, opts);
   return `${spec}\n${status}`;
