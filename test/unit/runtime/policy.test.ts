@@ -237,9 +237,9 @@ describe('a person reviews', () => {
 
   test('reject: the run fails with ReviewRejected, naming the reviewer', async () => {
     const { run } = await resumed({ decision: 'reject' });
-    const err = await run.catch((e) => e);
-    expect(err).toBeInstanceOf(ReviewRejected);
     const err = (await run.catch((e: unknown) => e)) as ReviewRejected;
+    expect(err).toBeInstanceOf(ReviewRejected);
+    expect(err.message).toBe('steps[0].policy: rejected by alice: ok');
   });
 });
 
