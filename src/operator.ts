@@ -1,4 +1,5 @@
-// The Parallax operator: the three reconcilers over one shared way of reaching agents — the gRPC
+// The Parallax operator: the reconcilers (Agents, Patterns, Executions, and the Reviews and
+// Feedback that act on finished or waiting Executions) over one shared way of reaching agents — the gRPC
 // pool and the A2A client, chosen per Agent by spec.protocol (AgentProtocols) — and the evaluation
 // sandbox in which Executions evaluate their Pattern's CEL and input schema (tenant-controlled, so
 // never on the thread that serves every namespace).
@@ -7,6 +8,8 @@ import { A2AClient, AgentPool, AgentProtocols } from './agents/index.js';
 import { agentController, type AgentControllerOptions } from './controllers/agent-controller.js';
 import type { Controller } from './controllers/controller.js';
 import { executionController, type ExecutionControllerOptions } from './controllers/execution-controller.js';
+import { feedbackController } from './controllers/feedback-controller.js';
+import { reviewController } from './controllers/review-controller.js';
 import { patternController } from './controllers/pattern-controller.js';
 import { specGuards } from './controllers/spec-guard.js';
 import type { OperatorContext } from './manager/context.js';
@@ -55,5 +58,6 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   agents.guardWith(guards.agent);
   patterns.guardWith(guards.pattern);
   executions.guardWith(guards.execution);
-  return [agents, patterns, executions];
+  // Reviews and Feedback are rare and small: one worker each.
+  return [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, 1)];
 }

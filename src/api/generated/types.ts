@@ -983,6 +983,10 @@ export interface ExecutionStatus {
      */
     reviewedAt?: string;
     /**
+     * When the run took the verdict and went on (the wait, requestedAt to resumedAt, does not count against spec.timeout).
+     */
+    resumedAt?: string;
+    /**
      * The Review object that gave the verdict.
      */
     reviewName?: string;

@@ -83,6 +83,7 @@ const review: JSONSchema = {
     decision: { type: 'string', enum: ['approve', 'reject', 'override'], description: 'The verdict, once given.' },
     reviewer: { type: 'string', description: 'Who gave it: the Review\'s spec.reviewer, which the admission webhook sets from the requesting user.' },
     reviewedAt: time('When the Review was created.'),
+    resumedAt: time('When the run took the verdict and went on (the wait, requestedAt to resumedAt, does not count against spec.timeout).'),
     reviewName: { type: 'string', description: 'The Review object that gave the verdict.' },
     reviewUID: { type: 'string', description: 'Its uid (a Review is applied once).' },
     comment: { type: 'string', description: 'The reviewer\'s comment.' },
