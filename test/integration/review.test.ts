@@ -211,7 +211,7 @@ test('reviews that cannot apply are refused at admission, with why', async () =>
   expect(await refused({ decision: 'maybe' }, 'pending')).toMatch(/Unsupported value: "maybe"/);
   // The spec of a Review never changes.
   const r = await review(alice, 'final-word', 'pending', { decision: 'approve' });
-  const edit = await env.rest.patch(resourcePath(REVIEWS, ns, 'final-word'), { spec: { decision: 'reject' } }).catch((e) => e);
+  const edit = (await env.rest.patch(resourcePath(REVIEWS, ns, 'final-word'), { spec: { decision: 'reject' } }).catch((e: unknown) => e)) as Error;
   expect(edit.message).toMatch(/spec is immutable; create a new Review/);
   expect(r.spec.reviewer).toBe('alice');
   await finished(env.rest, ns, 'pending');
