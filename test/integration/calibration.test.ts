@@ -161,6 +161,20 @@ test('the track record survives an operator restart, and nothing is counted twic
   expect((await agent('over')).status.phase).toBe('Ready');
 }, 120000);
 
+test('a Feedback whose done mark was lost (a stop between updating the Agents and marking it) is not counted twice', async () => {
+  const before = [(await agent('over')).status.calibration.samples, (await agent('honest')).status.calibration.samples];
+  // As after a crash: the Execution took it, the Agents have it, the Feedback is not marked.
+  const first = await env.rest.get<any>(resourcePath(FEEDBACKS, ns, 'judged-3'));
+  const unmarked = await env.rest.patch<any>(resourcePath(FEEDBACKS, ns, 'judged-3') + '/status', { status: null });
+  expect(unmarked.status?.phase).toBeUndefined();
+  const again = await eventually(async () => {
+    const f = await env.rest.get<any>(resourcePath(FEEDBACKS, ns, 'judged-3'));
+    return f.status?.appliedAt && f.status.appliedAt !== first.status.appliedAt ? f : undefined;
+  }, 'judged-3 applied again');
+  expect(again.status).toMatchObject({ phase: 'Applied', agents: [{ name: 'honest', samples: 1 }, { name: 'over', samples: 1 }] });
+  expect([(await agent('over')).status.calibration.samples, (await agent('honest')).status.calibration.samples]).toEqual(before);
+});
+
 test('bad Feedback is refused at admission with why, and changes nothing', async () => {
   const samples = async () => [(await agent('over')).status.calibration.samples, (await agent('honest')).status.calibration.samples];
   const before = await samples();
