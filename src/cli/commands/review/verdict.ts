@@ -77,7 +77,6 @@ Examples:
   $ parallax review list`)
     .action(
       action<VerdictFlags>(async ({ ctx, opts }, name) => {
-        if (decision !== 'override' && (opts.value !== undefined || opts.confidence !== undefined)) throw new CliError(`--value and --confidence are for override, not ${decision}`);
         return withTarget(opts, async (target) => {
           const exec = await executionAwaitingReview(target, name);
           const body = reviewFor(exec, decision, opts);
