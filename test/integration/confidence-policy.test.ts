@@ -2,8 +2,10 @@
 // accept with a warning, retry with the critique reaching the agent and the best attempt kept,
 // escalation to a supervisor Agent, nowhere to escalate), for a run and for a call step, each with
 // its decision in status and its Event; and policies that are wrong.
+import { readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
-import { AGENTS, EVENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
+import { AGENTS, EVENTS, EXECUTIONS, FEEDBACKS, PATTERNS, REVIEWS, type ResourceType } from '../../src/k8s/resources.js';
 import type { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, testOperator, type TestEnv } from '../helpers/envtest.js';
@@ -157,4 +159,42 @@ test('bands out of order: the Pattern is Invalid; an override that puts them out
   expect(condition(e, 'Failed')).toMatchObject({ reason: 'InvalidPolicy', message: expect.stringMatching(/^Pattern p-accept's policy with spec.policy over it: policy: bands out of order/) });
   expect(e.status.agents).toBeUndefined(); // nobody was asked
   expect((await get('out-of-order')).status.decisions).toBeUndefined();
+});
+
+test('the samples of config/samples/confidence, applied as they are: the review gate waits for a person, the supervised step escalates', async () => {
+  const samples = await env.namespace('samples');
+  const load = (file: string) => yaml.loadAll(readFileSync(`config/samples/confidence/${file}.yaml`, 'utf8')) as any[];
+  const apply = (r: ResourceType, obj: any) => env.rest.create<any>(resourcePath(r, samples), { ...obj, metadata: { ...obj.metadata, namespace: samples } });
+  // The sample Agents run from the agents image; here the same agent, with the same arguments, as a process.
+  for (const a of load('agents')) {
+    const p = await startAgentProcess(a.spec.args.slice(1));
+    const { image: _image, args: _args, ...spec } = a.spec;
+    await apply(AGENTS, { ...a, spec: { ...spec, endpoint: p.endpoint } });
+  }
+  for (const a of ['drafter', 'lead']) await eventually(() => phaseOf(env.rest, AGENTS, samples, a, ['Ready']), `${a} Ready`);
+  for (const p of ['review-gate', 'supervised']) await apply(PATTERNS, load(p)[0]);
+
+  await createObject(env.rest, EXECUTIONS, samples, 'supervised-1', { patternRef: { name: 'supervised' }, input: { task: 'Review PR 42' } });
+  const supervised = await finished(env.rest, samples, 'supervised-1');
+  expect(supervised.status).toMatchObject({ phase: 'Succeeded', confidence: 0.95, result: { value: { verdict: 'request_changes' } } });
+  expect(supervised.status.decisions.map((d: any) => [d.step, d.action])).toEqual([['draft', 'retry'], ['draft', 'escalate']]);
+
+  const gated = load('execution')[0];
+  await apply(EXECUTIONS, gated);
+  const waiting = await eventually(() => phaseOf(env.rest, EXECUTIONS, samples, gated.metadata.name, ['AwaitingReview', 'Succeeded', 'Failed']), 'the gate waiting');
+  expect(waiting.status.decisions.map((d: any) => [d.action, d.confidence])).toEqual([['retry', 0.3], ['review', 0.35]]);
+  await apply(REVIEWS, load('review')[0]);
+  const approved = await finished(env.rest, samples, gated.metadata.name);
+  expect(approved.status).toMatchObject({ phase: 'Succeeded', confidence: 0.35, result: { value: { verdict: 'approve' } } });
+  await apply(FEEDBACKS, load('feedback')[0]);
+  await eventually(() => phaseOf(env.rest, FEEDBACKS, samples, gated.metadata.name, ['Applied']), 'the sample Feedback applied');
+  const drafter = await env.rest.get<any>(resourcePath(AGENTS, samples, 'drafter'));
+  expect(drafter.status.calibration).toMatchObject({ samples: 2, successRate: 1 });
+  // Right twice while claiming 0.3 and 0.35: the supervised step now trusts the drafter more (its
+  // calibrated confidence is above the claim) and keeps its answer with a warning, without the supervisor.
+  await createObject(env.rest, EXECUTIONS, samples, 'supervised-2', { patternRef: { name: 'supervised' }, input: { task: 'Review PR 43' } });
+  const trusted = await finished(env.rest, samples, 'supervised-2');
+  expect(trusted.status.result.value).toEqual({ verdict: 'approve' });
+  expect(trusted.status.decisions.map((d: any) => d.action)).not.toContain('escalate');
+
 });
