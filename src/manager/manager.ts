@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Controller } from '../controllers/controller.js';
 import { EventRecorder } from '../controllers/events.js';
 import { compactFinishedExecution } from '../controllers/execution-cache.js';
+import { compactHandledFeedback } from '../controllers/feedback-cache.js';
 import { Informer } from '../k8s/informer.js';
 import { KubeRest } from '../k8s/rest.js';
 import { PATTERN_REVISION_LABEL } from '../api/pattern-revisions.js';
@@ -74,7 +75,7 @@ export class Manager {
       patternRevisions: informer(CONTROLLER_REVISIONS, PATTERN_REVISION_LABEL),
       executions: informer(EXECUTIONS, undefined, compactFinishedExecution),
       reviews: informer(REVIEWS),
-      feedbacks: informer(FEEDBACKS),
+      feedbacks: informer(FEEDBACKS, undefined, compactHandledFeedback),
       // Only the objects the operator owns: a label selector keeps memory flat on big clusters.
       pods: informer(PODS, AGENT_LABEL),
       deployments: informer(DEPLOYMENTS, AGENT_LABEL),
