@@ -79,7 +79,8 @@ export async function confidenceBench(
       });
     }
     await rest.create(resourcePath(PATTERNS, ns), fan3('plain'));
-    await rest.create(resourcePath(PATTERNS, ns), fan3('accepting', { accept: 0.5, maxRetries: 1, escalate: { review: {} } }));
+    // The agents answer 0.6, 0.7 and 0.8: their mean is accepted.
+    await rest.create(resourcePath(PATTERNS, ns), fan3('accepting', { accept: 0.6, retryBelow: 0.5, escalateBelow: 0.4, maxRetries: 1, escalate: { review: {} } }));
     await until('3 Agents Ready', async () => (await rest.list<any>(resourcePath(AGENTS, ns))).items.filter((a) => a.status?.phase === 'Ready').length === 3);
     await until('2 Patterns Ready', async () => (await rest.list<any>(resourcePath(PATTERNS, ns))).items.filter((p) => p.status?.phase === 'Ready').length === 2);
     const watch = new FinishWatch(rest, resourcePath(EXECUTIONS, ns));

@@ -58,6 +58,7 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   agents.guardWith(guards.agent);
   patterns.guardWith(guards.pattern);
   executions.guardWith(guards.execution);
-  // Reviews and Feedback are rare and small: one worker each.
-  return [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, 1)];
+  // Reviews are rare: one worker. Feedback comes in bursts (a check judging a day's runs): several,
+  // so that the writes to one Agent's track record are batched (calibration-writer.ts).
+  return [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, Math.max(1, Math.ceil(workers / 2)))];
 }
