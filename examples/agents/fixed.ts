@@ -10,6 +10,7 @@
 //   --invalid-confidence 1.7    put 1.7 on the wire, bypassing the SDK check
 //   --health degraded           what HealthCheck reports (healthy|degraded|unhealthy|unknown)
 //   --echo                      answer {task, data, taskId, patternName, context} instead of --value
+//   --value-size 3145728        answer a string of that many bytes instead of --value (large replies)
 //   --announce                  print `CALL <taskId>` on stdout when a call arrives, `CANCELLED <taskId>`
 //                               when the caller cancels it (deadline, or the Execution deleted)
 import {
@@ -105,6 +106,7 @@ const FIXED_FLAGS = {
   'invalid-confidence': { type: 'string' },
   health: { type: 'string', default: 'healthy' },
   echo: { type: 'boolean', default: false },
+  'value-size': { type: 'string' },
   announce: { type: 'boolean', default: false },
 } as const;
 
@@ -112,10 +114,14 @@ const FIXED_FLAGS = {
 export function fixedFromArgs(argv: string[]): { agent: FixedAgent; flags: Flags } {
   const flags = parseFlags(argv, FIXED_FLAGS);
   let value: unknown;
-  try {
-    value = JSON.parse(String(flags.value));
-  } catch {
-    value = String(flags.value); // a bare word is taken as a string value
+  const size = num(flags, 'value-size');
+  if (size !== undefined) value = 'x'.repeat(size);
+  else {
+    try {
+      value = JSON.parse(String(flags.value));
+    } catch {
+      value = String(flags.value); // a bare word is taken as a string value
+    }
   }
   const health = String(flags.health) as HealthState;
   if (!['healthy', 'degraded', 'unhealthy', 'unknown'].includes(health)) throw new Error(`--health must be healthy|degraded|unhealthy|unknown`);

@@ -35,6 +35,9 @@ export interface ManagerFlags {
   webhookService?: string;
   webhookCertHost?: string[];
   agentSecretRefs?: SecretRefPolicy;
+  allowLoopbackEndpoints?: boolean;
+  endpointAllowCidrs?: string[];
+  endpointDenyCidrs?: string[];
   /** false: --no-evaluation-sandbox. The evaluation flags below default to the sandbox's defaults. */
   evaluationSandbox?: boolean;
   evaluationWorkers?: string;
@@ -69,6 +72,9 @@ export function managerCommand(): Command {
     .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the operator keeps current ("" for none)', 'parallax-validating-webhook')
     .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
     .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
+    .option('--allow-loopback-endpoints', 'let endpoint and A2A Agents name loopback addresses (local mode only: agents as local processes)', false)
+    .option('--endpoint-allow-cidrs <cidr...>', 'endpoint and A2A Agents may only name addresses in these ranges (docs/multi-tenancy.md)')
+    .option('--endpoint-deny-cidrs <cidr...>', 'endpoint and A2A Agents may not name addresses in these ranges, e.g. the cluster\'s pod and service CIDRs')
     .option('--no-evaluation-sandbox', 'evaluate Pattern CEL and input schemas on the operator thread (trusted Patterns only)')
     .option('--evaluation-workers <n>', 'evaluation worker threads', String(SANDBOX_DEFAULTS.workers))
     .option('--evaluation-workers-per-namespace <n>', 'most evaluation workers one namespace may hold at once (default: half the workers, at least 1)')
@@ -113,7 +119,11 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
       ? { namespace: flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: flags.leaderElectionId, ...election }
       : false,
     controllers: (ctx, o) =>
-      operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s') }, sandbox }),
+      operatorControllers(ctx, o.workers, {
+        agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s'), secretRefs: flags.agentSecretRefs ?? 'allow' },
+        sandbox,
+        endpointPolicy: { allowLoopback: !!flags.allowLoopbackEndpoints, allowCIDRs: flags.endpointAllowCidrs, denyCIDRs: flags.endpointDenyCidrs },
+      }),
     runnables: (ctx) => [
       ...(sandbox ? [sandbox] : []),
       ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox } : {}) })] : []),

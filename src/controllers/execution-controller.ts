@@ -20,10 +20,12 @@
 //   timeout ends it with a write (Failed, Timeout).
 import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern } from '../api/types.js';
+import { DEFAULT_MAX_REPLY_BYTES, maxReplyBytes } from '../agents/index.js';
 import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
+import { boundedLabel } from '../observability/labels.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
@@ -40,6 +42,7 @@ import {
 } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
+import { jsonBytes } from '../runtime/values.js';
 import { setLongTimeout } from '../util/timers.js';
 import { readyAgentInfos, selectionChanged } from './agent-info.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
@@ -56,6 +59,7 @@ import {
   type StatusBounds,
 } from './execution-status.js';
 import { RunWriter } from './execution-writer.js';
+import { ReplyBudget, type ReplyBudgetOptions } from './reply-budget.js';
 import { executionPin, resolvePatternRevision } from './pattern-revisions.js';
 import { mergePatchFor } from './status.js';
 
@@ -81,6 +85,8 @@ export interface ExecutionControllerOptions {
   maxPendingResults?: number;
   /** Where Pattern expressions and input schemas are evaluated (the operator passes its sandbox pool); default in-process. */
   evaluator?: Evaluator;
+  /** How many bytes of agent replies runs may hold (reply-budget.ts). */
+  replyBudget?: ReplyBudgetOptions;
 }
 
 type StopKind = 'timeout' | 'deleted' | 'replaced' | 'shutdown' | 'lost' | 'write-failed';
@@ -134,6 +140,7 @@ export class ExecutionReconciler implements Reconciler {
   private readonly writeRetryForMs: number;
   private readonly maxPendingResults: number;
   private readonly evaluator: Evaluator;
+  private readonly replies: ReplyBudget;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
 
@@ -149,6 +156,7 @@ export class ExecutionReconciler implements Reconciler {
     this.writeRetryForMs = opts.writeRetryForMs ?? 30000;
     this.maxPendingResults = opts.maxPendingResults ?? 1000;
     this.evaluator = opts.evaluator ?? inProcessEvaluator;
+    this.replies = new ReplyBudget(opts.replyBudget);
   }
 
   /**
@@ -289,9 +297,15 @@ export class ExecutionReconciler implements Reconciler {
       : setTimeout(() => {
           if (!writer.claimed && !signal.aborted) writer.write((base) => base.status!).catch(stopWith);
         }, this.claimDelayMs);
+    const uid = exec.metadata.uid!;
     const caller: AgentCaller = {
       call: async (req) => {
+        // Room for the largest reply this agent may send, before asking it (reply-budget.ts).
+        const agent = this.ctx.caches.agents.get(ns, req.agent.name) as Agent | undefined;
+        const hold = await this.replies.reserve(uid, agent ? maxReplyBytes(agent) : DEFAULT_MAX_REPLY_BYTES, req.signal);
+        if ('refused' in hold) return { agent: req.agent.name, value: null, confidence: 0, latencyMs: 0, error: `agent ${req.agent.name}: ${hold.refused}` };
         const r = await this.pool.call({ ...req, agent: { ...req.agent, name: `${ns}/${req.agent.name}` } });
+        hold.settle(jsonBytes(r.value ?? null));
         return { ...r, agent: req.agent.name };
       },
     };
@@ -344,6 +358,7 @@ export class ExecutionReconciler implements Reconciler {
       throw err;
     } finally {
       clearTimeout(claimTimer);
+      this.replies.releaseRun(uid);
     }
     await this.writeFinal(exec, writer, final, log);
   }
@@ -427,7 +442,9 @@ export class ExecutionReconciler implements Reconciler {
 
   /** Metrics, log line and Event of a finished Execution (after its final write landed). */
   private finished(exec: Execution, final: Final, log: Logger, durationMs?: number): void {
-    const pattern = exec.spec.patternRef.name;
+    // A label only for a Pattern that exists, and within the bounds of every tenant-chosen label.
+    const name = exec.spec.patternRef.name;
+    const pattern = this.ctx.caches.patterns.get(exec.metadata.namespace!, name) ? boundedLabel('pattern', name) : UNKNOWN_PATTERN;
     metrics.executionsTotal.inc({ pattern, phase: final.phase });
     const start = exec.status?.startTime ? Date.parse(exec.status.startTime) : undefined;
     const took = durationMs ?? (start !== undefined ? Date.now() - start : undefined);
@@ -545,6 +562,9 @@ export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): bo
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The `pattern` label of Executions whose Pattern does not exist (their names are not labels). */
+const UNKNOWN_PATTERN = '_unknown';
 
 export function executionController(ctx: OperatorContext, pool: AgentCaller, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
