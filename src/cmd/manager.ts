@@ -48,6 +48,9 @@ export interface ManagerFlags {
   evaluationQueue?: string;
 }
 
+/** A repeatable, comma-separated flag: `--x a,b --x c` is [a, b, c]. */
+const commaList = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+
 export function managerCommand(): Command {
   return new Command('manager')
     .description('run the Parallax operator against the current kubeconfig (or in-cluster config)')
@@ -73,8 +76,8 @@ export function managerCommand(): Command {
     .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
     .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
     .option('--allow-loopback-endpoints', 'let endpoint and A2A Agents name loopback addresses (local mode only: agents as local processes)', false)
-    .option('--endpoint-allow-cidrs <cidr...>', 'endpoint and A2A Agents may only name addresses in these ranges (docs/multi-tenancy.md)')
-    .option('--endpoint-deny-cidrs <cidr...>', 'endpoint and A2A Agents may not name addresses in these ranges, e.g. the cluster\'s pod and service CIDRs')
+    .option('--endpoint-allow-cidrs <cidrs>', 'endpoint and A2A Agents may only name addresses in these ranges, comma-separated (docs/multi-tenancy.md)', commaList)
+    .option('--endpoint-deny-cidrs <cidrs>', 'endpoint and A2A Agents may not name addresses in these ranges, comma-separated, e.g. the cluster\'s pod and service CIDRs', commaList)
     .option('--no-evaluation-sandbox', 'evaluate Pattern CEL and input schemas on the operator thread (trusted Patterns only)')
     .option('--evaluation-workers <n>', 'evaluation worker threads', String(SANDBOX_DEFAULTS.workers))
     .option('--evaluation-workers-per-namespace <n>', 'most evaluation workers one namespace may hold at once (default: half the workers, at least 1)')

@@ -157,7 +157,7 @@ test('agents answering many MiB each cannot exhaust the operator: it stays under
   const hostile = await env.namespace('big');
   const calm = await env.namespace('calm');
   // As shipped: its own process, the chart's heap cap, loopback allowed for the test's agents.
-  const op = await startOperatorProcess(env.cp.kubeconfigPath, ['--allow-loopback-endpoints', '--agent-probe-interval=1s'], { NODE_OPTIONS: '--max-old-space-size=192' });
+  const op = await startOperatorProcess(env.cp.kubeconfigPath, ['--agent-probe-interval=1s'], { NODE_OPTIONS: '--max-old-space-size=192' });
   cleanups.push(() => op.stop());
   for (let i = 0; i < 5; i++) {
     const a = await startAgentProcess(['--name', `big${i}`, '--capabilities', 'x', '--value-size', String(3 * 1024 * 1024), '--confidence', '0.7']);

@@ -110,8 +110,8 @@ describe('helm template charts/parallax', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]));
-    // The heap is capped under the 256Mi limit: V8 does not size itself from the container limit.
-    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', LOG_LEVEL: 'info', NODE_OPTIONS: '--max-old-space-size=160' });
+    // The heap is capped under the 512Mi limit: V8 does not size itself from the container limit.
+    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', LOG_LEVEL: 'info', NODE_OPTIONS: '--max-old-space-size=192' });
     expect(c.resources.requests).toEqual({ cpu: '50m', memory: '128Mi' });
     expect(c.resources.limits).toBeDefined();
     // The read-only root filesystem still needs a writable /tmp.
