@@ -293,7 +293,9 @@ export class A2AClient implements AgentCaller {
       parts = reply.parts ?? [];
       metadata = [reply.metadata];
     }
-    const data = parts.flatMap((p) => (p.content?.$case === 'data' ? [p.content.value as unknown] : []));
+    // A data part is JSON, but the SDK hands it over as its own objects (not plain ones): the runtime
+    // stores and compares values as plain JSON, so the answer is made plain here, where it enters.
+    const data = parts.flatMap((p) => (p.content?.$case === 'data' ? [JSON.parse(JSON.stringify(p.content.value ?? null)) as unknown] : []));
     const text = partsText(parts);
     if (!data.length && !text.trim()) throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered without a text or data part`);
 
