@@ -145,7 +145,7 @@ test('a reply larger than its Agent\'s maxReplyBytes is cut off as it arrives an
   await agentStatus(ns, 'a', ['Ready']);
   await createObject(suite.env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'ask' }, input: { task: 't' } });
   const e = await finished(suite.env.rest, ns, 'e');
-  expect(e.status.agents[0]).toMatchObject({ confidence: 0, error: `agent a at ${big.endpoint} answered more than its maxReplyBytes (1048576 bytes)` });
+  expect(e.status.agents[0]).toMatchObject({ confidence: 0, error: `agent ${ns}/a at ${big.endpoint} answered more than its maxReplyBytes (1048576 bytes)` });
 });
 
 test('agents answering many MiB each cannot exhaust the operator: it stays under its memory limit and serves another namespace', async () => {
