@@ -55,6 +55,17 @@ export function loadAverage(): number[] {
 }
 
 /** apiserver_request_total summed by "VERB resource[/subresource]". */
+/** Open watches the API server holds for a resource (or all resources of `group`), from its own apiserver_longrunning_gauge. */
+export function openWatchesOf(apiServerMetrics: string, group: string, resource?: string): number {
+  let total = 0;
+  for (const line of apiServerMetrics.split('\n')) {
+    if (!line.startsWith('apiserver_longrunning_gauge{') || !line.includes('verb="WATCH"') || !line.includes(`group="${group}"`)) continue;
+    if (resource !== undefined && !line.includes(`resource="${resource}"`)) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
 export async function apiRequestCounts(rest: KubeRest): Promise<Map<string, number>> {
   const text = await rest.request<string>('GET', '/metrics');
   const out = new Map<string, number>();

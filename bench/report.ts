@@ -75,6 +75,8 @@ export function renderFigures(r: any): string {
       ]),
     ),
     '',
+    ...sandboxTable(r),
+    ...longRunTable(r),
     '**Memory and scale** (operator RSS from /proc/PID/status, 5 s after the objects were in place)',
     '',
     row(['step', 'Agents', 'Executions', 'how the Executions got there', 'RSS MB', 'RSS high-water MB', 'V8 heap used MB']),
@@ -109,6 +111,38 @@ function renderConfidence(c: any): string[] {
     row(['Feedback', 'Agents', 'applied / s', 'largest Agent, bytes', 'its status.calibration, bytes', 'outcomes in it', 'operator RSS MB before → after', 'V8 heap MB before → after', 'API requests / Feedback']),
     row(Array(9).fill('---')),
     row([f.n, f.agents, f.perSecond, f.agentBytes, f.calibrationBytes, f.samples, `${f.rssBeforeMB} → ${f.rssAfterMB}`, `${f.heapBeforeMB} → ${f.heapAfterMB}`, req(f.apiRequestsPerFeedback)]),
+    '',
+  ];
+}
+
+/** The operator with and without the evaluation sandbox, back to back (docs/multi-tenancy.md). */
+function sandboxTable(r: any): string[] {
+  if (!r.sandboxCost?.length) return [];
+  const byName = (n: string) => r.cases.find((c: any) => c.name === n);
+  return [
+    '**Evaluation sandbox on normal Executions** (the operator restarted with `--no-evaluation-sandbox`, then as shipped, back to back; the Pattern validates its input and evaluates a `let` step and its output)',
+    '',
+    row(['concurrency', 'agents', 'p50 ms without / with', 'p50 with ÷ without', 'Executions/s without / with', 'throughput with ÷ without', 'operator CPU ms/Execution without / with']),
+    row(Array(7).fill('---')),
+    ...r.sandboxCost.map((x: any) => {
+      const [a, b] = [byName(x.without), byName(x.with)];
+      return row([x.concurrency, a.agents, `${a.latencyMs.p50} / ${b.latencyMs.p50}`, (b.latencyMs.p50 / a.latencyMs.p50).toFixed(2), `${a.throughput} / ${b.throughput}`, pct(b.throughput / a.throughput), `${a.operatorCpuMsPerExecution} / ${b.operatorCpuMsPerExecution}`]);
+    }),
+    '',
+  ];
+}
+
+/** Start and end of the compressed long run (docs/reliability.md). */
+function longRunTable(r: any): string[] {
+  const l = r.longRun;
+  if (!l) return [];
+  return [
+    `**Long run** (the operator with \`--sync-period=${l.syncPeriodMs}ms\` for ${l.durationSec} s: ${l.resyncCycles} relists of each informer while ${l.executions} Executions ran; open watches are the API server's own count for parallax.ai resources)`,
+    '',
+    row(['when', 'RSS MB', 'V8 heap used MB', 'open watches']),
+    row(['---', '---', '---', '---']),
+    row(['start', l.start.rssMB, l.start.heapUsedMB, l.start.openWatches]),
+    row([`after ${l.resyncCycles} resync cycles`, l.end.rssMB, l.end.heapUsedMB, l.end.openWatches]),
     '',
   ];
 }

@@ -38,6 +38,7 @@ import { SandboxPool } from '../src/sandbox/index.js';
 import { loadProtocol, type ConfidenceAgentClient } from '../src/sdk/index.js';
 import {
   apiRequestCounts,
+  openWatchesOf,
   cpuSecondsOf,
   diffCounts,
   FinishWatch,
@@ -64,6 +65,7 @@ const SIZES = {
   workerSweep: QUICK ? [1, 8] : [1, 2, 8, 16],
   memoryAgents: envNum('BENCH_MEMORY_AGENTS', 1000, 200),
   memoryExecutions: envNum('BENCH_MEMORY_EXECUTIONS', 10000, 1000),
+  longRunMs: envNum('BENCH_LONG_RUN_MS', 60000, 15000),
   scaleAgents: envNum('BENCH_SCALE_AGENTS', 10000, 0),
   scaleExecutions: envNum('BENCH_SCALE_EXECUTIONS', 30000, 0),
   policyN: envNum('BENCH_POLICY_N', 200, 50),
@@ -137,6 +139,17 @@ async function sdkBench(tsPort: number): Promise<SdkComparison[]> {
   } finally {
     py.child.kill('SIGTERM');
   }
+}
+
+/** The evaluation sandbox may cost normal Executions at most 10% (multi-tenancy issue). */
+function sandboxGoals(cost: { concurrency: number; without: string; with: string }[], byName: (n: string) => { latencyMs: LatencyStats; throughput: number } | undefined) {
+  const [seq, par] = [cost.find((c) => c.concurrency === 1)!, cost.find((c) => c.concurrency === 100)!];
+  const lat = round(byName(seq.with)!.latencyMs.p50 / byName(seq.without)!.latencyMs.p50);
+  const thr = round(byName(par.with)!.throughput / byName(par.without)!.throughput);
+  return [
+    { goal: 'evaluation sandbox: latency p50 ≤ 1.1× the operator without it (1 agent, sequential, back to back)', value: lat, target: '≤ 1.1', met: lat <= 1.1 },
+    { goal: 'evaluation sandbox: throughput ≥ 90% of the operator without it (3 agents, concurrency 100, back to back)', value: thr, target: '≥ 0.9', met: thr >= 0.9 },
+  ];
 }
 
 function sdkGoal(sdk: SdkComparison[]) {
@@ -221,7 +234,8 @@ async function startOperator(kubeconfig: string, workers: number, logDir: string
   const nodeArgs = [...v8Flags, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`] : [])];
   const child = spawn(
     process.execPath,
-    [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', extra.namespace ?? NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn', ...(extra.args ?? [])],
+    // The bench's agents are local processes: loopback endpoints allowed, as in local mode.
+    [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', extra.namespace ?? NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn', '--allow-loopback-endpoints', ...(extra.args ?? [])],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
@@ -710,6 +724,22 @@ async function main() {
       log(`A2A vs gRPC at concurrency ${c}: p50 ×${round(a.latencyMs.p50 / g.latencyMs.p50)}, throughput ${Math.round((a.throughput / g.throughput) * 100)}%`);
     }
 
+    // 4c. The evaluation sandbox's cost on normal Executions: the operator without it, then with it,
+    // back to back (the same Pattern: its input schema, a let step and the output are evaluated).
+    const sandboxCost: { concurrency: number; without: string; with: string }[] = [];
+    for (const [label, extraArgs] of [['no-sandbox', ['--no-evaluation-sandbox']], ['sandbox', []]] as const) {
+      await op.stop();
+      op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir, [], { args: [...extraArgs] });
+      await runExecutions(rest, watch, 'fan-3', 50, 10); // warm-up
+      objects.executions += 50;
+      for (const c of [1, 100]) {
+        const m = await measure(`${label}-c${c}`, 'sandbox', c === 1 ? 1 : 3, c === 1 ? SIZES.latencyN : SIZES.throughputN, c);
+        const entry = sandboxCost.find((x) => x.concurrency === c) ?? (sandboxCost.push({ concurrency: c, without: '', with: '' }), sandboxCost[sandboxCost.length - 1]!);
+        if (label === 'sandbox') entry.with = m.name;
+        else entry.without = m.name;
+      }
+    }
+
     // 5. Memory: Agents and finished Executions in the operator's caches ------------------------------
     const scaleStep = async (label: string, totalAgents: number, totalExecutions: number, direct: boolean) => {
       const t0 = Date.now();
@@ -773,6 +803,25 @@ async function main() {
     const scale = SCALE ? await scaleStep('scale', SIZES.scaleAgents, SIZES.scaleExecutions, true) : undefined;
     const finalRss = rssOf(op.pid);
     await op.stop();
+
+    // 7. A long run, compressed: relists every 500 ms while Executions trickle in; what the operator
+    // holds and the API server's open watches at the end, next to the start (docs/reliability.md).
+    op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir, [], { args: ['--sync-period=500ms'] });
+    await sleep(3000);
+    const longRunAt = async () => ({ ...rssOf(op.pid), heapUsedMB: await op.heapUsedMB(), openWatches: openWatchesOf(await rest.request<string>('GET', '/metrics'), 'parallax.ai') });
+    const longStart = await longRunAt();
+    const longT0 = Date.now();
+    let longN = 0;
+    while (Date.now() - longT0 < SIZES.longRunMs) {
+      await runExecutions(rest, watch, 'fan-3', 10, 10);
+      longN += 10;
+      await sleep(500);
+    }
+    await sleep(3000);
+    const longRun = { durationSec: round(SIZES.longRunMs / 1000), syncPeriodMs: 500, resyncCycles: Math.round((Date.now() - longT0) / 500), executions: longN, start: longStart, end: await longRunAt() };
+    objects.executions += longN;
+    log(`long run: ${longRun.resyncCycles} resync cycles, ${longN} Executions; RSS ${longStart.rssMB} → ${longRun.end.rssMB} MB, heap ${longStart.heapUsedMB} → ${longRun.end.heapUsedMB} MB, open watches ${longStart.openWatches} → ${longRun.end.openWatches}`);
+    await op.stop();
     watch.stop();
 
     // Results ------------------------------------------------------------------------------------
@@ -790,6 +839,9 @@ async function main() {
       { goal: 'throughput ≥ 60% of the floor (3 agents, concurrency 100)', value: t100.throughputRatio, target: '≥ 0.6', met: t100.throughputRatio >= 0.6 },
       { goal: 'throughput ≥ 100 Executions/s with 3 agents', value: t100.throughput, target: '≥ 100', met: t100.throughput >= 100 },
       { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
+      ...sandboxGoals(sandboxCost, byName),
+      { goal: `long run: the API server's open watches after ${longRun.resyncCycles} resync cycles = at the start`, value: `${longRun.start.openWatches} → ${longRun.end.openWatches}`, target: 'equal', met: longRun.end.openWatches === longRun.start.openWatches },
+      { goal: `long run: operator RSS after ${longRun.resyncCycles} resync cycles ≤ 1.2× at the start`, value: round(longRun.end.rssMB / longRun.start.rssMB), target: '≤ 1.2', met: longRun.end.rssMB <= 1.2 * longRun.start.rssMB },
       { goal: 'admission adds ≤ 20% to the create latency (p50 of one create, with and without the webhook, side by side)', value: admission.ratio, target: '≤ 1.2', met: admission.ratio <= 1.2 },
       { goal: 'admission adds ≤ 20% to the API floor\'s latency (create → Succeeded seen, p50)', value: round(1 + admission.addedMs / admission.floorP50Ms), target: '≤ 1.2', met: admission.addedMs / admission.floorP50Ms <= 0.2 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (as shipped, no heap cap)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
@@ -812,6 +864,8 @@ async function main() {
         kubeApiserver: execFileSync(join(process.env.KUBEBUILDER_ASSETS!, 'kube-apiserver'), ['--version']).toString().trim(),
       },
       floor: { api: floor, grpc: grpcFloors, a2a: a2aFloors },
+      sandboxCost,
+      longRun,
       admission,
       cases,
       protocols,

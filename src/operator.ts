@@ -2,9 +2,13 @@
 // Feedback that act on finished or waiting Executions) over one shared way of reaching agents — the gRPC
 // pool and the A2A client, chosen per Agent by spec.protocol (AgentProtocols) — and the evaluation
 // sandbox in which Executions evaluate their Pattern's CEL and input schema (tenant-controlled, so
-// never on the thread that serves every namespace).
+// never on the thread that serves every namespace). Where the operator connects on a tenant's
+// behalf is decided in one place: the endpoint policy (agents/endpoint-policy.ts) for endpoint and
+// A2A Agents, and the Agent's own pods (AgentAddresses) for image Agents.
 import type { Agent } from './api/types.js';
-import { A2AClient, AgentPool, AgentProtocols } from './agents/index.js';
+import { A2AClient, AgentPool, AgentProtocols, EndpointPolicy, endpointIP, maxReplyBytes, type EndpointPolicyOptions } from './agents/index.js';
+
+import { AgentAddresses } from './controllers/agent-addresses.js';
 import { agentController, type AgentControllerOptions } from './controllers/agent-controller.js';
 import type { Controller } from './controllers/controller.js';
 import { executionController, type ExecutionControllerOptions } from './controllers/execution-controller.js';
@@ -27,6 +31,8 @@ export interface OperatorOptions {
    * that no caller runs tenant CEL in-process, or leaves a pool running, without saying so.
    */
   sandbox: SandboxPool | false;
+  /** Where endpoint and A2A Agents may point; unset: the safe defaults (no loopback, no link-local, …). */
+  endpointPolicy?: EndpointPolicyOptions;
 }
 
 export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions): Controller[] {
@@ -37,20 +43,44 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
     return ctx.caches.agents.get(namespace, name) as Agent | undefined;
   };
   const timeoutMs = (agent: Agent) => parseDuration(agent.spec.timeout ?? '30s') ?? 30000;
-  // Both dial what the Agent controller verified: pod IPs (not the ClusterIP), or the A2A URL whose card answered.
+  const addresses = new AgentAddresses(ctx.caches.pods, ctx.caches.services);
+  const server = ctx.rest.kubeConfig.getCurrentCluster()?.server;
+  const policy = new EndpointPolicy({
+    ...opts.endpointPolicy,
+    apiServerHosts: [
+      ...(server ? [new URL(server).hostname] : []),
+      ...(process.env.KUBERNETES_SERVICE_HOST ? [process.env.KUBERNETES_SERVICE_HOST] : []),
+      ...(opts.endpointPolicy?.apiServerHosts ?? []),
+    ],
+    ownerNamespace: (ip) => addresses.namespaceOf(ip),
+  });
+  // What the Agent controller verified, checked again before every call (its status could be stale
+  // or written by someone else): an image Agent's own Ready pods, or addresses the policy allows.
+  const dialable = (agent: Agent): string[] =>
+    (agent.status?.endpoints ?? []).filter((ep) => {
+      const ip = endpointIP(ep);
+      if (!ip) return false;
+      const ns = agent.metadata.namespace!;
+      return agent.spec.image ? addresses.belongsTo(ip, ns, agent.metadata.name!) : policy.check(ip, ns) === undefined;
+    });
   const pool = new AgentPool((qualified) => {
     const agent = lookup(qualified);
     if (!agent) return undefined;
-    return { endpoints: agent.status?.endpoints ?? [], timeoutMs: timeoutMs(agent) };
+    return { endpoints: dialable(agent), timeoutMs: timeoutMs(agent), maxReplyBytes: maxReplyBytes(agent) };
   });
-  const a2a = new A2AClient((qualified) => {
-    const agent = lookup(qualified);
-    const url = agent?.status?.endpoints?.[0];
-    if (!agent || !url) return undefined;
-    return { url, timeoutMs: timeoutMs(agent), defaultConfidence: agent.spec.defaultConfidence ?? 0.5 };
-  });
+  const a2a = new A2AClient(
+    (qualified) => {
+      const agent = lookup(qualified);
+      const url = agent?.status?.endpoints?.[0];
+      if (!agent || !url) return undefined;
+      return { url, timeoutMs: timeoutMs(agent), defaultConfidence: agent.spec.defaultConfidence ?? 0.5 };
+    },
+    { policy },
+  );
   const protocols = new AgentProtocols(pool, a2a, lookup);
-  const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), opts.agents);
+  // An Agent deleted: forget its connections and breakers at once rather than when they go idle.
+  ctx.caches.agents.on({ delete: (o) => protocols.forgetAgent(`${o.metadata?.namespace}/${o.metadata?.name}`) });
+  const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), { ...opts.agents, policy });
   const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)));
   const executions = executionController(ctx, protocols, workers, { ...(opts.sandbox ? { evaluator: opts.sandbox } : {}), ...opts.executions });
   // No reconciler is handed an object whose stored spec breaks today's schema.

@@ -10,6 +10,7 @@
 //   --invalid-confidence 1.7    put 1.7 on the wire, bypassing the SDK check
 //   --health degraded           what HealthCheck reports (healthy|degraded|unhealthy|unknown)
 //   --echo                      answer {task, data, taskId, patternName, context} instead of --value
+//   --value-size 3145728        answer a string of that many bytes instead of --value (large replies)
 //   --announce                  print `CALL <taskId>` on stdout when a call arrives, `CANCELLED <taskId>`
 //                               when the caller cancels it (deadline, or the Execution deleted)
 //   --critique-confidence 0.9   when the call carries a confidence policy's critique (context
@@ -112,6 +113,7 @@ const FIXED_FLAGS = {
   'invalid-confidence': { type: 'string' },
   health: { type: 'string', default: 'healthy' },
   echo: { type: 'boolean', default: false },
+  'value-size': { type: 'string' },
   announce: { type: 'boolean', default: false },
   'critique-confidence': { type: 'string' },
   'critique-value': { type: 'string' },
@@ -127,7 +129,8 @@ export function fixedFromArgs(argv: string[]): { agent: FixedAgent; flags: Flags
       return raw; // a bare word is taken as a string value
     }
   };
-  const value = json(String(flags.value));
+  const size = num(flags, 'value-size');
+  const value = size !== undefined ? 'x'.repeat(size) : json(String(flags.value));
   const critiqueConfidence = num(flags, 'critique-confidence');
   const onCritique =
     critiqueConfidence !== undefined || typeof flags['critique-value'] === 'string'

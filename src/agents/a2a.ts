@@ -33,7 +33,8 @@ import { A2AURLError, a2aFetch, agentCardURLs, dialURL, type DialGuard } from '.
 import type { EndpointPolicy } from './endpoint-policy.js';
 import { boundedLabel } from '../observability/labels.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
-import { abortReason, type ProbeResult, type RetryOptions } from './pool.js';
+import { abortReason, type ProbeResult } from './pool.js';
+import { RetryPolicy, type RetryOptions } from './retry.js';
 
 export interface A2ATarget {
   /** The Agent's spec.url (as verified by the Agent controller). */
@@ -94,27 +95,21 @@ export class A2AClient implements AgentCaller {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly cardResolver = new DefaultAgentCardResolver({ legacyCompat: { enabled: true } });
   private readonly log = loggerFor('a2a-client');
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly retry: RetryPolicy;
   private readonly defaultTimeoutMs: number;
   private readonly maxCardBytes: number;
   private readonly maxReplyBytes: number;
   private readonly cardTtlMs: number;
-  private readonly random: () => number;
 
   constructor(
     private readonly resolver: A2AResolver,
     private readonly opts: A2AClientOptions = {},
   ) {
-    this.maxAttempts = Math.max(1, opts.retry?.maxAttempts ?? 3);
-    this.baseDelayMs = Math.max(0, opts.retry?.baseDelayMs ?? 50);
-    this.maxDelayMs = Math.max(this.baseDelayMs, opts.retry?.maxDelayMs ?? 1000);
+    this.retry = new RetryPolicy(opts.retry, opts.random);
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
     this.maxCardBytes = opts.maxCardBytes ?? 1024 * 1024;
     this.maxReplyBytes = opts.maxReplyBytes ?? DEFAULT_LIMITS.maxResultBytes;
     this.cardTtlMs = opts.cardTtlMs ?? 60_000;
-    this.random = opts.random ?? Math.random;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -181,9 +176,8 @@ export class A2AClient implements AgentCaller {
         // Not awaited inside the try: a failure while polling is never retried (the agent has the message).
         return this.settle(conn, reply, signal);
       } catch (err) {
-        if (signal.aborted || attempt >= this.maxAttempts || !isConnectionRefused(err)) throw err;
-        const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
-        await delay(cap / 2 + (this.random() * cap) / 2, undefined, { signal }).catch(() => {});
+        if (signal.aborted || attempt >= this.retry.maxAttempts || !isConnectionRefused(err)) throw err;
+        await delay(this.retry.delayBefore(attempt + 1), undefined, { signal }).catch(() => {});
         this.log.debug({ agent: req.agent.name, url: target.url, attempt }, 'A2A agent refused the connection, retrying');
       }
     }
@@ -293,7 +287,9 @@ export class A2AClient implements AgentCaller {
       parts = reply.parts ?? [];
       metadata = [reply.metadata];
     }
-    const data = parts.flatMap((p) => (p.content?.$case === 'data' ? [p.content.value as unknown] : []));
+    // A data part is JSON, but the SDK hands it over as its own objects (not plain ones): the runtime
+    // stores and compares values as plain JSON, so the answer is made plain here, where it enters.
+    const data = parts.flatMap((p) => (p.content?.$case === 'data' ? [JSON.parse(JSON.stringify(p.content.value ?? null)) as unknown] : []));
     const text = partsText(parts);
     if (!data.length && !text.trim()) throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered without a text or data part`);
 

@@ -13,7 +13,8 @@
 //   multicast and broadcast addresses, the API server's addresses, and an operator-managed agent
 //   pod or Service of another namespace (a tenant reaching another tenant's agent through the
 //   operator). Loopback is refused unless allowLoopback (local mode and tests, where agents run as
-//   local processes). `allowCIDRs` (when set) is an allow-list; `denyCIDRs` adds refusals.
+//   local processes next to the API server). `allowCIDRs` (when set) is an allow-list; `denyCIDRs`
+//   adds refusals (e.g. the cluster's pod and service ranges, to keep endpoint Agents outside it).
 // - A refusal says which rule refused, never what (if anything) listens there.
 import { BlockList, isIP } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
@@ -26,8 +27,8 @@ export interface EndpointPolicyOptions {
   allowCIDRs?: string[];
   /** Addresses in these CIDRs are never dialled (e.g. the pod or service range of the cluster). */
   denyCIDRs?: string[];
-  /** Addresses of the API server (its kubeconfig host and the kubernetes Service), never dialled. */
-  apiServerAddresses?: string[];
+  /** The API server's hosts (names or IPs: its kubeconfig host, the kubernetes Service); never dialled. */
+  apiServerHosts?: string[];
   /** The namespace an operator-managed agent pod or Service IP belongs to, if any. */
   ownerNamespace?: (ip: string) => string | undefined;
   /** Name resolution (tests). */
@@ -57,7 +58,9 @@ export class EndpointPolicy {
   private readonly loopback = new BlockList();
   private readonly allow?: BlockList;
   private readonly deny = new BlockList();
-  private readonly apiServer: Set<string>;
+  private readonly apiServer = new Set<string>();
+  /** Resolves the API server's hosts once; resolve() waits for it, check() uses what is known. */
+  private readonly apiServerKnown: Promise<void>;
 
   constructor(private readonly opts: EndpointPolicyOptions = {}) {
     for (const [net, prefix, type, why] of ALWAYS) {
@@ -71,7 +74,21 @@ export class EndpointPolicy {
       for (const cidr of opts.allowCIDRs) addCIDR(this.allow, cidr);
     }
     for (const cidr of opts.denyCIDRs ?? []) addCIDR(this.deny, cidr);
-    this.apiServer = new Set((opts.apiServerAddresses ?? []).map(normalize));
+    this.apiServerKnown = Promise.all(
+      (opts.apiServerHosts ?? []).map(async (host) => {
+        const bare = host.replace(/^\[|\]$/g, '');
+        const ips = isIP(bare) ? [bare] : await (this.opts.resolve ?? resolveAll)(bare).catch(() => [] as string[]);
+        for (const ip of ips.map(normalize)) {
+          // In local mode the agents share loopback with the API server: there, its port tells them apart.
+          if (opts.allowLoopback && this.isLoopback(ip)) continue;
+          this.apiServer.add(ip);
+        }
+      }),
+    ).then(() => undefined);
+  }
+
+  private isLoopback(ip: string): boolean {
+    return this.loopback.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4');
   }
 
   /** Why `ip` may not be dialled for an Agent of `namespace`, or undefined when it may. */
@@ -91,6 +108,7 @@ export class EndpointPolicy {
 
   /** The addresses `host` stands for, all allowed; or why not. A name with any refused address is refused. */
   async resolve(host: string, namespace: string): Promise<Resolution> {
+    await this.apiServerKnown;
     const bare = host.replace(/^\[|\]$/g, '');
     let addresses: string[];
     if (isIP(bare)) addresses = [bare];

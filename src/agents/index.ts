@@ -2,6 +2,7 @@
 // AgentProtocols choosing between them per Agent) and probing them.
 export {
   AgentPool,
+  DEFAULT_MAX_REPLY_BYTES,
   probeAgent,
   type AgentTarget,
   type AgentResolver,
@@ -13,5 +14,6 @@ export {
 } from './pool.js';
 export { A2AClient, type A2AClientOptions, type A2AResolver, type A2ATarget } from './a2a.js';
 export { a2aURLProblem, dialURL } from './a2a-url.js';
-export { AgentProtocols, isA2A, type AgentProber } from './protocols.js';
+export { AgentProtocols, isA2A, maxReplyBytes, type AgentProber } from './protocols.js';
+export { EndpointPolicy, endpointIP, type EndpointPolicyOptions } from './endpoint-policy.js';
 export { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';

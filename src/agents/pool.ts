@@ -32,6 +32,9 @@ import {
 } from '../sdk/protocol.js';
 import { boundedLabel } from '../observability/labels.js';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
+import { RetryPolicy, type RetryOptions } from './retry.js';
+
+export type { RetryOptions } from './retry.js';
 
 export interface AgentTarget {
   /** Addresses to dial, `host:port` (pod IPs, or the external endpoint). */
@@ -44,15 +47,6 @@ export interface AgentTarget {
 
 /** Resolves an Agent's name to where it can be called; undefined when unknown. */
 export type AgentResolver = (agentName: string) => AgentTarget | undefined;
-
-export interface RetryOptions {
-  /** Attempts in total (first call included). Default 3. */
-  maxAttempts?: number;
-  /** Backoff before the 2nd attempt; doubles each time. Default 50 ms. */
-  baseDelayMs?: number;
-  /** Cap of one backoff. Default 1000 ms. */
-  maxDelayMs?: number;
-}
 
 export interface AgentPoolOptions {
   retry?: RetryOptions;
@@ -173,25 +167,19 @@ export class AgentPool implements AgentCaller {
   private readonly rr = new Map<string, number>();
   private readonly reaper: NodeJS.Timeout;
   private readonly log = loggerFor('agent-pool');
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
+  private readonly retry: RetryPolicy;
   private readonly defaultTimeoutMs: number;
   private readonly channelOptions: grpc.ChannelOptions;
   private readonly now: () => number;
-  private readonly random: () => number;
 
   constructor(
     private readonly resolver: AgentResolver,
     private readonly opts: AgentPoolOptions = {},
   ) {
-    this.maxAttempts = Math.max(1, opts.retry?.maxAttempts ?? 3);
-    this.baseDelayMs = Math.max(0, opts.retry?.baseDelayMs ?? 50);
-    this.maxDelayMs = Math.max(this.baseDelayMs, opts.retry?.maxDelayMs ?? 1000);
+    this.retry = new RetryPolicy(opts.retry, opts.random);
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
     this.channelOptions = { ...DEFAULT_CHANNEL_OPTIONS, ...(opts.channelOptions ?? {}) };
     this.now = opts.now ?? Date.now;
-    this.random = opts.random ?? Math.random;
     const idle = opts.reapIdleMs ?? 5 * 60 * 1000;
     this.reaper = setInterval(() => this.reap(idle), Math.min(60_000, idle));
     this.reaper.unref();
@@ -240,10 +228,9 @@ export class AgentPool implements AgentCaller {
       let next = start % n;
       let lastFailure: CallFailure | undefined;
       const tried: string[] = [];
-      for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
         if (attempt > 1) {
-          const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 2));
-          const delay = cap / 2 + (this.random() * cap) / 2;
+          const delay = this.retry.delayBefore(attempt);
           if (Date.now() + delay >= deadlineAt) break;
           await sleep(delay, req.signal);
           if (req.signal.aborted) throw new CallFailure('CANCELLED', `agent ${agent}: call cancelled (${abortReason(req.signal)})`);

@@ -27,6 +27,11 @@ export class AgentProtocols implements AgentCaller, AgentProber {
     return isA2A(this.lookup(req.agent.name)) ? this.a2a.call(req) : this.grpc.call(req);
   }
 
+  forgetAgent(agent: string): void {
+    this.grpc.forgetAgent(agent);
+    this.a2a.forgetAgent(agent);
+  }
+
   probe(agent: Agent, endpoint: string, timeoutMs: number): Promise<ProbeResult> {
     const name = `${agent.metadata.namespace}/${agent.metadata.name}`;
     return isA2A(agent) ? this.a2a.probe(endpoint, timeoutMs, name) : this.grpc.probe(endpoint, timeoutMs, name, maxReplyBytes(agent));

@@ -49,7 +49,8 @@ export async function runLocal(opts: LocalOptions): Promise<{ stop(): Promise<vo
     kubeConfig: kc,
     httpAddress: opts.httpAddress,
     leaderElection: false,
-    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { sandbox }),
+    // The demo's agents are local processes: loopback endpoints are allowed here, and only here.
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { sandbox, endpointPolicy: { allowLoopback: true } }),
     runnables: () => [sandbox],
   });
   await mgr.start();

@@ -36,6 +36,9 @@ export interface ManagerFlags {
   webhookService?: string;
   webhookCertHost?: string[];
   agentSecretRefs?: SecretRefPolicy;
+  allowLoopbackEndpoints?: boolean;
+  endpointAllowCidrs?: string[];
+  endpointDenyCidrs?: string[];
   /** false: --no-evaluation-sandbox. The evaluation flags below default to the sandbox's defaults. */
   evaluationSandbox?: boolean;
   evaluationWorkers?: string;
@@ -45,6 +48,9 @@ export interface ManagerFlags {
   evaluationQueuePerNamespace?: string;
   evaluationQueue?: string;
 }
+
+/** A repeatable, comma-separated flag: `--x a,b --x c` is [a, b, c]. */
+const commaList = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 
 export function managerCommand(): Command {
   return new Command('manager')
@@ -71,6 +77,9 @@ export function managerCommand(): Command {
     .option('--webhook-mutating-configuration <name>', 'MutatingWebhookConfiguration (who made Reviews and Feedback) whose caBundle the operator keeps current ("" for none)', 'parallax-mutating-webhook')
     .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
     .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
+    .option('--allow-loopback-endpoints', 'let endpoint and A2A Agents name loopback addresses (local mode only: agents as local processes)', false)
+    .option('--endpoint-allow-cidrs <cidrs>', 'endpoint and A2A Agents may only name addresses in these ranges, comma-separated (docs/multi-tenancy.md)', commaList)
+    .option('--endpoint-deny-cidrs <cidrs>', 'endpoint and A2A Agents may not name addresses in these ranges, comma-separated, e.g. the cluster\'s pod and service CIDRs', commaList)
     .option('--no-evaluation-sandbox', 'evaluate Pattern CEL and input schemas on the operator thread (trusted Patterns only)')
     .option('--evaluation-workers <n>', 'evaluation worker threads', String(SANDBOX_DEFAULTS.workers))
     .option('--evaluation-workers-per-namespace <n>', 'most evaluation workers one namespace may hold at once (default: half the workers, at least 1)')
@@ -115,7 +124,11 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
       ? { namespace: flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: flags.leaderElectionId, ...election }
       : false,
     controllers: (ctx, o) =>
-      operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s') }, sandbox }),
+      operatorControllers(ctx, o.workers, {
+        agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s'), secretRefs: flags.agentSecretRefs ?? 'allow' },
+        sandbox,
+        endpointPolicy: { allowLoopback: !!flags.allowLoopbackEndpoints, allowCIDRs: flags.endpointAllowCidrs, denyCIDRs: flags.endpointDenyCidrs },
+      }),
     runnables: (ctx) => [
       ...(sandbox ? [sandbox] : []),
       ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox } : {}) })] : []),

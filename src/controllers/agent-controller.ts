@@ -2,12 +2,13 @@
 // Ready pods' IPs that answer HealthCheck (not Endpoints objects), capabilities from
 // GetCapabilities, re-probed periodically. An A2A Agent is its URL, Ready while its agent card answers.
 import type { Agent } from '../api/types.js';
-import { isA2A, type AgentProber } from '../agents/index.js';
+import { isA2A, type AgentProber, type ProbeResult } from '../agents/index.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { AGENT_LABEL, type OperatorContext, type Pod } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
-import { agentSpecError } from './agent-rules.js';
+import type { EndpointPolicy } from '../agents/endpoint-policy.js';
+import { agentSecretRefs, agentSpecError, SECRET_REFS_DENIED, type SecretRefPolicy } from './agent-rules.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
 import { covers, desiredDeployment, desiredService, isPodReady, podPort } from './agent-workload.js';
@@ -25,6 +26,10 @@ export interface AgentControllerOptions {
   /** How often health is probed. */
   healthIntervalMs?: number;
   probeTimeoutMs?: number;
+  /** Where endpoint and A2A Agents may point; unset: anywhere (tests of the controller alone). */
+  policy?: EndpointPolicy;
+  /** --agent-secret-refs: `deny` makes an Agent reading a Secret Invalid (also when the webhook is off). */
+  secretRefs?: SecretRefPolicy;
 }
 
 export class AgentReconciler implements Reconciler {
@@ -35,7 +40,7 @@ export class AgentReconciler implements Reconciler {
   constructor(
     private readonly ctx: OperatorContext,
     private readonly prober: AgentProber,
-    opts: AgentControllerOptions = {},
+    private readonly opts: AgentControllerOptions = {},
   ) {
     this.healthIntervalMs = opts.healthIntervalMs ?? 10000;
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
@@ -45,7 +50,8 @@ export class AgentReconciler implements Reconciler {
     const { namespace, name } = splitKey(key);
     const agent = this.ctx.caches.agents.get(namespace, name) as Agent | undefined;
     if (!agent || agent.metadata.deletionTimestamp) return; // owned objects go by garbage collection
-    const invalid = agentSpecError(agent);
+    const refs = this.opts.secretRefs === 'deny' ? agentSecretRefs(agent) : [];
+    const invalid = agentSpecError(agent) ?? (refs.length ? `${refs[0]!.path}: ${SECRET_REFS_DENIED}` : undefined);
     if (invalid) return void (await this.setStatus(agent, 'Invalid', 'InvalidSpec', invalid, [], 0, undefined, log));
 
     let candidates: string[];
@@ -63,7 +69,12 @@ export class AgentReconciler implements Reconciler {
         .sort();
     } else {
       desired = 1;
-      candidates = [isA2A(agent) ? agent.spec.url! : agent.spec.endpoint!];
+      const where = await this.addresses(agent);
+      if ('refused' in where) {
+        await this.setStatus(agent, 'Unavailable', 'EndpointRefused', where.refused, [], 1, undefined, log);
+        return { requeueAfterMs: this.healthIntervalMs };
+      }
+      candidates = where.candidates;
     }
     const probes = await Promise.all(candidates.map((ep) => this.prober.probe(agent, ep, this.probeTimeoutMs).then((r) => ({ ep, r }))));
     const healthy = probes.filter((p) => p.r.healthy);
@@ -78,11 +89,29 @@ export class AgentReconciler implements Reconciler {
     } else if (agent.spec.image && candidates.length === 0 && desired > 0) {
       [phase, reason, message] = ['Pending', 'NoReadyPods', `waiting for ${desired} pods to become Ready`];
     } else {
-      const why = probes.find((p) => p.r.error)?.r.error ?? probes.find((p) => p.r.health.message)?.r.health.message;
-      [phase, reason, message] = ['Unavailable', 'NoHealthyReplicas', `no replica answers HealthCheck${why ? `: ${why}` : ''}`];
+      [phase, reason, message] = ['Unavailable', 'NoHealthyReplicas', unhealthyMessage(probes.map((p) => p.r))];
+      // What the transport said (refused, reset, an HTTP status from whatever listens there) is for
+      // the operator's log only: in status it would make the operator a port scanner for tenants.
+      for (const p of probes) if (p.r.error) log.info({ endpoint: p.ep, err: p.r.error }, 'probe failed');
     }
     await this.setStatus(agent, phase, reason, message, healthy.map((p) => p.ep), desired, reported, log);
     return { requeueAfterMs: this.healthIntervalMs };
+  }
+
+  /**
+   * What to probe for an endpoint or A2A Agent: the addresses its spec.endpoint resolves to (dialled
+   * by IP), or its spec.url — or why the endpoint policy refuses them (endpoint-policy.ts).
+   */
+  private async addresses(agent: Agent): Promise<{ candidates: string[] } | { refused: string }> {
+    const ns = agent.metadata.namespace!;
+    const policy = this.opts.policy;
+    if (isA2A(agent)) {
+      const r = policy ? await policy.resolve(new URL(agent.spec.url!).hostname, ns) : { ok: true as const };
+      return r.ok ? { candidates: [agent.spec.url!] } : { refused: `spec.url ${agent.spec.url} is refused by the operator's endpoint policy: ${r.reason}` };
+    }
+    if (!policy) return { candidates: [agent.spec.endpoint!] };
+    const r = await policy.resolveEndpoint(agent.spec.endpoint!, ns);
+    return r.ok ? { candidates: r.endpoints } : { refused: `spec.endpoint ${agent.spec.endpoint} is refused by the operator's endpoint policy: ${r.reason}` };
   }
 
   /** Returns why the workload cannot be run (an object of the same name it does not control), if so. */
@@ -156,6 +185,18 @@ export class AgentReconciler implements Reconciler {
       await this.ctx.events.record(agent as any, phase === 'Ready' ? 'Normal' : 'Warning', phase, message);
     }
   }
+}
+
+/**
+ * Why no replica is healthy, in words that never echo what answered at an address: an agent that
+ * spoke the protocol and reported itself unhealthy is quoted (its own words); anything else — a
+ * refused connection, a timeout, an HTTP answer from some other service — is one and the same
+ * sentence, so an Agent's status cannot be used to map what listens where.
+ */
+export function unhealthyMessage(results: ProbeResult[]): string {
+  const own = results.find((r) => r.health.status !== 'UNKNOWN' && !r.healthy);
+  if (own) return `no replica is healthy: an agent reports ${own.health.status}${own.health.message ? `: ${own.health.message.slice(0, 512)}` : ''}`;
+  return 'no replica answers HealthCheck (the agent protocol); the operator\'s log says why';
 }
 
 export function agentController(ctx: OperatorContext, prober: AgentProber, workers: number, opts?: AgentControllerOptions): Controller {

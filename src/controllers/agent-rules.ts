@@ -38,6 +38,11 @@ function timeoutProblem(agent: Agent): string | undefined {
   return undefined;
 }
 
+/** The operator's --agent-secret-refs policy (docs/admission.md, docs/multi-tenancy.md). */
+export type SecretRefPolicy = 'allow' | 'deny' | 'author';
+export const SECRET_REF_POLICIES: readonly SecretRefPolicy[] = ['allow', 'deny', 'author'];
+export const SECRET_REFS_DENIED = 'Secret references are not allowed in Agents by this operator (--agent-secret-refs=deny)';
+
 export interface SecretRef {
   /** Where, e.g. `spec.env[0].valueFrom.secretKeyRef`. */
   path: string;

@@ -25,6 +25,7 @@
 //   with its verdict in the claim of the run that resumes, which replays every persisted answer.
 import { randomUUID } from 'node:crypto';
 import type { Agent, Execution, Pattern, Review } from '../api/types.js';
+import { DEFAULT_MAX_REPLY_BYTES, maxReplyBytes } from '../agents/index.js';
 import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
@@ -51,6 +52,7 @@ import {
 } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
+import { jsonBytes } from '../runtime/values.js';
 import { setLongTimeout } from '../util/timers.js';
 import { calibrationChanged, readyAgentInfos, selectionChanged } from './agent-info.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
@@ -81,6 +83,7 @@ import {
   type StatusBounds,
 } from './execution-status.js';
 import { RunWriter } from './execution-writer.js';
+import { ReplyBudget, type ReplyBudgetOptions } from './reply-budget.js';
 import { executionPin, resolvePatternRevision } from './pattern-revisions.js';
 import { mergePatchFor } from './status.js';
 
@@ -106,6 +109,8 @@ export interface ExecutionControllerOptions {
   maxPendingResults?: number;
   /** Where Pattern expressions and input schemas are evaluated (the operator passes its sandbox pool); default in-process. */
   evaluator?: Evaluator;
+  /** How many bytes of agent replies runs may hold (reply-budget.ts). */
+  replyBudget?: ReplyBudgetOptions;
 }
 
 type StopKind = 'timeout' | 'deleted' | 'replaced' | 'shutdown' | 'lost' | 'write-failed';
@@ -161,6 +166,7 @@ export class ExecutionReconciler implements Reconciler {
   private readonly writeRetryForMs: number;
   private readonly maxPendingResults: number;
   private readonly evaluator: Evaluator;
+  private readonly replies: ReplyBudget;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
 
@@ -176,6 +182,7 @@ export class ExecutionReconciler implements Reconciler {
     this.writeRetryForMs = opts.writeRetryForMs ?? 30000;
     this.maxPendingResults = opts.maxPendingResults ?? 1000;
     this.evaluator = opts.evaluator ?? inProcessEvaluator;
+    this.replies = new ReplyBudget(opts.replyBudget);
   }
 
   /**
@@ -340,9 +347,15 @@ export class ExecutionReconciler implements Reconciler {
       : setTimeout(() => {
           if (!writer.claimed && !signal.aborted) writer.write((base) => base.status!).catch(stopWith);
         }, this.claimDelayMs);
+    const uid = exec.metadata.uid!;
     const caller: AgentCaller = {
       call: async (req) => {
+        // Room for the largest reply this agent may send, before asking it (reply-budget.ts).
+        const agent = this.ctx.caches.agents.get(ns, req.agent.name) as Agent | undefined;
+        const hold = await this.replies.reserve(uid, agent ? maxReplyBytes(agent) : DEFAULT_MAX_REPLY_BYTES, req.signal);
+        if ('refused' in hold) return { agent: req.agent.name, value: null, confidence: 0, latencyMs: 0, error: `agent ${req.agent.name}: ${hold.refused}` };
         const r = await this.pool.call({ ...req, agent: { ...req.agent, name: `${ns}/${req.agent.name}` } });
+        hold.settle(jsonBytes(r.value ?? null));
         return { ...r, agent: req.agent.name };
       },
     };
@@ -407,6 +420,7 @@ export class ExecutionReconciler implements Reconciler {
       throw err;
     } finally {
       clearTimeout(claimTimer);
+      this.replies.releaseRun(uid);
     }
     await this.writeFinal(exec, writer, final, log);
   }
@@ -497,7 +511,9 @@ export class ExecutionReconciler implements Reconciler {
    */
   private finished(exec: Execution, final: Final, log: Logger, durationMs?: number): void {
     if (final.phase === 'AwaitingReview') return log.info({ phase: final.phase }, final.message);
-    const pattern = boundedLabel('pattern', exec.spec.patternRef.name);
+    // A label only for a Pattern that exists, and within the bounds of every tenant-chosen label.
+    const name = exec.spec.patternRef.name;
+    const pattern = this.ctx.caches.patterns.get(exec.metadata.namespace!, name) ? boundedLabel('pattern', name) : UNKNOWN_PATTERN;
     metrics.executionsTotal.inc({ pattern, phase: final.phase });
     const start = exec.status?.startTime ? Date.parse(exec.status.startTime) : undefined;
     const took = durationMs ?? (start !== undefined ? Date.now() - start : undefined);
@@ -636,6 +652,9 @@ export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): bo
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The `pattern` label of Executions whose Pattern does not exist (their names are not labels). */
+const UNKNOWN_PATTERN = '_unknown';
 
 export function executionController(ctx: OperatorContext, pool: AgentCaller, workers: number, opts?: ExecutionControllerOptions): Controller {
   const reconciler = new ExecutionReconciler(ctx, pool, opts);

@@ -140,6 +140,16 @@ export const metrics = {
     help: 'Evaluations waiting for a worker.',
     registers: [registry],
   }),
+  replyBudgetHeld: new Gauge({
+    name: 'parallax_reply_budget_held_bytes',
+    help: 'Bytes of agent replies running Executions hold or have reserved (docs/multi-tenancy.md).',
+    registers: [registry],
+  }),
+  replyBudgetWaiting: new Gauge({
+    name: 'parallax_reply_budget_waiting_calls',
+    help: 'Agent calls waiting for room in the reply budget.',
+    registers: [registry],
+  }),
   leader: new Gauge({
     name: 'parallax_leader',
     help: '1 while this replica holds the leader Lease.',

@@ -10,12 +10,11 @@
 // On update the checks run only when the spec changes, and then on every reference: whoever changes
 // the image of an Agent that reads a Secret decides what reads it.
 import type { Agent } from '../api/types.js';
-import { agentSecretRefs, agentSpecError } from '../controllers/agent-rules.js';
+import { agentSecretRefs, agentSpecError, SECRET_REFS_DENIED, type SecretRefPolicy } from '../controllers/agent-rules.js';
 import type { KubeRest } from '../k8s/rest.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type UserInfo, type Validator, type Verdict } from './admission.js';
 
-export type SecretRefPolicy = 'allow' | 'deny' | 'author';
-export const SECRET_REF_POLICIES: readonly SecretRefPolicy[] = ['allow', 'deny', 'author'];
+export { SECRET_REF_POLICIES, type SecretRefPolicy } from '../controllers/agent-rules.js';
 
 interface SubjectAccessReview {
   status?: { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string };
@@ -45,7 +44,7 @@ export class AgentValidator implements Validator<Agent> {
     const refs = agentSecretRefs(obj);
     if (refs.length === 0 || this.secretRefs === 'allow') return [];
     if (this.secretRefs === 'deny') {
-      return refs.map((r) => ({ field: r.path, message: `Secret references are not allowed in Agents by this operator (--agent-secret-refs=deny)` }));
+      return refs.map((r) => ({ field: r.path, message: SECRET_REFS_DENIED }));
     }
     const namespace = req.namespace ?? obj.metadata?.namespace ?? '';
     const user = req.userInfo?.username ?? '(unknown)';

@@ -4,6 +4,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/envtest/control-plane.js';
 import { installCRDs } from '../../src/k8s/install-crds.js';
 import { KubeRest } from '../../src/k8s/rest.js';
+import type { EndpointPolicyOptions } from '../../src/agents/endpoint-policy.js';
+import type { SecretRefPolicy } from '../../src/controllers/agent-rules.js';
 import type { ExecutionControllerOptions } from '../../src/controllers/execution-controller.js';
 import { Manager, type ManagerOptions } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
@@ -53,9 +55,12 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   };
 }
 
-export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeConfig' | 'leaderElection' | 'identity' | 'resyncMs' | 'onLostLeadership'>> {
+export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeConfig' | 'leaderElection' | 'identity' | 'resyncMs' | 'onLostLeadership' | 'namespace'>> {
   workers?: number;
   executions?: ExecutionControllerOptions;
+  /** Over the tests' default (loopback allowed: test agents are local processes). */
+  endpointPolicy?: EndpointPolicyOptions;
+  secretRefs?: SecretRefPolicy;
 }
 
 /**
@@ -63,7 +68,7 @@ export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeC
  * unless asked, and Agents probed every 500 ms so that tests see health changes quickly.
  */
 export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = {}): Manager {
-  const { workers = 4, executions, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
+  const { workers = 4, executions, endpointPolicy, secretRefs, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
   // The operator's default evaluation sandbox, stopped with the Manager.
   const sandbox = new SandboxPool();
   return new Manager({
@@ -71,7 +76,8 @@ export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = 
     httpAddress: false,
     leaderElection: false,
     ...manager,
-    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, executions, sandbox }),
+    // Test agents are local processes on loopback addresses.
+    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000, secretRefs }, executions, sandbox, endpointPolicy: { allowLoopback: true, ...endpointPolicy } }),
     runnables: () => [sandbox],
   });
 }

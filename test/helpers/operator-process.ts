@@ -15,7 +15,8 @@ export interface OperatorProcess extends AgentProcess {
 
 export async function startOperatorProcess(kubeconfig: string, flags: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<OperatorProcess> {
   const proc = await startAgentCommand(
-    [process.execPath, '--import', 'tsx', 'src/cmd/manager.ts', '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0', ...flags],
+    // Test agents are local processes: loopback endpoints allowed, as in local mode.
+    [process.execPath, '--import', 'tsx', 'src/cmd/manager.ts', '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0', '--allow-loopback-endpoints', ...flags],
     { env: { LOG_LEVEL: 'info', ...env }, ready: /"httpPort":(\d+)[^\n]*"msg":"operator started"/, readyTimeoutMs: 60000 },
   );
   const metrics = async () => (await fetch(`http://${proc.endpoint}/metrics`)).text();
@@ -33,13 +34,5 @@ export async function startOperatorProcess(kubeconfig: string, flags: string[] =
   };
 }
 
-/** Open watches the API server holds for a resource (its own apiserver_longrunning_gauge). */
-export function openWatches(apiServerMetrics: string, group: string, resource: string): number {
-  let total = 0;
-  for (const line of apiServerMetrics.split('\n')) {
-    if (!line.startsWith('apiserver_longrunning_gauge{')) continue;
-    if (!line.includes(`group="${group}"`) || !line.includes(`resource="${resource}"`) || !line.includes('verb="WATCH"')) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
-}
+/** Open watches the API server holds for a resource (its own apiserver_longrunning_gauge); shared with the bench. */
+export { openWatchesOf as openWatches } from '../../bench/lib.js';

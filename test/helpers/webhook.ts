@@ -41,7 +41,7 @@ export function webhookOperator(env: TestEnv, o: WebhookOperatorOptions): Manage
     httpAddress: false,
     leaderElection: false,
     identity: o.identity,
-    controllers: (ctx) => (o.controllers === false ? [] : operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, sandbox })),
+    controllers: (ctx) => (o.controllers === false ? [] : operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, sandbox, endpointPolicy: { allowLoopback: true } })),
     runnables: (ctx) => [
       sandbox,
       new AdmissionWebhook(ctx, {

@@ -41,7 +41,7 @@ test('CRDs install and valid samples of each kind are accepted', async () => {
   });
   expect(exec.spec.timeout).toBe('5m'); // defaulted by the schema
   const a: any = await env.rest.get(`/apis/parallax.ai/v1alpha1/namespaces/${ns}/agents/a`);
-  expect(a.spec).toEqual({ endpoint: 'x.y:50051', capabilities: ['c'], expertise: 0.7, replicas: 1, port: 50051, timeout: '30s' });
+  expect(a.spec).toEqual({ endpoint: 'x.y:50051', capabilities: ['c'], expertise: 0.7, replicas: 1, port: 50051, timeout: '30s', maxReplyBytes: 1048576, protocol: 'grpc' });
 });
 
 test('invalid objects are rejected by the server with its message', async () => {

@@ -8,25 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, LEASES, PATTERNS } from '../../src/k8s/resources.js';
-import type { Manager } from '../../src/manager/manager.js';
-import { ApiProxy, type LoggedRequest } from '../helpers/api-proxy.js';
-import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
-import { eventually, kubeConfigFrom, startTestEnv, testOperator, type TestEnv, type TestOperatorOptions } from '../helpers/envtest.js';
+import type { LoggedRequest } from '../helpers/api-proxy.js';
+import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
+import { eventually } from '../helpers/envtest.js';
+import { integrationSuite } from '../helpers/suite.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
 import { startOperatorProcess } from '../helpers/operator-process.js';
 
-let env: TestEnv;
-const cleanups: (() => Promise<void> | void)[] = [];
-beforeAll(async () => {
-  env = await startTestEnv();
-}, 60000);
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-afterAll(async () => {
-  await stopAllAgentProcesses();
-  await env?.stop();
-});
+const suite = integrationSuite();
+const { operator, proxy, through } = suite;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LEASE = { leaseDurationMs: 4000, renewDeadlineMs: 2500, retryPeriodMs: 300 };
@@ -37,29 +27,16 @@ const leaseFlags = (l: typeof LEASE) => [
   `--leader-elect-retry-period=${l.retryPeriodMs}ms`,
 ];
 
-async function proxy(): Promise<ApiProxy> {
-  const p = await new ApiProxy(env.cp.server).start();
-  cleanups.push(() => p.close());
-  return p;
-}
-
-async function operator(opts: TestOperatorOptions): Promise<Manager> {
-  const mgr = testOperator(env, opts);
-  await mgr.start();
-  cleanups.push(() => mgr.stop());
-  return mgr;
-}
-
 async function agent(ns: string, name: string, args: string[]): Promise<AgentProcess> {
   const a = await startAgentProcess(['--name', name, '--capabilities', 'x', '--announce', ...args]);
-  await createObject(env.rest, AGENTS, ns, name, { endpoint: a.endpoint, capabilities: ['x'], timeout: '60s' });
-  cleanups.push(() => a.stop());
+  await createObject(suite.env.rest, AGENTS, ns, name, { endpoint: a.endpoint, capabilities: ['x'], timeout: '60s' });
+  suite.defer(() => a.stop());
   return a;
 }
 
 /** Two asking steps: the first (slow) one's result is a progress write the old leader could still attempt. */
 async function twoSteps(ns: string) {
-  await createObject(env.rest, PATTERNS, ns, 'two', {
+  await createObject(suite.env.rest, PATTERNS, ns, 'two', {
     agents: { capabilities: ['x'], min: 2 },
     steps: [
       { name: 'slow', call: { agents: "agents.filter(a, a.name == 'slow')" } },
@@ -73,13 +50,13 @@ const writes = (log: LoggedRequest[]) => log.filter((r) => r.method !== 'GET');
 const calls = (a: AgentProcess) => a.output().stdout.match(/^CALL \S+$/gm) ?? [];
 
 test('a leader whose renew call hangs stops at its renew deadline, before the standby takes over, and writes nothing after', async () => {
-  const ns = await env.namespace('hang');
+  const ns = await suite.env.namespace('hang');
   const pa = await proxy();
   const election = { namespace: ns, name: 'parallax-operator', ...LEASE };
   let lostAt = 0;
   const a = await operator({
     identity: 'a',
-    kubeConfig: kubeConfigFrom(pa.kubeconfig(join(env.cp.dir, 'hang-a.kubeconfig'), env.cp.token)),
+    kubeConfig: through(pa),
     leaderElection: election,
     onLostLeadership: () => (lostAt = Date.now()),
   });
@@ -88,15 +65,15 @@ test('a leader whose renew call hangs stops at its renew deadline, before the st
   const slow = await agent(ns, 'slow', ['--delay-ms', '8000', '--confidence', '0.8']);
   await agent(ns, 'fast', ['--confidence', '0.6']);
   await twoSteps(ns);
-  await eventually(async () => (await env.rest.get<any>(resourcePath(PATTERNS, ns, 'two'))).status?.matchingAgents === 2 || undefined, 'agents matched');
-  await createObject(env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'two' }, input: { task: 't' } });
-  await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'e', ['Running']), 'a claimed the run');
+  await eventually(async () => (await suite.env.rest.get<any>(resourcePath(PATTERNS, ns, 'two'))).status?.matchingAgents === 2 || undefined, 'agents matched');
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'two' }, input: { task: 't' } });
+  await eventually(() => phaseOf(suite.env.rest, EXECUTIONS, ns, 'e', ['Running']), 'a claimed the run');
   await slow.waitForOutput(/CALL /);
   // a's Lease requests hang from now on; its run's agent answers only after b has taken over.
   pa.fault({ path: /\/leases\//, action: { kind: 'hang' } });
   await eventually(() => b.isLeader, 'b leads', 20000);
   const takeover = Date.now();
-  const e = await finished(env.rest, ns, 'e', 60000);
+  const e = await finished(suite.env.rest, ns, 'e', 60000);
   expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 2 });
   expect(lostAt).toBeGreaterThan(0);
   expect(lostAt).toBeLessThan(takeover);
@@ -105,53 +82,53 @@ test('a leader whose renew call hangs stops at its renew deadline, before the st
 }, 90000);
 
 test('a wall-clock step on a standby does not make it take over a lease that is being renewed', async () => {
-  const ns = await env.namespace('clock');
+  const ns = await suite.env.namespace('clock');
   const election = { namespace: ns, name: 'parallax-operator', leaseDurationMs: 6000, renewDeadlineMs: 4000, retryPeriodMs: 1500 };
   const a = await operator({ identity: 'a', leaderElection: election });
   await eventually(() => a.isLeader, 'a leads');
   // b checks the Lease five times between two renewals of a's, so it sees an unchanged record often.
   const clock = join(mkdtempSync(join(tmpdir(), 'faketime-')), 'offset');
   writeFileSync(clock, '+0');
-  const b = await startOperatorProcess(env.cp.kubeconfigPath, [...leaseFlags({ ...election, retryPeriodMs: 300 }), `--namespace=${ns}`, `--leader-election-namespace=${ns}`], {
+  const b = await startOperatorProcess(suite.env.cp.kubeconfigPath, [...leaseFlags({ ...election, retryPeriodMs: 300 }), `--namespace=${ns}`, `--leader-election-namespace=${ns}`], {
     POD_NAME: 'b',
     LD_PRELOAD: libfaketime(),
     FAKETIME_TIMESTAMP_FILE: clock,
     FAKETIME_NO_CACHE: '1',
     FAKETIME_DONT_FAKE_MONOTONIC: '1',
   });
-  cleanups.push(() => b.stop());
+  suite.defer(() => b.stop());
   await sleep(1000);
   writeFileSync(clock, '+3600'); // NTP, or someone fixing the date: b's wall clock jumps an hour ahead
   await sleep(3 * election.leaseDurationMs);
-  const lease = await env.rest.get<any>(resourcePath(LEASES, ns, 'parallax-operator'));
+  const lease = await suite.env.rest.get<any>(resourcePath(LEASES, ns, 'parallax-operator'));
   expect(lease.spec.holderIdentity).toBe('a');
   expect(a.isLeader).toBe(true);
   expect(await b.metric(/^parallax_leader /)).toBe(0);
 }, 60000);
 
 test('a leader paused past its lease (SIGSTOP, then SIGCONT) writes nothing after the new leader took over', async () => {
-  const ns = await env.namespace('paused');
+  const ns = await suite.env.namespace('paused');
   const pa = await proxy();
-  const a = await startOperatorProcess(pa.kubeconfig(join(env.cp.dir, 'paused-a.kubeconfig'), env.cp.token), [
+  const a = await startOperatorProcess(pa.kubeconfig(join(suite.env.cp.dir, 'paused-a.kubeconfig'), suite.env.cp.token), [
     ...leaseFlags(LEASE),
     `--namespace=${ns}`,
     `--leader-election-namespace=${ns}`,
   ], { POD_NAME: 'a' });
-  cleanups.push(() => a.kill('SIGKILL'));
+  suite.defer(() => a.kill('SIGKILL'));
   await eventually(async () => (await a.metric(/^parallax_leader /)) === 1 || undefined, 'a leads', 20000);
   const b = await operator({ identity: 'b', leaderElection: { namespace: ns, name: 'parallax-operator', ...LEASE } });
   const slow = await agent(ns, 'slow', ['--delay-ms', '6000', '--confidence', '0.8']);
   await agent(ns, 'fast', ['--confidence', '0.6']);
   await twoSteps(ns);
-  await createObject(env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'two' }, input: { task: 't' } });
-  await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'e', ['Running']), 'a claimed the run');
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'two' }, input: { task: 't' } });
+  await eventually(() => phaseOf(suite.env.rest, EXECUTIONS, ns, 'e', ['Running']), 'a claimed the run');
   await slow.waitForOutput(/CALL /);
   process.kill(a.pid, 'SIGSTOP');
   await eventually(() => b.isLeader, 'b leads', 20000);
   const takeover = Date.now();
   await eventually(() => calls(slow).length === 2 || undefined, 'b resumed the run'); // a's slow call answers while a is stopped
   process.kill(a.pid, 'SIGCONT');
-  const e = await finished(env.rest, ns, 'e', 60000);
+  const e = await finished(suite.env.rest, ns, 'e', 60000);
   expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 2 });
   await sleep(1000); // whatever a had queued has had time to try
   expect(writes(pa.log).filter((r) => r.at >= takeover)).toEqual([]);

@@ -2,88 +2,64 @@
 // deleted and recreated under the same name, standby replicas. Each test reproduces a finding of
 // "Correct for weeks, not minutes" on the real API server, with shortened periods; faults a
 // healthy server does not produce on demand come from a proxy in front of it (ApiProxy).
-import { join } from 'node:path';
 import { KubeRest, resourcePath } from '../../src/k8s/rest.js';
 import { Informer } from '../../src/k8s/informer.js';
 import { AGENTS, EXECUTIONS, PATTERNS, type KubeObject } from '../../src/k8s/resources.js';
 import { registry } from '../../src/observability/metrics.js';
-import type { Manager } from '../../src/manager/manager.js';
-import { ApiProxy } from '../helpers/api-proxy.js';
-import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
-import { eventually, kubeConfigFrom, startTestEnv, testOperator, type TestEnv, type TestOperatorOptions } from '../helpers/envtest.js';
+import type { ApiProxy } from '../helpers/api-proxy.js';
+import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
+import { eventually } from '../helpers/envtest.js';
+import { integrationSuite } from '../helpers/suite.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
 import { openWatches } from '../helpers/operator-process.js';
 
-let env: TestEnv;
-const cleanups: (() => Promise<void> | void)[] = [];
-beforeAll(async () => {
-  env = await startTestEnv();
-}, 60000);
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-afterAll(async () => {
-  await stopAllAgentProcesses();
-  await env?.stop();
-});
+const suite = integrationSuite();
+const { operator, proxy, through } = suite;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const get = (r: typeof AGENTS, ns: string, name: string) => env.rest.get<any>(resourcePath(r, ns, name));
-const apiServerMetrics = () => env.rest.get<string>('/metrics');
-
-async function proxy(): Promise<ApiProxy> {
-  const p = await new ApiProxy(env.cp.server).start();
-  cleanups.push(() => p.close());
-  return p;
-}
+const get = (r: typeof AGENTS, ns: string, name: string) => suite.env.rest.get<any>(resourcePath(r, ns, name));
+const apiServerMetrics = () => suite.env.rest.get<string>('/metrics');
 
 function proxiedRest(p: ApiProxy): KubeRest {
-  const rest = new KubeRest(kubeConfigFrom(p.kubeconfig(join(env.cp.dir, `proxy-${Date.now()}-${Math.random()}.kubeconfig`), env.cp.token)));
-  cleanups.push(() => rest.close());
+  const rest = new KubeRest(through(p));
+  suite.defer(() => rest.close());
   return rest;
-}
-
-async function operator(opts: TestOperatorOptions = {}): Promise<Manager> {
-  const mgr = testOperator(env, opts);
-  await mgr.start();
-  cleanups.push(() => mgr.stop());
-  return mgr;
 }
 
 async function agent(ns: string, name: string, args: string[]): Promise<AgentProcess> {
   const a = await startAgentProcess(['--name', name, '--capabilities', 'x', ...args]);
-  await createObject(env.rest, AGENTS, ns, name, { endpoint: a.endpoint, capabilities: ['x'], timeout: '60s' });
-  cleanups.push(() => a.stop());
+  await createObject(suite.env.rest, AGENTS, ns, name, { endpoint: a.endpoint, capabilities: ['x'], timeout: '60s' });
+  suite.defer(() => a.stop());
   return a;
 }
 
 async function pattern(ns: string, name: string, steps: object[], confidence: string) {
-  await createObject(env.rest, PATTERNS, ns, name, { agents: { capabilities: ['x'] }, steps, output: { confidence } });
+  await createObject(suite.env.rest, PATTERNS, ns, name, { agents: { capabilities: ['x'] }, steps, output: { confidence } });
 }
 
 /** One call step over every agent; the result is the first agent's value. */
 const ASK = [{ name: 'ask', call: {} }];
 const askPattern = (ns: string, name = 'ask') =>
-  createObject(env.rest, PATTERNS, ns, name, { agents: { capabilities: ['x'] }, steps: ASK, output: { value: 'ask[0].value', confidence: 'avg(ask.map(r, r.confidence))' } });
+  createObject(suite.env.rest, PATTERNS, ns, name, { agents: { capabilities: ['x'] }, steps: ASK, output: { value: 'ask[0].value', confidence: 'avg(ask.map(r, r.confidence))' } });
 
-const ready = (ns: string, name: string) => eventually(() => phaseOf(env.rest, AGENTS, ns, name, ['Ready']), `agent ${name} Ready`);
+const ready = (ns: string, name: string) => eventually(() => phaseOf(suite.env.rest, AGENTS, ns, name, ['Ready']), `agent ${name} Ready`);
 const calls = (a: AgentProcess) => a.output().stdout.match(/^CALL \S+$/gm) ?? [];
 
 test('resyncs and an API server restart leave exactly one watch per informer, and deliver no event twice', async () => {
-  const ns = await env.namespace('resync');
+  const ns = await suite.env.namespace('resync');
   const p = await proxy();
   const inf = new Informer<KubeObject>(proxiedRest(p), EXECUTIONS, { namespace: ns, resyncMs: 400 });
   const updates: string[] = [];
   inf.on({ update: (o) => updates.push(o.metadata!.resourceVersion!) });
   inf.start();
-  cleanups.push(() => inf.stop());
+  suite.defer(() => inf.stop());
   await inf.synced;
-  await createObject(env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'none' } });
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'none' } });
   const samples: number[] = [];
   for (let i = 0; i < 16; i++) {
     // An update every half second: each must be seen once, however many resyncs happen meanwhile.
-    await env.rest.patch(resourcePath(EXECUTIONS, ns, 'e'), { metadata: { labels: { n: String(i) } } });
-    if (i === 8) await env.cp.restartApiServer();
+    await suite.env.rest.patch(resourcePath(EXECUTIONS, ns, 'e'), { metadata: { labels: { n: String(i) } } });
+    if (i === 8) await suite.env.cp.restartApiServer();
     await sleep(500);
     samples.push(openWatches(await apiServerMetrics(), 'parallax.ai', 'executions'));
   }
@@ -95,7 +71,7 @@ test('resyncs and an API server restart leave exactly one watch per informer, an
 }, 90000);
 
 test('an object deleted and recreated under the same name while the watch was down is delete + add, not update', async () => {
-  const ns = await env.namespace('uid');
+  const ns = await suite.env.namespace('uid');
   const p = await proxy();
   const inf = new Informer<KubeObject>(proxiedRest(p), EXECUTIONS, { namespace: ns, resyncMs: 1500 });
   const seen: string[] = [];
@@ -105,15 +81,15 @@ test('an object deleted and recreated under the same name while the watch was do
     delete: (o) => seen.push(`delete ${o.metadata!.uid}`),
   });
   inf.start();
-  cleanups.push(() => inf.stop());
+  suite.defer(() => inf.stop());
   await inf.synced;
-  const first = await createObject(env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'a' } });
+  const first = await createObject(suite.env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'a' } });
   await eventually(() => inf.get(ns, 'same'), 'first seen');
   // The watch goes down (new ones hang), the object is replaced, then the resync relists.
   const heal = p.fault({ method: 'GET', path: /executions\?.*watch=true/, action: { kind: 'hang' } });
   p.cutWatches();
-  await env.rest.delete(resourcePath(EXECUTIONS, ns, 'same'));
-  const second = await createObject(env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'b' } });
+  await suite.env.rest.delete(resourcePath(EXECUTIONS, ns, 'same'));
+  const second = await createObject(suite.env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'b' } });
   await eventually(() => inf.get(ns, 'same')?.metadata?.uid === second.metadata.uid, 'the new object in the cache');
   await sleep(3000); // two more resyncs, each starting a watch that hangs
   // A watch whose response never began is abandoned by the next cycle (was: one more each resync).
@@ -123,12 +99,12 @@ test('an object deleted and recreated under the same name while the watch was do
 }, 60000);
 
 test('a watch that ends with an ERROR other than 410 backs off instead of reconnecting at once', async () => {
-  const ns = await env.namespace('werr');
+  const ns = await suite.env.namespace('werr');
   const p = await proxy();
   p.fault({ method: 'GET', path: /executions\?.*watch=true/, action: { kind: 'watch-error', code: 500 } });
   const inf = new Informer<KubeObject>(proxiedRest(p), EXECUTIONS, { namespace: ns });
   inf.start();
-  cleanups.push(() => inf.stop());
+  suite.defer(() => inf.stop());
   await inf.synced;
   await sleep(3000);
   // Backoff 0.2 s, 0.4 s, 0.8 s, 1.6 s…: a handful of attempts in 3 s, not a tight loop.
@@ -136,65 +112,65 @@ test('a watch that ends with an ERROR other than 410 backs off instead of reconn
 });
 
 test('timeout 720h runs normally, ttlSecondsAfterFinished of 30 days does not spin, and the maxima are enforced', async () => {
-  const ns = await env.namespace('timers');
+  const ns = await suite.env.namespace('timers');
   await operator();
   await agent(ns, 'a', ['--confidence', '0.8']);
   await askPattern(ns);
   await ready(ns, 'a');
-  await createObject(env.rest, EXECUTIONS, ns, 'month', { patternRef: { name: 'ask' }, input: { task: 't' }, timeout: '720h', ttlSecondsAfterFinished: 2592000 });
-  const e = await finished(env.rest, ns, 'month');
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'month', { patternRef: { name: 'ask' }, input: { task: 't' }, timeout: '720h', ttlSecondsAfterFinished: 2592000 });
+  const e = await finished(suite.env.rest, ns, 'month');
   expect(e.status.phase).toBe('Succeeded');
   // Idle with a 30-day TTL pending: no reconcile loop (a timer past 2^31 ms would fire every 1 ms).
   const reconciles = async () => Number(/parallax_reconcile_total\{controller="execution",result="requeue"\} (\d+)/.exec(await registry.metrics())?.[1] ?? 0);
   const before = await reconciles();
   await sleep(2000);
   expect((await reconciles()) - before).toBeLessThanOrEqual(1);
-  await createObject(env.rest, EXECUTIONS, ns, 'too-long', { patternRef: { name: 'ask' }, input: { task: 't' }, timeout: '1000h' });
-  const tooLong = await finished(env.rest, ns, 'too-long');
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'too-long', { patternRef: { name: 'ask' }, input: { task: 't' }, timeout: '1000h' });
+  const tooLong = await finished(suite.env.rest, ns, 'too-long');
   expect(tooLong.status).toMatchObject({ phase: 'Failed', message: 'spec.timeout 1000h is above the maximum of 720h' });
-  await expect(createObject(env.rest, EXECUTIONS, ns, 'ttl', { patternRef: { name: 'ask' }, ttlSecondsAfterFinished: 40000000 })).rejects.toThrow(
+  await expect(createObject(suite.env.rest, EXECUTIONS, ns, 'ttl', { patternRef: { name: 'ask' }, ttlSecondsAfterFinished: 40000000 })).rejects.toThrow(
     /ttlSecondsAfterFinished.*less than or equal to 31536000/,
   );
 }, 60000);
 
 test('status writes refused (403) never re-run the agents; the kept result lands once writes are allowed', async () => {
-  const ns = await env.namespace('storm');
+  const ns = await suite.env.namespace('storm');
   const p = await proxy();
   const heal = p.fault({ method: 'PATCH', path: new RegExp(`/namespaces/${ns}/executions/[^/]+/status`), action: { kind: 'fail', code: 403, message: 'forbidden by the test' } });
-  await operator({ kubeConfig: kubeConfigFrom(p.kubeconfig(join(env.cp.dir, 'storm.kubeconfig'), env.cp.token)) });
+  await operator({ kubeConfig: through(p) });
   const a = await agent(ns, 'a', ['--confidence', '0.8', '--announce']);
   await askPattern(ns);
   await ready(ns, 'a');
-  await createObject(env.rest, EXECUTIONS, ns, 'refused', { patternRef: { name: 'ask' }, input: { task: 't' } });
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'refused', { patternRef: { name: 'ask' }, input: { task: 't' } });
   await eventually(() => p.requests('PATCH', /executions\/refused\/status/).length >= 4 || undefined, 'the write retried a few times', 30000);
   await sleep(2000);
   expect(calls(a)).toHaveLength(1); // was: hundreds of calls and patches per second
   heal();
-  const e = await finished(env.rest, ns, 'refused', 120000);
+  const e = await finished(suite.env.rest, ns, 'refused', 120000);
   expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 1, result: { confidence: 0.8 } });
   expect(calls(a)).toHaveLength(1);
 }, 180000);
 
 test('one transient API error on the final write does not turn a succeeded run into Failed', async () => {
-  const ns = await env.namespace('transient');
+  const ns = await suite.env.namespace('transient');
   const p = await proxy();
   p.fault({ method: 'PATCH', path: new RegExp(`/namespaces/${ns}/executions/[^/]+/status`), action: { kind: 'fail', code: 500 }, times: 1 });
-  await operator({ kubeConfig: kubeConfigFrom(p.kubeconfig(join(env.cp.dir, 'transient.kubeconfig'), env.cp.token)) });
+  await operator({ kubeConfig: through(p) });
   const a = await agent(ns, 'a', ['--confidence', '0.7', '--announce']);
   await askPattern(ns);
   await ready(ns, 'a');
-  await createObject(env.rest, EXECUTIONS, ns, 'once', { patternRef: { name: 'ask' }, input: { task: 't' } });
-  const e = await finished(env.rest, ns, 'once');
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'once', { patternRef: { name: 'ask' }, input: { task: 't' } });
+  const e = await finished(suite.env.rest, ns, 'once');
   expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 1, result: { confidence: 0.7 } });
   expect(p.requests('PATCH', /executions\/once\/status/).map((r) => r.status)).toEqual([500, 200]);
   expect(calls(a)).toHaveLength(1);
 });
 
 test('a claim that was applied although its answer was lost is recognised as the run\'s own: no agent asked twice', async () => {
-  const ns = await env.namespace('applied');
+  const ns = await suite.env.namespace('applied');
   const p = await proxy();
   p.fault({ method: 'PATCH', path: new RegExp(`/namespaces/${ns}/executions/[^/]+/status`), action: { kind: 'drop-response' }, times: 1 });
-  await operator({ kubeConfig: kubeConfigFrom(p.kubeconfig(join(env.cp.dir, 'applied.kubeconfig'), env.cp.token)) });
+  await operator({ kubeConfig: through(p) });
   const a = await agent(ns, 'a', ['--confidence', '0.6', '--announce']);
   const b = await agent(ns, 'b', ['--confidence', '0.9', '--announce']);
   // Two asking steps: the first one's progress write carries the claim (and is the one dropped).
@@ -203,8 +179,8 @@ test('a claim that was applied although its answer was lost is recognised as the
     { name: 'second', call: { agents: "agents.filter(x, x.name == 'b')" } },
   ], '(first[0].confidence + second[0].confidence) / 2.0');
   await Promise.all([ready(ns, 'a'), ready(ns, 'b')]);
-  await createObject(env.rest, EXECUTIONS, ns, 'claimed', { patternRef: { name: 'two' }, input: { task: 't' } });
-  const e = await finished(env.rest, ns, 'claimed');
+  await createObject(suite.env.rest, EXECUTIONS, ns, 'claimed', { patternRef: { name: 'two' }, input: { task: 't' } });
+  const e = await finished(suite.env.rest, ns, 'claimed');
   expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 1 });
   expect(e.status.result.confidence).toBeCloseTo(0.75, 10);
   expect(p.requests('PATCH', /executions\/claimed\/status/)[0]!.fault).toBe('drop-response');
@@ -213,42 +189,42 @@ test('a claim that was applied although its answer was lost is recognised as the
 
 describe('an Execution deleted and created again under the same name', () => {
   test('within the first second of the old run: the new one runs its own input and is not failed by the old run', async () => {
-    const ns = await env.namespace('recreate');
+    const ns = await suite.env.namespace('recreate');
     const p = await proxy();
-    await operator({ kubeConfig: kubeConfigFrom(p.kubeconfig(join(env.cp.dir, 'recreate.kubeconfig'), env.cp.token)) });
+    await operator({ kubeConfig: through(p) });
     const a = await agent(ns, 'a', ['--echo', '--delay-ms', '1500', '--announce']);
     await askPattern(ns);
     await ready(ns, 'a');
-    await createObject(env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'ask' }, input: { task: 'old' } });
+    await createObject(suite.env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'ask' }, input: { task: 'old' } });
     await a.waitForOutput(/CALL /);
     // The watch pauses for a moment, so the delete and the new object reach the operator together,
     // while the old run (its claim not written yet) is still waiting for its agent.
     const heal = p.fault({ method: 'GET', path: /executions\?.*watch=true/, action: { kind: 'fail', code: 503 } });
     p.cutWatches();
-    await env.rest.delete(resourcePath(EXECUTIONS, ns, 'same'));
-    const fresh = await createObject(env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'ask' }, input: { task: 'new' } });
+    await suite.env.rest.delete(resourcePath(EXECUTIONS, ns, 'same'));
+    const fresh = await createObject(suite.env.rest, EXECUTIONS, ns, 'same', { patternRef: { name: 'ask' }, input: { task: 'new' } });
     heal();
-    const e = await finished(env.rest, ns, 'same');
+    const e = await finished(suite.env.rest, ns, 'same');
     expect(e.metadata.uid).toBe(fresh.metadata.uid);
     expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 1, result: { value: { task: 'new' } } });
   });
 
   test('while the operator\'s watch was down: the old run\'s result never lands on the new object', async () => {
-    const ns = await env.namespace('recreate-down');
+    const ns = await suite.env.namespace('recreate-down');
     const p = await proxy();
-    await operator({ kubeConfig: kubeConfigFrom(p.kubeconfig(join(env.cp.dir, 'down.kubeconfig'), env.cp.token)), resyncMs: 2000 });
+    await operator({ kubeConfig: through(p), resyncMs: 2000 });
     const a = await agent(ns, 'a', ['--echo', '--delay-ms', '2500', '--announce']);
     await askPattern(ns);
     await ready(ns, 'a');
-    await createObject(env.rest, EXECUTIONS, ns, 'again', { patternRef: { name: 'ask' }, input: { task: 'old' } });
+    await createObject(suite.env.rest, EXECUTIONS, ns, 'again', { patternRef: { name: 'ask' }, input: { task: 'old' } });
     await a.waitForOutput(/CALL /);
     const heal = p.fault({ method: 'GET', path: /executions\?.*watch=true/, action: { kind: 'hang' } });
     p.cutWatches();
-    await env.rest.delete(resourcePath(EXECUTIONS, ns, 'again'));
-    const fresh = await createObject(env.rest, EXECUTIONS, ns, 'again', { patternRef: { name: 'ask' }, input: { task: 'new' } });
+    await suite.env.rest.delete(resourcePath(EXECUTIONS, ns, 'again'));
+    const fresh = await createObject(suite.env.rest, EXECUTIONS, ns, 'again', { patternRef: { name: 'ask' }, input: { task: 'new' } });
     await a.waitForOutput(/CALL [^\n]*\n[^]*CALL /, 30000); // the old call answered; the resync found the new object
     heal();
-    const e = await finished(env.rest, ns, 'again');
+    const e = await finished(suite.env.rest, ns, 'again');
     expect(e.metadata.uid).toBe(fresh.metadata.uid);
     expect(e.status).toMatchObject({ phase: 'Succeeded', attempt: 1, result: { value: { task: 'new' } } });
     // Its one run's calls carry the new uid; the old run wrote nothing to it.
@@ -257,12 +233,12 @@ describe('an Execution deleted and created again under the same name', () => {
 });
 
 test('a standby replica queues nothing, and starts with every key it cached once it leads', async () => {
-  const ns = await env.namespace('standby');
+  const ns = await suite.env.namespace('standby');
   const election = { namespace: ns, name: 'parallax-operator', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 250 };
   const a = await operator({ identity: 'a', leaderElection: { ...election, releaseOnStop: false } });
   await eventually(() => a.isLeader, 'a leads');
   const b = await operator({ identity: 'b', leaderElection: election });
-  await Promise.all(Array.from({ length: 30 }, (_, i) => createObject(env.rest, EXECUTIONS, ns, `e${i}`, { patternRef: { name: 'p' } })));
+  await Promise.all(Array.from({ length: 30 }, (_, i) => createObject(suite.env.rest, EXECUTIONS, ns, `e${i}`, { patternRef: { name: 'p' } })));
   await eventually(async () => (await get(EXECUTIONS, ns, 'e29')).status?.phase === 'Pending' || undefined, 'a reconciled them');
   expect(b.caches.executions.list(ns)).toHaveLength(30);
   expect(b.isLeader).toBe(false);
@@ -270,7 +246,7 @@ test('a standby replica queues nothing, and starts with every key it cached once
   // a goes away without releasing the Lease; what happens before b takes over reaches b only as
   // cache events, which a standby drops.
   await a.stop();
-  await createObject(env.rest, PATTERNS, ns, 'p', { steps: ASK, output: { confidence: '0.5' } });
+  await createObject(suite.env.rest, PATTERNS, ns, 'p', { steps: ASK, output: { confidence: '0.5' } });
   await eventually(() => b.caches.patterns.get(ns, 'p'), 'b caches the Pattern');
   expect(b.controllers.map((c) => c.queue.length)).toEqual([0, 0, 0]);
   await eventually(() => b.isLeader, 'b leads', 15000);

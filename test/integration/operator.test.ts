@@ -217,7 +217,8 @@ describe('failures', () => {
     }
     const verbose = new Verbose({ id: 'verbose', name: 'verbose', capabilities: [] });
     const { port } = await verbose.serve({ host: '127.0.0.1', port: 0 });
-    await endpointAgent(ns, 'verbose', `127.0.0.1:${port}`);
+    // Replies over 1 MiB are refused unless the Agent allows them (spec.maxReplyBytes, at most 8 MiB).
+    await endpointAgent(ns, 'verbose', `127.0.0.1:${port}`, { maxReplyBytes: 4 * 1024 * 1024 });
     await eventually(() => phaseOf(AGENTS, ns, 'verbose', ['Ready']), 'verbose Ready');
     await execution(ns, 'big', 'simple-consensus', { task: 'x' });
     const e = await finished(ns, 'big');

@@ -298,7 +298,7 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     httpAddress: false,
     workers: 2,
     leaderElection: { namespace: LEASE_NS, name: `parallax-${id}`, retryPeriodMs: 1000 },
-    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 }, sandbox }),
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 }, sandbox, endpointPolicy: { allowLoopback: true } }),
     runnables: (ctx) => [
       sandbox,
       new AdmissionWebhook(ctx, {

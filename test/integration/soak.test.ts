@@ -7,29 +7,17 @@
 import { join } from 'node:path';
 import { Informer } from '../../src/k8s/informer.js';
 import { AGENTS, EXECUTIONS, PATTERNS, type KubeObject } from '../../src/k8s/resources.js';
-import { ApiProxy } from '../helpers/api-proxy.js';
-import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
-import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
+import { eventually } from '../helpers/envtest.js';
+import { integrationSuite } from '../helpers/suite.js';
 import { createObject, phaseOf } from '../helpers/objects.js';
-import { openWatches, startOperatorProcess, type OperatorProcess } from '../helpers/operator-process.js';
+import { openWatches, startOperatorProcess } from '../helpers/operator-process.js';
 
 const SOAK_MS = Number(process.env.SOAK_MS ?? 60000);
 const EVERY_MS = 200;
 
-let env: TestEnv;
-let proxy: ApiProxy;
-let operator: OperatorProcess;
+const suite = integrationSuite();
 const agents: AgentProcess[] = [];
-beforeAll(async () => {
-  env = await startTestEnv();
-  proxy = await new ApiProxy(env.cp.server).start();
-}, 60000);
-afterAll(async () => {
-  await operator?.stop();
-  await stopAllAgentProcesses();
-  await proxy?.close();
-  await env?.stop();
-});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MB = 1024 * 1024;
@@ -42,6 +30,8 @@ interface Sample {
 }
 
 test('a minute of resync cycles, cut watches and an API server restart: watches and memory stay flat, every Execution ends exactly once', async () => {
+  const env = suite.env;
+  const proxy = await suite.proxy();
   const ns = await env.namespace('soak');
   for (const name of ['a', 'b']) {
     const a = await startAgentProcess(['--name', name, '--capabilities', 'x', '--confidence', name === 'a' ? '0.6' : '0.8', '--announce']);
@@ -49,7 +39,7 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
     await createObject(env.rest, AGENTS, ns, name, { endpoint: a.endpoint, capabilities: ['x'] });
   }
   await createObject(env.rest, PATTERNS, ns, 'ask', { agents: { capabilities: ['x'], min: 2 }, steps: [{ name: 'ask', call: {} }], output: { confidence: 'avg(ask.map(r, r.confidence))' } });
-  operator = await startOperatorProcess(proxy.kubeconfig(join(env.cp.dir, 'soak.kubeconfig'), env.cp.token), [
+  const operator = await startOperatorProcess(proxy.kubeconfig(join(env.cp.dir, 'soak.kubeconfig'), env.cp.token), [
     `--namespace=${ns}`,
     `--leader-election-namespace=${ns}`,
     '--leader-elect',
@@ -61,6 +51,7 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
     '--sync-period=400ms',
     '--agent-probe-interval=1s',
   ]);
+  suite.defer(() => operator.stop());
   await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'ask', ['Ready']), 'Pattern Ready');
   await eventually(async () => (await env.rest.get<any>(`/apis/parallax.ai/v1alpha1/namespaces/${ns}/patterns/ask`)).status?.matchingAgents === 2 || undefined, 'agents matched');
 
@@ -75,6 +66,7 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
   };
   seen.on({ add: record, update: record });
   seen.start();
+  suite.defer(() => seen.stop());
   await seen.synced;
 
   const samples: Sample[] = [];
@@ -152,5 +144,4 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
   const late = samples.slice(-third);
   expect(low(late, (s) => s.heapMB)).toBeLessThan(low(early, (s) => s.heapMB) + 15);
   expect(low(late, (s) => s.rssMB)).toBeLessThan(low(early, (s) => s.rssMB) * 1.3 + 20);
-  seen.stop();
 }, 240000);

@@ -701,7 +701,7 @@ export interface ExecutionSpec {
    */
   patternRef: {
     /**
-     * Pattern name.
+     * Pattern name (a Kubernetes object name: at most 253 characters).
      */
     name: string;
     /**

@@ -19,7 +19,7 @@ export const executionSpec: JSONSchema = {
       required: ['name'],
       description: 'The Pattern to run, in the same namespace.',
       properties: {
-        name: { type: 'string', minLength: 1, description: 'Pattern name.' },
+        name: { type: 'string', minLength: 1, maxLength: 253, description: 'Pattern name (a Kubernetes object name: at most 253 characters).' },
         revision: {
           type: 'integer',
           minimum: 1,

@@ -107,6 +107,8 @@ describe('A2AClient calls', () => {
     const { url } = await sdkAgent({ reply: 'message', data: { verdict: 'ship' }, text: 'tests pass\nCONFIDENCE: 0.1', confidence: 0.9 });
     const r = await client({ url }).call(req());
     expect(r).toMatchObject({ value: { verdict: 'ship' }, confidence: 0.9, reasoning: 'tests pass' });
+    // Plain JSON, as the runtime stores and compares values (the SDK's own objects are not).
+    expect(Object.getPrototypeOf(r.value)).toBe(Object.prototype);
   });
 
   it('metadata.confidence may be a numeric string', async () => {

@@ -111,9 +111,10 @@ describe('helm template charts/parallax', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
     const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value]));
-    // The heap is capped under the 256Mi limit: V8 does not size itself from the container limit.
-    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', LOG_LEVEL: 'info', NODE_OPTIONS: '--max-old-space-size=160' });
-    expect(c.resources.requests).toEqual({ cpu: '50m', memory: '128Mi' });
+    // The heap is capped under the 512Mi limit: V8 does not size itself from the container limit.
+    expect(env).toEqual({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', LOG_LEVEL: 'info', NODE_OPTIONS: '--max-old-space-size=192' });
+    expect(c.resources.requests).toEqual({ cpu: '50m', memory: '192Mi' });
+    expect(c.resources.limits).toEqual({ cpu: '500m', memory: '512Mi' });
     expect(c.resources.limits).toBeDefined();
     // The read-only root filesystem still needs a writable /tmp.
     expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
@@ -216,7 +217,9 @@ describe('the admission webhook in the chart', () => {
   test('webhook.enabled=false: no webhook objects, flags, port or permissions', () => {
     const objs = renderChart(['--set', 'webhook.enabled=false']);
     expect(objs.filter((o) => /webhook/i.test(`${o.kind}/${o.metadata.name}`))).toEqual([]);
-    expect(container(objs).args.filter((a: string) => /webhook|secret-refs/.test(a))).toEqual([]);
+    expect(container(objs).args.filter((a: string) => /webhook/.test(a))).toEqual([]);
+    // The Secret-reference policy is the Agent controller's too: it stays without the webhook.
+    expect(container(objs).args).toContain('--agent-secret-refs=allow');
     expect(container(objs).ports.map((p: any) => p.name)).toEqual(['http']);
     const groups = find(objs, 'ClusterRole').rules.flatMap((r: any) => r.apiGroups);
     expect(groups).not.toContain('admissionregistration.k8s.io');
