@@ -181,6 +181,17 @@ async function sdkOnly(): Promise<void> {
   }
 }
 
+/** dist/ built (the operator runs as shipped), a folder for its logs, and a started control plane. */
+async function prepare(): Promise<{ runDir: string; cp: ControlPlane }> {
+  log('building dist/ (tsc -p tsconfig.build.json)');
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const runDir = join(root, 'bench/.run');
+  mkdirSync(runDir, { recursive: true });
+  const cp = new ControlPlane({ authorizationMode: 'RBAC' });
+  await cp.start();
+  return { runDir, cp };
+}
+
 /** The confidence part (bench/confidence.ts) with its own operator in its own namespace. */
 async function confidencePart(rest: KubeRest, kubeconfig: string, runDir: string, ports: number[]): Promise<ConfidenceFigures> {
   return confidenceBench(rest, ports, () => startOperator(kubeconfig, DEFAULT_WORKERS, runDir, [], { namespace: CONFIDENCE_NS }), { policyN: SIZES.policyN, feedbackN: SIZES.feedbackN }, log);
@@ -190,12 +201,7 @@ async function confidencePart(rest: KubeRest, kubeconfig: string, runDir: string
 async function confidenceOnly(): Promise<void> {
   const file = join(root, 'bench/results.json');
   if (!existsSync(file)) throw new Error('--confidence-only updates bench/results.json: run the whole bench once first');
-  log('building dist/ (tsc -p tsconfig.build.json)');
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-  const runDir = join(root, 'bench/.run');
-  mkdirSync(runDir, { recursive: true });
-  const cp = new ControlPlane({ authorizationMode: 'RBAC' });
-  await cp.start();
+  const { runDir, cp } = await prepare();
   const agents = await startAgents(3);
   try {
     const kc = new KubeConfig();
@@ -568,13 +574,7 @@ async function main() {
     return;
   }
   const loadBefore = loadAverage();
-  log('building dist/ (tsc -p tsconfig.build.json)');
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-
-  const runDir = join(root, 'bench/.run');
-  mkdirSync(runDir, { recursive: true });
-  const cp = new ControlPlane({ authorizationMode: 'RBAC' });
-  await cp.start();
+  const { runDir, cp } = await prepare();
   const stopAll = async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await cp.stop();

@@ -21,9 +21,8 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import { CalibrationWriter } from './calibration-writer.js';
-import { setCondition } from './conditions.js';
 import { Controller, type Reconciler } from './controller.js';
-import { writeStatus } from './status.js';
+import { writeOutcome } from './status.js';
 
 type FeedbackStatus = NonNullable<Feedback['status']>;
 
@@ -132,19 +131,8 @@ export class FeedbackReconciler implements Reconciler {
   }
 
   private async finish(fb: Feedback, status: FeedbackStatus, log: Logger): Promise<void> {
-    const gen = fb.metadata.generation;
     const ready = status.phase === 'Applied';
-    const full: FeedbackStatus = {
-      ...status,
-      observedGeneration: gen,
-      conditions: setCondition(fb.status?.conditions, { type: 'Ready', status: ready ? 'True' : 'False', reason: status.phase!, message: status.message ?? '' }, gen),
-    };
-    try {
-      await writeStatus(this.ctx.rest, FEEDBACKS, fb as Feedback & KubeObject, full);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw err;
-    }
+    if (!(await writeOutcome(this.ctx.rest, FEEDBACKS, fb as Feedback & KubeObject, status, ready))) return;
     metrics.feedbackTotal.inc({ result: ready ? 'applied' : 'invalid' });
     log.info({ phase: status.phase }, status.message ?? '');
     this.ctx.events.post(fb as any, ready ? 'Normal' : 'Warning', ready ? 'Applied' : 'Invalid', status.message ?? '');

@@ -12,10 +12,9 @@ import { EXECUTIONS, keyOf, REVIEWS, splitKey, type KubeObject } from '../k8s/re
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { setCondition } from './conditions.js';
 import { Controller, type Reconciler } from './controller.js';
 import { isAwaitingReview } from './execution-status.js';
-import { writeStatus } from './status.js';
+import { writeOutcome } from './status.js';
 
 type ReviewStatus = NonNullable<Review['status']>;
 
@@ -53,19 +52,8 @@ export class ReviewReconciler implements Reconciler {
     const exec = await this.ctx.rest.get<Execution>(path).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
     const outcome = reviewOutcome(review, exec);
     if (!outcome) return;
-    const gen = review.metadata.generation;
     const applied = outcome.phase === 'Applied';
-    const status: ReviewStatus = {
-      ...outcome,
-      observedGeneration: gen,
-      conditions: setCondition(review.status?.conditions, { type: 'Ready', status: applied ? 'True' : 'False', reason: outcome.phase!, message: outcome.message ?? '' }, gen),
-    };
-    try {
-      await writeStatus(this.ctx.rest, REVIEWS, review as Review & KubeObject, status);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw err;
-    }
+    if (!(await writeOutcome(this.ctx.rest, REVIEWS, review as Review & KubeObject, outcome, applied))) return;
     metrics.reviewsTotal.inc({ result: applied ? 'applied' : 'invalid' });
     log.info({ phase: outcome.phase }, outcome.message ?? '');
     if (!applied) this.ctx.events.post(review as any, 'Warning', 'Invalid', outcome.message ?? '');

@@ -108,3 +108,29 @@ export function kubectl(env: TestEnv, args: string[], input?: string): Promise<{
     child.stdin.end(input ?? '');
   });
 }
+
+/**
+ * Both admission webhooks (validating `name`, mutating `name-mutating`) installed for the test API
+ * server, and a way to start the operator that serves them (again, after a stop: an operator
+ * restart). The first start waits until the API server trusts it.
+ */
+export async function admissionWebhooks(env: TestEnv, name: string): Promise<{ start(): Promise<Manager> }> {
+  await env.rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'parallax-system' } }).catch(() => undefined);
+  const port = await freePort();
+  await installWebhookConfiguration(env, name, port);
+  await installMutatingWebhookConfiguration(env, `${name}-mutating`, port);
+  let published = false;
+  return {
+    async start() {
+      const mgr = webhookOperator(env, { port, secretNamespace: 'parallax-system', configuration: name, mutatingConfiguration: `${name}-mutating` });
+      await mgr.start();
+      await eventually(() => mgr.isReady, 'the webhook serving', 60000);
+      if (!published) {
+        await caBundlePublished(env, name);
+        await caBundlePublished(env, `${name}-mutating`, MUTATING_WEBHOOK_CONFIGURATIONS);
+        published = true;
+      }
+      return mgr;
+    },
+  };
+}

@@ -12,32 +12,22 @@ import { registry } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
-import { caBundlePublished, freePort, installMutatingWebhookConfiguration, installWebhookConfiguration, kubectl, webhookOperator } from '../helpers/webhook.js';
-import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
+import { admissionWebhooks, kubectl } from '../helpers/webhook.js';
 
 const CONFIG = 'parallax-calibration-test';
 const HONEST_HALF_LIFE_MS = 2000;
 
 let env: TestEnv;
 let mgr: Manager;
-let port: number;
+let operator: { start(): Promise<Manager> };
 let ns: string;
 
-const startOperator = async () => {
-  mgr = webhookOperator(env, { port, secretNamespace: 'parallax-system', configuration: CONFIG, mutatingConfiguration: `${CONFIG}-mutating` });
-  await mgr.start();
-  await eventually(() => mgr.isReady, 'the webhook serving', 60000);
-};
+const startOperator = async () => void (mgr = await operator.start());
 
 beforeAll(async () => {
   env = await startTestEnv();
-  await env.rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'parallax-system' } });
-  port = await freePort();
-  await installWebhookConfiguration(env, CONFIG, port);
-  await installMutatingWebhookConfiguration(env, `${CONFIG}-mutating`, port);
+  operator = await admissionWebhooks(env, CONFIG);
   await startOperator();
-  await caBundlePublished(env, CONFIG);
-  await caBundlePublished(env, `${CONFIG}-mutating`, MUTATING_WEBHOOK_CONFIGURATIONS);
   ns = await env.namespace('calibration');
   // Two agents answer differently: "over" claims 0.9, "honest" 0.7.
   const [over, honest] = await Promise.all([

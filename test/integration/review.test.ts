@@ -11,11 +11,10 @@ import yaml from 'js-yaml';
 import { KubeApiError, KubeRest, resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EVENTS, EXECUTIONS, PATTERNS, REVIEWS } from '../../src/k8s/resources.js';
 import type { Manager } from '../../src/manager/manager.js';
-import { MUTATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually, kubeConfigFrom, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
-import { caBundlePublished, freePort, installMutatingWebhookConfiguration, installWebhookConfiguration, webhookOperator } from '../helpers/webhook.js';
+import { admissionWebhooks } from '../helpers/webhook.js';
 
 const ALICE = { user: 'alice', token: 'alice-token' };
 const BOB = { user: 'bob', token: 'bob-token' };
@@ -23,28 +22,19 @@ const CONFIG = 'parallax-review-test';
 
 let env: TestEnv;
 let mgr: Manager;
-let port: number;
+let operator: { start(): Promise<Manager> };
 let ns: string;
 let dir: string;
 let alice: KubeRest;
 let bob: KubeRest;
 let low: AgentProcess;
 
-const startOperator = async () => {
-  mgr = webhookOperator(env, { port, secretNamespace: 'parallax-system', configuration: CONFIG, mutatingConfiguration: `${CONFIG}-mutating` });
-  await mgr.start();
-  await eventually(() => mgr.isReady, 'the webhook serving', 60000);
-};
+const startOperator = async () => void (mgr = await operator.start());
 
 beforeAll(async () => {
   env = await startTestEnv({ users: { [ALICE.user]: ALICE.token, [BOB.user]: BOB.token } });
-  await env.rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'parallax-system' } });
-  port = await freePort();
-  await installWebhookConfiguration(env, CONFIG, port);
-  await installMutatingWebhookConfiguration(env, `${CONFIG}-mutating`, port);
+  operator = await admissionWebhooks(env, CONFIG);
   await startOperator();
-  await caBundlePublished(env, CONFIG);
-  await caBundlePublished(env, `${CONFIG}-mutating`, MUTATING_WEBHOOK_CONFIGURATIONS);
 
   ns = await env.namespace('review');
   // The shipped reviewer role, bound to alice in this namespace; bob may only read Executions.
