@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from '../../../src/webhook/configuration.js';
-import { CHART, find, helmTemplate, K8sObject, renderChart, runHelm } from './tools.js';
+import { CHART, find, helmTemplate, K8sObject, readYaml, renderChart, ruleTriples, runHelm } from './tools.js';
 
 const ALL_ON = [
   '--set', 'metrics.serviceMonitor.enabled=true',
@@ -190,6 +190,14 @@ describe('helm template charts/parallax', () => {
     expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'MutatingWebhookConfiguration', 'Service', 'Service', 'ValidatingWebhookConfiguration']);
     expect(find(objs, 'Deployment').spec.template.spec.serviceAccountName).toBe('existing');
   });
+});
+
+test('rbac.userRoles: the roles for people of config/rbac/user_roles.yaml, with the same rules', () => {
+  expect(renderChart().some((o) => ['parallax-reviewer', 'parallax-feedback-reporter'].includes(o.metadata.name))).toBe(false);
+  const objs = renderChart(['--set', 'rbac.userRoles=true']);
+  for (const shipped of readYaml('config/rbac/user_roles.yaml')) {
+    expect(ruleTriples(find(objs, 'ClusterRole', shipped.metadata.name).rules)).toEqual(ruleTriples(shipped.rules));
+  }
 });
 
 describe('the admission webhook in the chart', () => {
