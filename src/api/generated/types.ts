@@ -899,8 +899,6 @@ export interface ExecutionStatus {
   }[];
   /**
    * What the confidence policy decided, in order (the run's, and each call step's that has one); each is an Event too.
-   *
-   * @maxItems 256
    */
   decisions?: {
     /**
@@ -942,8 +940,6 @@ export interface ExecutionStatus {
   }[];
   /**
    * Every wait for a person, with its verdict once given.
-   *
-   * @maxItems 64
    */
   reviews?: {
     /**

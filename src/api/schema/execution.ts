@@ -155,11 +155,10 @@ export const executionStatus: JSONSchema = {
     },
     decisions: {
       type: 'array',
-      maxItems: 256,
       items: decision,
       description: 'What the confidence policy decided, in order (the run\'s, and each call step\'s that has one); each is an Event too.',
     },
-    reviews: { type: 'array', maxItems: 64, items: review, description: 'Every wait for a person, with its verdict once given.' },
+    reviews: { type: 'array', items: review, description: 'Every wait for a person, with its verdict once given.' },
     feedback: {
       type: 'object',
       description: 'The Feedback that reported whether the result was right (at most one per Execution), once the operator took it.',
