@@ -12,7 +12,7 @@
 //   (`parallax.critique`); a supervisor gets every try (`parallax.escalation`); both are bounded.
 // - Policies act in the run an Execution runs; a Pattern run as a step of another runs without them.
 import type { CompiledCallStep } from './compile.js';
-import { runCallStep, type CallContext, type PlainCallResult } from './call-step.js';
+import { runCallStep, type CallContext, type PlainCallResult, type Until } from './call-step.js';
 import { PatternRunError } from './errors.js';
 import type { BatchResult, EvalBatch } from './evaluate.js';
 import { judge, LowConfidence, pointKey, ReviewRejected, ReviewRequired, verdictDecision, type ConfidencePolicy, type DecisionPoint, type PolicyDecision, type ReviewVerdict } from './policy.js';
@@ -47,6 +47,8 @@ export interface PolicyHost {
   calls: AgentCallResult[];
   budget: { calls: number };
   signal?: AbortSignal;
+  /** A cascade or race step's `until` rule, judged by the run's evaluator. */
+  until?: (step: CompiledCallStep) => Until | undefined;
 }
 
 const now = () => new Date().toISOString();
@@ -213,7 +215,7 @@ async function ask(
   agents: AgentInfo[] = plan.agents.map((n) => host.selected.find((a) => a.name === n)!),
 ): Promise<StepOutcome> {
   const startedAt = now();
-  const { results, calls } = await runCallStep(step, { agents, task: plan.task, data: plan.data }, host.cc, undefined, tryOpts);
+  const { results, calls } = await runCallStep(step, { agents, task: plan.task, data: plan.data }, host.cc, host.until?.(step), tryOpts);
   if (host.signal?.aborted) throw new PatternRunError('run aborted', step.path, step.name);
   const outcome: StepOutcome = { ...key, phase: 'Succeeded', result: results, startedAt, finishedAt: now(), calls };
   host.outcomes.push(outcome);

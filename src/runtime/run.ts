@@ -8,7 +8,7 @@
 // (limits.maxRunEvaluationMs), nested runs included.
 import type { CompiledPattern, CompiledStep } from './compile.js';
 import { compilePattern } from './compile.js';
-import { runCallStep, type CallContext, type PlainCallResult } from './call-step.js';
+import { runCallStep, type CallContext, type PlainCallResult, type Until } from './call-step.js';
 import { runPolicyStep, runWithPolicy, stepKey, type PolicyHost } from './policy-run.js';
 import type { ConfidencePolicy, PolicyDecision, ReviewVerdict } from './policy.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunError } from './errors.js';
@@ -225,6 +225,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState,
     outcomes,
     calls,
     budget: state.budget,
+    until: (step) => untilOf(step, evaluations),
   };
   const tried = runRetry ? { runRetry } : {};
 
@@ -299,6 +300,15 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState,
   return { value, confidence: output.confidence, steps: outcomes, calls };
 }
 
+/** A cascade or race step's `until` rule as the call step judges it, one result at a time. */
+function untilOf(step: CompiledStep, evaluations: RunEvaluations): Until | undefined {
+  if (step.kind !== 'call' || !step.until) return undefined;
+  return async (result: PlainCallResult) => {
+    const judged = await evaluations.evaluate({ kind: 'until', index: step.index, result });
+    return judged.kind === 'until' && judged.met;
+  };
+}
+
 interface StepValue {
   plain: unknown;
   stepCalls: AgentCallResult[];
@@ -317,14 +327,7 @@ async function runStep(
   switch (planned.kind) {
     case 'call': {
       const agents = planned.agents.map((n) => selected.find((a) => a.name === n)!);
-      const until =
-        step.kind === 'call' && step.until
-          ? async (result: PlainCallResult) => {
-              const judged = await evaluations.evaluate({ kind: 'until', index: step.index, result });
-              return judged.kind === 'until' && judged.met;
-            }
-          : undefined;
-      const { results, calls } = await runCallStep(step as Extract<CompiledStep, { kind: 'call' }>, { ...planned, agents }, cc, until);
+      const { results, calls } = await runCallStep(step as Extract<CompiledStep, { kind: 'call' }>, { ...planned, agents }, cc, untilOf(step, evaluations));
       return { plain: results, stepCalls: calls };
     }
     case 'let':

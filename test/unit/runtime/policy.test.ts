@@ -192,6 +192,16 @@ describe('a call step under a policy', () => {
     expect(err.message).toMatch(/^steps\[0\]\.policy: confidence 0.1 is below escalateBelow 0.4 and the policy has nowhere to escalate/);
   });
 
+  test('a cascade step keeps its own until rule in every try', async () => {
+    const caller = new ScriptedCaller({ a: [0.5, 0.5], b: [0.55, 0.9] });
+    const o = opts(caller, { candidates: [agent('a', 0.8), agent('b', 0.8)] });
+    const spec = { steps: [{ name: 'draft', call: { strategy: 'cascade', until: 'result.confidence >= 0.8' }, policy: policy() }], output: { confidence: 'best(draft).confidence' } };
+    const r = await runPattern(compile(spec), o);
+    // Try 1 asked a, then b (neither met the rule); try 2 asked a, then b, which met it.
+    expect(caller.requests.map((q) => q.taskId)).toEqual(['uid/draft/a', 'uid/draft/b', 'uid/draft/retry-1/a', 'uid/draft/retry-1/b']);
+    expect(r.confidence).toBe(0.9);
+  });
+
   test('a confidence expression over the step decides (here: the calibrated mean)', async () => {
     const spec = stepPattern(policy({ confidence: 'avg(calibrated(draft).map(r, r.confidence))' }));
     const overconfident: AgentInfo = { ...agent('a', 0.8), calibration: [{ claimed: 0, calibrated: 0 }, { claimed: 1, calibrated: 0.5 }] };
