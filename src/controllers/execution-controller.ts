@@ -291,7 +291,9 @@ export class ExecutionReconciler implements Reconciler {
     };
     const abort = new AbortController();
     const writer = new RunWriter(this.ctx.rest, exec, runId, claim, {
-      onClaimed: () => this.started(exec, pattern),
+      // Only a write that shows the run Running tells of a start; a run whose claim rode on its
+      // final write has one Event, the final one (see started()).
+      onClaimed: () => writer.view().status?.phase === 'Running' && this.started(exec, pattern),
       onLost: (why) => abort.abort(new RunStop('lost', why)),
       onWritten: (rv) => this.markWritten(key, rv),
     }, log, { retryForMs: this.writeRetryForMs });
