@@ -117,7 +117,13 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
     throw new Error(`${(err as Error).message}; operator ${operator.exited() ? 'EXITED' : 'running'}; unfinished: ${unfinished.join(' ').slice(0, 1000)}; last warnings:\n${log.slice(0, 4000)}`);
   });
   await sleep(3000); // the last TTLs, and a few more resync cycles at rest
-  await sample();
+  // At rest the count is exact, but a resync every 400 ms can catch one watch between its close and
+  // its reopen: read until it shows one per informer (a leak never comes down to it).
+  const atRest = { agents: 1, patterns: 1, executions: 2 };
+  await eventually(async () => {
+    await sample();
+    return JSON.stringify(samples[samples.length - 1]!.watches) === JSON.stringify(atRest);
+  }, 'one open watch per informer at rest', 15000).catch(() => undefined);
 
   expect(operator.exited()).toBe(false); // the same process all along: what is measured is its own
   // Every Execution: one call to each agent, under its own uid; it succeeded and never ran again.
@@ -136,7 +142,7 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
   expect(Math.max(...w.map((x) => x.agents))).toBeLessThanOrEqual(2);
   expect(Math.max(...w.map((x) => x.patterns))).toBeLessThanOrEqual(2);
   expect(Math.max(...w.map((x) => x.executions))).toBeLessThanOrEqual(3);
-  expect(samples[samples.length - 1]!.watches).toEqual({ agents: 1, patterns: 1, executions: 2 });
+  expect(samples[samples.length - 1]!.watches).toEqual(atRest);
   // Memory: what survives garbage collection (the lowest heap seen in a stretch) does not climb.
   const third = Math.max(1, Math.floor(samples.length / 3));
   const low = (xs: Sample[], f: (s: Sample) => number) => Math.min(...xs.map(f));
