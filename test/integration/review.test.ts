@@ -205,4 +205,9 @@ test('reviews that cannot apply are refused at admission, with why', async () =>
   expect(edit.message).toMatch(/spec is immutable; create a new Review/);
   expect(r.spec.reviewer).toBe('alice');
   await finished(env.rest, ns, 'pending');
+  // A policy with its bands out of order never gets in, on a Pattern or merged from an Execution.
+  const pattern = await createObject(env.rest, PATTERNS, ns, 'backwards', { policy: { accept: 0.5, retryBelow: 0.7 }, steps: [{ name: 'a', call: {} }], output: { confidence: '1.0' } }).catch((e: Error) => e);
+  expect((pattern as Error).message).toMatch(/Pattern "backwards" is invalid: spec.policy: bands out of order: need accept ≥ retryBelow ≥ escalateBelow, got accept 0.5, retryBelow 0.7/);
+  const exec = await createObject(env.rest, EXECUTIONS, ns, 'backwards', { patternRef: { name: 'gate' }, policy: { escalateBelow: 0.9 } }).catch((e: Error) => e);
+  expect((exec as Error).message).toMatch(/Execution "backwards" is invalid: spec.policy: Pattern gate's policy with spec.policy over it: policy: bands out of order/);
 });
