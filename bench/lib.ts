@@ -88,7 +88,7 @@ export function diffCounts(before: Map<string, number>, after: Map<string, numbe
   const out: Record<string, number> = {};
   for (const [k, v] of after) {
     const d = v - (before.get(k) ?? 0);
-    if (d > 0 && /executions|events|agents|patterns/.test(k)) out[k] = round(d / per, 2);
+    if (d > 0 && /executions|events|agents|patterns|feedbacks|reviews/.test(k)) out[k] = round(d / per, 2);
   }
   return out;
 }

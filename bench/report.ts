@@ -60,6 +60,7 @@ export function renderFigures(r: any): string {
   for (const c of sample) out.push(`- ${c.name}: ${Object.entries(c.apiRequestsPerExecution ?? {}).map(([k, v]) => `\`${k}\` ${v}`).join(', ')}`);
   out.push(
     '',
+    ...renderConfidence(r.confidence),
     '**Runtime alone** (compile once, `runPattern` with canned replies from test/fixtures/patterns; no API, no gRPC; evaluations in-process, then in the sandbox pool with its defaults)',
     '',
     row(['Pattern', 'runs/s in-process', 'runs/s sandbox', 'sandbox µs added per run', 'added, share of the API floor p50']),
@@ -90,6 +91,28 @@ export function renderFigures(r: any): string {
       : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—', '—']),
   );
   return out.join('\n');
+}
+
+/** What an accepting confidence policy costs, and what 10,000 Feedback cost and leave behind. */
+function renderConfidence(c: any): string[] {
+  if (!c) return ['**Confidence policies and calibration**: not measured in this run (`npm run bench -- --confidence-only` adds them).', ''];
+  const when = c.separateRun ? ` — measured on ${c.date.slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- --confidence-only\`, apart from the rest (load average ${c.loadAverageBefore.join(' / ')} before, ${c.loadAverageAfter.join(' / ')} after)` : '';
+  const req = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `\`${k}\` ${v}`).join(', ');
+  const p = c.policy;
+  const f = c.feedback;
+  return [
+    `**Confidence policies and calibration** (bench/confidence.ts: 3 instant agents, its own operator and namespace${when})`,
+    '',
+    row(['Pattern', 'n', 'API writes / Execution', 'p50 ms', 'p99 ms', 'API requests / Execution']),
+    row(['---', '---', '---', '---', '---', '---']),
+    row(['no policy', p.n, p.writesWithout, p.latencyWithoutMs.p50, p.latencyWithoutMs.p99, req(p.without)]),
+    row(['a policy that accepts', p.n, p.writesAccepting, p.latencyAcceptingMs.p50, p.latencyAcceptingMs.p99, req(p.accepting)]),
+    '',
+    row(['Feedback', 'Agents', 'applied / s', 'largest Agent, bytes', 'its status.calibration, bytes', 'outcomes in it', 'operator RSS MB before → after', 'V8 heap MB before → after', 'API requests / Feedback']),
+    row(Array(9).fill('---')),
+    row([f.n, f.agents, f.perSecond, f.agentBytes, f.calibrationBytes, f.samples, `${f.rssBeforeMB} → ${f.rssAfterMB}`, `${f.heapBeforeMB} → ${f.heapAfterMB}`, req(f.apiRequestsPerFeedback)]),
+    '',
+  ];
 }
 
 /** The operator with and without the evaluation sandbox, back to back (docs/multi-tenancy.md). */

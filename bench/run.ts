@@ -14,7 +14,10 @@
 //   BENCH_LATENCY_N, BENCH_THROUGHPUT_N, BENCH_SDK_N override sizes; BENCH_CPU_PROF=1 profiles the operator
 //   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc;
 //   --only-admission measures the admission case alone and prints it (no results.json, no doc);
-//   --runtime-only measures section 4 alone (runtime alone, in-process vs sandbox) and prints it.
+//   --runtime-only measures section 4 alone (runtime alone, in-process vs sandbox) and prints it;
+//   --confidence-only measures the confidence part alone (bench/confidence.ts: what an accepting
+//   policy costs, 10,000 Feedback) and puts its figures into the last run's results (BENCH_POLICY_N,
+//   BENCH_FEEDBACK_N override its sizes).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -46,6 +49,7 @@ import {
   stats,
   type LatencyStats,
 } from './lib.js';
+import { CONFIDENCE_NS, confidenceBench, confidenceGoals, type ConfidenceFigures } from './confidence.js';
 import { writeDoc } from './report.js';
 import { compareSdks, SDK_GOAL_CONCURRENCY, type SdkComparison } from './sdk.js';
 
@@ -64,6 +68,8 @@ const SIZES = {
   longRunMs: envNum('BENCH_LONG_RUN_MS', 60000, 15000),
   scaleAgents: envNum('BENCH_SCALE_AGENTS', 10000, 0),
   scaleExecutions: envNum('BENCH_SCALE_EXECUTIONS', 30000, 0),
+  policyN: envNum('BENCH_POLICY_N', 200, 50),
+  feedbackN: envNum('BENCH_FEEDBACK_N', 10000, 1000),
 };
 const SCALE = !QUICK && !args.has('--no-scale') && SIZES.scaleExecutions > 0;
 const SDK_CONCURRENCY = [1, SDK_GOAL_CONCURRENCY, 50];
@@ -172,6 +178,49 @@ async function sdkOnly(): Promise<void> {
     log(`wrote the SDK figures into ${file}${args.has('--no-docs') ? '' : ' and docs/performance.md'}`);
   } finally {
     agents.child.kill('SIGTERM');
+  }
+}
+
+/** dist/ built (the operator runs as shipped), a folder for its logs, and a started control plane. */
+async function prepare(): Promise<{ runDir: string; cp: ControlPlane }> {
+  log('building dist/ (tsc -p tsconfig.build.json)');
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  const runDir = join(root, 'bench/.run');
+  mkdirSync(runDir, { recursive: true });
+  const cp = new ControlPlane({ authorizationMode: 'RBAC' });
+  await cp.start();
+  return { runDir, cp };
+}
+
+/** The confidence part (bench/confidence.ts) with its own operator in its own namespace. */
+async function confidencePart(rest: KubeRest, kubeconfig: string, runDir: string, ports: number[]): Promise<ConfidenceFigures> {
+  return confidenceBench(rest, ports, () => startOperator(kubeconfig, DEFAULT_WORKERS, runDir, [], { namespace: CONFIDENCE_NS }), { policyN: SIZES.policyN, feedbackN: SIZES.feedbackN }, log);
+}
+
+/** `--confidence-only`: the confidence part alone, its figures and goals put into the last run's results. */
+async function confidenceOnly(): Promise<void> {
+  const file = join(root, 'bench/results.json');
+  if (!existsSync(file)) throw new Error('--confidence-only updates bench/results.json: run the whole bench once first');
+  const { runDir, cp } = await prepare();
+  const agents = await startAgents(3);
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const rest = new KubeRest(kc);
+    await installCRDs(rest);
+    const loadBefore = loadAverage();
+    const figures = await confidencePart(rest, cp.kubeconfigPath, runDir, agents.ports);
+    const results = JSON.parse(readFileSync(file, 'utf8'));
+    const goals = confidenceGoals(figures);
+    results.confidence = { ...figures, date: new Date().toISOString(), separateRun: true, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() };
+    results.goals = [...results.goals.filter((g: { goal: string }) => !/^(confidence policy|calibration):/.test(g.goal)), ...goals];
+    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+    if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
+    console.table(goals.map((g) => ({ goal: g.goal, value: g.value, target: g.target, met: g.met ? 'yes' : 'NO' })));
+    rest.close();
+  } finally {
+    agents.child.kill('SIGTERM');
+    await cp.stop();
   }
 }
 
@@ -525,13 +574,7 @@ async function main() {
     return;
   }
   const loadBefore = loadAverage();
-  log('building dist/ (tsc -p tsconfig.build.json)');
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-
-  const runDir = join(root, 'bench/.run');
-  mkdirSync(runDir, { recursive: true });
-  const cp = new ControlPlane({ authorizationMode: 'RBAC' });
-  await cp.start();
+  const { runDir, cp } = await prepare();
   const stopAll = async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await cp.stop();
@@ -564,6 +607,8 @@ async function main() {
       rest.close();
       return;
     }
+    // Confidence policies and calibration, with an operator of their own ------------------------------
+    const confidence = await confidencePart(rest, cp.kubeconfigPath, runDir, agents.ports);
     const grpcN = QUICK ? 2000 : 10000;
     const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
     log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
@@ -802,6 +847,7 @@ async function main() {
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (as shipped, no heap cap)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
       sdkGoal(sdk),
+      ...confidenceGoals(confidence),
     ];
     const results = {
       meta: {
@@ -826,6 +872,7 @@ async function main() {
       runtime,
       sdk: { date: new Date().toISOString(), separateRun: false, n: SIZES.sdkN, comparison: sdk },
       memory,
+      confidence,
       scale: scale ?? null,
       operatorRss: { startMB: opBaseline.rssMB, endMB: finalRss.rssMB, highWaterMB: finalRss.hwmMB },
       goals,
@@ -860,7 +907,7 @@ function printTable(r: any) {
 
 if (!existsSync(join(root, 'package.json')) || !readFileSync(join(root, 'package.json'), 'utf8').includes('parallax')) throw new Error('run from the repository');
 if (!process.env.KUBEBUILDER_ASSETS) process.env.KUBEBUILDER_ASSETS = resolve(root, '../shared/envtest/bin');
-await (args.has('--sdk-only') ? sdkOnly() : main()).then(
+await (args.has('--sdk-only') ? sdkOnly() : args.has('--confidence-only') ? confidenceOnly() : main()).then(
   () => process.exit(0),
   (err) => {
     console.error(err);

@@ -5,7 +5,7 @@ import { compile } from 'json-schema-to-typescript';
 import yaml from 'js-yaml';
 import { customResourceDefinition, KINDS, KindDefinition } from '../src/api/schema/crds.js';
 import { GROUP } from '../src/api/schema/common.js';
-import { validatingWebhookConfiguration } from '../src/webhook/configuration.js';
+import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from '../src/webhook/configuration.js';
 import { renderReference } from '../src/cli/reference.js';
 import { buildCli } from '../src/cmd/cli.js';
 
@@ -15,7 +15,7 @@ export const crdYaml = (def: KindDefinition): string =>
   HEADER + yaml.dump(customResourceDefinition(def), { noRefs: true, lineWidth: 120, sortKeys: false });
 
 async function typesFor(def: KindDefinition): Promise<string> {
-  const opts = { bannerComment: '', additionalProperties: false, strictIndexSignatures: false, format: true };
+  const opts = { bannerComment: '', additionalProperties: false, strictIndexSignatures: false, format: true, maxItems: -1 };
   const spec = await compile(toTsSchema(def.spec), `${def.kind}Spec`, opts);
   const status = await compile(toTsSchema(def.status), `${def.kind}Status`, opts);
   return `${spec}\n${status}`;
@@ -105,12 +105,12 @@ export async function generatedFiles(): Promise<Map<string, string>> {
       }),
   );
   // kustomize rewrites name, namespace and the Service reference (namePrefix parallax-, namespace).
-  const webhook = validatingWebhookConfiguration({
-    name: 'validating-webhook',
-    service: { namespace: 'system', name: 'webhook' },
-    labels: { 'app.kubernetes.io/name': 'parallax', 'app.kubernetes.io/component': 'operator' },
-  });
-  files.set('config/webhook/manifests.yaml', HEADER.replace('src/api/schema', 'src/webhook/configuration.ts') + yaml.dump(webhook, { noRefs: true, lineWidth: 120 }));
+  const common = { service: { namespace: 'system', name: 'webhook' }, labels: { 'app.kubernetes.io/name': 'parallax', 'app.kubernetes.io/component': 'operator' } };
+  const webhooks = [validatingWebhookConfiguration({ name: 'validating-webhook', ...common }), mutatingWebhookConfiguration({ name: 'mutating-webhook', ...common })];
+  files.set(
+    'config/webhook/manifests.yaml',
+    HEADER.replace('src/api/schema', 'src/webhook/configuration.ts') + webhooks.map((w) => yaml.dump(w, { noRefs: true, lineWidth: 120 })).join('---\n'),
+  );
   files.set('src/api/generated/types.ts', await typesFile());
   files.set('docs/api-reference.md', apiReference());
   files.set('docs/cli-reference.md', renderReference(buildCli()));

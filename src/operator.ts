@@ -1,4 +1,5 @@
-// The Parallax operator: the three reconcilers over one shared way of reaching agents — the gRPC
+// The Parallax operator: the reconcilers (Agents, Patterns, Executions, and the Reviews and
+// Feedback that act on finished or waiting Executions) over one shared way of reaching agents — the gRPC
 // pool and the A2A client, chosen per Agent by spec.protocol (AgentProtocols) — and the evaluation
 // sandbox in which Executions evaluate their Pattern's CEL and input schema (tenant-controlled, so
 // never on the thread that serves every namespace). Where the operator connects on a tenant's
@@ -11,6 +12,8 @@ import { AgentAddresses } from './controllers/agent-addresses.js';
 import { agentController, type AgentControllerOptions } from './controllers/agent-controller.js';
 import type { Controller } from './controllers/controller.js';
 import { executionController, type ExecutionControllerOptions } from './controllers/execution-controller.js';
+import { feedbackController } from './controllers/feedback-controller.js';
+import { reviewController } from './controllers/review-controller.js';
 import { patternController } from './controllers/pattern-controller.js';
 import { specGuards } from './controllers/spec-guard.js';
 import type { OperatorContext } from './manager/context.js';
@@ -85,5 +88,7 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   agents.guardWith(guards.agent);
   patterns.guardWith(guards.pattern);
   executions.guardWith(guards.execution);
-  return [agents, patterns, executions];
+  // Reviews are rare: one worker. Feedback comes in bursts (a check judging a day's runs): several,
+  // so that the writes to one Agent's track record are batched (calibration-writer.ts).
+  return [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, Math.max(1, Math.ceil(workers / 2)))];
 }

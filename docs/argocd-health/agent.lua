@@ -1,6 +1,6 @@
 -- Argo CD health check for parallax.ai/v1alpha1 Agent
 -- (argocd-cm: resource.customizations.health.parallax.ai_Agent). See docs/gitops.md.
--- Shared prologue (the same in agent.lua, pattern.lua, execution.lua; Argo CD needs each script whole).
+-- Shared prologue (the same in every script here; Argo CD needs each script whole).
 -- Written for Lua 5.1 (Argo CD runs gopher-lua) and tested with lua5.4 in test/unit/packaging.
 local hs = { status = "Progressing", message = "Waiting for the operator to report status" }
 if obj.status == nil then

@@ -1,6 +1,6 @@
 -- Argo CD health check for parallax.ai/v1alpha1 Execution
 -- (argocd-cm: resource.customizations.health.parallax.ai_Execution). See docs/gitops.md.
--- Shared prologue (the same in agent.lua, pattern.lua, execution.lua; Argo CD needs each script whole).
+-- Shared prologue (the same in every script here; Argo CD needs each script whole).
 -- Written for Lua 5.1 (Argo CD runs gopher-lua) and tested with lua5.4 in test/unit/packaging.
 local hs = { status = "Progressing", message = "Waiting for the operator to report status" }
 if obj.status == nil then
@@ -46,6 +46,9 @@ if phase == "Succeeded" then
   hs.status = "Healthy"
 elseif phase == "Failed" then
   hs.status = "Degraded"
+elseif phase == "AwaitingReview" then
+  -- A confidence policy waits for a person (a Review): nothing is wrong, someone has to act.
+  hs.status = "Suspended"
 elseif phase == "Pending" or phase == "Running" then
   hs.status = "Progressing"
 elseif ready ~= nil and ready.status == "True" then

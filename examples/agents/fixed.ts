@@ -13,6 +13,8 @@
 //   --value-size 3145728        answer a string of that many bytes instead of --value (large replies)
 //   --announce                  print `CALL <taskId>` on stdout when a call arrives, `CANCELLED <taskId>`
 //                               when the caller cancels it (deadline, or the Execution deleted)
+//   --critique-confidence 0.9   when the call carries a confidence policy's critique (context
+//   --critique-value '"better"' parallax.critique: the operator asks again), answer with these instead
 import {
   ParallaxAgent,
   type AgentOptions,
@@ -37,6 +39,8 @@ export interface FixedAgentConfig {
   health?: HealthState;
   echo?: boolean;
   announce?: boolean;
+  /** The answer to a call that carries a critique (a policy's retry), when it differs. */
+  onCritique?: { confidence?: number; value?: unknown };
 }
 
 export class FixedAgent extends ParallaxAgent {
@@ -57,12 +61,15 @@ export class FixedAgent extends ParallaxAgent {
     }
     if (this.config.delayMs) await abortableDelay(this.config.delayMs, ctx.signal);
     if (this.config.failWith !== undefined) throw new Error(this.config.failWith);
+    const critiqued = this.config.onCritique && ctx.context['parallax.critique'] !== undefined ? this.config.onCritique : undefined;
     const value = this.config.echo
       ? { task, data: data ?? null, taskId: ctx.taskId, patternName: ctx.patternName, context: ctx.context, timeoutMs: ctx.timeoutMs ?? null }
-      : this.config.value;
+      : critiqued && 'value' in critiqued
+        ? critiqued.value
+        : this.config.value;
     return {
       value,
-      confidence: this.config.confidence,
+      confidence: critiqued?.confidence ?? this.config.confidence,
       reasoning: this.config.reasoning,
       uncertainties: this.config.uncertainties,
     };
@@ -108,21 +115,27 @@ const FIXED_FLAGS = {
   echo: { type: 'boolean', default: false },
   'value-size': { type: 'string' },
   announce: { type: 'boolean', default: false },
+  'critique-confidence': { type: 'string' },
+  'critique-value': { type: 'string' },
 } as const;
 
 /** Builds the agent from command-line flags (see the header). */
 export function fixedFromArgs(argv: string[]): { agent: FixedAgent; flags: Flags } {
   const flags = parseFlags(argv, FIXED_FLAGS);
-  let value: unknown;
-  const size = num(flags, 'value-size');
-  if (size !== undefined) value = 'x'.repeat(size);
-  else {
+  const json = (raw: string) => {
     try {
-      value = JSON.parse(String(flags.value));
+      return JSON.parse(raw);
     } catch {
-      value = String(flags.value); // a bare word is taken as a string value
+      return raw; // a bare word is taken as a string value
     }
-  }
+  };
+  const size = num(flags, 'value-size');
+  const value = size !== undefined ? 'x'.repeat(size) : json(String(flags.value));
+  const critiqueConfidence = num(flags, 'critique-confidence');
+  const onCritique =
+    critiqueConfidence !== undefined || typeof flags['critique-value'] === 'string'
+      ? { ...(critiqueConfidence !== undefined ? { confidence: critiqueConfidence } : {}), ...(typeof flags['critique-value'] === 'string' ? { value: json(flags['critique-value']) } : {}) }
+      : undefined;
   const health = String(flags.health) as HealthState;
   if (!['healthy', 'degraded', 'unhealthy', 'unknown'].includes(health)) throw new Error(`--health must be healthy|degraded|unhealthy|unknown`);
   const agent = new FixedAgent(agentOptions(flags, { id: 'fixed', name: 'fixed', capabilities: ['processing'], expertise: 0.5 }), {
@@ -136,6 +149,7 @@ export function fixedFromArgs(argv: string[]): { agent: FixedAgent; flags: Flags
     health,
     echo: flags.echo === true,
     announce: flags.announce === true,
+    ...(onCritique ? { onCritique } : {}),
   });
   return { agent, flags };
 }

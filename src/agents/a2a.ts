@@ -404,7 +404,7 @@ export class A2AClient implements AgentCaller {
 /** The A2A message for one call. */
 function taskMessage(req: AgentCallRequest): Message {
   const hasData = req.data !== undefined && req.data !== null;
-  const parts: Part[] = [{ content: { $case: 'text', value: taskText(req.task, req.data) }, metadata: undefined, filename: '', mediaType: 'text/plain' }];
+  const parts: Part[] = [{ content: { $case: 'text', value: taskText(req.task, req.data, req.context) }, metadata: undefined, filename: '', mediaType: 'text/plain' }];
   if (hasData) parts.push({ content: { $case: 'data', value: req.data }, metadata: undefined, filename: '', mediaType: 'application/json' });
   return {
     messageId: randomUUID(),
@@ -412,7 +412,7 @@ function taskMessage(req: AgentCallRequest): Message {
     taskId: '',
     role: Role.ROLE_USER,
     parts,
-    metadata: { 'parallax.taskId': req.taskId, 'parallax.step': req.step, 'parallax.pattern': req.patternName, 'parallax.agent': req.agent.name },
+    metadata: { ...req.context, 'parallax.taskId': req.taskId, 'parallax.step': req.step, 'parallax.pattern': req.patternName, 'parallax.agent': req.agent.name },
     extensions: [],
     referenceTaskIds: [],
   };

@@ -323,7 +323,7 @@ export class AgentPool implements AgentCaller {
       task_id: req.taskId,
       task_description: req.task,
       data,
-      context: { ...context, 'parallax.step': req.step, 'parallax.agent': req.agent.name },
+      context: { ...req.context, ...context, 'parallax.step': req.step, 'parallax.agent': req.agent.name },
       timeout_ms: Math.min(INT32_MAX, Math.max(0, Math.round(timeoutMs))),
       pattern_name: req.patternName,
     };

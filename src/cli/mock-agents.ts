@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import type { PatternSpec } from '../api/types.js';
-import type { AgentCallRequest, AgentCallResult, AgentCaller, AgentInfo } from '../runtime/index.js';
+import { resolvePolicy, type AgentCallRequest, type AgentCallResult, type AgentCaller, type AgentInfo, type RunOptions } from '../runtime/index.js';
 
 /** What one agent answers. */
 export interface CannedReply {
@@ -61,6 +61,16 @@ export function loadFixture(file: string): Fixture {
     if (!a || typeof a.name !== 'string') throw new Error(`${file}: agents[${i}] needs a name`);
   }
   return f;
+}
+
+/**
+ * What an offline run (pattern check, pattern test) takes from the Pattern's own policy, as the
+ * operator would run it: the run's policy (no Execution to override it), and the fixture's agents as
+ * possible supervisors. A person's review cannot happen offline: such a run stops with the reason.
+ */
+export function offlinePolicy(fixture: Fixture, spec: PatternSpec): Pick<RunOptions, 'policy' | 'supervisor'> {
+  const policy = resolvePolicy(spec.policy);
+  return { ...(policy ? { policy } : {}), supervisor: (name) => agentInfos(fixture).find((a) => a.name === name) };
 }
 
 export function agentInfos(f: Fixture): AgentInfo[] {

@@ -30,7 +30,7 @@ import { compilePattern, runPattern, type CompiledPattern } from '../runtime/ind
 import { createAjv } from '../runtime/input-schema.js';
 import type { ValidateFunction } from 'ajv';
 import { checkCalls, checkConfidence, checkError, matchValue, type ConfidenceExpectation } from './assertions.js';
-import { agentInfos, CannedCaller, loadFixture, loadPatterns, type CannedReply, type FixtureAgent, type LoadedPattern } from './mock-agents.js';
+import { agentInfos, CannedCaller, loadFixture, loadPatterns, offlinePolicy, type CannedReply, type FixtureAgent, type LoadedPattern } from './mock-agents.js';
 
 export interface Expectation {
   confidence?: ConfidenceExpectation;
@@ -268,6 +268,7 @@ async function runCase(t: LoadedTestFile, main: LoadedPattern, compiled: Compile
       resolvePattern: async (name) => t.patterns.find((p) => p.name === name)?.spec,
       taskIdPrefix: `pattern-test/${c.name}`,
       patternName: main.name,
+      ...offlinePolicy(fixture, main.spec),
     });
     run = { value: r.value, confidence: r.confidence, calls: r.calls.map((x) => x.agent) };
   } catch (err) {

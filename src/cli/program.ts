@@ -9,8 +9,10 @@ import { Command, CommanderError } from 'commander';
 import { rootLogger } from '../observability/logger.js';
 import { agentCommand } from './commands/agent/index.js';
 import { completionCommand } from './commands/completion.js';
+import { feedbackCommand } from './commands/feedback.js';
 import { patternCommand } from './commands/pattern/index.js';
 import { resultCommand } from './commands/result.js';
+import { reviewCommand } from './commands/review/index.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
 import { watchCommand } from './commands/watch.js';
@@ -18,7 +20,7 @@ import { complete, formatCompletion } from './completion.js';
 import { CliError, commandPath, contextOf, EXIT, processIO, setContext, type CliIO, type ExitCode } from './context.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: (() => Command)[] = [runCommand, watchCommand, resultCommand, agentCommand, patternCommand, statusCommand, completionCommand];
+const COMMANDS: (() => Command)[] = [runCommand, watchCommand, resultCommand, agentCommand, patternCommand, reviewCommand, feedbackCommand, statusCommand, completionCommand];
 
 export interface ProgramOptions {
   io?: CliIO;

@@ -32,6 +32,7 @@ export interface ManagerFlags {
   webhookSecret?: string;
   webhookSecretNamespace?: string;
   webhookConfiguration?: string;
+  webhookMutatingConfiguration?: string;
   webhookService?: string;
   webhookCertHost?: string[];
   agentSecretRefs?: SecretRefPolicy;
@@ -73,6 +74,7 @@ export function managerCommand(): Command {
     .option('--webhook-secret <name>', 'Secret holding the CA and serving certificate the operator creates and rotates', 'parallax-webhook-certs')
     .option('--webhook-secret-namespace <ns>', 'namespace of that Secret (default: $POD_NAMESPACE or default)')
     .option('--webhook-configuration <name>', 'ValidatingWebhookConfiguration whose caBundle the operator keeps current ("" for none)', 'parallax-validating-webhook')
+    .option('--webhook-mutating-configuration <name>', 'MutatingWebhookConfiguration (who made Reviews and Feedback) whose caBundle the operator keeps current ("" for none)', 'parallax-mutating-webhook')
     .option('--webhook-service <name>', 'Service in front of the webhook; its DNS names go in the serving certificate', 'parallax-webhook')
     .option('--webhook-cert-host <host...>', 'more DNS names or IP addresses for the serving certificate')
     .option('--allow-loopback-endpoints', 'let endpoint and A2A Agents name loopback addresses (local mode only: agents as local processes)', false)
@@ -178,6 +180,7 @@ function webhookOptions(flags: ManagerFlags): ConstructorParameters<typeof Admis
             namespace,
             name: flags.webhookSecret ?? 'parallax-webhook-certs',
             ...(flags.webhookConfiguration ? { configuration: flags.webhookConfiguration } : {}),
+            ...(flags.webhookMutatingConfiguration ? { mutatingConfiguration: flags.webhookMutatingConfiguration } : {}),
             hosts: [...serviceHosts(namespace, flags.webhookService ?? 'parallax-webhook'), ...(flags.webhookCertHost ?? [])],
           },
         }),

@@ -15,7 +15,8 @@ export function compactFinishedExecution<T extends KubeObject>(obj: T): T {
     kind: e.kind,
     metadata: e.metadata,
     ...(e.spec ? { spec: withoutInput(e.spec) } : {}),
-    status: { phase: s.phase, startTime: s.startTime, completionTime: s.completionTime, observedGeneration: s.observedGeneration },
+    // feedback: the admission webhook refuses a second Feedback for the Execution from the cache.
+    status: { phase: s.phase, startTime: s.startTime, completionTime: s.completionTime, observedGeneration: s.observedGeneration, ...(s.feedback ? { feedback: s.feedback } : {}) },
   } as Execution & KubeObject;
   return compact as unknown as T;
 }

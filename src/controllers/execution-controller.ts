@@ -18,8 +18,13 @@
 // - A run is stopped without writing when its Execution is deleted or replaced, and when this
 //   replica stops leading (shutdown() runs before the Lease is released or given up); only its
 //   timeout ends it with a write (Failed, Timeout).
+// - A confidence policy (execution-policy.ts) acts inside the run: a decision that leads to more
+//   asking (a retry, an escalation) is persisted, with what the run has, before the asking; an
+//   accepted run writes nothing more than it would without a policy. A run that needs a person
+//   stops with one write (phase AwaitingReview, no runId); the Review that answers it is recorded
+//   with its verdict in the claim of the run that resumes, which replays every persisted answer.
 import { randomUUID } from 'node:crypto';
-import type { Agent, Execution, Pattern } from '../api/types.js';
+import type { Agent, Execution, Pattern, Review } from '../api/types.js';
 import { DEFAULT_MAX_REPLY_BYTES, maxReplyBytes } from '../agents/index.js';
 import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
@@ -34,22 +39,41 @@ import {
   EvaluatorStopped,
   inProcessEvaluator,
   inputError,
+  LowConfidence,
   PatternRunError,
+  ReviewRejected,
+  ReviewRequired,
   runPattern,
   selectAgents,
+  stepKey,
   type CompiledPattern,
+  type ConfidencePolicy,
   type Evaluator,
 } from '../runtime/index.js';
 import { parseDuration } from '../runtime/duration.js';
 import type { AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
 import { jsonBytes } from '../runtime/values.js';
 import { setLongTimeout } from '../util/timers.js';
-import { readyAgentInfos, selectionChanged } from './agent-info.js';
+import { calibrationChanged, readyAgentInfos, selectionChanged } from './agent-info.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
+import { setCondition } from './conditions.js';
+import {
+  acceptedNote,
+  asksAgain,
+  awaitingReviewStatus,
+  DecisionLog,
+  pausedMs,
+  pendingReview,
+  reviewToApply,
+  runPolicy,
+  verdictsOf,
+  withVerdict,
+} from './execution-policy.js';
 import {
   completedSteps,
   conditionsFor,
   finalStatus,
+  isAwaitingReview,
   isFinished,
   progress,
   reclaim,
@@ -109,10 +133,12 @@ interface ActiveRun {
 }
 
 interface Final {
-  phase: 'Succeeded' | 'Failed';
+  /** AwaitingReview: the run stopped for a person (`review`); not finished. */
+  phase: 'Succeeded' | 'Failed' | 'AwaitingReview';
   reason: string;
   message: string;
   outcome?: RunOutcome;
+  review?: ReviewRequired;
 }
 
 /** A run's final result whose write failed: only the write is retried, never the run. */
@@ -217,25 +243,40 @@ export class ExecutionReconciler implements Reconciler {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return this.finishNow(exec, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
     }
+    const { policy, problem } = runPolicy(pattern, exec);
+    if (problem) return this.finishNow(exec, 'Failed', 'InvalidPolicy', problem, log);
     const badInput = await inputError(compiled.compiled, exec.spec.input, { evaluator: this.evaluator, tenant: namespace });
     if (badInput) {
       const reason = badInput instanceof EvaluationBudgetExceeded ? 'EvaluationBudgetExceeded' : 'InvalidInput';
       return this.finishNow(exec, 'Failed', reason, badInput.message, log);
     }
     const phase = exec.status?.phase;
+    // Waiting for a person: go on only with a Review's verdict, recorded in the claim below.
+    let reviewed: Status['reviews'] | undefined;
+    if (isAwaitingReview(exec.status)) {
+      const review = reviewToApply(exec, this.ctx.caches.reviews.list(namespace) as Review[]);
+      if (!review) return this.awaitReview(exec, log);
+      reviewed = withVerdict(exec.status, review);
+      log.info({ review: review.metadata.name, decision: review.spec.decision, reviewer: review.spec.reviewer }, 'review taken');
+    }
     if (phase !== 'Running') {
       // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
       // yet: wait for them as a Pod waits for a node, rather than fail on the first look.
       const selection = selectAgents(this.readyAgents(namespace), pattern.spec.agents);
-      if (!selection.ok) return this.pending(exec, 'NotEnoughAgents', selection.message, log);
+      if (!selection.ok) return reviewed ? { requeueAfterMs: 5000 } : this.pending(exec, 'NotEnoughAgents', selection.message, log);
     }
     const startedAt = exec.status?.startTime ? Date.parse(exec.status.startTime) : Date.now();
-    const remaining = startedAt + timeoutMs - Date.now();
+    // Time spent waiting for people does not count against spec.timeout.
+    const remaining = startedAt + timeoutMs + pausedMs(reviewed ? { reviews: reviewed } : exec.status) - Date.now();
     if (remaining <= 0) return this.finishNow(exec, 'Failed', 'Timeout', `timed out after ${timeout}`, log);
 
     // Claim the run: only one replica's write of this resourceVersion can succeed.
     const runId = randomUUID();
     const resumed = phase === 'Running';
+    const last = reviewed?.[reviewed.length - 1];
+    const message = resumed ? 'resumed after an operator restart' : last ? `resumed after review: ${last.decision} by ${last.reviewer}` : 'running';
+    let conditions = conditionsFor(exec, 'Running', 'Running', resumed ? 'resumed' : last ? 'resumed after review' : 'running');
+    if (last) conditions = setCondition(conditions, { type: 'AwaitingReview', status: 'False', reason: 'Reviewed', message }, exec.metadata.generation);
     const claim: Status = {
       ...exec.status,
       phase: 'Running',
@@ -243,13 +284,16 @@ export class ExecutionReconciler implements Reconciler {
       pattern: revision.record,
       attempt: (exec.status?.attempt ?? 0) + 1,
       startTime: exec.status?.startTime ?? new Date(startedAt).toISOString(),
-      message: resumed ? 'resumed after an operator restart' : 'running',
+      message,
       observedGeneration: exec.metadata.generation,
-      conditions: conditionsFor(exec, 'Running', 'Running', resumed ? 'resumed' : 'running'),
+      conditions,
+      ...(reviewed ? { reviews: reviewed } : {}),
     };
     const abort = new AbortController();
     const writer = new RunWriter(this.ctx.rest, exec, runId, claim, {
-      onClaimed: () => this.started(exec, pattern),
+      // Only a write that shows the run Running tells of a start; a run whose claim rode on its
+      // final write has one Event, the final one (see started()).
+      onClaimed: () => writer.view().status?.phase === 'Running' && this.started(exec, pattern),
       onLost: (why) => abort.abort(new RunStop('lost', why)),
       onWritten: (rv) => this.markWritten(key, rv),
     }, log, { retryForMs: this.writeRetryForMs });
@@ -261,7 +305,7 @@ export class ExecutionReconciler implements Reconciler {
     }
     this.active.set(key, { runId, uid, abort });
     const timer = setLongTimeout(() => abort.abort(new RunStop('timeout', `timed out after ${timeout}`)), remaining);
-    void this.run(key, exec, pattern, compiled.compiled, writer, abort, log)
+    void this.run(key, exec, pattern, compiled.compiled, policy, writer, abort, log)
       .then(
         () => this.runFailures.delete(uid),
         (err) => this.runFailed(uid, err, log),
@@ -280,6 +324,7 @@ export class ExecutionReconciler implements Reconciler {
     exec: Execution,
     pattern: Pattern,
     compiled: CompiledPattern,
+    policy: ConfidencePolicy | undefined,
     writer: RunWriter,
     abort: AbortController,
     log: Logger,
@@ -288,6 +333,13 @@ export class ExecutionReconciler implements Reconciler {
     const signal = abort.signal;
     const done = completedSteps(exec.status);
     const steps: StepOutcome[] = Object.values(done);
+    const decisions = new DecisionLog(exec, this.ctx.events, exec.status?.decisions);
+    const persist = () =>
+      writer.write((base) => progress(base.status, steps, this.bounds, decisions.decisions)).catch((err) => {
+        // Progress only spares a resumed run some agent calls; the final write carries it all.
+        if (isTooLarge(err)) return log.warn({ err: (err as Error).message }, 'progress too large to persist; going on');
+        stopWith(err);
+      });
     const stopWith = (err: unknown) => {
       if (err instanceof FencedError) return; // the Lease is gone: shutdown() stops the run
       if (!signal.aborted) abort.abort(new RunStop('write-failed', (err as Error).message, err));
@@ -324,32 +376,44 @@ export class ExecutionReconciler implements Reconciler {
             evaluator: this.evaluator,
             tenant: ns,
             completedSteps: done,
-            onStep: async (outcome) => {
-              if (done[outcome.name]) return;
+            ...(policy ? { policy } : {}),
+            supervisor: (name) => this.readyAgents(ns).find((a) => a.name === name),
+            verdicts: verdictsOf(writer.view().status),
+            onStep: async (outcome, decision) => {
+              if (done[stepKey(outcome)]) return;
               steps.push(outcome);
-              if (signal.aborted || !mustPersist(compiled, outcome)) return;
-              await writer.write((base) => progress(base.status, steps, this.bounds)).catch((err) => {
-                // Progress only spares a resumed run some agent calls; the final write carries it all.
-                if (isTooLarge(err)) return log.warn({ err: (err as Error).message }, 'progress too large to persist; going on');
-                stopWith(err);
-              });
+              if (decision) decisions.record(decision);
+              // A try that stops for a person is written with the AwaitingReview status.
+              if (signal.aborted || decision?.action === 'review') return;
+              if (mustPersist(compiled, outcome) || asksAgain(decision)) await persist();
+            },
+            onDecision: async (decision) => {
+              if (decisions.record(decision) && !signal.aborted && asksAgain(decision)) await persist();
             },
           });
           span.setAttribute('parallax.confidence', result.confidence);
-          return { phase: 'Succeeded', reason: 'Succeeded', message: `confidence ${round(result.confidence)}`, outcome: { ...result, steps } } as Final;
+          const message = `confidence ${round(result.confidence)}${acceptedNote(decisions.decisions)}`;
+          return { phase: 'Succeeded', reason: 'Succeeded', message, outcome: { ...result, steps, decisions: decisions.decisions } } as Final;
         } catch (err) {
           // The evaluation sandbox was stopped (shutdown): like a lost Lease, stop without writing.
           if (err instanceof EvaluatorStopped) throw new RunStop('shutdown', err.message);
           const stop = signal.reason instanceof RunStop ? signal.reason : undefined;
           if (stop && stop.kind !== 'timeout') throw stop;
+          if (!stop && err instanceof ReviewRequired) {
+            return { phase: 'AwaitingReview', reason: 'AwaitingReview', message: err.message, review: err, outcome: { steps, decisions: decisions.decisions } } as Final;
+          }
           const reason = stop
             ? 'Timeout'
             : err instanceof EvaluationBudgetExceeded
               ? 'EvaluationBudgetExceeded'
-              : err instanceof PatternRunError
-                ? 'PatternFailed'
-                : 'Error';
-          return { phase: 'Failed', reason, message: stop?.message ?? (err as Error).message, outcome: { steps } } as Final;
+              : err instanceof LowConfidence
+                ? 'LowConfidence'
+                : err instanceof ReviewRejected
+                  ? 'Rejected'
+                  : err instanceof PatternRunError
+                    ? 'PatternFailed'
+                    : 'Error';
+          return { phase: 'Failed', reason, message: stop?.message ?? (err as Error).message, outcome: { steps, decisions: decisions.decisions } } as Final;
         }
       });
     } catch (err) {
@@ -368,7 +432,10 @@ export class ExecutionReconciler implements Reconciler {
    * written, the result is kept and only its write is retried (writePending), with backoff.
    */
   private async writeFinal(exec: Execution, writer: RunWriter, final: Final, log: Logger): Promise<void> {
-    const full = (base: Execution) => finalStatus(exec, base.status, final.outcome, final.phase, final.reason, final.message, this.bounds);
+    const full = (base: Execution) =>
+      final.phase === 'AwaitingReview'
+        ? awaitingReviewStatus(exec, progress(base.status, final.outcome?.steps ?? [], this.bounds, final.outcome?.decisions), final.review!, this.bounds.maxAgentValueBytes)
+        : finalStatus(exec, base.status, final.outcome, final.phase, final.reason, final.message, this.bounds);
     const forms = shrinkingFinalStatuses(full, this.bounds);
     for (let i = 0; i < forms.length; i++) {
       try {
@@ -440,8 +507,12 @@ export class ExecutionReconciler implements Reconciler {
     this.ctx.events.post(exec as any, 'Normal', 'Started', `running Pattern ${pattern.metadata.name}`);
   }
 
-  /** Metrics, log line and Event of a finished Execution (after its final write landed). */
+  /**
+   * Metrics, log line and Event of a finished Execution (after its final write landed). A run that
+   * stopped for a person has its Event already (the review decision's).
+   */
   private finished(exec: Execution, final: Final, log: Logger, durationMs?: number): void {
+    if (final.phase === 'AwaitingReview') return log.info({ phase: final.phase }, final.message);
     // A label only for a Pattern that exists, and within the bounds of every tenant-chosen label.
     const name = exec.spec.patternRef.name;
     const pattern = this.ctx.caches.patterns.get(exec.metadata.namespace!, name) ? boundedLabel('pattern', name) : UNKNOWN_PATTERN;
@@ -450,7 +521,15 @@ export class ExecutionReconciler implements Reconciler {
     const took = durationMs ?? (start !== undefined ? Date.now() - start : undefined);
     if (took !== undefined) metrics.executionDuration.observe({ pattern }, took / 1000);
     const confidence = final.outcome?.confidence;
-    if (final.phase === 'Succeeded' && confidence !== undefined) metrics.executionConfidence.observe({ pattern }, confidence);
+    if (final.phase === 'Succeeded' && confidence !== undefined) {
+      metrics.executionConfidence.observe({ pattern }, confidence);
+      for (const c of (final.outcome?.steps ?? []).flatMap((s) => s.calls)) {
+        if (c.error) continue;
+        const agent = boundedLabel('agent', `${exec.metadata.namespace}/${c.agent}`);
+        metrics.agentConfidence.observe({ agent, kind: 'claimed' }, c.confidence);
+        metrics.agentConfidence.observe({ agent, kind: 'calibrated' }, c.calibrated ?? c.confidence);
+      }
+    }
     log.info({ phase: final.phase, reason: final.reason }, final.message);
     this.ctx.events.post(exec as any, final.phase === 'Succeeded' ? 'Normal' : 'Warning', final.reason, final.message);
   }
@@ -489,6 +568,19 @@ export class ExecutionReconciler implements Reconciler {
     const status = finalStatus(exec, exec.status, undefined, phase, reason, message, this.bounds);
     if (!(await this.guardedStatus(exec, status))) return;
     this.finished(exec, { phase, reason, message }, log, 0);
+  }
+
+  /**
+   * An Execution waiting for a person and no Review yet: it fails once the review's deadline
+   * passes (the wait does not count against spec.timeout, so this is the only bound on it).
+   */
+  private async awaitReview(exec: Execution, log: Logger): Promise<ReconcileResult | void> {
+    const waiting = pendingReview(exec.status);
+    const left = (waiting?.deadline ? Date.parse(waiting.deadline) : NaN) - Date.now();
+    if (!(left > 0)) {
+      return this.finishNow(exec, 'Failed', 'ReviewTimedOut', `nobody reviewed ${waiting?.step ? `step ${waiting.step}` : 'the result'} before ${waiting?.deadline ?? 'its deadline'}`, log);
+    }
+    return { requeueAfterMs: Math.min(left, 3600000) };
   }
 
   /**
@@ -607,10 +699,17 @@ export function executionController(ctx: OperatorContext, pool: AgentCaller, wor
   };
   ctx.caches.patterns.on({ add: wake, update: wake });
   ctx.caches.patternRevisions.on({ add: wake, update: wake }); // the revision a waiting Execution needs
+  // A Review answers the Execution it names (waiting in AwaitingReview).
+  const reviewed = (o: KubeObject) => {
+    const name = (o as Review).spec?.executionRef?.name;
+    if (name) c.enqueue(`${o.metadata?.namespace ?? ''}/${name}`);
+  };
+  ctx.caches.reviews.on({ add: reviewed, update: reviewed });
   const agentChanged = (o: { metadata?: { namespace?: string } }) => reconciler.agentsChanged(o.metadata?.namespace);
   // Registered before wake, so that woken Executions see the change.
   const selectionMoved = (o: KubeObject, old: KubeObject) => selectionChanged(o as Agent, old as Agent);
-  ctx.caches.agents.on({ add: agentChanged, update: (o, old) => selectionMoved(o, old) && agentChanged(o), delete: agentChanged });
+  // A new calibration map changes what runs read as `calibrated`, not which Executions can start.
+  ctx.caches.agents.on({ add: agentChanged, update: (o, old) => (selectionMoved(o, old) || calibrationChanged(o as Agent, old as Agent)) && agentChanged(o), delete: agentChanged });
   ctx.caches.agents.on({ update: (o, old) => selectionMoved(o, old) && wake(o) });
   return c;
 }

@@ -2,6 +2,7 @@
 // conditions, and the smaller forms used when the API server refuses a status as too large.
 // Pure functions; the controller decides when to write them.
 import type { Execution } from '../api/types.js';
+import { stepKey } from '../runtime/policy-run.js';
 import type { AgentCallResult, StepOutcome } from '../runtime/types.js';
 import { setCondition } from './conditions.js';
 import { boundValue } from './truncate.js';
@@ -15,26 +16,37 @@ export interface StatusBounds {
   maxResultBytes: number;
 }
 
+export type StatusDecision = NonNullable<Status['decisions']>[number];
+
 /** What a run produced, for the final write. */
 export interface RunOutcome {
   value?: unknown;
   confidence?: number;
   steps?: StepOutcome[];
+  /** The confidence policy's decisions so far (all of them, in order). */
+  decisions?: StatusDecision[];
 }
 
-export function progress(status: Status | undefined, steps: StepOutcome[], bounds: StatusBounds): Status {
+export function progress(status: Status | undefined, steps: StepOutcome[], bounds: StatusBounds, decisions?: StatusDecision[]): Status {
   return {
     ...status,
     steps: steps.map((s) => stepStatus(s, bounds)),
-    agents: steps.flatMap((s) => s.calls.map((c) => agentStatus(s.name, c, bounds))),
+    agents: steps.flatMap((s) => s.calls.map((c) => agentStatus(s, c, bounds))),
     agentCount: steps.reduce((n, s) => n + s.calls.length, 0),
+    ...(decisions?.length ? { decisions } : {}),
   };
+}
+
+/** Which try of a step an outcome is (absent for the first), as status records it. */
+function tryOf(s: Pick<StepOutcome, 'runRetry' | 'retry' | 'escalated'>) {
+  return { ...(s.runRetry ? { runRetry: s.runRetry } : {}), ...(s.retry ? { retry: s.retry } : {}), ...(s.escalated ? { escalated: true } : {}) };
 }
 
 function stepStatus(s: StepOutcome, bounds: StatusBounds): NonNullable<Status['steps']>[number] {
   const bounded = boundValue(s.result, bounds.maxAgentValueBytes);
   return {
     name: s.name,
+    ...tryOf(s),
     phase: s.phase,
     startedAt: s.startedAt,
     finishedAt: s.finishedAt,
@@ -44,13 +56,15 @@ function stepStatus(s: StepOutcome, bounds: StatusBounds): NonNullable<Status['s
   };
 }
 
-function agentStatus(step: string, c: AgentCallResult, bounds: StatusBounds): NonNullable<Status['agents']>[number] {
+function agentStatus(s: StepOutcome, c: AgentCallResult, bounds: StatusBounds): NonNullable<Status['agents']>[number] {
   const bounded = boundValue(c.value, bounds.maxAgentValueBytes);
   return {
     name: c.agent,
-    step,
+    step: s.name,
+    ...tryOf(s),
     ...(c.endpoint ? { endpoint: c.endpoint } : {}),
     confidence: c.confidence,
+    ...(c.calibrated !== undefined && c.calibrated !== c.confidence ? { calibrated: c.calibrated } : {}),
     latencyMs: Math.round(c.latencyMs * 10) / 10,
     ...(c.error ? { error: c.error } : {}),
     ...(c.reasoning ? { reasoning: c.reasoning.slice(0, 2048) } : {}),
@@ -75,15 +89,15 @@ export function finalStatus(
 ): Status {
   const start = base?.startTime ?? now.toISOString();
   const status: Status = {
-    ...(outcome?.steps ? progress(base, outcome.steps, bounds) : { ...base }),
+    ...(outcome?.steps ? progress(base, outcome.steps, bounds, outcome.decisions) : { ...base }),
     phase,
     message,
     startTime: start,
     completionTime: now.toISOString(),
     duration: formatDuration(now.getTime() - Date.parse(start)),
     observedGeneration: exec.metadata.generation,
-    conditions: conditionsFor({ ...exec, status: base }, phase, reason, message),
   };
+  status.conditions = lowConfidenceCondition(exec, conditionsFor({ ...exec, status: base }, phase, reason, message), status.decisions, status.reviews);
   if (phase === 'Succeeded' && outcome?.confidence !== undefined) {
     const bounded = boundValue(outcome.value, bounds.maxResultBytes);
     status.result = { value: bounded.value, confidence: outcome.confidence, ...(bounded.truncated ? { truncated: true } : {}) };
@@ -131,6 +145,27 @@ function reboundStatus(s: Status, b: StatusBounds): Status {
   };
 }
 
+/**
+ * The LowConfidence condition of a finished run under a policy (none without one): True when
+ * something stands below `accept` (accepted with a warning, escalated, or decided by a person).
+ */
+export function lowConfidenceCondition(exec: Execution, conditions: Status['conditions'], decisions: StatusDecision[] | undefined, reviews: Status['reviews']): Status['conditions'] {
+  if (!decisions?.length) return conditions;
+  let c = conditions;
+  if ((reviews ?? []).length) {
+    const last = reviews![reviews!.length - 1]!;
+    c = setCondition(c, { type: 'AwaitingReview', status: 'False', reason: last.decision ? VERDICT_REASON[last.decision] : 'NotReviewed', message: `reviewed by ${last.reviewer ?? 'nobody'}` }, exec.metadata.generation);
+  }
+  const order: StatusDecision['action'][] = ['warn', 'override', 'approve', 'escalate'];
+  const worst = order.map((a) => decisions.filter((d) => d.action === a)).find((ds) => ds.length);
+  const reason = { warn: 'AcceptedWithWarning', override: 'Overridden', approve: 'Approved', escalate: 'Escalated' } as Record<string, string>;
+  const status = worst ? 'True' : 'False';
+  const message = worst ? worst.map((d) => `${d.step ? `step ${d.step}: ` : ''}${d.message}`).join('; ') : 'every confidence the policy judged was at or above accept';
+  return setCondition(c, { type: 'LowConfidence', status, reason: worst ? reason[worst[0]!.action]! : 'Accepted', message }, exec.metadata.generation);
+}
+
+const VERDICT_REASON = { approve: 'Approved', reject: 'Rejected', override: 'Overridden' } as const;
+
 /** An Execution's Ready, Complete and Failed conditions for a phase (kstatus: Ready is the one to wait on). */
 export function conditionsFor(exec: Execution, phase: string, reason: string, message: string) {
   const gen = exec.metadata.generation;
@@ -140,18 +175,23 @@ export function conditionsFor(exec: Execution, phase: string, reason: string, me
   return c;
 }
 
-/** Steps a previous attempt finished and persisted, as the runtime takes them back (resume). */
+/**
+ * Steps a previous attempt finished and persisted, as the runtime takes them back (resume), by
+ * stepKey: a step's tries under a policy, and a retried run's steps, each have their own.
+ */
 export function completedSteps(status: Status | undefined): Record<string, StepOutcome> {
   const done: Record<string, StepOutcome> = {};
   for (const s of status?.steps ?? []) {
     if ((s.phase === 'Succeeded' || s.phase === 'Skipped') && !s.truncated && s.startedAt && s.finishedAt) {
-      done[s.name] = {
+      const key = stepKey(s);
+      done[key] = {
         name: s.name,
+        ...tryOf(s),
         phase: s.phase,
         result: s.result ?? null,
         startedAt: s.startedAt,
         finishedAt: s.finishedAt,
-        calls: (status?.agents ?? []).filter((a) => a.step === s.name).map(fromStatusAgent),
+        calls: (status?.agents ?? []).filter((a) => stepKey({ ...a, name: a.step }) === key).map(fromStatusAgent),
       };
     }
   }
@@ -164,6 +204,7 @@ function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallRes
     endpoint: a.endpoint,
     value: a.value,
     confidence: a.confidence ?? 0,
+    ...(a.calibrated !== undefined ? { calibrated: a.calibrated } : {}),
     reasoning: a.reasoning,
     latencyMs: a.latencyMs ?? 0,
     ...(a.error ? { error: a.error } : {}),
@@ -172,11 +213,15 @@ function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallRes
 
 /** The claim fields of `claim` over the status of `fresh` (after a conflict on metadata). */
 export function reclaim(fresh: Execution, claim: Status): Status {
-  const { phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions } = claim;
-  return { ...fresh.status, phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions };
+  const { phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions, reviews } = claim;
+  // A run resumed after a review carries the verdict in its claim.
+  return { ...fresh.status, phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions, ...(reviews ? { reviews } : {}) };
 }
 
 export const isFinished = (s: Status | undefined): boolean => s?.phase === 'Succeeded' || s?.phase === 'Failed';
+
+/** Waiting for a person (a confidence policy's review): no run is active, a Review resumes it. */
+export const isAwaitingReview = (s: Status | undefined): boolean => s?.phase === 'AwaitingReview';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;

@@ -1,7 +1,9 @@
 // Status writes: only when something changed (an Execution's cost is its API writes), always via
 // the /status subresource, as a JSON merge patch.
 import { isDeepStrictEqual } from 'node:util';
-import { resourcePath, type KubeRest } from '../k8s/rest.js';
+import type { Condition } from '../api/types.js';
+import { isNotFound, resourcePath, type KubeRest } from '../k8s/rest.js';
+import { setCondition } from './conditions.js';
 import type { KubeObject, ResourceType } from '../k8s/resources.js';
 import { setOwn } from '../runtime/values.js';
 
@@ -54,4 +56,30 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 export function stripUndefined<T>(v: T): T {
   return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+}
+
+/**
+ * The last status of an object whose work is done (a Review taken, a Feedback applied): `phase` and
+ * its message, with a Ready condition True when `ready`. False when the object is gone.
+ */
+export async function writeOutcome<S extends { phase?: string; message?: string; conditions?: Condition[] }>(
+  rest: KubeRest,
+  resource: ResourceType,
+  obj: KubeObject & { status?: S },
+  status: S,
+  ready: boolean,
+): Promise<boolean> {
+  const gen = obj.metadata?.generation;
+  const full = {
+    ...status,
+    observedGeneration: gen,
+    conditions: setCondition(obj.status?.conditions, { type: 'Ready', status: ready ? 'True' : 'False', reason: status.phase ?? '', message: status.message ?? '' }, gen),
+  } as S;
+  try {
+    await writeStatus(rest, resource, obj, full);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }

@@ -13,6 +13,8 @@ const parallax = (kind: string, plural: string): ResourceType => ({ group: GROUP
 export const AGENTS = parallax('Agent', 'agents');
 export const PATTERNS = parallax('Pattern', 'patterns');
 export const EXECUTIONS = parallax('Execution', 'executions');
+export const REVIEWS = parallax('Review', 'reviews');
+export const FEEDBACKS = parallax('Feedback', 'feedbacks');
 export const PODS: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
 export const SERVICES: ResourceType = { group: '', version: 'v1', plural: 'services', kind: 'Service' };
 export const DEPLOYMENTS: ResourceType = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment' };

@@ -96,7 +96,7 @@ export class LLMAgent extends ParallaxAgent {
       model: this.config.model,
       messages: [
         { role: 'system' as const, content: this.config.systemPrompt },
-        { role: 'user' as const, content: taskText(task, data) },
+        { role: 'user' as const, content: taskText(task, data, ctx.context) },
       ],
       ...(this.config.temperature !== undefined ? { temperature: this.config.temperature } : {}),
       ...(this.config.maxTokens !== undefined ? { max_tokens: this.config.maxTokens } : {}),

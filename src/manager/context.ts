@@ -1,6 +1,6 @@
 // What every reconciler shares: the API client, the informer caches, the event recorder.
 import type { ControllerRevision } from '../api/pattern-revisions.js';
-import type { Agent, Execution, Pattern } from '../api/types.js';
+import type { Agent, Execution, Feedback, Pattern, Review } from '../api/types.js';
 import type { EventRecorder } from '../controllers/events.js';
 import type { Informer } from '../k8s/informer.js';
 import type { KubeRest } from '../k8s/rest.js';
@@ -31,6 +31,10 @@ export interface Caches {
   /** ControllerRevisions holding Pattern revisions (label-selected; src/controllers/pattern-revisions.ts). */
   patternRevisions: Informer<ControllerRevision>;
   executions: Informer<Execution & KubeObject>;
+  /** People's verdicts on Executions waiting for review. */
+  reviews: Informer<Review & KubeObject>;
+  /** Reports of whether finished Executions were right (calibration). */
+  feedbacks: Informer<Feedback & KubeObject>;
   pods: Informer<Pod>;
   deployments: Informer<Deployment>;
   services: Informer<Service>;

@@ -7,10 +7,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Controller } from '../controllers/controller.js';
 import { EventRecorder } from '../controllers/events.js';
 import { compactFinishedExecution } from '../controllers/execution-cache.js';
+import { compactHandledFeedback } from '../controllers/feedback-cache.js';
 import { Informer } from '../k8s/informer.js';
 import { KubeRest } from '../k8s/rest.js';
 import { PATTERN_REVISION_LABEL } from '../api/pattern-revisions.js';
-import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS, SERVICES, type KubeObject } from '../k8s/resources.js';
+import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EXECUTIONS, FEEDBACKS, PATTERNS, PODS, REVIEWS, SERVICES, type KubeObject } from '../k8s/resources.js';
 import { loggerFor } from '../observability/logger.js';
 import { AGENT_LABEL, type Caches, type OperatorContext } from './context.js';
 import { startProbeServer, type ProbeServer } from './http-server.js';
@@ -73,6 +74,8 @@ export class Manager {
       patterns: informer(PATTERNS),
       patternRevisions: informer(CONTROLLER_REVISIONS, PATTERN_REVISION_LABEL),
       executions: informer(EXECUTIONS, undefined, compactFinishedExecution),
+      reviews: informer(REVIEWS),
+      feedbacks: informer(FEEDBACKS, undefined, compactHandledFeedback),
       // Only the objects the operator owns: a label selector keeps memory flat on big clusters.
       pods: informer(PODS, AGENT_LABEL),
       deployments: informer(DEPLOYMENTS, AGENT_LABEL),

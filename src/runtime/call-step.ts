@@ -22,6 +22,15 @@ export interface CallContext {
   limits: RuntimeLimits;
   /** Calls made so far in the whole run, nested runs included (the maxCalls budget). */
   budget: { calls: number };
+  /** Context every call of the run carries (a retried run's critique). */
+  context?: Record<string, string>;
+}
+
+/** How one try of a step differs from the first: its task-id segment and the context its calls carry. */
+export interface TryOptions {
+  /** Inserted before the agent in the task id (`retry-1`), so agents do not de-duplicate the retry away. */
+  tag?: string;
+  context?: Record<string, string>;
 }
 
 /** The evaluated part of a call step: whom to ask, and what. */
@@ -63,8 +72,10 @@ function sanitize(r: AgentCallResult | undefined, agent: AgentInfo, limits: Runt
 
 const succeeded: Until = async (r) => r.error === '';
 
-export async function runCallStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext, until: Until = succeeded): Promise<CallStepResult> {
+export async function runCallStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext, until: Until = succeeded, tryOpts: TryOptions = {}): Promise<CallStepResult> {
   const { agents, task, data } = plan;
+  const context = cc.context || tryOpts.context ? { ...cc.context, ...tryOpts.context } : undefined;
+  const tag = tryOpts.tag ? `${tryOpts.tag}/` : '';
   // Aborted when the step no longer needs its calls (a failure, or a race decided).
   const stepAbort = new AbortController();
   const callPath = `${step.path}.call`;
@@ -84,17 +95,19 @@ export async function runCallStep(step: CompiledCallStep, plan: CallPlan, cc: Ca
         task,
         data,
         ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}),
-        taskId: `${cc.taskIdPrefix}/${step.name}/${agent.name}`,
+        taskId: `${cc.taskIdPrefix}/${step.name}/${tag}${agent.name}`,
         patternName: cc.patternName,
         signal: AbortSignal.any(signals),
+        ...(context ? { context } : {}),
       });
     } catch (err) {
       // The contract says callers do not throw; if one does, it is this agent's failure, not the run's.
       r = { agent: agent.name, value: null, confidence: 0, latencyMs: 0, error: errorMessage(err) || 'call failed' };
     }
     const clean = sanitize(r, agent, cc.limits);
-    calls.push(clean);
-    return toPlain(CallResultView.fromCall(clean, agent.expertise)) as PlainCallResult;
+    const view = CallResultView.fromCall(clean, agent);
+    calls.push(clean.error ? clean : { ...clean, calibrated: view.calibrated });
+    return toPlain(view) as PlainCallResult;
   };
 
   const calls: AgentCallResult[] = [];

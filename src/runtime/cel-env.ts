@@ -71,6 +71,7 @@ function register(env: Environment): Environment {
         endpoint: 'string',
         value: 'dyn',
         confidence: 'double',
+        calibrated: 'double',
         reasoning: 'string',
         uncertainties: 'list<string>',
         latencyMs: 'double',
@@ -93,6 +94,7 @@ function register(env: Environment): Environment {
     .registerFunction('max(list<dyn>): double', (xs: unknown[]) => conf.max(xs))
     .registerFunction('best(list<dyn>): dyn', (xs: unknown[]) => conf.best(xs))
     .registerFunction('succeeded(list<dyn>): list<dyn>', (xs: unknown[]) => conf.succeeded(xs))
+    .registerFunction('calibrated(list<dyn>): list<dyn>', (xs: unknown[]) => conf.calibratedResults(xs))
     .registerFunction('weightedMean(list<dyn>): double', (xs: unknown[]) => conf.weightedMean(xs))
     .registerFunction('weightedMean(list<dyn>, string): double', (xs: unknown[], f: string) =>
       conf.weightedMean(xs, f),

@@ -21,6 +21,7 @@ import { errorMessage, type CompileIssue } from './errors.js';
 import { compileExpr, type CompiledExpr } from './expr.js';
 import { compileInputSchema } from './input-schema.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
+import { policyProblems, resolvePolicy, type ConfidencePolicy, type PolicySpec } from './policy.js';
 import type { AgentRequirements } from './selection.js';
 
 export type Strategy = 'parallel' | 'cascade' | 'race' | 'route';
@@ -49,6 +50,16 @@ export interface CompiledCallStep extends StepBase {
   /** What `until` reads from the run (besides `result`). */
   untilRefs: string[];
   timeoutMs?: number;
+  /** The step's confidence policy (top-level runs only). */
+  policy?: CompiledStepPolicy;
+}
+
+export interface CompiledStepPolicy {
+  policy: ConfidencePolicy;
+  /** The step's confidence over its results (by the step's name); default the highest successful confidence. */
+  confidence?: CompiledExpr;
+  /** What `confidence` reads from the run besides the step's own results. */
+  refs: string[];
 }
 
 export interface CompiledLetStep extends StepBase {
@@ -205,6 +216,9 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
       });
     }
 
+    if (s.policy !== undefined && !(kinds.length === 1 && kinds[0] === 'call')) {
+      issues.push({ path: `${path}.policy`, message: 'only call steps take a policy (the run\'s confidence has spec.policy)' });
+    }
     const when =
       s.when === undefined ? undefined : compileExpr(scope, s.when, `${path}.when`, 'bool', limits, issues, later);
     const base: StepBase = { index, name, path, ...(when ? { when } : {}), refs: [] };
@@ -212,8 +226,9 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
 
     if (kinds.length === 1 && kinds[0] === 'call') {
       const step = compileCall(scope, s.call as Record<string, unknown>, base, limits, issues, later);
-      if (step) steps.push(step);
       stepType = `list<${CALL_RESULT_TYPE}>`;
+      const policy = s.policy === undefined ? undefined : compileStepPolicy(scope, s.policy as PolicySpec, name, stepType, base.path, limits, issues, later);
+      if (step) steps.push(policy ? { ...step, policy } : step);
     } else if (kinds.length === 1 && kinds[0] === 'let') {
       const step = compileLet(scope, s.let, base, limits, issues, later, seen);
       if (step) steps.push(step);
@@ -236,6 +251,7 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
   const value =
     out.value === undefined ? undefined : compileExpr(scope, out.value, 'output.value', 'any', limits, issues);
   const confidence = compileExpr(scope, out.confidence, 'output.confidence', 'number', limits, issues);
+  issues.push(...policyProblems(spec.policy, resolvePolicy(spec.policy), 'policy'));
 
   if (issues.length > 0 || !confidence || steps.length !== rawSteps.length) {
     return { ok: false, errors: issues };
@@ -243,6 +259,7 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
   for (const step of steps) {
     step.refs = stateRefs([...step.refs, ...exprsOf(step).flatMap((e) => e.refs)], seen);
     if (step.kind === 'call') step.untilRefs = stateRefs(step.until?.refs ?? [], seen);
+    if (step.kind === 'call' && step.policy) step.policy.refs = stateRefs(step.policy.confidence?.refs ?? [], seen).filter((r) => r !== step.name);
   }
   const compiled: CompiledPattern = {
     ...(opts.name !== undefined ? { name: opts.name } : {}),
@@ -316,6 +333,35 @@ function compileCall(
   };
 }
 
+function compileStepPolicy(
+  scope: Environment,
+  spec: PolicySpec,
+  name: string,
+  stepType: string,
+  path: string,
+  limits: RuntimeLimits,
+  issues: CompileIssue[],
+  later: Set<string>,
+): CompiledStepPolicy | undefined {
+  const p = `${path}.policy`;
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) {
+    issues.push({ path: p, message: 'must be an object' });
+    return undefined;
+  }
+  const before = issues.length;
+  const policy = resolvePolicy(spec)!;
+  issues.push(...policyProblems(spec, policy, p));
+  let confidence: CompiledExpr | undefined;
+  const source = (spec as { confidence?: unknown }).confidence;
+  if (source !== undefined) {
+    // The step's own results are visible to its confidence expression, by the step's name.
+    const own = new Set([...later].filter((n) => n !== name));
+    confidence = compileExpr(withVariable(scope, name, stepType), source, `${p}.confidence`, 'number', limits, issues, own);
+  }
+  if (issues.length > before) return undefined;
+  return { policy, ...(confidence ? { confidence } : {}), refs: [] };
+}
+
 function compileLet(
   scope: Environment,
   entries: unknown,
@@ -387,7 +433,7 @@ function compileNested(
   return { ...base, refs: input ? [] : ['input'], kind: 'pattern', pattern: r.name, ...(input ? { input } : {}) };
 }
 
-/** Every CEL expression of a compiled step. */
+/** Every CEL expression a step's plan evaluates (its `until` and policy confidence have batches of their own). */
 export function exprsOf(step: CompiledStep): CompiledExpr[] {
   const own =
     step.kind === 'call'

@@ -8,7 +8,7 @@
 //   weightedMean count it like any other result (it pulls the mean down); majority and consensus
 //   leave it out, because a failed call has no answer to vote for. `succeeded(xs)` filters
 //   failures out explicitly.
-import { asNumber, fieldOf, stableKey } from './values.js';
+import { asNumber, CallResultView, fieldOf, setOwn, stableKey } from './values.js';
 
 /**
  * A call result as the functions read it: a CallResultView or a map with the same fields (a plain
@@ -101,6 +101,25 @@ export function weightedMean(xs: unknown[], field = 'expertise'): number {
     plain += c;
   });
   return den === 0 ? plain / rs.length : num / den;
+}
+
+/**
+ * The results with their calibrated confidence as `confidence` (CEL `calibrated(rs)`), so every
+ * function here can rank, weigh and vote by the agents' track records: `best(calibrated(rs))`,
+ * `weightedMean(calibrated(rs))`, `consensus(calibrated(rs))`. A result without `calibrated` (a map
+ * built in a let step) keeps its confidence.
+ */
+export function calibratedResults(xs: unknown[]): unknown[] {
+  return results('calibrated', xs).map((r) => {
+    if (r instanceof CallResultView) return r.withCalibratedConfidence();
+    const c = fieldOf(r, 'calibrated');
+    if (asNumber(c) === undefined) return r;
+    if (r instanceof Map) return new Map(r).set('confidence', c);
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r)) setOwn(copy, k, v);
+    copy.confidence = c;
+    return copy;
+  });
 }
 
 /** Results whose call did not fail. */

@@ -5,6 +5,7 @@
 //   step    a step's `when`, then: a call step's targets, task and data; a let step's entries;
 //           a pattern step's input
 //   until   a cascade/race step's rule for one result
+//   judge   a call step's confidence for its policy, over one try's results
 //   output  the output value and confidence
 // Invariants: synchronous and pure (no I/O, nothing kept between calls but caches of derived
 // values); the state it reads is exactly what a run persists and reads back on resume, so a fresh
@@ -30,6 +31,7 @@ export type EvalBatch =
   | { kind: 'input' }
   | { kind: 'step'; index: number }
   | { kind: 'until'; index: number; result: unknown }
+  | { kind: 'judge'; index: number; result: unknown }
   | { kind: 'output' };
 
 export type BatchResult =
@@ -40,6 +42,7 @@ export type BatchResult =
   | { kind: 'let'; value: Record<string, unknown> }
   | { kind: 'pattern'; input: unknown }
   | { kind: 'until'; met: boolean }
+  | { kind: 'judge'; confidence: number }
   /** `value` is absent when the Pattern has no output value expression (the last result is used). */
   | { kind: 'output'; value?: unknown; confidence: number };
 
@@ -58,9 +61,12 @@ export function batchPath(compiled: CompiledPattern, batch: EvalBatch): { path: 
     case 'output':
       return { path: 'output' };
     case 'step':
-    case 'until': {
+    case 'until':
+    case 'judge': {
       const step = compiled.steps[batch.index]!;
-      return { path: step.kind === 'call' && batch.kind === 'until' ? step.until!.path : step.path, step: step.name };
+      const path =
+        step.kind === 'call' && batch.kind === 'until' ? step.until!.path : step.kind === 'call' && batch.kind === 'judge' ? step.policy!.confidence!.path : step.path;
+      return { path, step: step.name };
     }
   }
 }
@@ -96,6 +102,9 @@ export function stateFor(compiled: CompiledPattern, batch: EvalBatch, full: Requ
     case 'until':
       refs = (compiled.steps[batch.index] as CompiledCallStep).untilRefs;
       break;
+    case 'judge':
+      refs = (compiled.steps[batch.index] as CompiledCallStep).policy?.refs ?? [];
+      break;
   }
   const state: EvalState = {};
   const steps: Record<string, unknown> = {};
@@ -123,16 +132,17 @@ export function evaluateBatch(compiled: CompiledPattern, batch: EvalBatch, state
       if (typeof met !== 'boolean') throw new PatternRunError(`evaluated to ${describeValue(met)}, expected a bool`, step.until!.path, step.name);
       return { kind: 'until', met };
     }
+    case 'judge': {
+      const step = compiled.steps[batch.index] as CompiledCallStep;
+      const expr = step.policy!.confidence!;
+      const scope = new Map(ctx).set(step.name, hydrate(step, batch.result));
+      return { kind: 'judge', confidence: unitInterval(ev(expr, step.name, scope), expr.path, step.name) };
+    }
     case 'output': {
       const { value: valueExpr, confidence: confidenceExpr } = compiled.output;
       const value = valueExpr ? toPlain(ev(valueExpr, '')) : undefined;
       if (valueExpr) checkSize(value, maxBytes, 'output.value');
-      const raw = ev(confidenceExpr, '');
-      const confidence = asNumber(raw);
-      // Never clamp silently: a formula giving 1.1 is a bug the author must see.
-      if (confidence === undefined || !Number.isFinite(confidence) || confidence < 0 || confidence > 1) {
-        throw new PatternRunError(`evaluated to ${describeValue(raw)}, expected a number in [0,1]`, 'output.confidence');
-      }
+      const confidence = unitInterval(ev(confidenceExpr, ''), 'output.confidence');
       return { kind: 'output', ...(valueExpr ? { value } : {}), confidence };
     }
     case 'step':
@@ -141,6 +151,15 @@ export function evaluateBatch(compiled: CompiledPattern, batch: EvalBatch, state
 }
 
 type Ev = (expr: CompiledExpr, step: string, scope?: Map<string, unknown>) => unknown;
+
+/** A confidence an expression gave. Never clamped silently: a formula giving 1.1 is a bug the author must see. */
+function unitInterval(raw: unknown, path: string, step?: string): number {
+  const c = asNumber(raw);
+  if (c === undefined || !Number.isFinite(c) || c < 0 || c > 1) {
+    throw new PatternRunError(`evaluated to ${describeValue(raw)}, expected a number in [0,1]`, path, step);
+  }
+  return c;
+}
 
 function evaluateStep(step: CompiledStep, ctx: Map<string, unknown>, state: EvalState, ev: Ev, maxBytes: number): BatchResult {
   if (step.when) {

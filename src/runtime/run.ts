@@ -8,9 +8,12 @@
 // (limits.maxRunEvaluationMs), nested runs included.
 import type { CompiledPattern, CompiledStep } from './compile.js';
 import { compilePattern } from './compile.js';
-import { runCallStep, type CallContext, type PlainCallResult } from './call-step.js';
+import { runCallStep, type CallContext, type PlainCallResult, type Until } from './call-step.js';
+import { runPolicyStep, runWithPolicy, stepKey, type PolicyHost } from './policy-run.js';
+import type { ConfidencePolicy, PolicyDecision, ReviewVerdict } from './policy.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunError } from './errors.js';
 import { batchPath, checkSize, evaluateBatch, runsTenantCode, stateFor, type BatchResult, type EvalBatch, type EvalState } from './evaluate.js';
+import { fieldOf } from './values.js';
 import { inProcessEvaluator, type Evaluator } from './evaluator.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
 import { selectAgents } from './selection.js';
@@ -27,10 +30,27 @@ export interface RunOptions {
   /** Call ids are `<taskIdPrefix>/<step>/<agent>` (nested runs add `/<step>` of the pattern step). */
   taskIdPrefix: string;
   patternName: string;
-  /** Steps finished by an earlier attempt of this run, by name; reused, not re-run. */
+  /**
+   * Steps finished by an earlier attempt of this run, by stepKey (the step's name for its first
+   * try; policy tries and retried runs have keys of their own); reused, not re-run.
+   */
   completedSteps?: Record<string, StepOutcome>;
-  /** Called after each step finishes (also when it fails), so progress can be persisted. */
-  onStep?: (outcome: StepOutcome) => void | Promise<void>;
+  /**
+   * Called after each step finishes (also when it fails), and after each try of a step under a
+   * policy with the decision on it, so progress can be persisted.
+   */
+  onStep?: (outcome: StepOutcome, decision?: PolicyDecision) => void | Promise<void>;
+  /** The run's confidence policy (the Pattern's with the Execution's override); call steps' own come with the Pattern. */
+  policy?: ConfidencePolicy;
+  /**
+   * Called with every other decision of a policy: the run's, and a person's verdicts. A resumed
+   * run derives its decisions again, so the same decision may come twice: keep it once.
+   */
+  onDecision?: (decision: PolicyDecision) => void | Promise<void>;
+  /** A Ready Agent of the namespace by name, for escalation to a supervisor (selected for the run or not). */
+  supervisor?: (name: string) => AgentInfo | undefined;
+  /** Verdicts given so far, by decision point (policy.ts pointKey). */
+  verdicts?: Record<string, ReviewVerdict>;
   /** Run-time limits (maxCalls, maxDepth, maxResultBytes, maxRunEvaluationMs); default: those the Pattern was compiled with. */
   limits?: Partial<RuntimeLimits>;
   /** Where expressions are evaluated; default inProcessEvaluator. The operator passes its sandbox. */
@@ -55,7 +75,50 @@ interface RunState {
 
 export async function runPattern(compiled: CompiledPattern, opts: RunOptions): Promise<RunResult> {
   const limits = resolveLimits({ ...compiled.limits, ...(opts.limits ?? {}) });
-  return run(compiled, opts, { budget: { calls: 0, evaluationMs: 0 }, chain: [opts.patternName], limits });
+  const state: RunState = { budget: { calls: 0, evaluationMs: 0 }, chain: [opts.patternName], limits };
+  if (!opts.policy) return run(compiled, opts, state);
+  // Under a run policy: each run retry's steps and calls, then any escalation's, in order.
+  const steps: StepOutcome[] = [];
+  const calls: AgentCallResult[] = [];
+  const input = opts.input as Record<string, unknown> | undefined;
+  const task = fieldOf(input, 'task');
+  const kept = await runWithPolicy(
+    opts.policy,
+    {
+      cc: callContext(opts, limits, state),
+      completed: opts.completedSteps,
+      ...(opts.supervisor ? { supervisor: opts.supervisor } : {}),
+      ...(opts.verdicts ? { verdicts: opts.verdicts } : {}),
+      ...(opts.onStep ? { onStep: opts.onStep } : {}),
+      ...(opts.onDecision ? { onDecision: opts.onDecision } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      outcomes: steps,
+      calls,
+      budget: state.budget,
+      task: typeof task === 'string' ? task : opts.patternName,
+      data: input && typeof input === 'object' && Object.hasOwn(input, 'data') ? input.data : (opts.input ?? null),
+    },
+    async (runRetry, context) => {
+      const r = await run(compiled, opts, state, runRetry, context);
+      steps.push(...r.steps);
+      calls.push(...r.calls);
+      return r;
+    },
+  );
+  return { value: kept.value, confidence: kept.confidence, steps, calls };
+}
+
+function callContext(opts: RunOptions, limits: RuntimeLimits, state: RunState, runRetry = 0, context?: Record<string, string>): CallContext {
+  return {
+    caller: opts.caller,
+    patternName: opts.patternName,
+    // A retried run's calls are new calls: their ids must not be taken for duplicates of the first run's.
+    taskIdPrefix: runRetry ? `${opts.taskIdPrefix}/retry-${runRetry}` : opts.taskIdPrefix,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(context ? { context } : {}),
+    limits,
+    budget: state.budget,
+  };
 }
 
 /** Evaluation options of inputError: the same as a run's. */
@@ -134,7 +197,7 @@ class RunEvaluations {
   }
 }
 
-async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState): Promise<RunResult> {
+async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState, runRetry = 0, context?: Record<string, string>): Promise<RunResult> {
   const { limits } = state;
   const evaluations = new RunEvaluations(compiled, opts, state.budget, limits, opts.input);
   await evaluations.evaluate({ kind: 'input' });
@@ -145,17 +208,36 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
 
   const outcomes: StepOutcome[] = [];
   const calls: AgentCallResult[] = [];
-  const cc: CallContext = {
-    caller: opts.caller,
-    patternName: opts.patternName,
-    taskIdPrefix: opts.taskIdPrefix,
+  const cc = callContext(opts, limits, state, runRetry, context);
+  // Policies act in the run an Execution runs, not in a Pattern run as a step of it.
+  const top = state.chain.length === 1;
+  const host: PolicyHost = {
+    cc,
+    runRetry,
+    completed: opts.completedSteps,
+    evaluate: (b) => evaluations.evaluate(b),
+    selected,
+    ...(opts.supervisor ? { supervisor: opts.supervisor } : {}),
+    ...(opts.verdicts ? { verdicts: opts.verdicts } : {}),
+    ...(opts.onStep ? { onStep: opts.onStep } : {}),
+    ...(opts.onDecision ? { onDecision: opts.onDecision } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
-    limits,
+    outcomes,
+    calls,
     budget: state.budget,
+    until: (step) => untilOf(step, evaluations),
   };
+  const tried = runRetry ? { runRetry } : {};
 
   for (const step of compiled.steps) {
-    const done = opts.completedSteps?.[step.name];
+    if (step.kind === 'call' && step.policy && top) {
+      if (opts.signal?.aborted) throw new PatternRunError('run aborted', step.path, step.name);
+      const { result, skipped } = await runPolicyStep(step, host);
+      if (!skipped) checkSize(result, limits.maxResultBytes, step.path, step.name);
+      evaluations.state.steps[step.name] = result;
+      continue;
+    }
+    const done = opts.completedSteps?.[stepKey({ name: step.name, ...tried })];
     if (done && (done.phase === 'Succeeded' || done.phase === 'Skipped')) {
       evaluations.state.steps[step.name] = done.phase === 'Skipped' ? null : (done.result ?? null);
       outcomes.push(done);
@@ -185,6 +267,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
       const e = err instanceof PatternRunError ? err : new PatternRunError(errorMessage(err), step.path, step.name);
       const failed: StepOutcome = {
         name: step.name,
+        ...tried,
         phase: 'Failed',
         result: null,
         startedAt,
@@ -199,6 +282,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
     evaluations.state.steps[step.name] = plain;
     const outcome: StepOutcome = {
       name: step.name,
+      ...tried,
       phase,
       result: plain,
       startedAt,
@@ -214,6 +298,15 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState)
   const value = 'value' in output ? output.value : (outcomes[outcomes.length - 1]?.result ?? null);
   checkSize(value, limits.maxResultBytes, 'output.value');
   return { value, confidence: output.confidence, steps: outcomes, calls };
+}
+
+/** A cascade or race step's `until` rule as the call step judges it, one result at a time. */
+function untilOf(step: CompiledStep, evaluations: RunEvaluations): Until | undefined {
+  if (step.kind !== 'call' || !step.until) return undefined;
+  return async (result: PlainCallResult) => {
+    const judged = await evaluations.evaluate({ kind: 'until', index: step.index, result });
+    return judged.kind === 'until' && judged.met;
+  };
 }
 
 interface StepValue {
@@ -234,20 +327,13 @@ async function runStep(
   switch (planned.kind) {
     case 'call': {
       const agents = planned.agents.map((n) => selected.find((a) => a.name === n)!);
-      const until =
-        step.kind === 'call' && step.until
-          ? async (result: PlainCallResult) => {
-              const judged = await evaluations.evaluate({ kind: 'until', index: step.index, result });
-              return judged.kind === 'until' && judged.met;
-            }
-          : undefined;
-      const { results, calls } = await runCallStep(step as Extract<CompiledStep, { kind: 'call' }>, { ...planned, agents }, cc, until);
+      const { results, calls } = await runCallStep(step as Extract<CompiledStep, { kind: 'call' }>, { ...planned, agents }, cc, untilOf(step, evaluations));
       return { plain: results, stepCalls: calls };
     }
     case 'let':
       return { plain: planned.value, stepCalls: [] };
     case 'pattern':
-      return runNested(step as Extract<CompiledStep, { kind: 'pattern' }>, planned.input, compiled, opts, state);
+      return runNested(step as Extract<CompiledStep, { kind: 'pattern' }>, planned.input, compiled, opts, state, cc);
     default:
       throw new Error(`evaluator answered ${planned.kind} for step ${step.name}`);
   }
@@ -259,6 +345,7 @@ async function runNested(
   compiled: CompiledPattern,
   opts: RunOptions,
   state: RunState,
+  cc: CallContext,
 ): Promise<StepValue> {
   const path = `${step.path}.pattern`;
   const name = step.pattern;
@@ -295,10 +382,12 @@ async function runNested(
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.evaluator ? { evaluator: opts.evaluator } : {}),
         ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
-        taskIdPrefix: `${opts.taskIdPrefix}/${step.name}`,
+        taskIdPrefix: `${cc.taskIdPrefix}/${step.name}`,
         patternName: name,
       },
       { ...state, chain },
+      0,
+      cc.context,
     );
   } catch (err) {
     if (err instanceof EvaluatorStopped) throw err;

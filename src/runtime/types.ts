@@ -2,6 +2,7 @@
 // operator, canned replies in `parallax pattern check|test` and unit tests). The runtime knows nothing of
 // Kubernetes or gRPC.
 import type { PatternSpec } from '../api/types.js';
+import type { CalibrationMap } from '../calibration/map.js';
 
 /** An agent the runtime may call, as patterns see it in `agents` (CEL). */
 export interface AgentInfo {
@@ -9,6 +10,8 @@ export interface AgentInfo {
   capabilities: string[];
   expertise: number;
   labels: Record<string, string>;
+  /** The Agent's calibration map (status.calibration.map) when it has one: what `calibrated` reads. */
+  calibration?: CalibrationMap;
 }
 
 export interface AgentCallRequest {
@@ -19,8 +22,14 @@ export interface AgentCallRequest {
   data: unknown;
   /** Per-call deadline from the step; undefined means the agent's own default. */
   timeoutMs?: number;
-  /** Stable id of this call: `<taskIdPrefix>/<step>/<agent>`, so agents can de-duplicate retries. */
+  /**
+   * Stable id of this call: `<taskIdPrefix>/<step>/<agent>`, so agents can de-duplicate retries;
+   * a policy's retry of a step adds `retry-<n>/` before the agent, a retried run has the prefix
+   * `<uid>/retry-<n>`, so a deliberate retry is never taken for a duplicate.
+   */
   taskId: string;
+  /** More context for the agent (gRPC: AgentRequest.context; A2A: message metadata): a policy's critique or escalation. */
+  context?: Record<string, string>;
   patternName: string;
   /** Aborted when the run is cancelled, times out, or a race/cascade no longer needs this call. */
   signal: AbortSignal;
@@ -32,6 +41,8 @@ export interface AgentCallResult {
   endpoint?: string;
   value: unknown;
   confidence: number;
+  /** The confidence calibrated by the Agent's track record (set by the runtime; the claim without one). */
+  calibrated?: number;
   reasoning?: string;
   uncertainties?: string[];
   latencyMs: number;
@@ -51,6 +62,12 @@ export type StepPhase = 'Succeeded' | 'Failed' | 'Skipped';
 /** What a finished step left behind; given back in RunOptions.completedSteps, the step is not run again. */
 export interface StepOutcome {
   name: string;
+  /** The run's retry (a run policy ran the Pattern again); absent for the first. */
+  runRetry?: number;
+  /** The step's try (its policy asked again); absent for the first. */
+  retry?: number;
+  /** The answer of an escalation (the supervisor), rather than a try. */
+  escalated?: boolean;
   phase: StepPhase;
   result: unknown;
   startedAt: string;

@@ -9,14 +9,17 @@
 // property (setOwn), read only as an own property (fieldOf), and never changes a prototype. cel-js
 // takes an object's `constructor` property for its type, so toCel hands CEL a Map for an object
 // that has a `constructor` key.
+import { calibrate } from '../calibration/map.js';
 import type { AgentCallResult, AgentInfo } from './types.js';
 
-/** One agent answer inside CEL: `{agent, endpoint, value, confidence, reasoning, uncertainties, latencyMs, error, expertise}`. */
+/** One agent answer inside CEL: `{agent, endpoint, value, confidence, calibrated, reasoning, uncertainties, latencyMs, error, expertise}`. */
 export class CallResultView {
   agent: string;
   endpoint: string;
   value: unknown;
   confidence: number;
+  /** The confidence as the agent's track record calibrates it (the claim itself until there is feedback). */
+  calibrated: number;
   reasoning: string;
   uncertainties: string[];
   latencyMs: number;
@@ -30,6 +33,7 @@ export class CallResultView {
     endpoint?: string;
     value?: unknown;
     confidence: number;
+    calibrated?: number;
     reasoning?: string;
     uncertainties?: string[];
     latencyMs?: number;
@@ -40,6 +44,7 @@ export class CallResultView {
     this.endpoint = r.endpoint ?? '';
     this.value = r.value === undefined ? null : r.value;
     this.confidence = r.confidence;
+    this.calibrated = r.calibrated ?? r.confidence;
     this.reasoning = r.reasoning ?? '';
     this.uncertainties = r.uncertainties ?? [];
     this.latencyMs = r.latencyMs ?? 0;
@@ -47,8 +52,14 @@ export class CallResultView {
     this.expertise = r.expertise ?? 0;
   }
 
-  static fromCall(r: AgentCallResult, expertise: number): CallResultView {
-    return new CallResultView({ ...r, expertise });
+  /** The view of a call's result; `calibrated` from the agent's calibration map (the claim for a failed call: 0). */
+  static fromCall(r: AgentCallResult, agent: Pick<AgentInfo, 'expertise' | 'calibration'>): CallResultView {
+    return new CallResultView({ ...r, expertise: agent.expertise, calibrated: r.error ? r.confidence : calibrate(agent.calibration, r.confidence) });
+  }
+
+  /** The same result with `calibrated` as its confidence (CEL `calibrated(results)`). */
+  withCalibratedConfidence(): CallResultView {
+    return new CallResultView({ ...this, confidence: this.calibrated });
   }
 
   /** Rebuilds a view from its stored JSON (resumed runs). */
@@ -59,6 +70,8 @@ export class CallResultView {
       endpoint: typeof o.endpoint === 'string' ? o.endpoint : '',
       value: toCel(o.value),
       confidence: typeof o.confidence === 'number' ? o.confidence : 0,
+      // Results stored before calibration existed read as calibrated = claimed.
+      ...(typeof o.calibrated === 'number' ? { calibrated: o.calibrated } : {}),
       reasoning: typeof o.reasoning === 'string' ? o.reasoning : '',
       uncertainties: Array.isArray(o.uncertainties) ? o.uncertainties.map(String) : [],
       latencyMs: typeof o.latencyMs === 'number' ? o.latencyMs : 0,

@@ -19,13 +19,26 @@ const JSON_FENCE = /```(?:json)?[ \t]*\n([\s\S]*?)\n?```/gi;
  * only repeats the task (a Pattern sends the whole input when it has no `data`); no block when
  * nothing is left.
  */
-export function taskText(task: string, data: unknown): string {
+export function taskText(task: string, data: unknown, context: Record<string, string> = {}): string {
   if (data !== null && typeof data === 'object' && !Array.isArray(data) && (data as { task?: unknown }).task === task) {
     const { task: _repeated, ...rest } = data as Record<string, unknown>;
     data = Object.keys(rest).length ? rest : undefined;
   }
-  if (data === undefined || data === null) return task;
-  return `${task}\n\nInput:\n\`\`\`json\n${JSON.stringify(data, null, 2)}\n\`\`\``;
+  const text = data === undefined || data === null ? task : `${task}\n\nInput:\n\`\`\`json\n${JSON.stringify(data, null, 2)}\n\`\`\``;
+  return text + policyNote(context);
+}
+
+/**
+ * What a text agent (an LLM, an A2A agent) is told when a confidence policy asks it again or
+ * escalates to it: the context the operator sent (`parallax.critique`, `parallax.escalation`, JSON),
+ * as a block after the task. Empty when there is neither.
+ */
+export function policyNote(context: Record<string, string>): string {
+  const critique = context['parallax.critique'];
+  const escalation = context['parallax.escalation'];
+  if (critique) return `\n\nA previous answer to this task was not confident enough; improve on it:\n\`\`\`json\n${critique}\n\`\`\``;
+  if (escalation) return `\n\nYou are asked as the supervisor: the answers below were not confident enough. Give the final, corrected answer:\n\`\`\`json\n${escalation}\n\`\`\``;
+  return '';
 }
 
 export interface ConfidenceMarker {

@@ -37,6 +37,25 @@ export interface AdmissionResponse {
   allowed: boolean;
   status?: { code: number; reason?: string; message: string };
   warnings?: string[];
+  /** A mutating webhook's change: base64 of a JSON Patch. */
+  patchType?: 'JSONPatch';
+  patch?: string;
+}
+
+/** One JSON Patch (RFC 6902) operation. */
+export interface PatchOperation {
+  op: 'add' | 'replace' | 'remove';
+  path: string;
+  value?: unknown;
+}
+
+/**
+ * A mutating webhook's handler for one kind (controller-runtime's CustomDefaulter): the changes to
+ * make to an object being created. Never refuses; validators do that.
+ */
+export interface Mutator<T> {
+  readonly kind: string;
+  mutateCreate(obj: T, req: AdmissionRequest<T>): PatchOperation[];
 }
 
 /** One reason to refuse: the field (`spec.steps[1].let.high`) and what is wrong with it. */

@@ -35,14 +35,15 @@ interface Secret {
 }
 
 export const VALIDATING_WEBHOOK_CONFIGURATIONS = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
+export const MUTATING_WEBHOOK_CONFIGURATIONS = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations';
 
 interface WebhookConfiguration {
   webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
 }
 
 /** Sets every webhook's caBundle of the configuration to `bundlePem`; true when it had to. */
-export async function ensureCaBundle(rest: KubeRest, configuration: string, bundlePem: string): Promise<boolean> {
-  const path = `${VALIDATING_WEBHOOK_CONFIGURATIONS}/${encodeURIComponent(configuration)}`;
+export async function ensureCaBundle(rest: KubeRest, configuration: string, bundlePem: string, collection = VALIDATING_WEBHOOK_CONFIGURATIONS): Promise<boolean> {
+  const path = `${collection}/${encodeURIComponent(configuration)}`;
   const cfg = await rest.get<WebhookConfiguration>(path);
   const want = Buffer.from(bundlePem).toString('base64');
   const stale = (cfg.webhooks ?? []).filter((w) => w.clientConfig?.caBundle !== want);
@@ -96,6 +97,8 @@ export interface SecretSourceOptions {
   name: string;
   /** ValidatingWebhookConfiguration whose caBundle to keep current; none: leave it to someone else. */
   configuration?: string;
+  /** MutatingWebhookConfiguration whose caBundle to keep current; none: leave it to someone else. */
+  mutatingConfiguration?: string;
   policy: RotationPolicy;
   /** How often the Secret is read (a replica notices another's rotation within this). */
   resyncMs?: number;
@@ -156,10 +159,15 @@ export class SecretCertificates implements CertificateSource {
     }
     // Published before the new pair is served (step order in cert-rotation.ts); a replica that did
     // not write publishes what it read, which is how a lost or missed publication is repaired.
-    if (this.opts.configuration) {
-      await ensureCaBundle(this.rest, this.opts.configuration, bundle!.trusted.join('')).catch((err) => {
+    const configurations = [
+      [this.opts.configuration, VALIDATING_WEBHOOK_CONFIGURATIONS, 'ValidatingWebhookConfiguration'],
+      [this.opts.mutatingConfiguration, MUTATING_WEBHOOK_CONFIGURATIONS, 'MutatingWebhookConfiguration'],
+    ] as const;
+    for (const [configuration, collection, kind] of configurations) {
+      if (!configuration) continue;
+      await ensureCaBundle(this.rest, configuration, bundle!.trusted.join(''), collection).catch((err) => {
         if (!isNotFound(err)) throw err;
-        log.warn({ configuration: this.opts.configuration }, 'ValidatingWebhookConfiguration not found; its caBundle cannot be kept (install it, or turn the webhook off)');
+        log.warn({ configuration }, `${kind} not found; its caBundle cannot be kept (install it, or turn the webhook off)`);
       });
     }
     await this.serve(bundle!.serving);

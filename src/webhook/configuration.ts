@@ -13,14 +13,24 @@
 //   operator's own status writes never depend on it;
 // - timeoutSeconds 5: the server answers within its own 4 s deadline (server.ts), and input checks
 //   have a budget below that (input-check.ts);
-// - namespaceSelector: a namespace labelled parallax.ai/admission=disabled is skipped (break glass).
+// - namespaceSelector: a namespace labelled parallax.ai/admission=disabled is skipped (break glass);
+// - one mutating webhook, for CREATE of Reviews and Feedback only (failurePolicy Fail): it records
+//   who made them (identity.ts), which Kubernetes does not.
 import { GROUP, VERSION } from '../api/types.js';
-import { validatePath } from './server.js';
+import { mutatePath, validatePath } from './server.js';
 
 export const WEBHOOK_KINDS = [
   { kind: 'Agent', plural: 'agents' },
   { kind: 'Pattern', plural: 'patterns' },
   { kind: 'Execution', plural: 'executions' },
+  { kind: 'Review', plural: 'reviews' },
+  { kind: 'Feedback', plural: 'feedbacks' },
+] as const;
+
+/** Kinds whose creator the mutating webhook records. */
+export const MUTATING_KINDS = [
+  { kind: 'Review', plural: 'reviews' },
+  { kind: 'Feedback', plural: 'feedbacks' },
 ] as const;
 
 export const ADMISSION_LABEL = 'parallax.ai/admission';
@@ -51,19 +61,48 @@ export interface WebhookConfigurationOptions {
 
 export const DEFAULT_NAMESPACE_SELECTOR: LabelSelector = { matchExpressions: [{ key: ADMISSION_LABEL, operator: 'NotIn', values: ['disabled'] }] };
 
-export function webhookName(plural: string, operation: 'CREATE' | 'UPDATE'): string {
+export function webhookName(plural: string, operation: 'CREATE' | 'UPDATE' | 'MUTATE'): string {
   return `${operation.toLowerCase()}.${plural}.${GROUP}`;
+}
+
+function clientConfigFor(o: WebhookConfigurationOptions, path: string) {
+  return {
+    ...(o.service ? { service: { namespace: o.service.namespace, name: o.service.name, path, port: o.service.port ?? 443 } } : { url: `${o.url!.replace(/\/$/, '')}${path}` }),
+    ...(o.caBundle ? { caBundle: o.caBundle } : {}),
+  };
+}
+
+/**
+ * The MutatingWebhookConfiguration: Reviews and Feedback get their creator recorded on CREATE
+ * (failurePolicy Fail: while no replica serves it, they cannot be created, rather than be created
+ * without a trustworthy name). Same options as the validating one.
+ */
+export function mutatingWebhookConfiguration(o: WebhookConfigurationOptions): Record<string, any> {
+  if (!o.service === !o.url) throw new Error('a webhook configuration needs exactly one of service and url');
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: o.name, ...(o.labels ? { labels: o.labels } : {}), ...(o.annotations ? { annotations: o.annotations } : {}) },
+    webhooks: MUTATING_KINDS.map(({ kind, plural }) => ({
+      name: webhookName(plural, 'MUTATE'),
+      admissionReviewVersions: ['v1'],
+      sideEffects: 'None',
+      failurePolicy: 'Fail',
+      reinvocationPolicy: 'Never',
+      matchPolicy: 'Equivalent',
+      timeoutSeconds: o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+      namespaceSelector: o.namespaceSelector ?? DEFAULT_NAMESPACE_SELECTOR,
+      rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE'], resources: [plural], scope: 'Namespaced' }],
+      clientConfig: clientConfigFor(o, mutatePath(GROUP, VERSION, kind)),
+    })),
+  };
 }
 
 export function validatingWebhookConfiguration(o: WebhookConfigurationOptions): Record<string, any> {
   if (!o.service === !o.url) throw new Error('a webhook configuration needs exactly one of service and url');
   const webhooks = WEBHOOK_KINDS.flatMap(({ kind, plural }) =>
     (['CREATE', 'UPDATE'] as const).map((operation) => {
-      const path = validatePath(GROUP, VERSION, kind);
-      const clientConfig = {
-        ...(o.service ? { service: { namespace: o.service.namespace, name: o.service.name, path, port: o.service.port ?? 443 } } : { url: `${o.url!.replace(/\/$/, '')}${path}` }),
-        ...(o.caBundle ? { caBundle: o.caBundle } : {}),
-      };
+      const clientConfig = clientConfigFor(o, validatePath(GROUP, VERSION, kind));
       const failurePolicy = operation === 'CREATE' ? (o.createFailurePolicy ?? 'Fail') : (o.updateFailurePolicyOf?.[kind] ?? o.updateFailurePolicy ?? 'Ignore');
       return {
         name: webhookName(plural, operation),

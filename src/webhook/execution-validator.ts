@@ -5,8 +5,10 @@
 //   GitOps tools apply in any order, and the Execution waits for its Pattern (Pending).
 // - update: the spec is immutable. API servers ≥ 1.25 enforce this with the CRD's CEL rule too;
 //   older ones (no x-kubernetes-validations) have only this, with the same message.
+// - create: spec.policy merged over the Pattern's policy has its bands in order (execution-policy.ts).
 import { IMMUTABLE_SPEC_MESSAGE } from '../api/schema/execution.js';
 import type { Execution, Pattern } from '../api/types.js';
+import { runPolicy } from '../controllers/execution-policy.js';
 import { resolvePatternRevision } from '../controllers/pattern-revisions.js';
 import type { OperatorContext } from '../manager/context.js';
 import { compilePattern, type CompileResult, type Evaluator } from '../runtime/index.js';
@@ -44,6 +46,9 @@ export class ExecutionValidator implements Validator<Execution> {
     }
     const bad = await inputProblem(compiled.compiled, obj.spec.input, { ...(this.evaluator ? { evaluator: this.evaluator } : {}), tenant: namespace });
     const problems: Problem[] = bad ? [{ field: 'spec.input', message: bad.replace(/^input: /, '') }] : [];
+    // spec.policy over the Pattern's: the bands must be in order once merged.
+    const { problem } = runPolicy(pattern, obj);
+    if (problem) problems.push({ field: 'spec.policy', message: problem });
     return { problems };
   }
 

@@ -1,4 +1,5 @@
-// The admission webhook as the operator runs it: the three validators on one HTTPS server, served by
+// The admission webhook as the operator runs it: a validator per kind and the mutating webhook that
+// records who made Reviews and Feedback (identity.ts), on one HTTPS server, served by
 // every replica (leader or not) from its own informer caches, with certificates from a Secret the
 // operator manages or from a directory. Ready (and so in the Service's endpoints) once it serves.
 import { GROUP, VERSION } from '../api/types.js';
@@ -8,8 +9,11 @@ import { AgentValidator, type SecretRefPolicy } from './agent-validator.js';
 import { DEFAULT_POLICY, type RotationPolicy } from './cert-rotation.js';
 import { type CertificateSource, DirectoryCertificates, SecretCertificates } from './certificate-sources.js';
 import { ExecutionValidator } from './execution-validator.js';
+import { FeedbackValidator } from './feedback-validator.js';
+import { RequesterStamp } from './identity.js';
 import { PatternValidator } from './pattern-validator.js';
-import { AdmissionServer, validatePath } from './server.js';
+import { ReviewValidator } from './review-validator.js';
+import { AdmissionServer, mutatePath, validatePath } from './server.js';
 
 export interface WebhookOptions {
   port: number;
@@ -21,6 +25,8 @@ export interface WebhookOptions {
     name: string;
     /** ValidatingWebhookConfiguration whose caBundle the operator keeps. */
     configuration?: string;
+    /** MutatingWebhookConfiguration whose caBundle the operator keeps. */
+    mutatingConfiguration?: string;
     /** Names the serving certificate must carry: the Service's DNS names, or 127.0.0.1 in tests. */
     hosts: string[];
     policy?: Partial<Omit<RotationPolicy, 'hosts'>>;
@@ -45,7 +51,11 @@ export class AdmissionWebhook {
     this.server = new AdmissionServer({ port: opts.port, host: opts.host, deadlineMs: opts.deadlineMs })
       .register(validatePath(GROUP, VERSION, 'Agent'), new AgentValidator(ctx.rest, opts.agentSecretRefs ?? 'allow'))
       .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx))
-      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator));
+      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator))
+      .register(validatePath(GROUP, VERSION, 'Review'), new ReviewValidator(ctx))
+      .register(validatePath(GROUP, VERSION, 'Feedback'), new FeedbackValidator(ctx))
+      .registerMutator(mutatePath(GROUP, VERSION, 'Review'), new RequesterStamp('Review', 'reviewer'))
+      .registerMutator(mutatePath(GROUP, VERSION, 'Feedback'), new RequesterStamp('Feedback', 'reporter'));
     if (opts.certDir) {
       this.source = new DirectoryCertificates(opts.certDir);
     } else if (opts.secret) {

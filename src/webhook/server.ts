@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { loggerFor } from '../observability/logger.js';
 import { webhookMetrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
-import { type AdmissionRequest, type AdmissionResponse, type AdmissionReview, respond, type Validator, type Verdict } from './admission.js';
+import { type AdmissionRequest, type AdmissionResponse, type AdmissionReview, type Mutator, respond, type Validator, type Verdict } from './admission.js';
 
 /** The API server waits timeoutSeconds (configuration.ts: 5 s); answer well before. */
 export const DEFAULT_DEADLINE_MS = 4000;
@@ -37,8 +37,14 @@ export function validatePath(group: string, version: string, kind: string): stri
   return `/validate-${group.replace(/\./g, '-')}-${version}-${kind.toLowerCase()}`;
 }
 
+/** controller-runtime's path of a kind's mutating webhook: /mutate-<group with dashes>-<version>-<kind lowercase>. */
+export function mutatePath(group: string, version: string, kind: string): string {
+  return `/mutate-${group.replace(/\./g, '-')}-${version}-${kind.toLowerCase()}`;
+}
+
 export class AdmissionServer {
   private readonly validators = new Map<string, Validator<any>>();
+  private readonly mutators = new Map<string, Mutator<any>>();
   private server?: Server;
   private listening?: Promise<void>;
   private readonly deadlineMs: number;
@@ -49,6 +55,11 @@ export class AdmissionServer {
 
   register(path: string, validator: Validator<any>): this {
     this.validators.set(path, validator);
+    return this;
+  }
+
+  registerMutator(path: string, mutator: Mutator<any>): this {
+    this.mutators.set(path, mutator);
     return this;
   }
 
@@ -91,7 +102,8 @@ export class AdmissionServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
     const validator = this.validators.get(path);
-    if (!validator) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no admission webhook at ${path}`);
+    const mutator = this.mutators.get(path);
+    if (!validator && !mutator) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no admission webhook at ${path}`);
     if (req.method !== 'POST') return void res.writeHead(405, { 'Content-Type': 'text/plain' }).end('POST an AdmissionReview');
     let review: AdmissionReview;
     try {
@@ -101,7 +113,7 @@ export class AdmissionServer {
     }
     const request = review?.request;
     if (!request?.uid || !request.kind?.kind) return void res.writeHead(400, { 'Content-Type': 'text/plain' }).end('AdmissionReview without a request');
-    const response = await this.review(validator, request);
+    const response = validator ? await this.review(validator, request) : this.mutate(mutator!, request);
     const body = JSON.stringify({ apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
   }
@@ -136,6 +148,23 @@ export class AdmissionServer {
     } finally {
       end();
       webhookMetrics.requests.inc({ kind: req.kind.kind, operation: req.operation, result });
+    }
+  }
+
+  /** A mutating webhook's answer: allowed, with the mutator's JSON Patch (creates only). */
+  private mutate(mutator: Mutator<any>, req: AdmissionRequest): AdmissionResponse {
+    const kind = req.kind.kind;
+    let result = 'error';
+    try {
+      if (kind !== mutator.kind) {
+        result = 'denied';
+        return respond(req, { problems: [{ message: `this webhook mutates ${mutator.kind}, not ${kind}: check the webhook configuration's rules` }] }, req.name ?? '');
+      }
+      const ops = req.operation === 'CREATE' ? mutator.mutateCreate(req.object, req) : [];
+      result = 'allowed';
+      return { uid: req.uid, allowed: true, ...(ops.length ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(ops)).toString('base64') } : {}) };
+    } finally {
+      webhookMetrics.requests.inc({ kind, operation: req.operation, result });
     }
   }
 

@@ -10,8 +10,8 @@ import { operatorControllers } from '../../src/operator.js';
 import { SandboxPool } from '../../src/sandbox/index.js';
 import type { SecretRefPolicy } from '../../src/webhook/agent-validator.js';
 import type { RotationPolicy } from '../../src/webhook/cert-rotation.js';
-import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
-import { validatingWebhookConfiguration, type WebhookConfigurationOptions } from '../../src/webhook/configuration.js';
+import { MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
+import { mutatingWebhookConfiguration, validatingWebhookConfiguration, type WebhookConfigurationOptions } from '../../src/webhook/configuration.js';
 import { AdmissionWebhook } from '../../src/webhook/index.js';
 import { ROOT, toolsEnv } from '../unit/packaging/tools.js';
 import { eventually, type TestEnv } from './envtest.js';
@@ -22,6 +22,8 @@ export interface WebhookOperatorOptions {
   secretNamespace: string;
   secretName?: string;
   configuration: string;
+  /** The MutatingWebhookConfiguration whose caBundle the operator keeps too (Reviews and Feedback). */
+  mutatingConfiguration?: string;
   agentSecretRefs?: SecretRefPolicy;
   policy?: Partial<Omit<RotationPolicy, 'hosts'>>;
   resyncMs?: number;
@@ -51,6 +53,7 @@ export function webhookOperator(env: TestEnv, o: WebhookOperatorOptions): Manage
           namespace: o.secretNamespace,
           name: o.secretName ?? 'parallax-webhook-certs',
           configuration: o.configuration,
+          ...(o.mutatingConfiguration ? { mutatingConfiguration: o.mutatingConfiguration } : {}),
           hosts: ['127.0.0.1'],
           ...(o.policy ? { policy: o.policy } : {}),
           resyncMs: o.resyncMs ?? 1000,
@@ -65,10 +68,15 @@ export async function installWebhookConfiguration(env: TestEnv, name: string, po
   await env.rest.create(VALIDATING_WEBHOOK_CONFIGURATIONS, validatingWebhookConfiguration({ name, url: `https://127.0.0.1:${port}`, ...extra }));
 }
 
+/** Creates the mutating configuration (who made Reviews and Feedback) pointing at https://127.0.0.1:port. */
+export async function installMutatingWebhookConfiguration(env: TestEnv, name: string, port: number, extra: Partial<WebhookConfigurationOptions> = {}): Promise<void> {
+  await env.rest.create(MUTATING_WEBHOOK_CONFIGURATIONS, mutatingWebhookConfiguration({ name, url: `https://127.0.0.1:${port}`, ...extra }));
+}
+
 /** Waits until every webhook of the configuration has a caBundle. */
-export async function caBundlePublished(env: TestEnv, name: string): Promise<string> {
+export async function caBundlePublished(env: TestEnv, name: string, collection = VALIDATING_WEBHOOK_CONFIGURATIONS): Promise<string> {
   return eventually(async () => {
-    const cfg = await env.rest.get<any>(`${VALIDATING_WEBHOOK_CONFIGURATIONS}/${name}`);
+    const cfg = await env.rest.get<any>(`${collection}/${name}`);
     const bundles = new Set(cfg.webhooks.map((w: any) => w.clientConfig.caBundle));
     return bundles.size === 1 && !bundles.has(undefined) ? ([...bundles][0] as string) : undefined;
   }, `caBundle of ${name}`, 60000);
@@ -99,4 +107,30 @@ export function kubectl(env: TestEnv, args: string[], input?: string): Promise<{
     });
     child.stdin.end(input ?? '');
   });
+}
+
+/**
+ * Both admission webhooks (validating `name`, mutating `name-mutating`) installed for the test API
+ * server, and a way to start the operator that serves them (again, after a stop: an operator
+ * restart). The first start waits until the API server trusts it.
+ */
+export async function admissionWebhooks(env: TestEnv, name: string): Promise<{ start(): Promise<Manager> }> {
+  await env.rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'parallax-system' } }).catch(() => undefined);
+  const port = await freePort();
+  await installWebhookConfiguration(env, name, port);
+  await installMutatingWebhookConfiguration(env, `${name}-mutating`, port);
+  let published = false;
+  return {
+    async start() {
+      const mgr = webhookOperator(env, { port, secretNamespace: 'parallax-system', configuration: name, mutatingConfiguration: `${name}-mutating` });
+      await mgr.start();
+      await eventually(() => mgr.isReady, 'the webhook serving', 60000);
+      if (!published) {
+        await caBundlePublished(env, name);
+        await caBundlePublished(env, `${name}-mutating`, MUTATING_WEBHOOK_CONFIGURATIONS);
+        published = true;
+      }
+      return mgr;
+    },
+  };
 }

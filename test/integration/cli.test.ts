@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
-import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS, PODS } from '../../src/k8s/resources.js';
+import { AGENTS, DEPLOYMENTS, EXECUTIONS, FEEDBACKS, PATTERNS, PODS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { cli, CLI_ENTRY, cliProcess, installCliWrappers, type CliResult } from '../helpers/cli.js';
@@ -345,6 +345,117 @@ describe('watch, result, agent list, status', () => {
     expect((await cli([...g, 'agent', 'test', 'security', '--task', 't', '--connect', 'port-forward'])).stderr).toContain('agent security is an endpoint Agent');
     expect(report.executions.byPhase.Failed).toBeGreaterThanOrEqual(1);
     expect(report.agents.total).toBe(4);
+  }, SLOW);
+});
+
+describe('review and feedback', () => {
+  let gateNs: string;
+  const g = () => ['--kubeconfig', kubeconfig, '--context', 'admin@envtest', '-n', gateNs];
+  const asViewer = (args: string[]) => cliProcess(['--kubeconfig', viewerConfig, '-n', gateNs, ...args]);
+  const awaiting = async (name: string) => {
+    await env.rest.create(resourcePath(EXECUTIONS, gateNs), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name, namespace: gateNs }, spec: { patternRef: { name: 'gate' }, input: { task: 'ship it?' } } });
+    return eventually(async () => {
+      const e = await env.rest.get<any>(resourcePath(EXECUTIONS, gateNs, name));
+      return e.status?.phase === 'AwaitingReview' ? e : undefined;
+    }, `${name} awaiting review`, SLOW);
+  };
+  const finishedExec = (name: string) =>
+    eventually(async () => {
+      const e = await env.rest.get<any>(resourcePath(EXECUTIONS, gateNs, name));
+      return e.status?.phase === 'Succeeded' || e.status?.phase === 'Failed' ? e : undefined;
+    }, `${name} finished`, SLOW);
+
+  beforeAll(async () => {
+    gateNs = await env.namespace('cli-review');
+    const hesitant = await startAgentProcess(['--name', 'hesitant', '--capabilities', 'gate', '--confidence', '0.3', '--value', '"maybe"']);
+    await env.rest.create(resourcePath(AGENTS, gateNs), { ...agentObject('hesitant', { endpoint: hesitant.endpoint, capabilities: ['gate'] }), metadata: { name: 'hesitant', namespace: gateNs } });
+    await env.rest.create(resourcePath(PATTERNS, gateNs), {
+      apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name: 'gate', namespace: gateNs },
+      spec: { agents: { capabilities: ['gate'] }, policy: { maxRetries: 0, escalate: { review: {} } }, steps: [{ name: 'ask', call: {} }], output: { value: 'ask[0].value', confidence: 'ask[0].confidence' } },
+    });
+    // The viewer may read Executions here, not review them or report on them.
+    await env.rest.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${gateNs}/roles`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'read-executions', namespace: gateNs },
+      rules: [{ apiGroups: ['parallax.ai'], resources: ['executions'], verbs: ['get', 'list', 'watch'] }],
+    });
+    await env.rest.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${gateNs}/rolebindings`, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'read-executions', namespace: gateNs },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-executions' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: VIEWER.user }],
+    });
+    await eventually(async () => (await env.rest.get<any>(resourcePath(AGENTS, gateNs, 'hesitant'))).status?.phase === 'Ready', 'hesitant Ready', SLOW);
+  }, SLOW);
+
+  test('review list and review approve as a process; feedback --wait reports the calibration; exit 0', async () => {
+    await awaiting('gated');
+    const list = await cliProcess([...g(), 'review', 'list']);
+    expect(list.code).toBe(0);
+    expect(lines(list)[0].split(/\s{3,}/)).toEqual(['NAME', 'PATTERN', 'UNDER REVIEW', 'CONFIDENCE', 'WAITING', 'TIME LEFT']);
+    expect(lines(list)[1].split(/\s{3,}/).slice(0, 4)).toEqual(['gated', 'gate', 'result', '0.3']);
+    const ok = await cliProcess([...g(), 'review', 'approve', 'gated', '--comment', 'fine by me']);
+    expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(ok.stdout).toMatch(/^review\.parallax\.ai\/gated-[a-z0-9]{5} created: approve of execution gated\n$/);
+    const done = await finishedExec('gated');
+    expect(done.status).toMatchObject({ phase: 'Succeeded', result: { value: 'maybe', confidence: 0.3 } });
+    expect(done.status.reviews[0]).toMatchObject({ decision: 'approve', comment: 'fine by me' });
+
+    const fb = await cliProcess([...g(), 'feedback', 'gated', '--correct', '--comment', 'it was fine', '--wait']);
+    expect({ code: fb.code, stderr: fb.stderr }).toEqual({ code: 0, stderr: '' });
+    // One answer claimed 0.3 and was right: Brier (0.3 − 1)² = 0.49, ECE |0.3 − 1| = 0.7.
+    expect(lines(fb)).toEqual(['feedback.parallax.ai/gated created', 'agent hesitant: 1 answer judged 1; calibration ECE 0.70 Brier 0.49 n=1']);
+    const agents = await cliProcess([...g(), 'agent', 'list']);
+    expect(lines(agents)[1].split(/\s{3,}/)[5]).toBe('ECE 0.70 Brier 0.49 n=1');
+  }, SLOW);
+
+  test('a user without the roles is refused by the API server: exit 2, saying which permission', async () => {
+    await awaiting('viewer-tries');
+    const review = await asViewer(['review', 'approve', 'viewer-tries']);
+    expect(review.code).toBe(2);
+    expect(review.stderr).toContain(`error: not allowed to create reviews.parallax.ai in namespace "${gateNs}": `);
+    expect(review.stderr).toContain(`User "${VIEWER.user}" cannot create resource "reviews" in API group "parallax.ai"`);
+    await awaiting('viewer-judges');
+    expect((await cli([...g(), 'review', 'approve', 'viewer-judges'])).code).toBe(0);
+    await finishedExec('viewer-judges');
+    const feedback = await asViewer(['feedback', 'viewer-judges', '--wrong']);
+    expect(feedback.code).toBe(2);
+    expect(feedback.stderr).toContain(`User "${VIEWER.user}" cannot create resource "feedbacks" in API group "parallax.ai"`);
+  }, SLOW);
+
+  test('bad input: exit 2 with what is wrong, nothing written', async () => {
+    const usage = async (args: string[], message: string | RegExp) => {
+      const r = await cliProcess([...g(), ...args]);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(message);
+    };
+    await usage(['review', 'approve', 'gated'], 'error: execution gated is not awaiting review (phase Succeeded): only an Execution whose confidence policy stopped for a person can be reviewed');
+    await usage(['review', 'approve', 'nosuch'], `Execution "nosuch" not found in namespace "${gateNs}"`);
+    await usage(['review', 'override', 'viewer-tries'], /^error: override needs --value/);
+    await usage(['review', 'approve', 'viewer-tries', '--value', '1'], "error: unknown option '--value'");
+    await usage(['feedback', 'gated', '--correct'], 'error: execution gated already has feedback (gated); feedback is given once per Execution');
+    await usage(['feedback', 'viewer-tries', '--correct'], /has not succeeded \(phase AwaitingReview\): only a finished run's result can be judged/);
+    await usage(['feedback', 'nosuch', '--correct'], `Execution "nosuch" not found`);
+    const other = await awaiting('to-judge');
+    await cli([...g(), 'review', 'reject', 'to-judge', '--comment', 'no']);
+    expect((await finishedExec('to-judge')).status.phase).toBe('Failed');
+    await usage(['feedback', 'to-judge', '--score', '0.5'], /has not succeeded \(phase Failed\)/);
+    expect(other.metadata.name).toBe('to-judge');
+    const judged = await awaiting('judged');
+    await cli([...g(), 'review', 'override', 'judged', '--value', '"no"', '--confidence', '0.8']);
+    expect((await finishedExec('judged')).status.result).toEqual({ value: 'no', confidence: 0.8 });
+    await usage(['feedback', 'judged'], 'error: say whether the result was right: --correct, --wrong or --score 0.7');
+    await usage(['feedback', 'judged', '--correct', '--wrong'], 'error: give one outcome, not correct and wrong');
+    await usage(['feedback', 'judged', '--score', '1.5'], 'error: --score: score 1.5 is outside [0, 1]');
+    await usage(['feedback', 'judged', '--correct', '--agent', 'nobody=wrong'], `error: --agent nobody: it did not answer in execution judged (answered: hesitant)`);
+    await usage(['feedback', 'judged', '--correct', '--agent', 'hesitant'], 'error: --agent "hesitant": write NAME=correct, NAME=wrong or NAME=0.3');
+    expect((await env.rest.list<any>(resourcePath(FEEDBACKS, gateNs))).items.map((f: any) => f.metadata.name)).toEqual(['gated']);
+    // In this process too (coverage), with a per-agent outcome and the review list as JSON.
+    const json = await cli([...g(), 'review', 'list', '-o', 'json']);
+    expect(JSON.parse(json.stdout).items.map((e: any) => e.metadata.name)).toEqual(['viewer-tries']);
+    // The reviewer's value was right, the agent's answer wrong: two answers of 0.3, one right.
+    // Brier (0.49 + 0.09) / 2 = 0.29; ECE |0.6 − 1| / 2 = 0.2.
+    const fb = await cli([...g(), 'feedback', 'judged', '--correct', '--agent', 'hesitant=wrong', '--wait']);
+    expect(fb).toEqual({ code: 0, stdout: 'feedback.parallax.ai/judged created\nagent hesitant: 1 answer judged 0; calibration ECE 0.20 Brier 0.29 n=2\n', stderr: '' });
+    expect(judged.metadata.name).toBe('judged');
   }, SLOW);
 });
 

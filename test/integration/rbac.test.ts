@@ -24,13 +24,13 @@ import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import type { ControlPlane } from '../../src/envtest/control-plane.js';
 import { isNotFound, KubeRest, resourcePath } from '../../src/k8s/rest.js';
-import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EVENTS, EXECUTIONS, LEASES, PATTERNS, SERVICES, type ResourceType } from '../../src/k8s/resources.js';
+import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EVENTS, EXECUTIONS, FEEDBACKS, LEASES, PATTERNS, REVIEWS, SERVICES, type ResourceType } from '../../src/k8s/resources.js';
 import { AGENT_LABEL } from '../../src/manager/context.js';
 import { Manager } from '../../src/manager/manager.js';
 import { operatorControllers } from '../../src/operator.js';
 import { SandboxPool } from '../../src/sandbox/index.js';
-import { VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
-import { validatingWebhookConfiguration } from '../../src/webhook/configuration.js';
+import { MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
+import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from '../../src/webhook/configuration.js';
 import { AdmissionWebhook } from '../../src/webhook/index.js';
 import { freePort } from '../../src/envtest/control-plane.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
@@ -264,7 +264,9 @@ async function grant(name: string, user: string, clusterRules: Rule[], leaseRule
 
 /** Names of the operator's webhook objects: as shipped for the full run, per variant otherwise. */
 const webhookNames = (id: string) =>
-  id === 'operator' ? { secret: 'parallax-webhook-certs', configuration: 'parallax-validating-webhook' } : { secret: `parallax-${id}-webhook-certs`, configuration: `parallax-${id}-webhook` };
+  id === 'operator'
+    ? { secret: 'parallax-webhook-certs', configuration: 'parallax-validating-webhook', mutating: 'parallax-mutating-webhook' }
+    : { secret: `parallax-${id}-webhook-certs`, configuration: `parallax-${id}-webhook`, mutating: `parallax-${id}-mutating-webhook` };
 
 /**
  * The webhook configuration of one operator, for its namespace only (labelled with the id), calling
@@ -272,10 +274,9 @@ const webhookNames = (id: string) =>
  */
 async function installWebhook(id: string, ns: string, port: number): Promise<void> {
   await admin.patch(`/api/v1/namespaces/${ns}`, { metadata: { labels: { 'rbac-test/operator': id } } });
-  await admin.create(
-    VALIDATING_WEBHOOK_CONFIGURATIONS,
-    validatingWebhookConfiguration({ name: webhookNames(id).configuration, url: `https://127.0.0.1:${port}`, namespaceSelector: { matchLabels: { 'rbac-test/operator': id } } }),
-  );
+  const namespaceSelector = { matchLabels: { 'rbac-test/operator': id } };
+  await admin.create(VALIDATING_WEBHOOK_CONFIGURATIONS, validatingWebhookConfiguration({ name: webhookNames(id).configuration, url: `https://127.0.0.1:${port}`, namespaceSelector }));
+  await admin.create(MUTATING_WEBHOOK_CONFIGURATIONS, mutatingWebhookConfiguration({ name: webhookNames(id).mutating, url: `https://127.0.0.1:${port}`, namespaceSelector }));
 }
 
 /** The operator, in-process, as `user`, through its own recording proxy, with its webhook on `webhookPort`. */
@@ -305,7 +306,7 @@ async function startOperator(id: string, user: string, token: string, webhookPor
         port: webhookPort,
         host: '127.0.0.1',
         agentSecretRefs: 'author',
-        secret: { namespace: LEASE_NS, name: webhookNames(id).secret, configuration: webhookNames(id).configuration, hosts: ['127.0.0.1'], resyncMs: 500 },
+        secret: { namespace: LEASE_NS, name: webhookNames(id).secret, configuration: webhookNames(id).configuration, mutatingConfiguration: webhookNames(id).mutating, hosts: ['127.0.0.1'], resyncMs: 500 },
       }),
     ],
   });
@@ -323,6 +324,10 @@ const SIMPLE_CONSENSUS = yaml.load(readFileSync('config/samples/patterns/simple-
 
 interface FlowResult {
   main?: any;
+  reviewed?: any;
+  review?: any;
+  feedback?: any;
+  calibrated?: any;
   timedOut?: any;
   deployment?: any;
   service?: any;
@@ -358,6 +363,21 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, sec
   await create(EXECUTIONS, { kind: 'Execution', metadata: { name: 'ttl' }, spec: { ...spec, ttlSecondsAfterFinished: 0 } });
   out.main = await wait(phase(EXECUTIONS, 'main', ['Succeeded', 'Failed']), 'Execution main finished');
   out.ttlDeleted = await wait(async () => get(EXECUTIONS, 'ttl').then(() => false, (err) => isNotFound(err)), 'Execution ttl deleted');
+
+  // A person reviews a run a confidence policy stopped (the Review's status patched), and reports on
+  // another (the Agents' track records read and patched, the Feedback's status patched).
+  await create(PATTERNS, {
+    kind: 'Pattern', metadata: { name: 'gated' },
+    spec: { agents: { capabilities: ['analysis'], max: 1 }, policy: { accept: 0.95, retryBelow: 0.95, escalateBelow: 0.95, maxRetries: 0, escalate: { review: {} } }, steps: [{ name: 'ask', call: {} }], output: { confidence: 'ask[0].confidence' } },
+  });
+  await create(EXECUTIONS, { kind: 'Execution', metadata: { name: 'gated' }, spec: { patternRef: { name: 'gated' } } });
+  await wait(phase(EXECUTIONS, 'gated', ['AwaitingReview']), 'Execution gated awaiting review');
+  await create(REVIEWS, { kind: 'Review', metadata: { name: 'gated-ok' }, spec: { executionRef: { name: 'gated' }, decision: 'approve' } });
+  out.reviewed = await wait(phase(EXECUTIONS, 'gated', ['Succeeded', 'Failed']), 'Execution gated reviewed');
+  out.review = await wait(phase(REVIEWS, 'gated-ok', ['Applied', 'Invalid']), 'Review gated-ok applied');
+  await create(FEEDBACKS, { kind: 'Feedback', metadata: { name: 'main' }, spec: { executionRef: { name: 'main' }, correct: true } });
+  out.feedback = await wait(phase(FEEDBACKS, 'main', ['Applied', 'Invalid']), 'Feedback main applied');
+  out.calibrated = await get(AGENTS, 'fast-a');
 
   // --agent-secret-refs=author: admin may get the Secret, so the Agent is admitted (a SubjectAccessReview).
   await create(AGENTS, { kind: 'Agent', metadata: { name: 'with-secret' }, spec: { endpoint: fastA.endpoint, env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'agent-token', key: 'token' } } }] } });
@@ -429,6 +449,10 @@ test('the shipped rules are enough for a full flow, cluster-wide, and every perm
 
   expect(result.main.status).toMatchObject({ phase: 'Succeeded', agentCount: 2, confidence: 0.85 });
   expect(result.main.status.result.value.status).toBe('consensus_reached');
+  expect(result.reviewed.status).toMatchObject({ phase: 'Succeeded', reviews: [expect.objectContaining({ decision: 'approve', reviewer: 'admin' })] });
+  expect(result.review.status.phase).toBe('Applied');
+  expect(result.feedback.status).toMatchObject({ phase: 'Applied', outcome: 1 });
+  expect(result.calibrated.status.calibration).toMatchObject({ samples: 1, successRate: 1 });
   expect(result.ttlDeleted).toBe(true);
   expect(result.deployment.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Agent', name: 'imaged', blockOwnerDeletion: true })]);
   expect(result.service.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Agent', name: 'imaged', blockOwnerDeletion: true })]);

@@ -51,6 +51,10 @@ app.kubernetes.io/part-of: parallax
 {{- printf "%s-validating-webhook" (include "parallax.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{- define "parallax.mutatingWebhookConfigurationName" -}}
+{{- printf "%s-mutating-webhook" (include "parallax.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "parallax.webhookSecretName" -}}
 {{- printf "%s-webhook-certs" (include "parallax.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -90,6 +90,19 @@ export interface AgentSpec {
    */
   timeout?: string;
   /**
+   * How the Agent's track record (status.calibration, from Feedback) is kept and trusted (docs/confidence.md).
+   */
+  calibration?: {
+    /**
+     * An outcome this much older than the newest weighs half as much (default 720h).
+     */
+    halfLife?: string;
+    /**
+     * Effective outcomes at which the calibration map follows the track record fully; with fewer it stays proportionally closer to the claimed confidence (default 20).
+     */
+    saturation?: number;
+  };
+  /**
    * Largest reply the operator accepts from this agent (its value as JSON plus what comes with it); a larger one is cut off while it arrives and becomes that call's error. At most 8 MiB.
    */
   maxReplyBytes?: number;
@@ -140,6 +153,103 @@ export interface AgentStatus {
    * When health was last probed.
    */
   lastHealthCheck?: string;
+  /**
+   * The Agent's track record from Feedback: claimed confidence against what turned out right, and the map Patterns read as `calibrated`. Written by the operator only.
+   */
+  calibration?: {
+    /**
+     * Outcomes applied, ever.
+     */
+    samples?: number;
+    /**
+     * Effective (time-decayed) outcomes: Σw over the bins.
+     */
+    weight?: number;
+    /**
+     * The time the sums are stated at: when the newest judged answer was given.
+     */
+    asOf?: string;
+    /**
+     * Time-decayed share of right answers: Σw·outcome / Σw.
+     */
+    successRate?: number;
+    /**
+     * Brier score: Σw·(claimed − outcome)² / Σw (0 is perfect).
+     */
+    brier?: number;
+    /**
+     * Expected calibration error: Σ over bins of |Σw·claimed − Σw·outcome| / Σw.
+     */
+    ece?: number;
+    /**
+     * How far the map follows the record rather than the claim: min(weight / saturation, 1).
+     */
+    trust?: number;
+    /**
+     * The reliability table: ten bins of claimed confidence (empty ones left out).
+     *
+     * @maxItems 10
+     */
+    bins?: {
+      /**
+       * Claims from here …
+       */
+      lower: number;
+      /**
+       * … up to (not including) here; the last bin includes 1.
+       */
+      upper: number;
+      /**
+       * Σw: outcomes in the bin, each weighted 2^(−age/halfLife).
+       */
+      weight: number;
+      /**
+       * Σw·claimed.
+       */
+      sumConfidence: number;
+      /**
+       * Σw·outcome.
+       */
+      sumOutcome: number;
+      /**
+       * Σw·(claimed − outcome)².
+       */
+      sumSquaredError: number;
+      /**
+       * Mean claimed confidence in the bin (Σw·claimed / Σw).
+       */
+      confidence?: number;
+      /**
+       * Observed accuracy in the bin (Σw·outcome / Σw).
+       */
+      accuracy?: number;
+    }[];
+    /**
+     * The calibration map: knots of a non-decreasing piecewise-linear function from claimed to calibrated confidence (empty: calibrated = claimed).
+     *
+     * @maxItems 12
+     */
+    map?: {
+      /**
+       * Claimed confidence.
+       */
+      claimed: number;
+      /**
+       * Calibrated confidence.
+       */
+      calibrated: number;
+    }[];
+    /**
+     * uids of the latest Feedback applied to this record, so a Feedback is counted once even if the operator stops between updating the Agent and marking the Feedback done.
+     *
+     * @maxItems 256
+     */
+    applied?: string[];
+    /**
+     * At a glance, for kubectl get: `ECE 0.08 Brier 0.12 n=40`.
+     */
+    summary?: string;
+  };
   /**
    * Human-readable summary of the phase.
    */
@@ -292,6 +402,49 @@ export interface PatternSpec {
         timeout?: string;
       };
       /**
+       * Applies the confidence policy to this call step's answers (call steps only): a low step is asked again, or escalated, before later steps see it.
+       */
+      policy?: {
+        /**
+         * The step's confidence, over its results by the step's name (e.g. `weightedMean(calibrated(draft))`); default the highest confidence of its successful results.
+         */
+        confidence?: string;
+        /**
+         * At or above: accepted (default 0.8).
+         */
+        accept?: number;
+        /**
+         * Below accept and at or above this: accepted with a warning (default 0.6). Below it: asked again, with the previous answer and its confidence as a critique.
+         */
+        retryBelow?: number;
+        /**
+         * Still below this after the retries (the best attempt counts): escalated (default 0.4); between it and retryBelow the best attempt is accepted with a warning.
+         */
+        escalateBelow?: number;
+        /**
+         * Retries before escalating (default 1, at most 5).
+         */
+        maxRetries?: number;
+        /**
+         * Where a confidence still below escalateBelow after the retries goes: exactly one of supervisor (an Agent) and review (a person). Unset: the run fails (reason LowConfidence), its answer kept in status.
+         */
+        escalate?: {
+          /**
+           * An Agent of the namespace (Ready): it gets the task, the low answer and its confidence; its answer becomes the result.
+           */
+          supervisor?: string;
+          /**
+           * A person decides: the Execution waits in phase AwaitingReview until a Review approves, rejects or overrides the answer (docs/confidence.md). The wait does not count against spec.timeout.
+           */
+          review?: {
+            /**
+             * How long to wait for a Review; then the Execution fails (reason ReviewTimedOut). Default 24h, at most 720h.
+             */
+            timeout?: string;
+          };
+        };
+      };
+      /**
        * Named CEL values; the step result is a map of them. Later entries see earlier ones by name.
        */
       let?: {
@@ -354,6 +507,49 @@ export interface PatternSpec {
         timeout?: string;
       };
       /**
+       * Applies the confidence policy to this call step's answers (call steps only): a low step is asked again, or escalated, before later steps see it.
+       */
+      policy?: {
+        /**
+         * The step's confidence, over its results by the step's name (e.g. `weightedMean(calibrated(draft))`); default the highest confidence of its successful results.
+         */
+        confidence?: string;
+        /**
+         * At or above: accepted (default 0.8).
+         */
+        accept?: number;
+        /**
+         * Below accept and at or above this: accepted with a warning (default 0.6). Below it: asked again, with the previous answer and its confidence as a critique.
+         */
+        retryBelow?: number;
+        /**
+         * Still below this after the retries (the best attempt counts): escalated (default 0.4); between it and retryBelow the best attempt is accepted with a warning.
+         */
+        escalateBelow?: number;
+        /**
+         * Retries before escalating (default 1, at most 5).
+         */
+        maxRetries?: number;
+        /**
+         * Where a confidence still below escalateBelow after the retries goes: exactly one of supervisor (an Agent) and review (a person). Unset: the run fails (reason LowConfidence), its answer kept in status.
+         */
+        escalate?: {
+          /**
+           * An Agent of the namespace (Ready): it gets the task, the low answer and its confidence; its answer becomes the result.
+           */
+          supervisor?: string;
+          /**
+           * A person decides: the Execution waits in phase AwaitingReview until a Review approves, rejects or overrides the answer (docs/confidence.md). The wait does not count against spec.timeout.
+           */
+          review?: {
+            /**
+             * How long to wait for a Review; then the Execution fails (reason ReviewTimedOut). Default 24h, at most 720h.
+             */
+            timeout?: string;
+          };
+        };
+      };
+      /**
        * Named CEL values; the step result is a map of them. Later entries see earlier ones by name.
        */
       let?: {
@@ -374,6 +570,45 @@ export interface PatternSpec {
       };
     }[]
   ];
+  /**
+   * What the operator does with the run's confidence (output.confidence): accept, accept with a warning, retry, or escalate (docs/confidence.md). Part of the Pattern's revision; an Execution may override fields (spec.policy).
+   */
+  policy?: {
+    /**
+     * At or above: accepted (default 0.8).
+     */
+    accept?: number;
+    /**
+     * Below accept and at or above this: accepted with a warning (default 0.6). Below it: asked again, with the previous answer and its confidence as a critique.
+     */
+    retryBelow?: number;
+    /**
+     * Still below this after the retries (the best attempt counts): escalated (default 0.4); between it and retryBelow the best attempt is accepted with a warning.
+     */
+    escalateBelow?: number;
+    /**
+     * Retries before escalating (default 1, at most 5).
+     */
+    maxRetries?: number;
+    /**
+     * Where a confidence still below escalateBelow after the retries goes: exactly one of supervisor (an Agent) and review (a person). Unset: the run fails (reason LowConfidence), its answer kept in status.
+     */
+    escalate?: {
+      /**
+       * An Agent of the namespace (Ready): it gets the task, the low answer and its confidence; its answer becomes the result.
+       */
+      supervisor?: string;
+      /**
+       * A person decides: the Execution waits in phase AwaitingReview until a Review approves, rejects or overrides the answer (docs/confidence.md). The wait does not count against spec.timeout.
+       */
+      review?: {
+        /**
+         * How long to wait for a Review; then the Execution fails (reason ReviewTimedOut). Default 24h, at most 720h.
+         */
+        timeout?: string;
+      };
+    };
+  };
   /**
    * The run's result.
    */
@@ -479,6 +714,45 @@ export interface ExecutionSpec {
    */
   input?: unknown;
   /**
+   * Overrides fields of the Pattern's policy for this run (each field given replaces the Pattern's); with no policy on the Pattern, this is the policy.
+   */
+  policy?: {
+    /**
+     * At or above: accepted (default 0.8).
+     */
+    accept?: number;
+    /**
+     * Below accept and at or above this: accepted with a warning (default 0.6). Below it: asked again, with the previous answer and its confidence as a critique.
+     */
+    retryBelow?: number;
+    /**
+     * Still below this after the retries (the best attempt counts): escalated (default 0.4); between it and retryBelow the best attempt is accepted with a warning.
+     */
+    escalateBelow?: number;
+    /**
+     * Retries before escalating (default 1, at most 5).
+     */
+    maxRetries?: number;
+    /**
+     * Where a confidence still below escalateBelow after the retries goes: exactly one of supervisor (an Agent) and review (a person). Unset: the run fails (reason LowConfidence), its answer kept in status.
+     */
+    escalate?: {
+      /**
+       * An Agent of the namespace (Ready): it gets the task, the low answer and its confidence; its answer becomes the result.
+       */
+      supervisor?: string;
+      /**
+       * A person decides: the Execution waits in phase AwaitingReview until a Review approves, rejects or overrides the answer (docs/confidence.md). The wait does not count against spec.timeout.
+       */
+      review?: {
+        /**
+         * How long to wait for a Review; then the Execution fails (reason ReviewTimedOut). Default 24h, at most 720h.
+         */
+        timeout?: string;
+      };
+    };
+  };
+  /**
    * Bounds the whole run from creation: waiting for the Pattern and enough Ready agents, then the run itself (its agent calls are cancelled). Past it the Execution fails. At most 720h.
    */
   timeout?: string;
@@ -493,9 +767,9 @@ export interface ExecutionSpec {
  */
 export interface ExecutionStatus {
   /**
-   * Pending (waiting for its Pattern or enough Ready agents) → Running → Succeeded or Failed.
+   * Pending (waiting for its Pattern or enough Ready agents) → Running → Succeeded or Failed; AwaitingReview while a confidence policy waits for a person (a Review).
    */
-  phase?: "Pending" | "Running" | "Succeeded" | "Failed";
+  phase?: "Pending" | "Running" | "AwaitingReview" | "Succeeded" | "Failed";
   /**
    * The combined result.
    */
@@ -542,6 +816,22 @@ export interface ExecutionStatus {
      */
     confidence?: number;
     /**
+     * That confidence as the agent's track record calibrates it (status.calibration of the Agent when the run asked); what `calibrated` read in CEL.
+     */
+    calibrated?: number;
+    /**
+     * The run's retry this belongs to (the run's policy ran the Pattern again); absent for the first run.
+     */
+    runRetry?: number;
+    /**
+     * The step's retry this belongs to (the step's policy asked again); absent for the first try.
+     */
+    retry?: number;
+    /**
+     * The answer of an escalation (the supervisor Agent).
+     */
+    escalated?: boolean;
+    /**
      * Call latency.
      */
     latencyMs?: number;
@@ -583,6 +873,18 @@ export interface ExecutionStatus {
      */
     finishedAt?: string;
     /**
+     * The run's retry this belongs to (the run's policy ran the Pattern again); absent for the first run.
+     */
+    runRetry?: number;
+    /**
+     * The step's retry this belongs to (the step's policy asked again); absent for the first try.
+     */
+    retry?: number;
+    /**
+     * The answer of an escalation (the supervisor Agent).
+     */
+    escalated?: boolean;
+    /**
      * Why it failed or was skipped.
      */
     message?: string;
@@ -595,6 +897,133 @@ export interface ExecutionStatus {
      */
     truncated?: boolean;
   }[];
+  /**
+   * What the confidence policy decided, in order (the run's, and each call step's that has one); each is an Event too.
+   */
+  decisions?: {
+    /**
+     * The call step the decision is about; absent: the run's confidence.
+     */
+    step?: string;
+    /**
+     * The run's retry this belongs to (the run's policy ran the Pattern again); absent for the first run.
+     */
+    runRetry?: number;
+    /**
+     * The step's retry this belongs to (the step's policy asked again); absent for the first try.
+     */
+    retry?: number;
+    /**
+     * The answer of an escalation (the supervisor Agent).
+     */
+    escalated?: boolean;
+    /**
+     * The confidence the policy judged.
+     */
+    confidence: number;
+    /**
+     * accept; warn (accepted below accept); retry (asked again with a critique); escalate (to the supervisor Agent); review (waiting for a person); approve, reject, override (the person's verdict); fail (too low, nowhere to escalate).
+     */
+    action: "accept" | "warn" | "retry" | "escalate" | "review" | "approve" | "reject" | "override" | "fail";
+    /**
+     * Why.
+     */
+    message?: string;
+    /**
+     * Who decided (approve, reject, override).
+     */
+    reviewer?: string;
+    /**
+     * When.
+     */
+    time?: string;
+  }[];
+  /**
+   * Every wait for a person, with its verdict once given.
+   */
+  reviews?: {
+    /**
+     * The call step under review; absent: the run's result.
+     */
+    step?: string;
+    /**
+     * The run's retry this belongs to (the run's policy ran the Pattern again); absent for the first run.
+     */
+    runRetry?: number;
+    /**
+     * The confidence that asked for a person.
+     */
+    confidence?: number;
+    /**
+     * The answer under review (truncated when large); for an override, the value the reviewer gave.
+     */
+    value?: unknown;
+    /**
+     * When the Execution started waiting.
+     */
+    requestedAt: string;
+    /**
+     * When it stops waiting (escalate.review.timeout).
+     */
+    deadline?: string;
+    /**
+     * The verdict, once given.
+     */
+    decision?: "approve" | "reject" | "override";
+    /**
+     * Who gave it: the Review's spec.reviewer, which the admission webhook sets from the requesting user.
+     */
+    reviewer?: string;
+    /**
+     * When the Review was created.
+     */
+    reviewedAt?: string;
+    /**
+     * When the run took the verdict and went on (the wait, requestedAt to resumedAt, does not count against spec.timeout).
+     */
+    resumedAt?: string;
+    /**
+     * The Review object that gave the verdict.
+     */
+    reviewName?: string;
+    /**
+     * Its uid (a Review is applied once).
+     */
+    reviewUID?: string;
+    /**
+     * The reviewer's comment.
+     */
+    comment?: string;
+    /**
+     * override: the confidence the reviewer gave the value (default 1).
+     */
+    overrideConfidence?: number;
+  }[];
+  /**
+   * The Feedback that reported whether the result was right (at most one per Execution), once the operator took it.
+   */
+  feedback?: {
+    /**
+     * Feedback name.
+     */
+    name?: string;
+    /**
+     * Feedback uid.
+     */
+    uid?: string;
+    /**
+     * 1 right, 0 wrong, or a score.
+     */
+    outcome?: number;
+    /**
+     * Who reported it (set by the admission webhook).
+     */
+    reporter?: string;
+    /**
+     * When the operator took it.
+     */
+    time?: string;
+  };
   /**
    * How many times a run was started (a restart after an operator crash adds one; the result is written once).
    */
@@ -640,6 +1069,222 @@ export interface ExecutionStatus {
    * Summary, or why the run failed.
    */
   message?: string;
+  /**
+   * The .metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+  /**
+   * Latest observations of the object, one per type (Ready, and kind-specific ones).
+   */
+  conditions?: {
+    /**
+     * Condition type, e.g. Ready.
+     */
+    type: string;
+    /**
+     * True, False or Unknown.
+     */
+    status: "True" | "False" | "Unknown";
+    /**
+     * The .metadata.generation the condition was set from.
+     */
+    observedGeneration?: number;
+    /**
+     * When status last changed.
+     */
+    lastTransitionTime: string;
+    /**
+     * CamelCase machine-readable reason.
+     */
+    reason: string;
+    /**
+     * Human-readable detail.
+     */
+    message: string;
+  }[];
+}
+
+/**
+ * A person's verdict on an Execution waiting for review (phase AwaitingReview). Who may create one is decided by RBAC (create on reviews.parallax.ai in the namespace). Immutable.
+ */
+export interface ReviewSpec {
+  /**
+   * The Execution, in the same namespace.
+   */
+  executionRef: {
+    /**
+     * Execution name.
+     */
+    name: string;
+    /**
+     * Its uid, to be sure of the object (the CLI sets it): a recreated Execution of the same name is another.
+     */
+    uid?: string;
+  };
+  /**
+   * approve: accept the answer as it is; reject: the Execution fails (reason Rejected); override: the result becomes value.
+   */
+  decision: "approve" | "reject" | "override";
+  /**
+   * override: the result value.
+   */
+  value?: unknown;
+  /**
+   * override: the result confidence (default 1).
+   */
+  confidence?: number;
+  /**
+   * Why; recorded with the verdict.
+   */
+  comment?: string;
+  /**
+   * Who reviewed: set by the admission webhook from the requesting user (anything a client writes is replaced); without the webhook, what the client wrote.
+   */
+  reviewer?: string;
+}
+
+/**
+ * Whether the operator applied the verdict.
+ */
+export interface ReviewStatus {
+  /**
+   * Applied: the Execution took the verdict; Invalid: it could not (message says why).
+   */
+  phase?: "Applied" | "Invalid";
+  /**
+   * What happened.
+   */
+  message?: string;
+  /**
+   * When the Execution took it.
+   */
+  appliedAt?: string;
+  /**
+   * The .metadata.generation this status describes.
+   */
+  observedGeneration?: number;
+  /**
+   * Latest observations of the object, one per type (Ready, and kind-specific ones).
+   */
+  conditions?: {
+    /**
+     * Condition type, e.g. Ready.
+     */
+    type: string;
+    /**
+     * True, False or Unknown.
+     */
+    status: "True" | "False" | "Unknown";
+    /**
+     * The .metadata.generation the condition was set from.
+     */
+    observedGeneration?: number;
+    /**
+     * When status last changed.
+     */
+    lastTransitionTime: string;
+    /**
+     * CamelCase machine-readable reason.
+     */
+    reason: string;
+    /**
+     * Human-readable detail.
+     */
+    message: string;
+  }[];
+}
+
+/**
+ * Whether a Succeeded Execution's result was right, reported by a person or a check; the operator adds it to each answering Agent's track record (status.calibration). At most one per Execution. Set exactly one of correct and score. Immutable.
+ */
+export interface FeedbackSpec {
+  /**
+   * The Execution, in the same namespace.
+   */
+  executionRef: {
+    /**
+     * Execution name.
+     */
+    name: string;
+    /**
+     * Its uid, to be sure of the object (the CLI sets it): a recreated Execution of the same name is another.
+     */
+    uid?: string;
+  };
+  /**
+   * The result was right (outcome 1) or wrong (0).
+   */
+  correct?: boolean;
+  /**
+   * Partial credit instead of correct: the outcome, in [0, 1].
+   */
+  score?: number;
+  /**
+   * Per-agent outcomes, where they differ from the Execution's (e.g. the agent that disagreed was right). Every agent that answered and is not listed gets the Execution's outcome.
+   *
+   * @maxItems 100
+   */
+  agents?: {
+    /**
+     * An Agent that answered in the Execution.
+     */
+    name: string;
+    /**
+     * Its answer was right (1) or wrong (0).
+     */
+    correct?: boolean;
+    /**
+     * Or its outcome as a score in [0, 1].
+     */
+    score?: number;
+  }[];
+  /**
+   * Why.
+   */
+  comment?: string;
+  /**
+   * Who reported it: set by the admission webhook from the requesting user.
+   */
+  reporter?: string;
+}
+
+/**
+ * Whether the operator applied the feedback to the Agents' track records.
+ */
+export interface FeedbackStatus {
+  /**
+   * Applied to every answering Agent; Invalid: refused (message says why), nothing changed.
+   */
+  phase?: "Applied" | "Invalid";
+  /**
+   * What happened.
+   */
+  message?: string;
+  /**
+   * The Execution's outcome (1 right, 0 wrong, or the score).
+   */
+  outcome?: number;
+  /**
+   * Per Agent: the outcomes added to its track record.
+   */
+  agents?: {
+    /**
+     * Agent.
+     */
+    name: string;
+    /**
+     * Answers of the Agent judged (one per call it answered).
+     */
+    samples?: number;
+    /**
+     * The outcome they were judged by.
+     */
+    outcome?: number;
+  }[];
+  /**
+   * When.
+   */
+  appliedAt?: string;
   /**
    * The .metadata.generation this status describes.
    */

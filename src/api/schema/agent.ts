@@ -74,6 +74,19 @@ export const agentSpec: JSONSchema = {
       },
     },
     timeout: duration('Default deadline of one Analyze call. At most 24h.', '30s'),
+    calibration: {
+      type: 'object',
+      description: 'How the Agent\'s track record (status.calibration, from Feedback) is kept and trusted (docs/confidence.md).',
+      properties: {
+        halfLife: duration('An outcome this much older than the newest weighs half as much (default 720h).'),
+        saturation: {
+          type: 'number',
+          minimum: 1,
+          maximum: 100000,
+          description: 'Effective outcomes at which the calibration map follows the track record fully; with fewer it stays proportionally closer to the claimed confidence (default 20).',
+        },
+      },
+    },
     maxReplyBytes: {
       type: 'integer',
       minimum: 1024,
@@ -82,6 +95,54 @@ export const agentSpec: JSONSchema = {
       description:
         'Largest reply the operator accepts from this agent (its value as JSON plus what comes with it); a larger one is cut off while it arrives and becomes that call\'s error. At most 8 MiB.',
     },
+  },
+};
+
+const bin: JSONSchema = {
+  type: 'object',
+  required: ['lower', 'upper', 'weight', 'sumConfidence', 'sumOutcome', 'sumSquaredError'],
+  properties: {
+    lower: confidence('Claims from here …'),
+    upper: confidence('… up to (not including) here; the last bin includes 1.'),
+    weight: { type: 'number', minimum: 0, description: 'Σw: outcomes in the bin, each weighted 2^(−age/halfLife).' },
+    sumConfidence: { type: 'number', minimum: 0, description: 'Σw·claimed.' },
+    sumOutcome: { type: 'number', minimum: 0, description: 'Σw·outcome.' },
+    sumSquaredError: { type: 'number', minimum: 0, description: 'Σw·(claimed − outcome)².' },
+    confidence: confidence('Mean claimed confidence in the bin (Σw·claimed / Σw).'),
+    accuracy: confidence('Observed accuracy in the bin (Σw·outcome / Σw).'),
+  },
+};
+
+/** The Agent's track record from Feedback (src/calibration/track-record.ts; docs/confidence.md). */
+const calibration: JSONSchema = {
+  type: 'object',
+  description: 'The Agent\'s track record from Feedback: claimed confidence against what turned out right, and the map Patterns read as `calibrated`. Written by the operator only.',
+  properties: {
+    samples: { type: 'integer', minimum: 0, description: 'Outcomes applied, ever.' },
+    weight: { type: 'number', minimum: 0, description: 'Effective (time-decayed) outcomes: Σw over the bins.' },
+    asOf: { type: 'string', format: 'date-time', description: 'The time the sums are stated at: when the newest judged answer was given.' },
+    successRate: confidence('Time-decayed share of right answers: Σw·outcome / Σw.'),
+    brier: confidence('Brier score: Σw·(claimed − outcome)² / Σw (0 is perfect).'),
+    ece: confidence('Expected calibration error: Σ over bins of |Σw·claimed − Σw·outcome| / Σw.'),
+    trust: confidence('How far the map follows the record rather than the claim: min(weight / saturation, 1).'),
+    bins: { type: 'array', maxItems: 10, items: bin, description: 'The reliability table: ten bins of claimed confidence (empty ones left out).' },
+    map: {
+      type: 'array',
+      maxItems: 12,
+      description: 'The calibration map: knots of a non-decreasing piecewise-linear function from claimed to calibrated confidence (empty: calibrated = claimed).',
+      items: {
+        type: 'object',
+        required: ['claimed', 'calibrated'],
+        properties: { claimed: confidence('Claimed confidence.'), calibrated: confidence('Calibrated confidence.') },
+      },
+    },
+    applied: {
+      type: 'array',
+      maxItems: 256,
+      items: { type: 'string' },
+      description: 'uids of the latest Feedback applied to this record, so a Feedback is counted once even if the operator stops between updating the Agent and marking the Feedback done.',
+    },
+    summary: { type: 'string', description: 'At a glance, for kubectl get: `ECE 0.08 Brier 0.12 n=40`.' },
   },
 };
 
@@ -114,6 +175,7 @@ export const agentStatus: JSONSchema = {
       },
     },
     lastHealthCheck: { type: 'string', format: 'date-time', description: 'When health was last probed.' },
+    calibration,
     message: { type: 'string', description: 'Human-readable summary of the phase.' },
     observedGeneration,
     conditions,

@@ -106,3 +106,14 @@ export const labelSelector: JSONSchema = {
     },
   },
 };
+
+/** A reference to an Execution of the same namespace (Reviews and Feedback). */
+export const executionRef: JSONSchema = {
+  type: 'object',
+  required: ['name'],
+  description: 'The Execution, in the same namespace.',
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 253, description: 'Execution name.' },
+    uid: { type: 'string', description: 'Its uid, to be sure of the object (the CLI sets it): a recreated Execution of the same name is another.' },
+  },
+};

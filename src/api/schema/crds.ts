@@ -1,7 +1,9 @@
 import { agentSpec, agentStatus } from './agent.js';
 import { GROUP, JSONSchema, VERSION } from './common.js';
 import { executionSpec, executionStatus } from './execution.js';
+import { feedbackSpec, feedbackStatus } from './feedback.js';
 import { patternSpec, patternStatus } from './pattern.js';
+import { reviewSpec, reviewStatus } from './review.js';
 
 interface PrinterColumn {
   name: string;
@@ -36,6 +38,7 @@ export const KINDS: KindDefinition[] = [
       { name: 'Capabilities', type: 'string', jsonPath: '.spec.capabilities', description: 'Declared capabilities' },
       { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas', description: 'Healthy replicas' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Calibration', type: 'string', jsonPath: '.status.calibration.summary', description: 'Track record from Feedback' },
       { name: 'Endpoints', type: 'string', jsonPath: '.status.endpoints', priority: 1 },
       age,
     ],
@@ -69,6 +72,38 @@ export const KINDS: KindDefinition[] = [
       { name: 'Confidence', type: 'number', jsonPath: '.status.confidence' },
       { name: 'Agents', type: 'integer', jsonPath: '.status.agentCount' },
       { name: 'Duration', type: 'string', jsonPath: '.status.duration' },
+      { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
+      age,
+    ],
+  },
+  {
+    kind: 'Review',
+    plural: 'reviews',
+    singular: 'review',
+    shortNames: ['pxr'],
+    spec: reviewSpec,
+    status: reviewStatus,
+    printerColumns: [
+      { name: 'Execution', type: 'string', jsonPath: '.spec.executionRef.name' },
+      { name: 'Decision', type: 'string', jsonPath: '.spec.decision' },
+      { name: 'Reviewer', type: 'string', jsonPath: '.spec.reviewer' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
+      age,
+    ],
+  },
+  {
+    kind: 'Feedback',
+    plural: 'feedbacks',
+    singular: 'feedback',
+    shortNames: ['pxf'],
+    spec: feedbackSpec,
+    status: feedbackStatus,
+    printerColumns: [
+      { name: 'Execution', type: 'string', jsonPath: '.spec.executionRef.name' },
+      { name: 'Outcome', type: 'number', jsonPath: '.status.outcome' },
+      { name: 'Reporter', type: 'string', jsonPath: '.spec.reporter' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
       age,
     ],

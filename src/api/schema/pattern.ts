@@ -1,4 +1,5 @@
 import { cel, conditions, duration, freeObject, JSONSchema, labelSelector, observedGeneration } from './common.js';
+import { runPolicy, stepPolicy } from './policy.js';
 
 const stepName: JSONSchema = {
   type: 'string',
@@ -66,6 +67,7 @@ export const patternSpec: JSONSchema = {
           name: stepName,
           when: cel('Run the step only when this is true; a skipped step\'s result is null.'),
           call: callStep,
+          policy: stepPolicy,
           let: {
             type: 'object',
             additionalProperties: { type: 'string', minLength: 1, maxLength: 4096 },
@@ -83,6 +85,7 @@ export const patternSpec: JSONSchema = {
         },
       },
     },
+    policy: runPolicy,
     output: {
       type: 'object',
       required: ['confidence'],

@@ -26,7 +26,7 @@ const values = async (words: string[], partial: string) => {
 };
 
 test('commands, verbs and flags', async () => {
-  expect((await values([], '')).values).toEqual(['run', 'watch', 'result', 'agent', 'pattern', 'status', 'completion']);
+  expect((await values([], '')).values).toEqual(['run', 'watch', 'result', 'agent', 'pattern', 'review', 'feedback', 'status', 'completion']);
   expect(await values([], 'pa')).toEqual({ values: ['pattern'], directive: 4 });
   expect((await values(['agent'], '')).values).toEqual(['list', 'test']);
   expect((await values(['agent', 'ls'], '--')).values).toEqual(['--all-namespaces', '--output', '--version', '--kubeconfig', '--context', '--namespace', '--help']);

@@ -1,4 +1,5 @@
-// The informer transform for Executions: finished runs keep only what the controller reads.
+// The informer transforms: finished Executions and handled Feedback keep only what is read of them.
+import { compactHandledFeedback } from '../../../src/controllers/feedback-cache.js';
 import { specProblems } from '../../../src/api/spec-validation.js';
 import { compactFinishedExecution } from '../../../src/controllers/execution-cache.js';
 
@@ -44,4 +45,17 @@ test('a finished Execution keeps its identity, TTL, times and phase, and drops i
 test('a finished Execution without a spec (stored under an older schema) stays without one', () => {
   const { spec: _spec, ...e } = execution('Failed');
   expect('spec' in compactFinishedExecution(e as any)).toBe(false);
+});
+
+test('a handled Feedback is cached with what the controller and the webhook read: its Execution, outcome and phase', () => {
+  const applied = {
+    apiVersion: 'parallax.ai/v1alpha1',
+    kind: 'Feedback',
+    metadata: { name: 'x', namespace: 'ns', uid: 'u' },
+    spec: { executionRef: { name: 'x' }, correct: false, agents: [{ name: 'a', correct: true }], comment: 'long text', reporter: 'alice' },
+    status: { phase: 'Applied', message: 'm', agents: [{ name: 'a', samples: 1, outcome: 1 }] },
+  };
+  expect(compactHandledFeedback(applied)).toEqual({ ...applied, spec: { executionRef: { name: 'x' }, correct: false }, status: { phase: 'Applied' } });
+  const pending = { ...applied, status: undefined };
+  expect(compactHandledFeedback(pending)).toBe(pending);
 });

@@ -20,7 +20,10 @@ function toLua(v: unknown): string {
     .join(', ')} }`;
 }
 
-function health(kind: 'agent' | 'pattern' | 'execution', obj: unknown): { status: string; message: string } {
+type Kind = 'agent' | 'pattern' | 'execution' | 'review' | 'feedback';
+const KINDS: Kind[] = ['agent', 'pattern', 'execution', 'review', 'feedback'];
+
+function health(kind: Kind, obj: unknown): { status: string; message: string } {
   const script = join(ROOT, 'docs/argocd-health', `${kind}.lua`);
   const runner = `obj = ${toLua(obj)}\nlocal hs = dofile(${JSON.stringify(script)})\nio.write(hs.status, "\\n", hs.message or "")`;
   const r = spawnSync('lua5.4', ['-'], { input: runner, encoding: 'utf8' });
@@ -29,15 +32,15 @@ function health(kind: 'agent' | 'pattern' | 'execution', obj: unknown): { status
   return { status, message: rest.join('\n') };
 }
 
-// Argo CD takes each script whole (no imports), so the three repeat one prologue; it must not drift.
-test('the three scripts share one prologue, word for word', () => {
+// Argo CD takes each script whole (no imports), so the scripts repeat one prologue; it must not drift.
+test('the scripts share one prologue, word for word', () => {
   const prologue = (kind: string) => {
     const text = readFileSync(join(ROOT, 'docs/argocd-health', `${kind}.lua`), 'utf8');
     return text.slice(text.indexOf('-- Shared prologue'), text.indexOf('local phase = obj.status.phase'));
   };
   expect(prologue('agent').length).toBeGreaterThan(500);
   expect(prologue('pattern')).toBe(prologue('agent'));
-  expect(prologue('execution')).toBe(prologue('agent'));
+  for (const kind of KINDS) expect(prologue(kind)).toBe(prologue('agent'));
 });
 
 const object = (generation: number, phase: string | undefined, ready?: { status: string; observedGeneration: number; message?: string }, message?: string) => ({
@@ -76,19 +79,34 @@ withLua('Argo CD health checks', () => {
     ['Failed', 'False', 'Degraded'],
     ['Pending', 'False', 'Progressing'],
     ['Running', 'False', 'Progressing'],
+    ['AwaitingReview', 'False', 'Suspended'],
   ])('Execution phase %s (Ready=%s) → %s', (phase, ready, expected) => {
     expect(health('execution', object(1, phase, cond(ready, 1))).status).toBe(expected);
   });
 
-  test.each(['agent', 'pattern', 'execution'] as const)('%s: a Ready condition for an older generation → Progressing', (kind) => {
-    const phase = kind === 'execution' ? 'Succeeded' : 'Ready';
+  test.each([
+    ['review', 'Applied', 'True', 'Healthy'],
+    ['review', 'Invalid', 'False', 'Degraded'],
+    ['feedback', 'Applied', 'True', 'Healthy'],
+    ['feedback', 'Invalid', 'False', 'Degraded'],
+  ] as const)('%s phase %s (Ready=%s) → %s', (kind, phase, ready, expected) => {
+    expect(health(kind, object(1, phase, cond(ready, 1))).status).toBe(expected);
+  });
+
+  test('an Execution waiting for a person says so, and how to answer', () => {
+    const waiting = object(1, 'AwaitingReview', cond('False', 1), 'awaiting review of the result (confidence 0.2) until 2025-01-02T00:00:00.000Z: `parallax review approve|reject|override x`');
+    expect(health('execution', waiting)).toEqual({ status: 'Suspended', message: waiting.status.message });
+  });
+
+  test.each(KINDS)('%s: a Ready condition for an older generation → Progressing', (kind) => {
+    const phase = kind === 'execution' ? 'Succeeded' : kind === 'review' || kind === 'feedback' ? 'Applied' : 'Ready';
     const stale = health(kind, object(5, phase, cond('True', 4)));
     expect(stale).toEqual({ status: 'Progressing', message: 'Waiting for the operator to observe generation 5' });
     // The same object once the operator caught up is Healthy.
     expect(health(kind, object(5, phase, cond('True', 5))).status).toBe('Healthy');
   });
 
-  test.each(['agent', 'pattern', 'execution'] as const)('%s: no status yet → Progressing', (kind) => {
+  test.each(KINDS)('%s: no status yet → Progressing', (kind) => {
     expect(health(kind, { metadata: { name: 'x', generation: 1 }, spec: {} }).status).toBe('Progressing');
   });
 

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
-import { validatingWebhookConfiguration } from '../../../src/webhook/configuration.js';
-import { CHART, find, helmTemplate, K8sObject, renderChart, runHelm } from './tools.js';
+import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from '../../../src/webhook/configuration.js';
+import { CHART, find, helmTemplate, K8sObject, readYaml, renderChart, ruleTriples, runHelm } from './tools.js';
 
 const ALL_ON = [
   '--set', 'metrics.serviceMonitor.enabled=true',
@@ -53,6 +53,7 @@ describe('helm template charts/parallax', () => {
         'ClusterRole/parallax-manager',
         'ClusterRoleBinding/parallax-manager',
         'Deployment/parallax',
+        'MutatingWebhookConfiguration/parallax-mutating-webhook',
         'Role/parallax-leader-election',
         'RoleBinding/parallax-leader-election',
         'Role/parallax-webhook-certs',
@@ -73,9 +74,9 @@ describe('helm template charts/parallax', () => {
     for (const o of objs) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'parallax-0.1.0' });
   });
 
-  test('--include-crds adds the three CRDs from crds/', () => {
+  test('--include-crds adds the five CRDs from crds/', () => {
     const crds = renderChart(['--include-crds']).filter((o) => o.kind === 'CustomResourceDefinition');
-    expect(crds.map((o) => o.metadata.name).sort()).toEqual(['agents.parallax.ai', 'executions.parallax.ai', 'patterns.parallax.ai']);
+    expect(crds.map((o) => o.metadata.name).sort()).toEqual(['agents.parallax.ai', 'executions.parallax.ai', 'feedbacks.parallax.ai', 'patterns.parallax.ai', 'reviews.parallax.ai']);
   });
 
   test('Deployment: 2 replicas, leader election, downward API, probes, restricted security', () => {
@@ -186,9 +187,17 @@ describe('helm template charts/parallax', () => {
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/serviceAccount.name is required/);
     const objs = renderChart(['--set', 'serviceAccount.create=false,serviceAccount.name=existing', '--set', 'rbac.create=false']);
-    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'Service', 'Service', 'ValidatingWebhookConfiguration']);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'MutatingWebhookConfiguration', 'Service', 'Service', 'ValidatingWebhookConfiguration']);
     expect(find(objs, 'Deployment').spec.template.spec.serviceAccountName).toBe('existing');
   });
+});
+
+test('rbac.userRoles: the roles for people of config/rbac/user_roles.yaml, with the same rules', () => {
+  expect(renderChart().some((o) => ['parallax-reviewer', 'parallax-feedback-reporter'].includes(o.metadata.name))).toBe(false);
+  const objs = renderChart(['--set', 'rbac.userRoles=true']);
+  for (const shipped of readYaml('config/rbac/user_roles.yaml')) {
+    expect(ruleTriples(find(objs, 'ClusterRole', shipped.metadata.name).rules)).toEqual(ruleTriples(shipped.rules));
+  }
 });
 
 describe('the admission webhook in the chart', () => {
@@ -203,7 +212,14 @@ describe('the admission webhook in the chart', () => {
       'update.patterns.parallax.ai:Ignore',
       'create.executions.parallax.ai:Fail',
       'update.executions.parallax.ai:Ignore',
+      'create.reviews.parallax.ai:Fail',
+      'update.reviews.parallax.ai:Ignore',
+      'create.feedbacks.parallax.ai:Fail',
+      'update.feedbacks.parallax.ai:Ignore',
     ]);
+    const mutating = find(renderChart(), 'MutatingWebhookConfiguration');
+    expect(mutating.webhooks).toEqual(mutatingWebhookConfiguration({ name: 'parallax-mutating-webhook', service: { namespace: 'parallax-system', name: 'parallax-webhook' } }).webhooks);
+    expect(mutating.webhooks.map((w: any) => `${w.name}:${w.failurePolicy}:${w.rules[0].operations}`)).toEqual(['mutate.reviews.parallax.ai:Fail:CREATE', 'mutate.feedbacks.parallax.ai:Fail:CREATE']);
   });
 
   test('webhook.enabled=false: no webhook objects, flags, port or permissions', () => {
@@ -224,6 +240,7 @@ describe('the admission webhook in the chart', () => {
     expect(cert.spec).toMatchObject({ secretName: 'parallax-webhook-cert', dnsNames: ['parallax-webhook.parallax-system.svc', 'parallax-webhook.parallax-system.svc.cluster.local'], issuerRef: { name: 'parallax-webhook', kind: 'Issuer' } });
     expect(find(objs, 'Issuer').spec).toEqual({ selfSigned: {} });
     expect(find(objs, 'ValidatingWebhookConfiguration').metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'parallax-system/parallax-webhook' });
+    expect(find(objs, 'MutatingWebhookConfiguration').metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'parallax-system/parallax-webhook' });
     const c = container(objs);
     expect(c.args).toContain('--webhook-cert-dir=/var/run/parallax/webhook-certs');
     expect(c.args.some((a: string) => a.startsWith('--webhook-secret') || a.startsWith('--webhook-configuration'))).toBe(false);

@@ -24,12 +24,12 @@ describe('kubectl kustomize config/default', () => {
     const ns = find(objs, 'Namespace');
     expect(ns.metadata.name).toBe('parallax-system');
     expect(objs.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort()).toEqual(
-      ['agents.parallax.ai', 'executions.parallax.ai', 'patterns.parallax.ai'],
+      ['agents.parallax.ai', 'executions.parallax.ai', 'feedbacks.parallax.ai', 'patterns.parallax.ai', 'reviews.parallax.ai'],
     );
     for (const o of objs) {
       if (o.kind === 'CustomResourceDefinition') continue;
       expect(o.metadata.name).toMatch(/^parallax-/);
-      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration'].includes(o.kind)) {
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'].includes(o.kind)) {
         expect({ kind: o.kind, ns: o.metadata.namespace }).toEqual({ kind: o.kind, ns: 'parallax-system' });
       }
     }
@@ -48,15 +48,17 @@ describe('kubectl kustomize config/default', () => {
 
   test('the webhook configuration calls the webhook Service in parallax-system; the operator is told its names', () => {
     const cfg = find(objs, 'ValidatingWebhookConfiguration');
+    const mutating = find(objs, 'MutatingWebhookConfiguration');
     expect(cfg.metadata.name).toBe('parallax-validating-webhook');
-    for (const w of cfg.webhooks) expect(w.clientConfig.service).toMatchObject({ name: 'parallax-webhook', namespace: 'parallax-system', port: 443 });
+    expect(mutating.metadata.name).toBe('parallax-mutating-webhook');
+    for (const w of [...cfg.webhooks, ...mutating.webhooks]) expect(w.clientConfig.service).toMatchObject({ name: 'parallax-webhook', namespace: 'parallax-system', port: 443 });
     expect(find(objs, 'Service', 'parallax-webhook').spec.ports).toEqual([{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
     const args = find(objs, 'Deployment').spec.template.spec.containers[0].args;
     // Names kustomize does not rewrite, written out: they must match what it builds.
-    expect(args).toEqual(expect.arrayContaining(['--webhook-configuration=parallax-validating-webhook', '--webhook-service=parallax-webhook', '--webhook-secret=parallax-webhook-certs']));
+    expect(args).toEqual(expect.arrayContaining(['--webhook-configuration=parallax-validating-webhook', '--webhook-mutating-configuration=parallax-mutating-webhook', '--webhook-service=parallax-webhook', '--webhook-secret=parallax-webhook-certs']));
     const certs = find(objs, 'Role', 'parallax-webhook-certs-role');
     expect(certs.rules.flatMap((r: any) => r.resourceNames ?? [])).toEqual(['parallax-webhook-certs']);
-    expect(find(objs, 'ClusterRole').rules.flatMap((r: any) => r.resourceNames ?? [])).toEqual([cfg.metadata.name]);
+    expect(find(objs, 'ClusterRole').rules.flatMap((r: any) => r.resourceNames ?? [])).toEqual([cfg.metadata.name, mutating.metadata.name]);
   });
 
   test('built rules are the expected ones', () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import yaml from 'js-yaml';
 import { agentSpecError as validateAgent } from '../../../src/controllers/agent-rules.js';
+import { checkPattern } from '../../../src/runtime/index.js';
 import { find, K8sObject, readYaml, ROOT } from './tools.js';
 
 const PATTERNS = [
@@ -19,6 +20,10 @@ const KINDS: Record<string, [string, string]> = {
   'agent-image.yaml': ['Agent', 'agents'],
   'pattern.yaml': ['Pattern', 'patterns'],
   'execution.yaml': ['Execution', 'executions'],
+  'review-gate.yaml': ['Pattern', 'patterns'],
+  'supervised.yaml': ['Pattern', 'patterns'],
+  'review.yaml': ['Review', 'reviews'],
+  'feedback.yaml': ['Feedback', 'feedbacks'],
 };
 // The README quickstart (test/integration/quickstart.test.ts runs it): not in the kustomization, since
 // its Execution uses generateName (kubectl create only) and its Agents dial local processes.
@@ -31,7 +36,10 @@ const PYTHON = ['python/agent.yaml', 'python/execution.yaml', 'python/agent-imag
 // test/integration/llm-agent.test.ts and a2a.test.ts apply them.
 const LLM_VOTE = ['llm-vote/agents.yaml', 'llm-vote/pattern.yaml', 'llm-vote/execution.yaml'];
 const A2A_MIXED = ['a2a-mixed/agents.yaml', 'a2a-mixed/pattern.yaml', 'a2a-mixed/execution.yaml'];
-const OWN_FOLDER = [...QUICKSTART, ...PYTHON, ...LLM_VOTE, ...A2A_MIXED];
+// Confidence policies, a Review and a Feedback (docs/confidence.md; test/integration/confidence-policy.test.ts
+// runs the two Patterns with these Agents): not in the kustomization, since the Execution waits for a person.
+const CONFIDENCE = ['confidence/agents.yaml', 'confidence/review-gate.yaml', 'confidence/supervised.yaml', 'confidence/execution.yaml', 'confidence/review.yaml', 'confidence/feedback.yaml'];
+const OWN_FOLDER = [...QUICKSTART, ...PYTHON, ...LLM_VOTE, ...A2A_MIXED, ...CONFIDENCE];
 
 function specSchema(plural: string): object {
   const crd = readYaml(`config/crd/bases/${plural}.parallax.ai.yaml`)[0];
@@ -84,6 +92,19 @@ describe('config/samples', () => {
     const pattern = find(readYaml('config/samples/llm-vote/pattern.yaml'), 'Pattern');
     expect(pattern.spec.agents).toEqual({ capabilities: ['vote'], min: 3, max: 3 });
     expect(agents.every((a) => a.spec.capabilities.includes('vote'))).toBe(true);
+  });
+
+  test('the confidence samples: both Patterns compile (their policies too); the supervisor and the Review name what exists', () => {
+    for (const file of ['review-gate', 'supervised']) {
+      const p = find(readYaml(`config/samples/confidence/${file}.yaml`), 'Pattern');
+      expect(checkPattern(p.spec, p.metadata.name, () => undefined).errors).toEqual([]);
+    }
+    const agents = readYaml('config/samples/confidence/agents.yaml').map((a) => a.metadata.name);
+    const supervised = find(readYaml('config/samples/confidence/supervised.yaml'), 'Pattern');
+    expect(agents).toContain(supervised.spec.steps[0].policy.escalate.supervisor);
+    const exec = find(readYaml('config/samples/confidence/execution.yaml'), 'Execution');
+    expect(find(readYaml('config/samples/confidence/review.yaml'), 'Review').spec.executionRef.name).toBe(exec.metadata.name);
+    expect(find(readYaml('config/samples/confidence/feedback.yaml'), 'Feedback').spec.executionRef.name).toBe(exec.metadata.name);
   });
 
   test('the mixed Pattern: one gRPC agent and one A2A agent with the capability it asks for', () => {

@@ -1,7 +1,7 @@
 // `agent list`: the Agents of a namespace (or all, -A) with their readiness, as kubectl get would show
-// them; `-o json|yaml` prints the AgentList unchanged. A CALIBRATION column appears when an Agent's
-// status carries `calibration` (written by the operator once calibration exists); it shows what is
-// there and derives nothing.
+// them; `-o json|yaml` prints the AgentList unchanged. A CALIBRATION column appears once some Agent
+// has a track record from Feedback (status.calibration): its summary, `ECE 0.08 Brier 0.12 n=40`,
+// the same text `kubectl get agents` shows.
 import { Command, Option } from 'commander';
 import type { Agent } from '../../../api/types.js';
 import { resourcePath } from '../../../k8s/rest.js';
@@ -40,20 +40,13 @@ export function agentListCommand(): Command {
     );
 }
 
-/** The calibration an Agent's status reports, shown as it is: a number, or its scalar fields. */
-export function calibrationCell(value: unknown): string {
-  if (typeof value === 'number') return conf(value);
-  if (value && typeof value === 'object') {
-    return Object.entries(value)
-      .filter(([, v]) => ['number', 'string', 'boolean'].includes(typeof v))
-      .map(([k, v]) => `${k}=${typeof v === 'number' ? conf(v) : String(v)}`)
-      .join(' ');
-  }
-  return value === undefined ? '-' : String(value);
+/** An Agent's track record at a glance: status.calibration.summary (`ECE 0.08 Brier 0.12 n=40`), or `-`. */
+export function calibrationCell(calibration: NonNullable<Agent['status']>['calibration']): string {
+  return calibration?.summary ?? '-';
 }
 
 export function agentTable(agents: Agent[], opts: { wide: boolean; namespaces: boolean; now?: number }): string[] {
-  const calibration = agents.some((a) => (a.status as Record<string, unknown> | undefined)?.calibration !== undefined);
+  const calibration = agents.some((a) => a.status?.calibration !== undefined);
   const headers = [
     ...(opts.namespaces ? ['NAMESPACE'] : []),
     'NAME', 'PHASE', 'READY', 'CAPABILITIES', 'EXPERTISE',
@@ -71,7 +64,7 @@ export function agentTable(agents: Agent[], opts: { wide: boolean; namespaces: b
       `${s.readyReplicas ?? 0}/${desired}`,
       (a.spec.capabilities ?? []).join(',') || '-',
       conf(a.spec.expertise ?? 0.7),
-      ...(calibration ? [calibrationCell((s as Record<string, unknown>).calibration)] : []),
+      ...(calibration ? [calibrationCell(s.calibration)] : []),
       age(a.metadata.creationTimestamp, opts.now),
       ...(opts.wide ? [a.spec.image ? `image ${a.spec.image}` : `endpoint ${a.spec.endpoint ?? ''}`, (s.endpoints ?? []).join(',') || '-', s.message ?? ''] : []),
     ];

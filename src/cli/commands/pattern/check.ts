@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import yaml from 'js-yaml';
 import { compilePattern, PatternRunError, runPattern } from '../../../runtime/index.js';
 import { action, type CliIO, type ExitCode } from '../../context.js';
-import { agentInfos, CannedCaller, loadFixture, loadPatterns, type LoadedPattern } from '../../mock-agents.js';
+import { agentInfos, CannedCaller, loadFixture, loadPatterns, offlinePolicy, type LoadedPattern } from '../../mock-agents.js';
 import { formatObject, outputOption, type ObjectFormat } from '../../output.js';
 
 export interface CheckOptions {
@@ -70,6 +70,7 @@ export async function runCheck(patternFile: string, opts: CheckOptions, io: Pick
       resolvePattern: async (name) => others.find((p) => p.name === name)?.spec,
       taskIdPrefix: 'check',
       patternName: main.name,
+      ...offlinePolicy(fixture, main.spec),
     });
     if (format) {
       emit({ ok: true, pattern: main.name, value: result.value, confidence: result.confidence, calls: result.calls });

@@ -1,0 +1,39 @@
+// Feedback admission, with the Feedback controller's own check (judgeFeedback): the Execution
+// exists, is the one named, Succeeded and has no feedback yet; exactly one of correct and score
+// (each agent's too); the agents named answered in it. Also refused: a second Feedback for an
+// Execution while the first is not applied yet. The Execution is read from the API server (the
+// cache keeps finished ones without their answers). Updates: the spec is immutable.
+import type { Execution, Feedback } from '../api/types.js';
+import { judgeFeedback } from '../controllers/feedback-controller.js';
+import { isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
+import { EXECUTIONS } from '../k8s/resources.js';
+import type { OperatorContext } from '../manager/context.js';
+import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
+import { requesterProblem } from './identity.js';
+
+export class FeedbackValidator implements Validator<Feedback> {
+  readonly kind = 'Feedback';
+  constructor(private readonly ctx: Pick<OperatorContext, 'caches'> & { rest: KubeRest }) {}
+
+  async validateCreate(obj: Feedback, req: AdmissionRequest<Feedback>): Promise<Verdict> {
+    const namespace = req.namespace ?? obj.metadata?.namespace ?? '';
+    const name = obj.spec?.executionRef?.name ?? '';
+    const problems: Problem[] = [];
+    const who = requesterProblem(obj.spec?.reporter, req, 'spec.reporter');
+    if (who) problems.push(who);
+    const exec = await this.ctx.rest.get<Execution>(resourcePath(EXECUTIONS, namespace, name)).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    const judged = judgeFeedback({ ...obj, metadata: { ...obj.metadata, namespace } }, exec);
+    if ('problem' in judged) {
+      problems.push({ field: judged.field, message: judged.problem });
+    } else {
+      const other = (this.ctx.caches.feedbacks.list(namespace) as Feedback[]).find((f) => f.spec?.executionRef?.name === name && f.status?.phase !== 'Invalid' && !f.metadata.deletionTimestamp);
+      if (other) problems.push({ field: 'spec.executionRef', message: `Feedback ${other.metadata.name} already reports on Execution ${name}; feedback is given once per Execution` });
+    }
+    return { problems };
+  }
+
+  async validateUpdate(obj: Feedback, old: Feedback): Promise<Verdict> {
+    if (obj.metadata?.deletionTimestamp || !specChanged(obj, old)) return ALLOWED;
+    return { problems: [{ field: 'spec', message: 'spec is immutable; feedback is applied once' }] };
+  }
+}

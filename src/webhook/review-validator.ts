@@ -1,0 +1,48 @@
+// Review admission: a verdict is only taken for an Execution that waits for one, and says who
+// gave it. On create: the Execution exists (the one named, when a uid is given) and is
+// AwaitingReview; no other Review already answers it; an override carries its value, and only an
+// override a confidence; spec.reviewer is the requesting user (the mutating webhook sets it, so this
+// refuses only a name written by hand while that webhook is off). Updates: the spec is immutable.
+// What the Execution controller applies is the same rule (execution-policy.ts reviewToApply), so
+// a Review let in while the webhook was down is reported Invalid rather than applied wrongly.
+import type { Execution, Review } from '../api/types.js';
+import { isAwaitingReview } from '../controllers/execution-status.js';
+import type { OperatorContext } from '../manager/context.js';
+import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
+import { requesterProblem } from './identity.js';
+
+export class ReviewValidator implements Validator<Review> {
+  readonly kind = 'Review';
+  constructor(private readonly ctx: Pick<OperatorContext, 'caches'>) {}
+
+  async validateCreate(obj: Review, req: AdmissionRequest<Review>): Promise<Verdict> {
+    const namespace = req.namespace ?? obj.metadata?.namespace ?? '';
+    const s = obj.spec ?? ({} as Review['spec']);
+    const name = s.executionRef?.name ?? '';
+    const problems: Problem[] = [];
+    if (s.decision === 'override' && s.value === undefined) problems.push({ field: 'spec.value', message: 'an override needs the value that becomes the result' });
+    if (s.decision !== 'override' && s.confidence !== undefined) problems.push({ field: 'spec.confidence', message: `only an override takes a confidence, not ${s.decision}` });
+    const who = requesterProblem(s.reviewer, req, 'spec.reviewer');
+    if (who) problems.push(who);
+    const exec = this.ctx.caches.executions.get(namespace, name) as Execution | undefined;
+    if (!exec) {
+      problems.push({ field: 'spec.executionRef.name', message: `Execution ${name} not found in namespace ${namespace}` });
+    } else if (s.executionRef.uid && s.executionRef.uid !== exec.metadata.uid) {
+      problems.push({ field: 'spec.executionRef.uid', message: `Execution ${name} has uid ${exec.metadata.uid}, not ${s.executionRef.uid}: it was recreated` });
+    } else if (!isAwaitingReview(exec.status)) {
+      problems.push({ field: 'spec.executionRef.name', message: `Execution ${name} is not awaiting review (phase ${exec.status?.phase ?? 'Pending'}); only an Execution whose confidence policy stopped for a person can be reviewed` });
+    } else {
+      const used = new Set((exec.status?.reviews ?? []).map((r) => r.reviewUID));
+      const other = (this.ctx.caches.reviews.list(namespace) as Review[]).find(
+        (r) => r.spec?.executionRef?.name === name && !r.status?.phase && !used.has(r.metadata.uid) && !r.metadata.deletionTimestamp,
+      );
+      if (other) problems.push({ field: 'spec.executionRef.name', message: `Review ${other.metadata.name} already answers Execution ${name} (${other.spec.decision} by ${other.spec.reviewer ?? 'unknown'})` });
+    }
+    return { problems };
+  }
+
+  async validateUpdate(obj: Review, old: Review): Promise<Verdict> {
+    if (obj.metadata?.deletionTimestamp || !specChanged(obj, old)) return ALLOWED;
+    return { problems: [{ field: 'spec', message: 'spec is immutable; create a new Review' }] };
+  }
+}
