@@ -242,13 +242,14 @@ test('a standby replica queues nothing, and starts with every key it cached once
   await eventually(async () => (await get(EXECUTIONS, ns, 'e29')).status?.phase === 'Pending' || undefined, 'a reconciled them');
   expect(b.caches.executions.list(ns)).toHaveLength(30);
   expect(b.isLeader).toBe(false);
-  expect(b.controllers.map((c) => c.queue.length)).toEqual([0, 0, 0]);
+  expect(b.controllers.length).toBeGreaterThanOrEqual(3); // one per kind
+  expect(b.controllers.map((c) => c.queue.length)).toEqual(b.controllers.map(() => 0));
   // a goes away without releasing the Lease; what happens before b takes over reaches b only as
   // cache events, which a standby drops.
   await a.stop();
   await createObject(suite.env.rest, PATTERNS, ns, 'p', { steps: ASK, output: { confidence: '0.5' } });
   await eventually(() => b.caches.patterns.get(ns, 'p'), 'b caches the Pattern');
-  expect(b.controllers.map((c) => c.queue.length)).toEqual([0, 0, 0]);
+  expect(b.controllers.map((c) => c.queue.length)).toEqual(b.controllers.map(() => 0));
   await eventually(() => b.isLeader, 'b leads', 15000);
   await eventually(async () => (await get(PATTERNS, ns, 'p')).status?.phase || undefined, 'b reconciles the Pattern it cached while standing by');
 }, 60000);
