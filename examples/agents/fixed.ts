@@ -61,7 +61,7 @@ export class FixedAgent extends ParallaxAgent {
     }
     if (this.config.delayMs) await abortableDelay(this.config.delayMs, ctx.signal);
     if (this.config.failWith !== undefined) throw new Error(this.config.failWith);
-    const critiqued = this.config.onCritique && ctx.context['parallax.critique'] !== undefined ? this.config.onCritique : undefined;
+    const critiqued = this.config.onCritique && ctx.critique ? this.config.onCritique : undefined;
     const value = this.config.echo
       ? { task, data: data ?? null, taskId: ctx.taskId, patternName: ctx.patternName, context: ctx.context, timeoutMs: ctx.timeoutMs ?? null }
       : critiqued && 'value' in critiqued

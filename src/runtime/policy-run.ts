@@ -17,10 +17,9 @@ import { PatternRunError } from './errors.js';
 import type { BatchResult, EvalBatch } from './evaluate.js';
 import { judge, LowConfidence, pointKey, ReviewRejected, ReviewRequired, verdictDecision, type ConfidencePolicy, type DecisionPoint, type PolicyDecision, type ReviewVerdict } from './policy.js';
 import type { AgentCallResult, AgentInfo, StepOutcome } from './types.js';
+import { CRITIQUE_KEY, ESCALATION_KEY } from '../sdk/policy-context.js';
 
-/** Context keys the agents get. */
-export const CRITIQUE_KEY = 'parallax.critique';
-export const ESCALATION_KEY = 'parallax.escalation';
+export { CRITIQUE_KEY, ESCALATION_KEY };
 /** Largest critique or escalation context, as JSON; answers are left out beyond it. */
 const MAX_CONTEXT_BYTES = 64 * 1024;
 

@@ -17,6 +17,7 @@ import {
   type HealthMessage,
   type HealthStatusName,
 } from './protocol.js';
+import { CRITIQUE_KEY, ESCALATION_KEY, policyContext } from './policy-context.js';
 
 export const DEFAULT_CONFIDENCE = 0.5;
 
@@ -67,6 +68,13 @@ export interface AnalyzeContext {
   signal: AbortSignal;
   /** True for StreamAnalyze. */
   streaming: boolean;
+  /**
+   * Set when a confidence policy asks this agent again: why the previous try was not confident
+   * enough, its confidence and its answers (context `parallax.critique`, parsed; docs/confidence.md).
+   */
+  critique?: Record<string, unknown>;
+  /** Set when this agent is a policy's supervisor: every try and why it was escalated (`parallax.escalation`). */
+  escalation?: Record<string, unknown>;
 }
 
 export type HealthState = 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
@@ -313,6 +321,8 @@ export abstract class ParallaxAgent {
       deadline,
       signal: ac.signal,
       streaming,
+      critique: policyContext(context, CRITIQUE_KEY),
+      escalation: policyContext(context, ESCALATION_KEY),
     };
     return {
       ctx,

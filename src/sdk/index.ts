@@ -39,5 +39,6 @@ export {
   type ValueMessage,
   type TimestampMessage,
 } from './protocol.js';
+export { CRITIQUE_KEY, ESCALATION_KEY, policyContext } from './policy-context.js';
 export { findConfidenceMarker, taskText, textAnswer, type ConfidenceMarker, type TextAnswer } from './text-answer.js';
 export { boundedFetch, HTTPStatusError, networkCode, oneLine, ResponseTooLargeError, type BoundedFetchOptions } from './http-peer.js';

@@ -11,6 +11,8 @@
 //   reasoning; else the whole text when it is a JSON object or array; else the text itself, trimmed.
 //   A bare number or word stays a string: "42" is an answer, not a confidence.
 
+import { CRITIQUE_KEY, ESCALATION_KEY } from './policy-context.js';
+
 const MARKER = /[*_]*\bconfidence\b[*_\s]*[:=][*_\s]*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(%?)[*_]*/gi;
 const JSON_FENCE = /```(?:json)?[ \t]*\n([\s\S]*?)\n?```/gi;
 
@@ -34,8 +36,8 @@ export function taskText(task: string, data: unknown, context: Record<string, st
  * as a block after the task. Empty when there is neither.
  */
 export function policyNote(context: Record<string, string>): string {
-  const critique = context['parallax.critique'];
-  const escalation = context['parallax.escalation'];
+  const critique = context[CRITIQUE_KEY];
+  const escalation = context[ESCALATION_KEY];
   if (critique) return `\n\nA previous answer to this task was not confident enough; improve on it:\n\`\`\`json\n${critique}\n\`\`\``;
   if (escalation) return `\n\nYou are asked as the supervisor: the answers below were not confident enough. Give the final, corrected answer:\n\`\`\`json\n${escalation}\n\`\`\``;
   return '';

@@ -66,6 +66,8 @@ def outcome(handler: dict[str, Any], task: str, data: Any, ctx: Context) -> Any:
             "timeoutMs": ctx.timeout_ms,
             "streaming": ctx.streaming,
             "hasDeadline": ctx.deadline is not None,
+            "critique": ctx.critique,
+            "escalation": ctx.escalation,
         }
         return Result(value, 1)
     if "returnTuple" in handler:

@@ -80,6 +80,7 @@ class ConformanceAgent extends ParallaxAgent {
       const value = {
         task, data: data ?? null, taskId: ctx.taskId, patternName: ctx.patternName, context: ctx.context,
         timeoutMs: ctx.timeoutMs ?? null, streaming: ctx.streaming, hasDeadline: ctx.deadline !== undefined,
+        critique: ctx.critique ?? null, escalation: ctx.escalation ?? null,
       };
       return { value, confidence: 1 };
     }

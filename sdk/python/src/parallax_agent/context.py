@@ -8,14 +8,34 @@ Invariants:
   A sync handler runs in a thread, which Python cannot interrupt: it should check ``cancelled``
   (or wait on it instead of sleeping) and give up.
 - ``context`` is the request's context map without the SDK's own keys (``parallax.data``).
+- ``critique`` and ``escalation`` are what a confidence policy tells an agent it asks again
+  (``parallax.critique``) or escalates to (``parallax.escalation``), parsed; None when absent or not a
+  JSON object.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from typing import Any
+
+
+#: Context keys a confidence policy sets (the same in the TypeScript SDK: src/sdk/policy-context.ts).
+CRITIQUE_KEY = "parallax.critique"
+ESCALATION_KEY = "parallax.escalation"
+
+
+def _json_object(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 class Context:
@@ -59,6 +79,17 @@ class Context:
         if self._deadline is None:
             return None
         return max(0.0, self._deadline - time.time())
+
+    @property
+    def critique(self) -> dict[str, Any] | None:
+        """Set when a confidence policy asks this agent again: why the previous try was not
+        confident enough, its confidence and its answers (docs/confidence.md)."""
+        return _json_object(self.context.get(CRITIQUE_KEY))
+
+    @property
+    def escalation(self) -> dict[str, Any] | None:
+        """Set when this agent is a policy's supervisor: every try and why it was escalated."""
+        return _json_object(self.context.get(ESCALATION_KEY))
 
     @property
     def cancel_reason(self) -> str | None:
