@@ -1,7 +1,6 @@
 // The Argo CD health checks in docs/argocd-health run under a real Lua interpreter (lua5.4; Argo CD
 // itself runs gopher-lua, Lua 5.1, and the scripts use only what both have).
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasCommand, requireTool, ROOT } from './tools.js';
 
@@ -31,17 +30,6 @@ function health(kind: Kind, obj: unknown): { status: string; message: string } {
   const [status, ...rest] = r.stdout.split('\n');
   return { status, message: rest.join('\n') };
 }
-
-// Argo CD takes each script whole (no imports), so the scripts repeat one prologue; it must not drift.
-test('the scripts share one prologue, word for word', () => {
-  const prologue = (kind: string) => {
-    const text = readFileSync(join(ROOT, 'docs/argocd-health', `${kind}.lua`), 'utf8');
-    return text.slice(text.indexOf('-- Shared prologue'), text.indexOf('local phase = obj.status.phase'));
-  };
-  expect(prologue('agent').length).toBeGreaterThan(500);
-  expect(prologue('pattern')).toBe(prologue('agent'));
-  for (const kind of KINDS) expect(prologue(kind)).toBe(prologue('agent'));
-});
 
 const object = (generation: number, phase: string | undefined, ready?: { status: string; observedGeneration: number; message?: string }, message?: string) => ({
   apiVersion: 'parallax.ai/v1alpha1',

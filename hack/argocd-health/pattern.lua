@@ -1,0 +1,17 @@
+-- Argo CD health check for parallax.ai/v1alpha1 Pattern
+-- (argocd-cm: resource.customizations.health.parallax.ai_Pattern). See docs/gitops.md.
+-- {{prologue}}
+local phase = obj.status.phase
+
+if phase == "Ready" then
+  hs.status = "Healthy"
+elseif phase == "Invalid" then
+  hs.status = "Degraded"
+elseif ready ~= nil and ready.status == "True" then
+  hs.status = "Healthy"
+elseif ready ~= nil and ready.status == "False" then
+  hs.status = "Degraded"
+else
+  hs.status = "Progressing"
+end
+return hs
