@@ -14,7 +14,7 @@
 // - Handlers run synchronously in cache order; a handler that throws is logged and does not stop others.
 import type { Logger } from '../observability/logger.js';
 import { loggerFor } from '../observability/logger.js';
-import { KubeApiError, KubeRest, resourcePath } from './rest.js';
+import { KubeApiError, KubeRest, resourcePath, type KubeList } from './rest.js';
 import { apiVersionOf, keyOf, type KubeObject, type ResourceType } from './resources.js';
 
 export interface InformerHandlers<T extends KubeObject> {
@@ -36,9 +36,12 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   watchTimeoutSeconds?: number;
   /** Applied to each object before it is cached: keep only what the operator reads. */
   transform?: (obj: T) => T;
+  /** Objects per page of a list. Default 500 (client-go's). */
+  pageSize?: number;
 }
 
 const MAX_BACKOFF_MS = 30000;
+const LIST_PAGE_SIZE = 500;
 
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
@@ -120,10 +123,24 @@ export class Informer<T extends KubeObject> {
     if (this.stopped) return;
     const gen = this.supersede();
     try {
-      const list = await this.rest.list<T>(this.path, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector });
-      if (gen !== this.generation) return;
-      this.replace(list.items ?? []);
-      this.resourceVersion = list.metadata?.resourceVersion ?? '';
+      // In pages, as client-go's reflector does: each page is cut down to its cache form before the
+      // next arrives, so a list of 10,000 objects never sits in memory whole (raw JSON and parsed).
+      // Every page belongs to the first page's snapshot; an expired continue token fails the list,
+      // which is retried from the start like any other failure.
+      const items: T[] = [];
+      let page: KubeList<T>;
+      let next: string | undefined;
+      do {
+        page = await this.rest.list<T>(this.path, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: this.opts.pageSize ?? LIST_PAGE_SIZE, continue: next });
+        if (gen !== this.generation) return;
+        for (const item of page.items ?? []) {
+          if (isWellFormed(item)) items.push(this.prepare(item));
+          else this.log.error({ object: summarize(item) }, 'ignoring malformed object from list');
+        }
+        next = page.metadata?.continue || undefined;
+      } while (next);
+      this.replace(items);
+      this.resourceVersion = page.metadata?.resourceVersion ?? '';
       this.syncedResolve();
       this.scheduleResync();
       this.failures = 0;
@@ -249,15 +266,10 @@ export class Informer<T extends KubeObject> {
     if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit((h) => h.update?.(obj, old));
   }
 
-  /** Replace the cache with a fresh list, emitting the differences as events. */
+  /** Replace the cache with a fresh list (objects in their cache form), emitting the differences as events. */
   private replace(items: T[]): void {
     const seen = new Set<string>();
-    for (const item of items) {
-      if (!isWellFormed(item)) {
-        this.log.error({ object: summarize(item) }, 'ignoring malformed object from list');
-        continue;
-      }
-      const obj = this.prepare(item);
+    for (const obj of items) {
       seen.add(keyOf(obj));
       this.upsert(obj);
     }

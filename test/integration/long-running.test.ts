@@ -70,6 +70,28 @@ test('resyncs and an API server restart leave exactly one watch per informer, an
   expect(new Set(updates).size).toBe(updates.length);
 }, 90000);
 
+test('a list comes in pages; a page refused mid-list (an expired continue token) starts the list over', async () => {
+  const ns = await suite.env.namespace('pages');
+  await Promise.all(Array.from({ length: 7 }, (_, i) => createObject(suite.env.rest, EXECUTIONS, ns, `e${i}`, { patternRef: { name: 'none' } })));
+  const p = await proxy();
+  const lists = () => p.requests('GET', new RegExp(`/namespaces/${ns}/executions\\?(?!.*watch=true)`));
+  // The first list fails on its second page; the retry lists again from the first.
+  p.fault({ method: 'GET', path: /executions\?.*continue=/, action: { kind: 'fail', code: 410, message: 'The provided continue parameter is too old' }, times: 1 });
+  const inf = new Informer<KubeObject>(proxiedRest(p), EXECUTIONS, { namespace: ns, pageSize: 3 });
+  inf.start();
+  suite.defer(() => inf.stop());
+  await inf.synced;
+  expect(inf.list(ns).map((o) => o.metadata!.name).sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5', 'e6']);
+  const seen = lists().map((r) => [new URL(r.path, 'http://x').searchParams.get('limit'), new URL(r.path, 'http://x').searchParams.has('continue'), r.status ?? r.fault]);
+  expect(seen).toEqual([
+    ['3', false, 200],
+    ['3', true, 410],
+    ['3', false, 200],
+    ['3', true, 200],
+    ['3', true, 200],
+  ]);
+}, 60000);
+
 test('an object deleted and recreated under the same name while the watch was down is delete + add, not update', async () => {
   const ns = await suite.env.namespace('uid');
   const p = await proxy();
