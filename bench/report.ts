@@ -137,7 +137,7 @@ function longRunTable(r: any): string[] {
   const l = r.longRun;
   if (!l) return [];
   return [
-    `**Long run** (the operator with \`--sync-period=${l.syncPeriodMs}ms\` for ${l.durationSec} s: ${l.resyncCycles} relists of each informer while ${l.executions} Executions ran; open watches are the API server's own count for parallax.ai resources)`,
+    `**Long run** (the operator with \`--sync-period=${l.syncPeriodMs}ms\`${l.heapCapMB ? ` and the shipped heap cap (${l.heapCapMB} MB)` : ''} for ${l.durationSec} s: ${l.resyncCycles} relists of each informer${l.objectsListed ? ` over ${l.objectsListed} Executions` : ''} while ${l.executions} Executions ran; open watches are the API server's own count for parallax.ai resources)`,
     '',
     row(['when', 'RSS MB', 'V8 heap used MB', 'open watches']),
     row(['---', '---', '---', '---']),
