@@ -852,7 +852,7 @@ async function main() {
       { goal: `long run: operator RSS after ${longRun.resyncCycles} resync cycles ≤ 1.2× at the start`, value: round(longRun.end.rssMB / longRun.start.rssMB), target: '≤ 1.2', met: longRun.end.rssMB <= 1.2 * longRun.start.rssMB },
       { goal: 'admission adds ≤ 20% to the create latency (p50 of one create, with and without the webhook, side by side)', value: admission.ratio, target: '≤ 1.2', met: admission.ratio <= 1.2 },
       { goal: 'admission adds ≤ 20% to the API floor\'s latency (create → Succeeded seen, p50)', value: round(1 + admission.addedMs / admission.floorP50Ms), target: '≤ 1.2', met: admission.addedMs / admission.floorP50Ms <= 0.2 },
-      { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (as shipped, no heap cap)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
+      { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (no heap cap; the chart ships one)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
       sdkGoal(sdk),
       ...confidenceGoals(confidence),
