@@ -11,18 +11,27 @@ export interface OperatorProcess extends AgentProcess {
   metric(series: RegExp): Promise<number | undefined>;
   /** Resident set size of the process, in bytes (Linux /proc). */
   rss(): number;
+  /** Runs a full garbage collection in the process and waits for it (test/helpers/gc-on-signal.mjs). */
+  collectGarbage(): Promise<void>;
 }
+
+const GC_PRELOAD = new URL('./gc-on-signal.mjs', import.meta.url).href;
 
 export async function startOperatorProcess(kubeconfig: string, flags: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<OperatorProcess> {
   const proc = await startAgentCommand(
     // Test agents are local processes: loopback endpoints allowed, as in local mode.
-    [process.execPath, '--import', 'tsx', 'src/cmd/manager.ts', '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0', '--allow-loopback-endpoints', ...flags],
+    [process.execPath, '--expose-gc', '--import', GC_PRELOAD, '--import', 'tsx', 'src/cmd/manager.ts', '--kubeconfig', kubeconfig, '--http-address', '127.0.0.1:0', '--allow-loopback-endpoints', ...flags],
     { env: { LOG_LEVEL: 'info', ...env }, ready: /"httpPort":(\d+)[^\n]*"msg":"operator started"/, readyTimeoutMs: 60000 },
   );
   const metrics = async () => (await fetch(`http://${proc.endpoint}/metrics`)).text();
+  let collections = 0;
   return {
     ...proc,
     metrics,
+    async collectGarbage() {
+      process.kill(proc.pid, 'SIGUSR2');
+      await proc.waitForOutput(new RegExp(`^parallax-test: gc ${++collections} done$`, 'm'), 10000);
+    },
     async metric(series: RegExp) {
       const line = (await metrics()).split('\n').find((l) => !l.startsWith('#') && series.test(l));
       return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
