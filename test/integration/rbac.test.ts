@@ -195,6 +195,11 @@ let fastB: AgentProcess;
 let slow: AgentProcess;
 const proxies: RecordingProxy[] = [];
 const managers: Manager[] = [];
+// One evaluation sandbox for every operator of this file. With one each, the ~35 operators that run
+// at once started ~70 worker threads, each booting the runtime under tsx, on 2 cores; in CI a flow
+// once ran out of time before its image Agent was created. What a sandbox evaluates does not
+// depend on the permissions under test.
+const sandbox = new SandboxPool();
 
 beforeAll(async () => {
   const users: Record<string, string> = { [OPERATOR.user]: OPERATOR.token };
@@ -214,6 +219,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(managers.map((m) => m.stop().catch(() => undefined)));
+  await sandbox.stop();
   await Promise.all(proxies.map((p) => p.stop()));
   await stopAllAgentProcesses();
   await env?.stop();
@@ -290,7 +296,6 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     contexts: [{ name: `${user}@envtest`, cluster: 'envtest', user }],
     currentContext: `${user}@envtest`,
   });
-  const sandbox = new SandboxPool();
   const mgr = new Manager({
     kubeConfig,
     identity: id,
@@ -300,7 +305,6 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     leaderElection: { namespace: LEASE_NS, name: `parallax-${id}`, retryPeriodMs: 1000 },
     controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 }, sandbox, endpointPolicy: { allowLoopback: true } }),
     runnables: (ctx) => [
-      sandbox,
       new AdmissionWebhook(ctx, {
         evaluator: sandbox,
         port: webhookPort,
