@@ -70,19 +70,20 @@ test('a minute of resync cycles, cut watches and an API server restart: watches 
   await seen.synced;
 
   const samples: Sample[] = [];
+  const heapUsedMB = async () => ((await operator.metric(/^parallax_operator_nodejs_heap_size_used_bytes /)) ?? 0) / MB;
   const sample = async () => {
     const m = await env.rest.get<string>('/metrics');
     samples.push({
       at: Date.now(),
       watches: { agents: openWatches(m, 'parallax.ai', 'agents'), patterns: openWatches(m, 'parallax.ai', 'patterns'), executions: openWatches(m, 'parallax.ai', 'executions') },
-      heapMB: ((await operator.metric(/^parallax_operator_nodejs_heap_size_used_bytes /)) ?? 0) / MB,
+      heapMB: await heapUsedMB(),
       rssMB: operator.rss() / MB,
     });
   };
   // The heap that survives a full collection: what the operator keeps, without V8's uncollected garbage.
   const keptHeapMB = async () => {
     await operator.collectGarbage();
-    return ((await operator.metric(/^parallax_operator_nodejs_heap_size_used_bytes /)) ?? 0) / MB;
+    return heapUsedMB();
   };
   let keptEarlyMB: number | undefined;
   const created: string[] = [];
