@@ -1,1 +1,0 @@
-import { loadProtocol } from './src/sdk/protocol.ts';
