@@ -21,6 +21,8 @@ import { errorMessage, type CompileIssue } from './errors.js';
 import { compileExpr, type CompiledExpr } from './expr.js';
 import { compileInputSchema } from './input-schema.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
+import { regexesProblems } from './regex-limits.js';
+import { schemaRegexes } from './schema-regexes.js';
 import { policyProblems, resolvePolicy, type ConfidencePolicy, type PolicySpec } from './policy.js';
 import type { AgentRequirements } from './selection.js';
 
@@ -152,7 +154,10 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
   }
 
   let validateInput: ValidateFunction | undefined;
-  if (spec.input !== undefined) {
+  // The input schema's regular expressions against the size caps, before ajv compiles any.
+  const schemaTooLarge = spec.input === undefined ? [] : regexesProblems(schemaRegexes(spec.input, 'input'), 'input');
+  issues.push(...schemaTooLarge);
+  if (spec.input !== undefined && schemaTooLarge.length === 0) {
     try {
       validateInput = compileInputSchema(spec.input, limits.maxInputSchemaBytes);
     } catch (err) {
