@@ -90,6 +90,19 @@ function literalPattern(node: CelNode): string | undefined {
   return arg?.op === 'value' && typeof arg.args === 'string' ? arg.args : undefined;
 }
 
+/** Told each expression's path as its compile begins (a sandbox worker records it, so a compile stopped by its budget names the expression). */
+let compiling: ((path: string) => void) | undefined;
+
+/** Sets (or, with undefined, clears) what is told the path of each part of a Pattern as its compile begins. */
+export function traceCompiling(onPath: ((path: string) => void) | undefined): void {
+  compiling = onPath;
+}
+
+/** Reports that compiling the part of a Pattern at `path` begins. */
+export function compilingAt(path: string): void {
+  compiling?.(path);
+}
+
 /**
  * Parses and type-checks `source` in `env`. Problems go to `issues` (and undefined is returned) so
  * the caller can go on and report every problem in the Pattern.
@@ -103,6 +116,7 @@ export function compileExpr(
   issues: CompileIssue[],
   laterSteps: ReadonlySet<string> = new Set(),
 ): CompiledExpr | undefined {
+  compilingAt(path);
   if (typeof source !== 'string' || source.trim() === '') {
     issues.push({ path, message: 'must be a non-empty CEL expression (string)' });
     return undefined;
