@@ -131,7 +131,7 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
       }),
     runnables: (ctx) => [
       ...(sandbox ? [sandbox] : []),
-      ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox } : {}) })] : []),
+      ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox, compiler: sandbox } : {}) })] : []),
     ],
     onLostLeadership: () => {
       rootLogger.error('lost leadership; exiting so that a fresh process campaigns again');

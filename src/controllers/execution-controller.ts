@@ -34,9 +34,9 @@ import { boundedLabel } from '../observability/labels.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
-  compilePattern,
   EvaluationBudgetExceeded,
   EvaluatorStopped,
+  inProcessCompiler,
   inProcessEvaluator,
   inputError,
   LowConfidence,
@@ -47,6 +47,8 @@ import {
   selectAgents,
   stepKey,
   type CompiledPattern,
+  type CompileResult,
+  type PatternCompiler,
   type ConfidencePolicy,
   type Evaluator,
 } from '../runtime/index.js';
@@ -109,6 +111,8 @@ export interface ExecutionControllerOptions {
   maxPendingResults?: number;
   /** Where Pattern expressions and input schemas are evaluated (the operator passes its sandbox pool); default in-process. */
   evaluator?: Evaluator;
+  /** Where Patterns are compiled (the operator passes its sandbox pool: it returns a plan); default in-process. */
+  compiler?: PatternCompiler;
   /** How many bytes of agent replies runs may hold (reply-budget.ts). */
   replyBudget?: ReplyBudgetOptions;
 }
@@ -158,7 +162,7 @@ export class ExecutionReconciler implements Reconciler {
   /** Per uid: consecutive runs that ended in error, and when the next may start. */
   private readonly runFailures = new Map<string, { count: number; notBefore: number }>();
   private readonly readyByNamespace = new Map<string, AgentInfo[]>();
-  private readonly compiledPatterns = new WeakMap<object, ReturnType<typeof compilePattern>>();
+  private readonly compiledPatterns = new WeakMap<object, Promise<CompileResult>>();
   private readonly bounds: StatusBounds;
   private readonly claimDelayMs: number;
   private readonly runRetryBaseMs: number;
@@ -166,6 +170,7 @@ export class ExecutionReconciler implements Reconciler {
   private readonly writeRetryForMs: number;
   private readonly maxPendingResults: number;
   private readonly evaluator: Evaluator;
+  private readonly compiler: PatternCompiler;
   private readonly replies: ReplyBudget;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
@@ -182,6 +187,7 @@ export class ExecutionReconciler implements Reconciler {
     this.writeRetryForMs = opts.writeRetryForMs ?? 30000;
     this.maxPendingResults = opts.maxPendingResults ?? 1000;
     this.evaluator = opts.evaluator ?? inProcessEvaluator;
+    this.compiler = opts.compiler ?? inProcessCompiler;
     this.replies = new ReplyBudget(opts.replyBudget);
   }
 
@@ -238,7 +244,7 @@ export class ExecutionReconciler implements Reconciler {
     const revision = resolvePatternRevision(this.ctx, namespace, exec.spec.patternRef.name, executionPin(exec));
     if (!revision.ok) return revision.wait ? this.pending(exec, revision.reason, revision.message, log) : this.finishNow(exec, 'Failed', revision.reason, revision.message, log);
     const pattern = revision.pattern;
-    const compiled = this.compiled(pattern);
+    const compiled = await this.compiled(pattern, namespace);
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return this.finishNow(exec, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
@@ -374,6 +380,7 @@ export class ExecutionReconciler implements Reconciler {
             taskIdPrefix: exec.metadata.uid!,
             patternName: pattern.metadata.name!,
             evaluator: this.evaluator,
+            compiler: this.compiler,
             tenant: ns,
             completedSteps: done,
             ...(policy ? { policy } : {}),
@@ -550,11 +557,13 @@ export class ExecutionReconciler implements Reconciler {
     else this.readyByNamespace.delete(namespace);
   }
 
-  /** Compiling a Pattern's CEL is costly: once per Pattern object (a new object after any change). */
-  private compiled(pattern: Pattern): ReturnType<typeof compilePattern> {
+  /** Compiling a Pattern is tenant code (the compiler runs it in the sandbox): once per Pattern object (a new object after any change). */
+  private compiled(pattern: Pattern, tenant: string): Promise<CompileResult> {
     let c = this.compiledPatterns.get(pattern);
     if (!c) {
-      c = compilePattern(pattern.spec, { name: pattern.metadata.name });
+      c = this.compiler.compile(pattern.spec, { name: pattern.metadata.name, tenant });
+      // A refusal of the sandbox (queue full, stopped) is no verdict: the next reconcile asks again.
+      c.catch(() => this.compiledPatterns.delete(pattern));
       this.compiledPatterns.set(pattern, c);
     }
     return c;

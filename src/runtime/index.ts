@@ -15,6 +15,8 @@ export type {
 export { inputError, runPattern } from './run.js';
 export type { InputCheckOptions, RunOptions, RunResult } from './run.js';
 export { inProcessEvaluator } from './evaluator.js';
+export { inProcessCompiler } from './plan.js';
+export type { PatternCompiler } from './plan.js';
 export type { EvaluationRequest, EvaluationResponse, Evaluator } from './evaluator.js';
 export { evaluateBatch } from './evaluate.js';
 export type { BatchResult, EvalBatch, EvalState } from './evaluate.js';

@@ -4,7 +4,7 @@
 // operator manages or from a directory. Ready (and so in the Service's endpoints) once it serves.
 import { GROUP, VERSION } from '../api/types.js';
 import type { OperatorContext } from '../manager/context.js';
-import type { Evaluator } from '../runtime/index.js';
+import type { Evaluator, PatternCompiler } from '../runtime/index.js';
 import { AgentValidator, type SecretRefPolicy } from './agent-validator.js';
 import { DEFAULT_POLICY, type RotationPolicy } from './cert-rotation.js';
 import { type CertificateSource, DirectoryCertificates, SecretCertificates } from './certificate-sources.js';
@@ -36,6 +36,8 @@ export interface WebhookOptions {
   deadlineMs?: number;
   /** Where Execution inputs are checked against their schema: the operator's evaluation sandbox. */
   evaluator?: Evaluator;
+  /** Where Patterns are compiled (admission of Patterns, and of Executions against theirs): the same sandbox. */
+  compiler?: PatternCompiler;
 }
 
 /** The DNS names a Service is reached by from the API server. */
@@ -50,8 +52,8 @@ export class AdmissionWebhook {
   constructor(ctx: OperatorContext, opts: WebhookOptions) {
     this.server = new AdmissionServer({ port: opts.port, host: opts.host, deadlineMs: opts.deadlineMs })
       .register(validatePath(GROUP, VERSION, 'Agent'), new AgentValidator(ctx.rest, opts.agentSecretRefs ?? 'allow'))
-      .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx))
-      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator))
+      .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx, opts.compiler))
+      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator, opts.compiler))
       .register(validatePath(GROUP, VERSION, 'Review'), new ReviewValidator(ctx))
       .register(validatePath(GROUP, VERSION, 'Feedback'), new FeedbackValidator(ctx))
       .registerMutator(mutatePath(GROUP, VERSION, 'Review'), new RequesterStamp('Review', 'reviewer'))

@@ -307,6 +307,7 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     runnables: (ctx) => [
       new AdmissionWebhook(ctx, {
         evaluator: sandbox,
+        compiler: sandbox,
         port: webhookPort,
         host: '127.0.0.1',
         agentSecretRefs: 'author',
