@@ -10,6 +10,7 @@
 // - A planned Pattern's tenant code never runs on this thread: its expressions' evaluate and its
 //   validateInput throw (a bug if ever reached: runsTenantCode sends those batches away).
 // - inProcessCompiler compiles on the calling thread (the CLI, tests: trusted Patterns only).
+import type { ValidateFunction } from 'ajv';
 import type { PatternSpec } from '../api/types.js';
 import type { CompiledPattern, CompiledStep, CompileOptions, CompileResult } from './compile.js';
 import { compilePattern } from './compile.js';
@@ -52,7 +53,7 @@ export function fromPlanned(r: PlannedResult): CompileResult {
   return {
     ok: true,
     errors: [],
-    compiled: r.plan.hasInputSchema ? { ...pattern, validateInput: Object.assign(() => elsewhere('input'), { errors: null }) as never } : pattern,
+    compiled: r.plan.hasInputSchema ? { ...pattern, validateInput: Object.assign(() => elsewhere('input'), { errors: null }) as unknown as ValidateFunction } : pattern,
   };
 }
 
