@@ -142,5 +142,7 @@ test('stored past the webhook, each bomb is Invalid with its path and reason, al
   // An Execution of it fails with the same reason, and the operator goes on.
   await createObject(suite.env.rest, EXECUTIONS, bypass, 'of-budget-bomb', { patternRef: { name: 'budget-bomb' }, input: {} });
   expect(JSON.stringify((await finished(suite.env.rest, bypass, 'of-budget-bomb')).status)).toMatch(/Pattern budget-bomb is invalid: input: compiling the Pattern exceeded/);
-  await servedMeanwhile(async () => undefined);
+  // After every bomb the webhook still admits (creates are failurePolicy Fail: a dead webhook would refuse this) and namespaces are served.
+  await servedMeanwhile(() => createObject(suite.env.rest, PATTERNS, a, 'after', fine));
+  await eventually(() => phaseOf(suite.env.rest, PATTERNS, a, 'after', ['Ready']), 'after Ready');
 });
