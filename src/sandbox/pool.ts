@@ -241,7 +241,9 @@ export class SandboxPool implements Evaluator, PatternCompiler, Runnable {
         detach: () => req.signal?.removeEventListener('abort', onAbort),
       };
       if (req.signal?.aborted) return this.settle(job, 'cancelled', new PatternRunError('run aborted', fallback.path, fallback.step));
-      if (this.enqueue(job)) req.signal?.addEventListener('abort', onAbort, { once: true });
+      // Listening before it is queued: pump() may hand it to a worker at once (and detach it then).
+      req.signal?.addEventListener('abort', onAbort, { once: true });
+      this.enqueue(job);
     });
   }
 
@@ -291,17 +293,16 @@ export class SandboxPool implements Evaluator, PatternCompiler, Runnable {
     }
   }
 
-  /** Queues a job (false, and the job settled, when the queue refused it) and hands out work. */
-  private enqueue(job: Job): boolean {
+  /** Queues a job (settling it when the queue refuses) and hands out work. */
+  private enqueue(job: Job): void {
     const refused = this.queue.push(job.tenant, job);
     if (refused) {
       const bound = refused === 'tenant' ? `${this.queue.maxPerTenant} waiting for this namespace` : `${this.queue.maxTotal} waiting in all`;
       this.settle(job, 'queue', new EvaluationBudgetExceeded('queue', `evaluation queue is full (${bound})`, job.fallback.path, job.fallback.step));
-      return false;
+      return;
     }
     metrics.evaluationQueueDepth.set(this.queue.size);
     this.pump();
-    return true;
   }
 
   private hashOf(compiled: CompiledPattern): string {
