@@ -170,9 +170,13 @@ async function deleteRevision(rest: KubeRest, rev: ControllerRevision): Promise<
   }
 }
 
-/** The pin of an Execution: the revision its run claimed, else the one its spec asks for. */
+/**
+ * The pin of an Execution: the revision its run claimed (running, or stopped for a person: the run
+ * that resumes after the Review replays its answers on the same spec), else the one its spec asks for.
+ */
 export function executionPin(exec: Execution): RevisionPin | undefined {
-  if (exec.status?.phase === 'Running' && exec.status.pattern?.hash) return { hash: exec.status.pattern.hash };
+  const claimed = exec.status?.phase === 'Running' || exec.status?.phase === 'AwaitingReview';
+  if (claimed && exec.status?.pattern?.hash) return { hash: exec.status.pattern.hash };
   if (exec.spec.patternRef.revision) return { revision: exec.spec.patternRef.revision };
   return undefined;
 }

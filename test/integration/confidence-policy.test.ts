@@ -150,6 +150,20 @@ test('an Execution overrides the Pattern\'s policy field by field', async () => 
   expect(e.status.decisions.map((d: any) => d.action)).toEqual(['warn']);
 });
 
+test('an Execution may not loosen the policy unless its Pattern allows it: with no webhook the run fails, naming the fields, and asks nobody', async () => {
+  const e = await run('looser', 'p-accept', { policy: { accept: 0.5, escalate: { supervisor: 'sure' } } });
+  expect(e.status.phase).toBe('Failed');
+  expect(condition(e, 'Failed')).toMatchObject({
+    reason: 'InvalidPolicy',
+    message: "spec.policy may only tighten Pattern p-accept's policy (loosened: accept, escalate): accept 0.5 is below the Pattern's 0.8; escalate adds an escalation the Pattern does not have; the Pattern can allow it with policy.executionOverrides: Any",
+  });
+  expect(e.status.agents).toBeUndefined();
+  await pattern('p-any', 'unsure', { accept: 0.8, executionOverrides: 'Any' });
+  const allowed = await run('looser-allowed', 'p-any', { policy: { accept: 0.65 } });
+  expect(allowed.status).toMatchObject({ phase: 'Succeeded', confidence: 0.7 });
+  expect(allowed.status.decisions.map((d: any) => d.action)).toEqual(['accept']);
+});
+
 test('bands out of order: the Pattern is Invalid; an override that puts them out of order fails the Execution', async () => {
   await createObject(env.rest, PATTERNS, ns, 'p-bad', { policy: { accept: 0.5, retryBelow: 0.7 }, steps: [{ name: 'draft', call: {} }], output: { confidence: 'draft[0].confidence' } });
   const bad = await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'p-bad', ['Invalid']), 'p-bad Invalid');
