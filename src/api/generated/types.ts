@@ -1041,7 +1041,7 @@ export interface ExecutionStatus {
      */
     name?: string;
     /**
-     * Revision number when the run started (a rollback may renumber it later).
+     * The revision's number (numbers never change: a rollback makes an old revision current under its own number).
      */
     revision?: number;
     /**
