@@ -31,7 +31,7 @@ import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '.
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
-import { boundedLabel } from '../observability/labels.js';
+import { OTHER, tenantLabels } from '../observability/labels.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
@@ -517,19 +517,19 @@ export class ExecutionReconciler implements Reconciler {
     if (final.phase === 'AwaitingReview') return log.info({ phase: final.phase }, final.message);
     // A label only for a Pattern that exists, and within the bounds of every tenant-chosen label.
     const name = exec.spec.patternRef.name;
-    const pattern = this.ctx.caches.patterns.get(exec.metadata.namespace!, name) ? boundedLabel('pattern', name) : UNKNOWN_PATTERN;
-    metrics.executionsTotal.inc({ pattern, phase: final.phase });
+    const pattern = this.ctx.caches.patterns.get(exec.metadata.namespace!, name) ? tenantLabels('pattern', exec.metadata.namespace!, name) : { namespace: OTHER, pattern: UNKNOWN_PATTERN };
+    metrics.executionsTotal.inc({ ...pattern, phase: final.phase });
     const start = exec.status?.startTime ? Date.parse(exec.status.startTime) : undefined;
     const took = durationMs ?? (start !== undefined ? Date.now() - start : undefined);
-    if (took !== undefined) metrics.executionDuration.observe({ pattern }, took / 1000);
+    if (took !== undefined) metrics.executionDuration.observe(pattern, took / 1000);
     const confidence = final.outcome?.confidence;
     if (final.phase === 'Succeeded' && confidence !== undefined) {
-      metrics.executionConfidence.observe({ pattern }, confidence);
+      metrics.executionConfidence.observe(pattern, confidence);
       for (const c of (final.outcome?.steps ?? []).flatMap((s) => s.calls)) {
         if (c.error) continue;
-        const agent = boundedLabel('agent', `${exec.metadata.namespace}/${c.agent}`);
-        metrics.agentConfidence.observe({ agent, kind: 'claimed' }, c.confidence);
-        metrics.agentConfidence.observe({ agent, kind: 'calibrated' }, c.calibrated ?? c.confidence);
+        const agent = tenantLabels('agent', exec.metadata.namespace!, c.agent);
+        metrics.agentConfidence.observe({ ...agent, kind: 'claimed' }, c.confidence);
+        metrics.agentConfidence.observe({ ...agent, kind: 'calibrated' }, c.calibrated ?? c.confidence);
       }
     }
     log.info({ phase: final.phase, reason: final.reason }, final.message);

@@ -16,7 +16,7 @@ import { MAX_OVERRIDE_BYTES } from '../api/schema/review.js';
 import type { Execution, Pattern, Review } from '../api/types.js';
 import type { EventRecorder } from './events.js';
 import { metrics } from '../observability/metrics.js';
-import { boundedLabel } from '../observability/labels.js';
+import { tenantLabels } from '../observability/labels.js';
 import {
   loosenedFields,
   pointKey,
@@ -98,7 +98,7 @@ export class DecisionLog {
     if (this.seen.has(key)) return false;
     this.seen.add(key);
     this.decisions.push(entry);
-    metrics.policyDecisions.inc({ pattern: boundedLabel('pattern', this.exec.spec.patternRef.name), action: d.action });
+    metrics.policyDecisions.inc({ ...tenantLabels('pattern', this.exec.metadata.namespace!, this.exec.spec.patternRef.name), action: d.action });
     const event = EVENT[d.action];
     if (event) this.events.post(this.exec as any, event[1], event[0], `${d.step ? `step ${d.step}: ` : ''}${d.message}`);
     return true;

@@ -110,6 +110,17 @@ async function eventReasons(name: string, wanted: string[]): Promise<string[]> {
 }
 
 const condition = (e: any, type: string) => e.status.conditions.find((c: any) => c.type === type);
+
+/** A Pattern asking the agents with `capability` once, its answer the result, and a person reviewing a low one. */
+async function reviewGate(name: string, capability: string): Promise<void> {
+  await createObject(env.rest, PATTERNS, ns, name, {
+    agents: { capabilities: [capability] },
+    policy: { maxRetries: 0, escalate: { review: {} } },
+    steps: [{ name: 'draft', call: {} }],
+    output: { value: 'draft[0].value', confidence: 'draft[0].confidence' },
+  });
+  await eventually(() => phaseOf(env.rest, PATTERNS, ns, name, ['Ready']), `${name} Ready`);
+}
 const calls = () => (low.output().stdout.match(/^CALL /gm) ?? []).length;
 
 test('approve: the Execution waits (phase, condition, Event); a user without the reviewer role is refused; alice approves and is recorded', async () => {
@@ -182,13 +193,7 @@ test('a review pending across an operator restart is still pending, and complete
 }, 120000);
 
 test('a run resumed after a review runs the Pattern revision it stopped on, though the Pattern was edited during the wait', async () => {
-  await createObject(env.rest, PATTERNS, ns, 'edited-gate', {
-    agents: { capabilities: ['low'] },
-    policy: { maxRetries: 0, escalate: { review: {} } },
-    steps: [{ name: 'draft', call: {} }],
-    output: { value: 'draft[0].value', confidence: 'draft[0].confidence' },
-  });
-  await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'edited-gate', ['Ready']), 'edited-gate Ready');
+  await reviewGate('edited-gate', 'low');
   const waiting = await awaitingReview('pinned', 'edited-gate');
   expect(waiting.status.pattern).toMatchObject({ revision: 1 });
   await env.rest.patch(resourcePath(PATTERNS, ns, 'edited-gate'), { spec: { output: { value: "'edited'", confidence: '1.0' } } });
@@ -202,13 +207,7 @@ test('a reviewed run whose agents are gone fails, saying why, once its timeout i
   const loner = await startAgentProcess(['--name', 'loner', '--capabilities', 'loner', '--confidence', '0.2', '--value', '"alone"']);
   await createObject(env.rest, AGENTS, ns, 'loner', { endpoint: loner.endpoint, capabilities: ['loner'] });
   await eventually(() => phaseOf(env.rest, AGENTS, ns, 'loner', ['Ready']), 'loner Ready');
-  await createObject(env.rest, PATTERNS, ns, 'lonely', {
-    agents: { capabilities: ['loner'] },
-    policy: { maxRetries: 0, escalate: { review: {} } },
-    steps: [{ name: 'draft', call: {} }],
-    output: { value: 'draft[0].value', confidence: 'draft[0].confidence' },
-  });
-  await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'lonely', ['Ready']), 'lonely Ready');
+  await reviewGate('lonely', 'loner');
   await createObject(env.rest, EXECUTIONS, ns, 'abandoned', { patternRef: { name: 'lonely' }, input: { task: 'ship it?' }, timeout: '15s' });
   await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'abandoned', ['AwaitingReview']), 'abandoned awaiting review', 60000);
   await env.rest.delete(resourcePath(AGENTS, ns, 'loner'));
