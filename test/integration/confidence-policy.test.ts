@@ -1,7 +1,8 @@
 // Confidence policies end to end on a real API server with real agent processes: each band (accept,
 // accept with a warning, retry with the critique reaching the agent and the best attempt kept,
 // escalation to a supervisor Agent, nowhere to escalate), for a run and for a call step, each with
-// its decision in status and its Event; and policies that are wrong.
+// its decision in status and its Event; policies that are wrong or loosen the Pattern's; and, with no
+// webhook, Reviews the controller must not apply (another decision point, an override too large).
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
@@ -173,6 +174,21 @@ test('bands out of order: the Pattern is Invalid; an override that puts them out
   expect(condition(e, 'Failed')).toMatchObject({ reason: 'InvalidPolicy', message: expect.stringMatching(/^Pattern p-accept's policy with spec.policy over it: policy: bands out of order/) });
   expect(e.status.agents).toBeUndefined(); // nobody was asked
   expect((await get('out-of-order')).status.decisions).toBeUndefined();
+});
+
+test('with no webhook, a Review for another decision point or with an override too large is Invalid and never applied; the run waits for one that fits', async () => {
+  await pattern('p-review', 'low', { maxRetries: 0, escalate: { review: {} } }, 'step');
+  await createObject(env.rest, EXECUTIONS, ns, 'reviewed', { patternRef: { name: 'p-review' }, input: { task: 'review PR 42' } });
+  await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'reviewed', ['AwaitingReview']), 'reviewed awaiting review');
+  const review = (name: string, spec: object) => createObject(env.rest, REVIEWS, ns, name, { executionRef: { name: 'reviewed' }, ...spec });
+  await review('wrong-point', { decision: 'approve', decisionPoint: {} });
+  await review('too-large', { decision: 'override', value: 'x'.repeat(17000) });
+  const invalid = async (name: string) => (await eventually(() => phaseOf(env.rest, REVIEWS, ns, name, ['Invalid', 'Applied']), `${name} judged`)).status;
+  expect(await invalid('wrong-point')).toEqual(expect.objectContaining({ phase: 'Invalid', message: 'spec.decisionPoint: the Execution waits for a review of step draft, not of the result' }));
+  expect(await invalid('too-large')).toEqual(expect.objectContaining({ phase: 'Invalid', message: expect.stringMatching(/^spec.value: an override value is at most 16384 bytes/) }));
+  expect((await get('reviewed')).status.phase).toBe('AwaitingReview');
+  await review('fits', { decision: 'approve', decisionPoint: { step: 'draft' } });
+  expect((await finished(env.rest, ns, 'reviewed')).status).toMatchObject({ phase: 'Succeeded', confidence: 0.2 });
 });
 
 test('the samples of config/samples/confidence, applied as they are: the review gate waits for a person, the supervised step escalates', async () => {
