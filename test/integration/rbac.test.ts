@@ -390,8 +390,8 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, sec
   // (revisionHistoryLimit 1: one pruned).
   const revised = (value: string) => ({ steps: [{ name: 'a', let: { x: value } }], output: { value: 'a.x', confidence: '0.5' } });
   await create(PATTERNS, { kind: 'Pattern', metadata: { name: 'revised' }, spec: { revisionHistoryLimit: 1, ...revised("'v1'") } });
-  for (const [value, revision] of [["'v1'", 1], ["'v2'", 2], ["'v1'", 1], ["'v3'", 3]] as const) {
-    if (revision > 1) await admin.patch(resourcePath(PATTERNS, ns, 'revised'), { spec: revised(value) });
+  for (const [i, [value, revision]] of ([["'v1'", 1], ["'v2'", 2], ["'v1'", 1], ["'v3'", 3]] as const).entries()) {
+    if (i > 0) await admin.patch(resourcePath(PATTERNS, ns, 'revised'), { spec: revised(value) });
     await wait(async () => (await get(PATTERNS, 'revised')).status?.revision === revision, `Pattern revised at revision ${revision}`);
   }
   await wait(async () => (await admin.list<any>(resourcePath(CONTROLLER_REVISIONS, ns), { labelSelector: 'parallax.ai/pattern=revised' })).items.length === 2, 'a revision pruned');
