@@ -55,10 +55,10 @@ export function tenantLabels<K extends LabelKind>(kind: K, namespace: string, na
   return labels(kind, namespace, v);
 }
 
-/** The labels of an object named `namespace/name` (the agent pool's qualified names). */
+/** The labels of an object named `namespace/name` (the agent pool's qualified names; no slash: no namespace). */
 export function qualifiedLabels<K extends LabelKind>(kind: K, qualified: string): TenantLabels<K> {
   const slash = qualified.indexOf('/');
-  return tenantLabels(kind, qualified.slice(0, slash), qualified.slice(slash + 1));
+  return slash < 0 ? tenantLabels(kind, '', qualified) : tenantLabels(kind, qualified.slice(0, slash), qualified.slice(slash + 1));
 }
 
 /** The object was deleted: its series leave /metrics and its slot is free for another name. */

@@ -10,6 +10,7 @@ test('each namespace has its own slots: a crowded namespace takes none of anothe
   // Another namespace, and another kind in the same one, still get names.
   expect(tenantLabels('pattern', 'quiet', 'p0')).toEqual({ namespace: 'quiet', pattern: 'p0' });
   expect(qualifiedLabels('agent', 'crowded/a')).toEqual({ namespace: 'crowded', agent: 'a' });
+  expect(qualifiedLabels('agent', 'bare')).toEqual({ namespace: '', agent: 'bare' });
   expect(tenantLabels('agent', 'quiet', 'x'.repeat(300)).agent).toHaveLength(128);
 });
 
