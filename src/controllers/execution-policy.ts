@@ -41,7 +41,7 @@ export function runPolicy(pattern: Pattern, exec: Execution): { policy?: Confide
   if (loosened.length) {
     const what = loosened.map((l) => `${l.field} ${l.why}`).join('; ');
     return {
-      problem: `spec.policy may only tighten Pattern ${pattern.metadata.name}'s policy (loosened: ${loosened.map((l) => l.field).join(', ')}): ${what}; the Pattern can allow it with policy.executionOverrides: Any`,
+      problem: `Pattern ${pattern.metadata.name} lets an Execution's policy only tighten its own (loosened: ${loosened.map((l) => l.field).join(', ')}): ${what}; the Pattern can allow it with policy.executionOverrides: Any`,
     };
   }
   const policy = resolvePolicy(pattern.spec.policy, override);

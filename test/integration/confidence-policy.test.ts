@@ -156,7 +156,7 @@ test('an Execution may not loosen the policy unless its Pattern allows it: with 
   expect(e.status.phase).toBe('Failed');
   expect(condition(e, 'Failed')).toMatchObject({
     reason: 'InvalidPolicy',
-    message: "spec.policy may only tighten Pattern p-accept's policy (loosened: accept, escalate): accept 0.5 is below the Pattern's 0.8; escalate adds an escalation the Pattern does not have; the Pattern can allow it with policy.executionOverrides: Any",
+    message: "Pattern p-accept lets an Execution's policy only tighten its own (loosened: accept, escalate): accept 0.5 is below the Pattern's 0.8; escalate adds an escalation the Pattern does not have; the Pattern can allow it with policy.executionOverrides: Any",
   });
   expect(e.status.agents).toBeUndefined();
   await pattern('p-any', 'unsure', { accept: 0.8, executionOverrides: 'Any' });

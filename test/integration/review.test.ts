@@ -256,7 +256,7 @@ test('reviews that cannot apply are refused at admission, with why', async () =>
   // Whoever may create Executions cannot switch the review gate off: lower bands, or another escalation.
   const refusedExec = async (name: string, policy: object) => ((await createObject(env.rest, EXECUTIONS, ns, name, { patternRef: { name: 'gate' }, policy }).catch((e: Error) => e)) as Error).message;
   expect(await refusedExec('no-gate', { escalateBelow: 0, retryBelow: 0 })).toMatch(
-    /Execution "no-gate" is invalid: spec.policy: spec.policy may only tighten Pattern gate's policy \(loosened: retryBelow, escalateBelow\): retryBelow 0 is below the Pattern's 0.6; escalateBelow 0 is below the Pattern's 0.4;/,
+    /Execution "no-gate" is invalid: spec.policy: Pattern gate lets an Execution's policy only tighten its own \(loosened: retryBelow, escalateBelow\): retryBelow 0 is below the Pattern's 0.6; escalateBelow 0 is below the Pattern's 0.4;/,
   );
   expect(await refusedExec('own-supervisor', { escalate: { supervisor: 'low' } })).toMatch(/spec.policy: .*\(loosened: escalate\): escalate replaces the Pattern's escalation/);
 });
