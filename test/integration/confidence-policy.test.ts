@@ -2,12 +2,14 @@
 // accept with a warning, retry with the critique reaching the agent and the best attempt kept,
 // escalation to a supervisor Agent, nowhere to escalate), for a run and for a call step, each with
 // its decision in status and its Event; policies that are wrong or loosen the Pattern's; and, with no
-// webhook, Reviews the controller must not apply (another decision point, an override too large).
+// webhook, Reviews the controller must not apply (another decision point, an override too large);
+// a deleted Pattern's metric series removed.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EVENTS, EXECUTIONS, FEEDBACKS, PATTERNS, REVIEWS, type ResourceType } from '../../src/k8s/resources.js';
 import type { Manager } from '../../src/manager/manager.js';
+import { registry } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, testOperator, type TestEnv } from '../helpers/envtest.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
@@ -189,6 +191,15 @@ test('with no webhook, a Review for another decision point or with an override t
   expect((await get('reviewed')).status.phase).toBe('AwaitingReview');
   await review('fits', { decision: 'approve', decisionPoint: { step: 'draft' } });
   expect((await finished(env.rest, ns, 'reviewed')).status).toMatchObject({ phase: 'Succeeded', confidence: 0.2 });
+});
+
+test('a deleted Pattern\'s series leave /metrics (its label slot is free again)', async () => {
+  await pattern('p-gone', 'sure', { accept: 0.8 });
+  expect((await run('before-gone', 'p-gone')).status.phase).toBe('Succeeded');
+  const series = `namespace="${ns}",pattern="p-gone"`;
+  expect(await registry.metrics()).toContain(`parallax_executions_total{${series},phase="Succeeded"} 1`);
+  await env.rest.delete(resourcePath(PATTERNS, ns, 'p-gone'));
+  await eventually(async () => !(await registry.metrics()).includes(series) || undefined, 'the series of p-gone removed');
 });
 
 test('the samples of config/samples/confidence, applied as they are: the review gate waits for a person, the supervised step escalates', async () => {
