@@ -8,6 +8,7 @@ import type { Agent, Pattern } from '../api/types.js';
 import { keyOf, PATTERNS, splitKey } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
+import { releaseLabels } from '../observability/labels.js';
 import { checkPattern, matchingAgents, type PatternCompiler } from '../runtime/index.js';
 import { setCondition } from './conditions.js';
 import { Controller, type Reconciler } from './controller.js';
@@ -73,6 +74,8 @@ export function patternController(ctx: OperatorContext, workers: number, compile
     }
   };
   ctx.caches.patterns.on({ add: composing as any, update: composing as any, delete: composing as any });
+  // A deleted Pattern's series leave /metrics, and its label slot is free for another name.
+  ctx.caches.patterns.on({ delete: (o) => void releaseLabels('pattern', o.metadata!.namespace!, o.metadata!.name!) });
   // matchingAgents follows the Agents of the namespace.
   const requeueNamespace = (o: { metadata?: { namespace?: string } }) => {
     for (const p of ctx.caches.patterns.list(o.metadata?.namespace)) c.enqueue(keyOf(p));

@@ -30,7 +30,7 @@ export type { RuntimeLimits } from './limits.js';
 export { parseDuration } from './duration.js';
 export * as confidence from './confidence.js';
 export { toPlain } from './values.js';
-export { bestTry, judge, LowConfidence, pointKey, policyProblems, resolvePolicy, ReviewRejected, ReviewRequired, verdictDecision } from './policy.js';
+export { bestTry, judge, LowConfidence, loosenedFields, pointKey, policyProblems, resolvePolicy, ReviewRejected, ReviewRequired, verdictDecision } from './policy.js';
 export type { ConfidencePolicy, DecisionPoint, Judgement, PolicyAction, PolicyDecision, PolicySpec, ReviewVerdict } from './policy.js';
 export { CRITIQUE_KEY, ESCALATION_KEY, stepKey } from './policy-run.js';
 export type * from './types.js';

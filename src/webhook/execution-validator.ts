@@ -5,7 +5,8 @@
 //   GitOps tools apply in any order, and the Execution waits for its Pattern (Pending).
 // - update: the spec is immutable. API servers ≥ 1.25 enforce this with the CRD's CEL rule too;
 //   older ones (no x-kubernetes-validations) have only this, with the same message.
-// - create: spec.policy merged over the Pattern's policy has its bands in order (execution-policy.ts).
+// - create: spec.policy only tightens the Pattern's policy (unless the Pattern allows more), and
+//   merged over it has its bands in order (execution-policy.ts runPolicy, as the controller checks).
 import { IMMUTABLE_SPEC_MESSAGE } from '../api/schema/execution.js';
 import type { Execution, Pattern } from '../api/types.js';
 import { runPolicy } from '../controllers/execution-policy.js';
