@@ -11,7 +11,7 @@ import { Authenticator, csrfCookie, type AuthMode } from './auth.js';
 import type { CredentialExchange } from './credentials.js';
 import { errorHandler, HttpError } from './errors.js';
 import type { ServerContext, ServerExtension } from './extension.js';
-import { rateLimiter, StreamSlots, type Limits } from './limits.js';
+import { anonymousRateLimiter, rateLimiter, StreamSlots, type Limits } from './limits.js';
 import { requestLog } from './request-log.js';
 import { openApiDocument, register, type Route } from './routes.js';
 import { webFiles } from './web.js';
@@ -46,10 +46,10 @@ export function buildApp(opts: AppOptions): { app: Express; ctx: ServerContext }
     limits: opts.limits,
     slots: new StreamSlots(opts.limits),
     auth,
-    guards: { auth: auth.handler(), limits: rateLimiter(opts.limits) },
+    guards: { auth: auth.handler(), limits: rateLimiter(opts.limits), anonymous: anonymousRateLimiter(opts.limits) },
     route(route) {
       routes.push(route);
-      register(api, route, [ctx.guards.auth, ctx.guards.limits]);
+      register(api, route, [ctx.guards.auth, ctx.guards.limits], [ctx.guards.anonymous]);
     },
   };
   ctx.route({

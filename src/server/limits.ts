@@ -2,14 +2,15 @@
 // bound is per identity (the Kubernetes user; a token digest when the server may not review
 // tokens) as well as total. Invariants:
 // - a request body over maxBodyBytes is refused (413) before it is parsed;
-// - over `ratePerMinute` requests per identity a caller gets 429 with Retry-After;
+// - over `ratePerMinute` requests per identity a caller gets 429 with RateLimit headers; requests
+//   without credentials (the login form, the OpenAPI document) count per client address instead;
 // - a stream slot is taken before an SSE response begins and given back exactly once when it ends,
 //   so the per-identity and total counts never drift (429 when either is full);
 // - headers must arrive within headersTimeoutMs and a whole request within requestTimeoutMs (a
 //   stream's response is not a request: it lasts as long as its caller listens); each Kubernetes
 //   call made for a request ends within kubeTimeoutMs; at most maxConnections sockets are open.
 import { rateLimit } from 'express-rate-limit';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { HttpError, status } from './errors.js';
 
 export interface Limits {
@@ -67,14 +68,23 @@ export class StreamSlots {
 
 /** Per-identity request rate (after authentication, so the key is the caller, not an address). */
 export function rateLimiter(limits: Pick<Limits, 'ratePerMinute'>): RequestHandler {
+  return limiter(limits.ratePerMinute, 'identity', (req) => req.caller?.key ?? 'anonymous');
+}
+
+/** The same rate per client address, for what needs no credentials (each login costs a TokenReview). */
+export function anonymousRateLimiter(limits: Pick<Limits, 'ratePerMinute'>): RequestHandler {
+  return limiter(limits.ratePerMinute, 'address');
+}
+
+function limiter(perMinute: number, per: string, keyGenerator?: (req: Request) => string): RequestHandler {
   return rateLimit({
     windowMs: 60000,
-    limit: limits.ratePerMinute,
+    limit: perMinute,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    keyGenerator: (req) => req.caller?.key ?? 'anonymous',
+    ...(keyGenerator ? { keyGenerator } : {}),
     handler: (_req, res) => {
-      res.status(429).json(status(429, 'TooManyRequests', `more than ${limits.ratePerMinute} requests a minute from one identity; slow down`));
+      res.status(429).json(status(429, 'TooManyRequests', `more than ${perMinute} requests a minute from one ${per}; slow down`));
     },
   });
 }

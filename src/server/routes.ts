@@ -32,14 +32,14 @@ export interface Route {
 
 const ajv = createAjv();
 
-/** Adds `route` to `router`, behind `guards` (authentication, limits) unless it is public. */
-export function register(router: Router, route: Route, guards: RequestHandler[]): void {
+/** Adds `route` to `router`, behind `guards` (authentication, limits), or `publicGuards` when it is public. */
+export function register(router: Router, route: Route, guards: RequestHandler[], publicGuards: RequestHandler[]): void {
   const validate: ValidateFunction | undefined = route.body ? ajv.compile(route.body) : undefined;
   const named: RequestHandler = (_req, res, next) => {
     res.locals.route = route.path;
     next();
   };
-  router[route.method](route.path, named, ...(route.public ? [] : guards), (req: Request, res: Response, next: NextFunction) => {
+  router[route.method](route.path, named, ...(route.public ? publicGuards : guards), (req: Request, res: Response, next: NextFunction) => {
     const end = serverMetrics.duration.startTimer({ route: route.path });
     const run = async () => {
       if (validate && !validate(req.body ?? null)) {

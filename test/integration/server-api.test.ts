@@ -162,6 +162,24 @@ test('limits: a body over the cap is 413; a third stream of one identity is 429 
   }
 });
 
+test('limits: over the rate a minute one identity gets 429, others do not; without credentials it counts per address', async () => {
+  const limited = await startServer({ kubeConfig: env.kubeConfig, address: '127.0.0.1:0', httpAddress: false, mode: 'forward', limits: { ratePerMinute: 3 } });
+  try {
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await call(limited.url, 'GET', executions(), { token: VIEWER.token })).status);
+    expect(codes).toEqual([200, 200, 200, 429]);
+    const refused = await call(limited.url, 'GET', executions(), { token: VIEWER.token });
+    expect(refused.body).toMatchObject({ kind: 'Status', code: 429, reason: 'TooManyRequests' });
+    expect(refused.headers.get('ratelimit')).toMatch(/r=0/);
+    expect((await call(limited.url, 'GET', executions(), { token: RUNNER.token })).status).toBe(200);
+    const anonymous = [];
+    for (let i = 0; i < 4; i++) anonymous.push((await call(limited.url, 'GET', '/api/v1/openapi.json')).status);
+    expect(anonymous).toEqual([200, 200, 200, 429]);
+  } finally {
+    await limited.close();
+  }
+});
+
 test('login keeps the token in an HttpOnly cookie; changing anything with it needs the CSRF header', async () => {
   const page = await call(base, 'GET', '/api/v1/openapi.json');
   const csrf = /parallax_csrf=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')![1];
