@@ -5,10 +5,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
 
-/** dist/web next to the compiled server (dist/src/server → dist/web), or from the source tree. */
+/**
+ * dist/web next to the compiled server (dist/src/server → dist/web), or, from the source tree, the
+ * repository's dist/web (web/ itself holds the sources, without the bundle app.js).
+ */
 export function defaultWebRoot(): string | undefined {
   const here = dirname(fileURLToPath(import.meta.url));
-  return [join(here, '../../web'), join(here, '../../dist/web')].find((dir) => existsSync(join(dir, 'index.html')));
+  return [join(here, '../../web'), join(here, '../../dist/web')].find((dir) => existsSync(join(dir, 'app.js')));
 }
 
 export function webFiles(root: string): Router {

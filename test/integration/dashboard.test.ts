@@ -2,16 +2,19 @@
 // the server on a real API server with RBAC: a token login, the Executions list updating live from
 // a watch as an Execution is created and changes phase, one Execution's agents, confidence and
 // policy decisions, and approve from the page creating a Review with the user's own token — which
-// a viewer is refused, and the page says so. Without /usr/bin/chromium this fails: hack/install-tools.sh chromium.
-import { execFileSync } from 'node:child_process';
+// a viewer is refused, and the page says so; and `parallax dashboard` as docs/server.md writes it. Without /usr/bin/chromium this fails: hack/install-tools.sh chromium.
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { AGENTS, EXECUTIONS, PATTERNS, REVIEWS } from '../../src/k8s/resources.js';
 import { resourcePath } from '../../src/k8s/rest.js';
+import { freePort } from '../../src/envtest/control-plane.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { CLI_ENTRY } from '../helpers/cli.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { createObject } from '../helpers/objects.js';
 import { bindRole, installUserRoles, type TokenUser } from '../helpers/server.js';
+import { docCommands, ROOT } from '../unit/packaging/tools.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const RUNNER: TokenUser = { user: 'rosa', token: 'rosa-token-7c01' };
@@ -128,4 +131,38 @@ test('Patterns and Agents lists', async () => {
   await runner.click('header a:text("Agents")');
   await runner.waitForSelector('#agents tr[data-name=alpha] td:text("review, code")');
   await runner.context().close();
+});
+
+test('docs/server.md: `parallax dashboard` as written serves the page on 127.0.0.1 with the kubeconfig\'s user, no login', async () => {
+  const [command] = docCommands('docs/server.md', 'On your machine: `parallax dashboard`');
+  expect(command).toBe('parallax --kubeconfig .local/kubeconfig dashboard --port 8090');
+  // The local control plane's kubeconfig is this test's; a free port instead of the documented one.
+  const args = command.split(' ').slice(1).map((a) => (a === '.local/kubeconfig' ? env.cp.kubeconfigPath : a));
+  args[args.length - 1] = String(await freePort());
+  const { LOG_LEVEL: _, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { cwd: ROOT, env: { ...inherited, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    let out = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const m = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      void exited.then((code) => reject(new Error(`parallax dashboard exited (${code}): ${out}`)));
+    });
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(url);
+    await page.waitForSelector('header .who:text("kubeconfig:admin")');
+    await createObject(env.rest, EXECUTIONS, ns, 'from-docs', { patternRef: { name: 'review-me' } });
+    await page.fill('input[name=namespace]', ns); // the page opens in the context's namespace, "default"
+    await page.press('input[name=namespace]', 'Enter');
+    await page.waitForSelector('#executions tr[data-name=from-docs]');
+    await page.context().close();
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
 });
