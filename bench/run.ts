@@ -15,6 +15,8 @@
 //   (node --cpu-prof into bench/profiles/); --no-scale skips the 10× step; --no-docs leaves the doc;
 //   --only-admission measures the admission case alone and prints it (no results.json, no doc);
 //   --runtime-only measures section 4 alone (runtime alone, in-process vs sandbox) and prints it;
+//   --server-only measures what the HTTP API server adds to get, list, create and a watched change
+//   (bench/server.ts, BENCH_SERVER_N requests each) and prints it;
 //   --confidence-only measures the confidence part alone (bench/confidence.ts: what an accepting
 //   policy costs, 10,000 Feedback) and puts its figures into the last run's results (BENCH_POLICY_N,
 //   BENCH_FEEDBACK_N override its sizes).
@@ -37,6 +39,7 @@ import { validatingWebhookConfiguration } from '../src/webhook/configuration.js'
 import { compilePattern, runPattern, type Evaluator } from '../src/runtime/index.js';
 import { SandboxPool } from '../src/sandbox/index.js';
 import { loadProtocol, type ConfidenceAgentClient } from '../src/sdk/index.js';
+import { serverBench } from './server.js';
 import {
   apiRequestCounts,
   openWatchesOf,
@@ -574,6 +577,16 @@ async function main() {
   log(`${cpus().length} cores, load ${loadAverage().join(' ')}, ${QUICK ? 'quick' : 'full'} run; sizes ${JSON.stringify(SIZES)}`);
   if (args.has('--runtime-only')) {
     console.table(await runtimeBench(SIZES.runtimeMs));
+    return;
+  }
+  if (args.has('--server-only')) {
+    const cp = new ControlPlane({ authorizationMode: 'RBAC' });
+    try {
+      await cp.start();
+      console.table(await serverBench(cp.kubeconfigPath, cp.token, envNum('BENCH_SERVER_N', 200, 50)));
+    } finally {
+      await cp.stop();
+    }
     return;
   }
   const loadBefore = loadAverage();

@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import type { CliIO } from '../cli/context.js';
 import { buildProgram, runCli } from '../cli/program.js';
 import { operatorCommand } from './operator.js';
+import { dashboardCommand, serverCommand } from './server.js';
 
 const invokedAs = basename(process.argv[1] ?? 'parallax').replace(/\.js$/, '');
 
@@ -19,7 +20,7 @@ export function buildCli(io?: CliIO): Command {
   return buildProgram({
     io,
     displayName: invokedAs === 'kubectl-parallax' ? 'kubectl parallax' : 'parallax',
-    extraCommands: [operatorCommand()],
+    extraCommands: [operatorCommand(), serverCommand(), dashboardCommand()],
   });
 }
 
