@@ -139,11 +139,12 @@ function slowAgentsTable(r: any): string[] {
   const s = r.slowAgents;
   if (!s) return [];
   return [
-    `**Slow agents** (${s.n} Executions of ${s.agents} agents that answer after ${s.agentDelayMs} ms, Agents with default fields, all created at once; floor = the agents' delay + the API floor's p50 at concurrency 100; peak calls in flight from the operator's \`parallax_agent_calls_in_flight\`)`,
+    `**Slow agents** (${s.n} Executions of ${s.agents} agents that answer after ${s.agentDelayMs} ms, Agents with default fields, all created at once; floor = the agents' delay + the API floor with ${s.n} Executions at once, same run; peak calls in flight from the operator's \`parallax_agent_calls_in_flight\`)`,
     '',
-    row(['n', 'p50 ms', 'p95 ms', 'p99 ms', 'floor ms', 'p99 − floor ms', 'Executions/s', 'peak calls in flight']),
+    row(['n', 'failed', 'p50 ms', 'p95 ms', 'p99 ms', 'floor p50 / p99 ms', 'Executions/s', 'peak calls in flight']),
     row(Array(8).fill('---')),
-    row([s.n, s.latencyMs.p50, s.latencyMs.p95, s.latencyMs.p99, s.floorMs, Math.round(s.latencyMs.p99 - s.floorMs), s.throughput, s.peakCallsInFlight]),
+    row([s.n, s.failed, s.latencyMs.p50, s.latencyMs.p95, s.latencyMs.p99, `${s.floorMs.p50} / ${s.floorMs.p99}`, s.throughput, s.peakCallsInFlight]),
+    ...(s.failedWith ? ['', `A failed one said: \`${s.failedWith}\``] : []),
     '',
   ];
 }
