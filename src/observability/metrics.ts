@@ -175,6 +175,12 @@ export const webhookMetrics = {
     labelNames: ['kind', 'operation', 'result'] as const,
     registers: [registry],
   }),
+  refusedRequests: new Counter({
+    name: 'parallax_webhook_refused_requests_total',
+    help: 'Requests the webhook server refused unread, by reason: too-large, busy (bytes held by all requests at the cap), aborted.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  }),
   duration: new Histogram({
     name: 'parallax_webhook_request_duration_seconds',
     help: 'Time to answer one admission request.',
