@@ -69,7 +69,6 @@ export class ReplyBudget {
   readonly perRunBytes: number;
   readonly perNamespaceBytes: number;
   private used = 0;
-  private calls = 0;
   private readonly byRun = new Map<string, { namespace: string; held: number }>();
   private readonly byNamespace = new Map<string, number>();
   /** Per namespace, its calls waiting in order; namespaces are served in turn. */
@@ -94,8 +93,8 @@ export class ReplyBudget {
       const waited = await this.wait(namespace, run, bytes, signal);
       if (!waited) return { refused: `${this.fullness(namespace)}; this call waited until its deadline` };
     } else this.take(run, namespace, bytes);
-    this.calls++;
-    metrics.agentCallsInFlight.set(this.calls);
+    // inc/dec, not set: every ReplyBudget of the process (tests run several operators) adds its own.
+    metrics.agentCallsInFlight.inc();
     let share = bytes;
     let open = true;
     const allowance: ReplyAllowance = {
@@ -120,8 +119,7 @@ export class ReplyBudget {
       settle: (kept: number) => {
         if (!open) return;
         open = false;
-        this.calls--;
-        metrics.agentCallsInFlight.set(this.calls);
+        metrics.agentCallsInFlight.dec();
         const room = Math.max(0, Math.min(this.totalBytes - this.used, this.perNamespaceBytes - (this.byNamespace.get(namespace) ?? 0)));
         const next = Math.max(0, Math.min(kept, share + room));
         this.give(run, share - next);
