@@ -39,6 +39,11 @@ describe('as shipped: the endpoint policy refuses what a tenant must not make th
     await endpointAgent(ns, 'metadata', '169.254.169.254:80');
     await endpointAgent(ns, 'named', `localhost:${listening.port}`);
     await endpointAgent(ns, 'sock', 'unix:50051');
+    // Other spellings of the same addresses (canonical-ip.ts): refused with the same reason.
+    // (spec.endpoint takes no IPv6 literal; spec.url does, and URL parsing makes it [::ffff:7f00:1].)
+    await createObject(suite.env.rest, AGENTS, ns, 'mapped', { protocol: 'a2a', url: `http://[::ffff:127.0.0.1]:${listening.port}/`, capabilities: ['x'] });
+    await endpointAgent(ns, 'decimal', `2130706433:${listening.port}`);
+    await endpointAgent(ns, 'hex', '0xa9.0xfe.0xa9.0xfe:80');
     const expectRefused = async (name: string, why: RegExp) => {
       const a = await agentStatus(ns, name, ['Unavailable']);
       expect(a.status.conditions[0]).toMatchObject({ reason: 'EndpointRefused' });
@@ -49,6 +54,9 @@ describe('as shipped: the endpoint policy refuses what a tenant must not make th
     await expectRefused('metadata', /169\.254\.169\.254 is a link-local address \(cloud metadata\)/);
     await expectRefused('named', /localhost resolves to (127\.0\.0\.1|::1) which is a loopback address/);
     await expectRefused('sock', /unix does not resolve/);
+    await expectRefused('mapped', /refused by the operator's endpoint policy: 127\.0\.0\.1 is a loopback address$/);
+    await expectRefused('decimal', /refused by the operator's endpoint policy: 127\.0\.0\.1 is a loopback address$/);
+    await expectRefused('hex', /refused by the operator's endpoint policy: 169\.254\.169\.254 is a link-local address \(cloud metadata\)$/);
     // The agent process was never asked anything: the operator did not connect.
     expect(listening.output().stdout).not.toMatch(/CALL/);
   });
