@@ -163,8 +163,8 @@ test('a slowloris against the webhook port: bounded memory, every connection clo
   const rise = peak - before;
   process.stdout.write(`slowloris: operator RSS ${Math.round(before / MiB)} MiB before, peak ${Math.round(peak / MiB)} MiB (+${Math.round(rise / MiB)} MiB); ${busy ?? 0} requests refused as busy\n`);
   // The bound docs/admission.md states: 16 MiB of bodies, plus 256 TLS connections' own buffers
-  // (+57 MiB measured; before the limits these uploads alone held 300 MiB).
-  expect(rise).toBeLessThan(96 * MiB);
+  // (+57–64 MiB measured; before the limits these uploads alone held 300 MiB). Room for a loaded CI.
+  expect(rise).toBeLessThan(128 * MiB);
   expect(busy).toBeGreaterThan(0);
   // And it still answers afterwards.
   expect((await post(port, '/validate-parallax-ai-v1alpha1-execution', '')).status).toBe(400);
