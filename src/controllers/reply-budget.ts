@@ -22,7 +22,7 @@
 //   its own deadline or cancellation ends the wait — the call then fails with a message saying
 //   why. Growing a reservation never waits: it is granted at once or the call fails.
 // - Nothing is ever dropped silently.
-import { receiveLimit } from '../agents/reply-limit.js';
+import { receiveLimit, topLimit } from '../agents/reply-limit.js';
 import { metrics } from '../observability/metrics.js';
 import { formatBytes } from '../sdk/http-peer.js';
 import type { ReplyAllowance } from '../runtime/types.js';
@@ -101,6 +101,7 @@ export class ReplyBudget {
       get bytes() {
         return share;
       },
+      most: topLimit(call.maxReplyBytes),
       grow: (wanted) => {
         this.remember(call.agent, wanted);
         const next = receiveLimit(wanted, call.maxReplyBytes);

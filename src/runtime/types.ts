@@ -45,6 +45,8 @@ export interface AgentCallRequest {
 export interface ReplyAllowance {
   /** Bytes this call may receive now. */
   readonly bytes: number;
+  /** The most it may ever grow to (the Agent's own limit): a larger reply is too large, not over budget. */
+  readonly most: number;
   /** Room for a reply of `bytes`: true when granted (`bytes` is then at least that), false when there is none. */
   grow(bytes: number): boolean;
   /** The size of the reply that arrived, so that later calls to the same agent reserve what it sends. */

@@ -72,6 +72,7 @@ export function boundedFetch(maxBytes: number, opts: BoundedFetchOptions = {}): 
     /** Why `size` bytes of reply may not be held, if so. */
     const overflow = (size: number): Error | undefined => {
       if (size > maxBytes) return new ResponseTooLargeError(maxBytes);
+      if (room && size > room.most) return new ResponseTooLargeError(room.most);
       if (room && size > room.bytes && !room.grow(size)) return new ReplyOverBudgetError(size, room.bytes);
       return undefined;
     };

@@ -158,4 +158,14 @@ describe('receiving under the reservation', () => {
     expect(cut.error).toBe(`A2A agent a/agent at ${url} answered more than the 4 KiB reserved for it, and the operator's reply budget has no room for more (docs/multi-tenancy.md)`);
     small.settle(0);
   });
+
+  it('A2A: past the Agent\'s own limit the reply is too large, however much room the budget has', async () => {
+    const agent = await startA2AAgent({ host: '127.0.0.2', data: { blob: 'x'.repeat(100 * KiB) } });
+    cleanups.push(() => agent.close());
+    const client = new A2AClient(() => ({ url: agent.url, timeoutMs: 5000, defaultConfidence: 0.5 }));
+    const hold = await reserved(new ReplyBudget(), { ...call('a'), maxReplyBytes: KiB });
+    const r = await client.call(req('a/agent', { reply: hold.allowance }));
+    expect(r.error).toBe(`A2A agent a/agent at ${agent.url} answered more than 65 KiB`);
+    hold.settle(0);
+  });
 });
