@@ -7,9 +7,9 @@ import { A2AClient, AgentPool } from '../../../src/agents/index.js';
 import { MIN_RECEIVE_LIMIT, receiveLimit } from '../../../src/agents/reply-limit.js';
 import { ReplyBudget, type ReplyCall, type Reservation } from '../../../src/controllers/reply-budget.js';
 import { metrics } from '../../../src/observability/metrics.js';
-import type { AgentCallRequest } from '../../../src/runtime/types.js';
 import { startA2AAgent } from '../../fixtures/a2a-agent.js';
 import { FnAgent, serveLocal } from '../sdk/fixtures.js';
+import { callRequest } from './call-request.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,18 +27,7 @@ async function reserved(budget: ReplyBudget, c: ReplyCall, signal = never()): Pr
   return r;
 }
 
-function req(agent: string, extra: Partial<AgentCallRequest> = {}): AgentCallRequest {
-  return {
-    agent: { name: agent, capabilities: [], expertise: 0.5, labels: {} },
-    step: 'ask',
-    task: 'answer',
-    data: {},
-    taskId: `exec-1/ask/${agent}`,
-    patternName: 'p',
-    signal: never(),
-    ...extra,
-  };
-}
+const req = callRequest;
 
 describe('ReplyBudget', () => {
   it('reserves what an agent is likely to send (twice its largest recent reply, at least 4 KiB), not its declared maximum', async () => {
