@@ -129,6 +129,8 @@ interface Conn {
   maxReplyBytes: number;
   lastUsed: number;
   active: number;
+  /** The circuit opened while calls were in flight: drop the channels once they have ended. */
+  dropWhenIdle?: boolean;
 }
 
 /** The outcome of one attempt on one endpoint. */
@@ -342,7 +344,8 @@ export class AgentPool implements AgentCaller {
       }
       const size = 'details' in outcome ? declaredSize(outcome.details) : undefined;
       if (size === undefined || limit >= top || size > top) return outcome;
-      if (!req.reply!.grow(size)) return { ok: false, overBudget: { size, limit } };
+      const deadline = AbortSignal.timeout(Math.max(0, deadlineAt - Date.now()));
+      if (!(await req.reply!.grow(size, deadline))) return { ok: false, overBudget: { size, limit } };
       metrics.agentReplyRegrown.inc();
       this.log.debug({ agent: req.agent.name, endpoint: conn.endpoint, size, limit }, 'reply outgrew its reservation; asking again under a larger limit');
     }
@@ -366,6 +369,7 @@ export class AgentPool implements AgentCaller {
       const call = ch.client.Analyze(msg, new grpc.Metadata(), { deadline: new Date(deadlineAt) }, (err, reply) => {
         req.signal.removeEventListener('abort', onAbort);
         conn.active--;
+        if (conn.active === 0 && conn.dropWhenIdle) this.dropChannel(conn);
         conn.lastUsed = Date.now();
         if (err || !reply) {
           resolve({
@@ -427,7 +431,12 @@ export class AgentPool implements AgentCaller {
         this.log.info({ agent, endpoint, state }, 'circuit breaker state changed');
         // Drop the connection of an open circuit: the trial call later dials afresh
         // instead of waiting out grpc's reconnect backoff.
-        if (state === 'open') this.dropChannel(conn);
+        // Not under calls still in flight, though: closing a channel fails the calls queued on it
+        // ("Channel closed before call started") instead of letting them end as they would.
+        if (state === 'open') {
+          if (conn.active === 0) this.dropChannel(conn);
+          else conn.dropWhenIdle = true;
+        }
       });
       this.conns.set(key, (c = conn));
     }
@@ -448,6 +457,7 @@ export class AgentPool implements AgentCaller {
   }
 
   private dropChannel(c: Conn): void {
+    c.dropWhenIdle = false;
     for (const client of c.clients.values()) client.close();
     c.clients.clear();
   }

@@ -9,7 +9,8 @@
 // limit (gRPC: a channel with that grpc.max_receive_message_length; A2A: bytes counted as they
 // arrive), so a reply larger than its reservation cannot take the memory anyway: it grows the
 // reservation first (gRPC: the agent is asked again under the larger limit; A2A: the body goes on
-// arriving), or, when the budget has no room, the call fails saying so. Once the reply is in, the
+// arriving), waiting for room as a new call would, or, when it can never fit (or the call's wait
+// ends), the call fails saying so. Once the reply is in, the
 // reservation shrinks to what the run keeps (its value as JSON); everything a run holds is released
 // when the run ends.
 //
@@ -20,7 +21,9 @@
 // - All runs together hold at most totalBytes: a call that does not fit waits (back-pressure; first
 //   come first served within a namespace, namespaces served in turn) until room is released, or
 //   its own deadline or cancellation ends the wait — the call then fails with a message saying
-//   why. Growing a reservation never waits: it is granted at once or the call fails.
+//   why. Growing a reservation waits in the same queue (before the namespace's later calls), at
+//   most until the call's own deadline (runs keep what they hold until they end, so an unbounded
+//   wait could wait on itself); one that could never fit fails at once.
 // - Nothing is ever dropped silently.
 import { receiveLimit, topLimit } from '../agents/reply-limit.js';
 import { metrics } from '../observability/metrics.js';
@@ -102,15 +105,18 @@ export class ReplyBudget {
         return share;
       },
       most: topLimit(call.maxReplyBytes),
-      grow: (wanted) => {
+      grow: async (wanted, deadline) => {
         this.remember(call.agent, wanted);
         const next = receiveLimit(wanted, call.maxReplyBytes);
         if (next < wanted) return false;
         if (next <= share) return true;
         const extra = next - share;
-        if (!open || (this.byRun.get(run)?.held ?? 0) + extra > this.perRunBytes || !this.fits(namespace, extra)) return false;
-        this.give(run, -extra);
-        share = next;
+        const never = extra > Math.min(this.perNamespaceBytes, this.totalBytes);
+        if (!open || never || (this.byRun.get(run)?.held ?? 0) + extra > this.perRunBytes) return false;
+        if (this.waiting.has(namespace) || !this.fits(namespace, extra)) {
+          if (!(await this.wait(namespace, run, extra, AbortSignal.any([signal, deadline])))) return false;
+        } else this.take(run, namespace, extra);
+        share += extra;
         return true;
       },
       received: (n) => this.remember(call.agent, n),

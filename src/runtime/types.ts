@@ -47,8 +47,11 @@ export interface ReplyAllowance {
   readonly bytes: number;
   /** The most it may ever grow to (the Agent's own limit): a larger reply is too large, not over budget. */
   readonly most: number;
-  /** Room for a reply of `bytes`: true when granted (`bytes` is then at least that), false when there is none. */
-  grow(bytes: number): boolean;
+  /**
+   * Room for a reply of `bytes`: true once granted (`bytes` is then at least that), false when there
+   * is none. It may wait for room, until `signal` (the call's own deadline) ends the wait.
+   */
+  grow(bytes: number, signal: AbortSignal): Promise<boolean>;
   /** The size of the reply that arrived, so that later calls to the same agent reserve what it sends. */
   received(bytes: number): void;
 }

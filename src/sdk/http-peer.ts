@@ -69,12 +69,13 @@ export function boundedFetch(maxBytes: number, opts: BoundedFetchOptions = {}): 
     signal?.throwIfAborted();
     const secure = url.protocol === 'https:';
     const room = opts.allowance?.();
-    /** Why `size` bytes of reply may not be held, if so. */
-    const overflow = (size: number): Error | undefined => {
-      if (size > maxBytes) return new ResponseTooLargeError(maxBytes);
-      if (room && size > room.most) return new ResponseTooLargeError(room.most);
-      if (room && size > room.bytes && !room.grow(size)) return new ReplyOverBudgetError(size, room.bytes);
-      return undefined;
+    const tooLarge = (size: number): Error | undefined =>
+      size > maxBytes ? new ResponseTooLargeError(maxBytes) : room && size > room.most ? new ResponseTooLargeError(room.most) : undefined;
+    /** Why `size` bytes of reply may not be held, once the allowance has grown to them (or cannot). */
+    const overBudget = async (size: number): Promise<Error | undefined> => {
+      if (!room || size <= room.bytes) return undefined;
+      const reserved = room.bytes;
+      return (await room.grow(size, signal ?? new AbortController().signal)) ? undefined : new ReplyOverBudgetError(size, reserved);
     };
     return new Promise<Response>((resolve, reject) => {
       // As fetch does: an abort rejects with the signal's reason, a network error with TypeError('fetch failed', {cause}).
@@ -88,21 +89,30 @@ export function boundedFetch(maxBytes: number, opts: BoundedFetchOptions = {}): 
             res.destroy();
             return reject(new HTTPStatusError(status));
           }
-          const declared = overflow(Number(res.headers['content-length'] ?? 0));
-          if (declared) {
+          res.on('error', fail);
+          const refuse = (err: Error) => {
             res.destroy();
-            return reject(declared);
-          }
+            reject(err);
+          };
+          const declared = Number(res.headers['content-length'] ?? 0);
           const chunks: Buffer[] = [];
           let size = 0;
-          res.on('data', (chunk: Buffer) => {
+          // Read on only while the bytes fit: the stream is paused while the allowance grows.
+          const onData = (chunk: Buffer) => {
             size += chunk.length;
-            const over = overflow(size);
-            if (!over) return void chunks.push(chunk);
-            res.destroy();
-            reject(over);
-          });
-          res.on('error', fail);
+            const big = tooLarge(size);
+            if (big) return refuse(big);
+            if (!room || size <= room.bytes) return void chunks.push(chunk);
+            res.pause();
+            void overBudget(size).then((err) => {
+              if (err) return refuse(err);
+              chunks.push(chunk);
+              res.resume();
+            });
+          };
+          const big = tooLarge(declared);
+          if (big) return refuse(big);
+          void overBudget(declared).then((err) => (err ? refuse(err) : res.on('data', onData)));
           res.on('end', () => {
             room?.received(size);
             const headers = new Headers();

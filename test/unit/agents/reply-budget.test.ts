@@ -80,12 +80,27 @@ describe('ReplyBudget', () => {
   it('a reservation grows only as far as the run, the namespace and the operator have room', async () => {
     const budget = new ReplyBudget({ totalBytes: 256 * KiB, perRunBytes: 64 * KiB });
     const h = await reserved(budget, call('a'));
-    expect(h.allowance.grow(30 * KiB)).toBe(true);
+    expect(await h.allowance.grow(30 * KiB, never())).toBe(true);
     expect(h.allowance.bytes).toBe(32 * KiB);
-    expect(h.allowance.grow(100 * KiB)).toBe(false);
+    expect(await h.allowance.grow(100 * KiB, never())).toBe(false);
     expect(h.allowance.bytes).toBe(32 * KiB);
     expect(budget.heldBytes).toBe(32 * KiB);
     h.settle(0);
+  });
+
+  it('a reservation that may grow once others release room waits for it (back-pressure), in turn with new calls', async () => {
+    const budget = new ReplyBudget({ totalBytes: 128 * KiB });
+    const first = await reserved(budget, call('a', 'a-1'));
+    const second = await reserved(budget, call('a', 'a-2'));
+    let grown: boolean | undefined;
+    const growing = second.allowance.grow(60 * KiB, never()).then((ok) => (grown = ok));
+    await new Promise((r) => setImmediate(r));
+    expect(grown).toBeUndefined();
+    first.settle(0);
+    await growing;
+    expect(grown).toBe(true);
+    expect(second.allowance.bytes).toBe(64 * KiB);
+    second.settle(0);
   });
 });
 
