@@ -233,7 +233,7 @@ test('reviews that cannot apply are refused at admission, with why', async () =>
     return err.message as string;
   };
   await finished(env.rest, ns, 'approved');
-  expect(await refused({ decision: 'approve' })).toMatch(/Review ".*" is invalid: spec.executionRef.name: Execution approved is not awaiting review \(phase Succeeded\)/);
+  expect(await refused({ decision: 'approve' })).toMatch(/Review ".*" is invalid: spec.executionRef.name: Execution approved is not awaiting review; /);
   expect(await refused({ decision: 'approve' }, 'nosuch')).toMatch(/spec.executionRef.name: Execution nosuch not found/);
   await awaitingReview('pending');
   expect(await refused({ decision: 'override' }, 'pending')).toMatch(/spec.value: an override needs the value that becomes the result/);

@@ -127,6 +127,7 @@ describe('helm template charts/parallax', () => {
       expect.arrayContaining([
         '--enable-webhook',
         '--webhook-port=9443',
+        '--webhook-timeout-seconds=5',
         '--webhook-secret=parallax-webhook-certs',
         '--webhook-configuration=parallax-validating-webhook',
         '--webhook-service=parallax-webhook',
