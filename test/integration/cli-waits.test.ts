@@ -1,0 +1,47 @@
+// Every CLI `--wait` on a run that stops for a person, on a real API server with the operator and a
+// real agent process: `run --wait` shows that the Execution awaits review (and how to answer it)
+// instead of calling the operator hung once spec.timeout passes, and `--wait-timeout` bounds the
+// wait with exit code 3; `review approve --wait` on an Execution far older than its spec.timeout
+// follows the resumed run to its end, exit 0.
+import { resourcePath } from '../../src/k8s/rest.js';
+import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
+import { startAgentProcess } from '../helpers/agent-process.js';
+import { cli, cliProcess } from '../helpers/cli.js';
+import { eventually } from '../helpers/envtest.js';
+import { createObject, phaseOf } from '../helpers/objects.js';
+import { integrationSuite } from '../helpers/suite.js';
+
+const SLOW = 180000;
+const suite = integrationSuite();
+
+test('run --wait on a run that awaits review: shown as such, exit 3 at --wait-timeout; review approve --wait follows it past spec.timeout', async () => {
+  const { env } = suite;
+  await suite.operator();
+  const ns = await env.namespace('waits');
+  const g = ['--kubeconfig', env.cp.kubeconfigPath, '-n', ns];
+  const low = await startAgentProcess(['--name', 'low', '--capabilities', 'gate', '--confidence', '0.2', '--value', '"maybe"']);
+  await createObject(env.rest, AGENTS, ns, 'low', { endpoint: low.endpoint, capabilities: ['gate'] });
+  await createObject(env.rest, PATTERNS, ns, 'gate', {
+    agents: { capabilities: ['gate'] },
+    policy: { maxRetries: 0, escalate: { review: { timeout: '1h' } } },
+    steps: [{ name: 'ask', call: {} }],
+    output: { value: 'ask[0].value', confidence: 'ask[0].confidence' },
+  });
+  await eventually(() => phaseOf(env.rest, AGENTS, ns, 'low', ['Ready']), 'low Ready', SLOW);
+
+  const bad = await cli([...g, 'run', 'gate', '--wait-timeout', '5s']);
+  expect({ code: bad.code, stderr: bad.stderr }).toEqual({ code: 2, stderr: 'error: --wait-timeout bounds --wait: add --wait, or drop it\n' });
+
+  // spec.timeout 1s: long past by the time --wait-timeout ends the wait.
+  const run = await cliProcess([...g, 'run', 'gate', '--name', 'gated', '--timeout', '1s', '--wait', '--wait-timeout', '8s'], { timeoutMs: SLOW });
+  expect(run.stdout).toContain('phase AwaitingReview');
+  expect(run.stdout).toMatch(/awaiting review until \S+: parallax review approve\|reject\|override gated/);
+  expect(run.stderr).toContain('error: execution gated is still AwaitingReview after --wait-timeout 8s; it goes on once reviewed');
+  expect(run.code).toBe(3);
+
+  const approved = await cli([...g, 'review', 'approve', 'gated', '--wait', '--wait-timeout', '2m']);
+  expect({ code: approved.code, stderr: approved.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(approved.stdout).toContain('phase Succeeded');
+  const done = await env.rest.get<any>(resourcePath(EXECUTIONS, ns, 'gated'));
+  expect(done.status.phase).toBe('Succeeded');
+}, SLOW);
