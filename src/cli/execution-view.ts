@@ -7,9 +7,8 @@
 // answer) is shown once, in the order the status lists it. A version whose run had already started
 // shows what landed before its phase (a retry's answers came before the retry; a final version's
 // steps before its outcome, so the last line of a run is always its outcome); a run that starts or
-// resumes shows its phase first. An Execution awaiting review says how to review it and until when.
+// resumes shows its phase first.
 import type { Execution } from '../api/types.js';
-import { pendingReview } from '../controllers/execution-policy.js';
 import { compact, conf, millis, ms } from './output.js';
 
 type Status = NonNullable<Execution['status']>;
@@ -17,7 +16,7 @@ export type StepStatus = NonNullable<Status['steps']>[number];
 export type AgentStatus = NonNullable<Status['agents']>[number];
 
 export type ProgressEvent =
-  | { type: 'phase'; phase: string; message?: string; review?: string }
+  | { type: 'phase'; phase: string; message?: string }
   | { type: 'step'; step: StepStatus }
   | { type: 'agent'; agent: AgentStatus };
 
@@ -35,8 +34,7 @@ export class ProgressTracker {
     const status = exec.status ?? {};
     const phase = status.phase ?? 'Pending';
     const phaseChanged = phase !== this.phase || (status.message ?? '') !== (this.message ?? '');
-    const review = reviewHint(exec);
-    const phaseEvent: ProgressEvent = { type: 'phase', phase, ...(status.message ? { message: status.message } : {}), ...(review ? { review } : {}) };
+    const phaseEvent: ProgressEvent = { type: 'phase', phase, ...(status.message ? { message: status.message } : {}) };
     const events: ProgressEvent[] = [];
     const phaseFirst = this.phase !== 'Running' && !isFinished(exec);
     if (phaseChanged && phaseFirst) events.push(phaseEvent);
@@ -72,13 +70,6 @@ export class ProgressTracker {
   }
 }
 
-/** For an Execution awaiting review: the commands that answer it, and until when it waits. */
-export function reviewHint(exec: Execution): string | undefined {
-  if (exec.status?.phase !== 'AwaitingReview') return undefined;
-  const deadline = pendingReview(exec.status)?.deadline;
-  return `awaiting review${deadline ? ` until ${deadline}` : ''}: parallax review approve|reject|override ${exec.metadata.name}`;
-}
-
 /** Removes and returns the items matching `pred`, keeping the rest in place. */
 function take<T>(items: T[], pred: (t: T) => boolean): T[] {
   const out = items.filter(pred);
@@ -95,7 +86,7 @@ export function plainLine(e: ProgressEvent): string {
   switch (e.type) {
     case 'phase':
       // "Running: running" says nothing twice.
-      return `phase ${e.phase}${e.message && e.message.toLowerCase() !== e.phase.toLowerCase() ? `: ${e.message}` : ''}${e.review ? ` (${e.review})` : ''}`;
+      return `phase ${e.phase}${e.message && e.message.toLowerCase() !== e.phase.toLowerCase() ? `: ${e.message}` : ''}`;
     case 'step': {
       const d = stepDuration(e.step);
       return `step ${e.step.name} ${e.step.phase}${d !== undefined ? ` (${ms(d)})` : ''}${e.step.message ? `: ${e.step.message}` : ''}`;
@@ -163,8 +154,6 @@ export function renderFrame(exec: Execution, opts: FrameOptions): string[] {
     `${c('bold', exec.metadata.name ?? '')}  pattern ${exec.spec.patternRef.name}  ${icon} ${phase}  ${ms(Math.max(0, ended - started))}`,
   ];
   if (s.message && !isFinished(exec)) lines.push(`  ${c('dim', s.message)}`);
-  const review = reviewHint(exec);
-  if (review) lines.push(`  ${c('yellow', review)}`);
   const landed = new Map((s.steps ?? []).map((st) => [st.name, st]));
   const names = [...opts.plannedSteps, ...[...landed.keys()].filter((n) => !opts.plannedSteps.includes(n))];
   const agents = s.agents ?? [];

@@ -34,8 +34,7 @@ test('run --wait on a run that awaits review: shown as such, exit 3 at --wait-ti
 
   // spec.timeout 1s: long past by the time --wait-timeout ends the wait.
   const run = await cliProcess([...g, 'run', 'gate', '--name', 'gated', '--timeout', '1s', '--wait', '--wait-timeout', '8s'], { timeoutMs: SLOW });
-  expect(run.stdout).toContain('phase AwaitingReview');
-  expect(run.stdout).toMatch(/awaiting review until \S+: parallax review approve\|reject\|override gated/);
+  expect(run.stdout).toMatch(/^phase AwaitingReview: awaiting review of the result \(confidence 0.2\) until \S+: `parallax review approve\|reject\|override gated`$/m);
   expect(run.stderr).toContain('error: execution gated is still AwaitingReview after --wait-timeout 8s; it goes on once reviewed');
   expect(run.code).toBe(3);
 
