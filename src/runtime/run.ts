@@ -8,7 +8,7 @@
 // (limits.maxRunEvaluationMs), nested runs included.
 import type { CompiledPattern, CompiledStep } from './compile.js';
 import { compilePattern } from './compile.js';
-import { runCallStep, type CallContext, type PlainCallResult, type Until } from './call-step.js';
+import { runCallStep, TooFewSucceeded, type CallContext, type PlainCallResult, type Until } from './call-step.js';
 import { runPolicyStep, runWithPolicy, stepKey, type PolicyHost } from './policy-run.js';
 import type { ConfidencePolicy, PolicyDecision, ReviewVerdict } from './policy.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunError } from './errors.js';
@@ -273,7 +273,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState,
         startedAt,
         finishedAt: now(),
         message: e.message,
-        calls: stepCalls,
+        calls: err instanceof TooFewSucceeded ? err.calls : stepCalls,
       };
       outcomes.push(failed);
       await opts.onStep?.(failed);

@@ -2,7 +2,8 @@
 // real agent process: `run --wait` shows that the Execution awaits review (and how to answer it)
 // instead of calling the operator hung once spec.timeout passes, and `--wait-timeout` bounds the
 // wait with exit code 3; `review approve --wait` on an Execution far older than its spec.timeout
-// follows the resumed run to its end, exit 0.
+// follows the resumed run to its end, exit 0. A run whose agents all fail ends Failed (not
+// Succeeded with confidence 0): `run --wait` exits 1 naming each agent's error.
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
@@ -43,4 +44,25 @@ test('run --wait on a run that awaits review: shown as such, exit 3 at --wait-ti
   expect(approved.stdout).toContain('phase Succeeded');
   const done = await env.rest.get<any>(resourcePath(EXECUTIONS, ns, 'gated'));
   expect(done.status.phase).toBe('Succeeded');
+}, SLOW);
+
+test('every agent of a call fails: the run fails with each agent\'s error, run --wait exits 1', async () => {
+  const { env } = suite;
+  await suite.operator();
+  const ns = await env.namespace('all-fail');
+  const [a, b] = await Promise.all([
+    startAgentProcess(['--name', 'a', '--capabilities', 'flaky', '--fail', 'model overloaded']),
+    startAgentProcess(['--name', 'b', '--capabilities', 'flaky', '--fail', 'quota exceeded']),
+  ]);
+  await createObject(env.rest, AGENTS, ns, 'a', { endpoint: a.endpoint, capabilities: ['flaky'] });
+  await createObject(env.rest, AGENTS, ns, 'b', { endpoint: b.endpoint, capabilities: ['flaky'] });
+  await createObject(env.rest, PATTERNS, ns, 'ask', { agents: { capabilities: ['flaky'], min: 2 }, steps: [{ name: 'ask', call: {} }], output: { value: 'ask[0].value', confidence: 'ask[0].confidence' } });
+  await eventually(async () => (await env.rest.list<any>(resourcePath(AGENTS, ns))).items.every((x) => x.status?.phase === 'Ready'), 'agents Ready', SLOW);
+
+  const run = await cli(['--kubeconfig', env.cp.kubeconfigPath, '-n', ns, 'run', 'ask', '--name', 'nobody', '--wait', '--wait-timeout', '2m']);
+  expect(run.code).toBe(1);
+  expect(run.stderr).toMatch(/^error: execution nobody failed: PatternFailed: steps\[0\]\.call: 0 of 2 calls succeeded, the step needs 1 \(minSuccess\): a: .*model overloaded.*; b: .*quota exceeded/);
+  const e = await env.rest.get<any>(resourcePath(EXECUTIONS, ns, 'nobody'));
+  expect(e.status.phase).toBe('Failed');
+  expect(e.status.agents.map((x: any) => [x.name, x.error !== undefined])).toEqual([['a', true], ['b', true]]);
 }, SLOW);

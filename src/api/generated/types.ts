@@ -400,6 +400,10 @@ export interface PatternSpec {
          * Deadline of each agent call (default: the Agent's own timeout).
          */
         timeout?: string;
+        /**
+         * The step fails, with each agent's error, when fewer of its calls succeed (default 1; 0: the step succeeds whatever its calls did). Counted over the calls the step made: all of them (parallel, route), those up to the one meeting `until` (cascade); race keeps one result, so at most 1 (docs/patterns.md).
+         */
+        minSuccess?: number;
       };
       /**
        * Applies the confidence policy to this call step's answers (call steps only): a low step is asked again, or escalated, before later steps see it.
@@ -505,6 +509,10 @@ export interface PatternSpec {
          * Deadline of each agent call (default: the Agent's own timeout).
          */
         timeout?: string;
+        /**
+         * The step fails, with each agent's error, when fewer of its calls succeed (default 1; 0: the step succeeds whatever its calls did). Counted over the calls the step made: all of them (parallel, route), those up to the one meeting `until` (cascade); race keeps one result, so at most 1 (docs/patterns.md).
+         */
+        minSuccess?: number;
       };
       /**
        * Applies the confidence policy to this call step's answers (call steps only): a low step is asked again, or escalated, before later steps see it.
