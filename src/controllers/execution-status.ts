@@ -68,6 +68,8 @@ function agentStatus(s: StepOutcome, c: AgentCallResult, bounds: StatusBounds): 
     latencyMs: Math.round(c.latencyMs * 10) / 10,
     ...(c.error ? { error: c.error } : {}),
     ...(c.reasoning ? { reasoning: c.reasoning.slice(0, 2048) } : {}),
+    ...(c.confidenceSource ? { confidenceSource: c.confidenceSource } : {}),
+    ...(c.uncertainties?.length ? { uncertainties: c.uncertainties.slice(0, 8).map((u) => u.slice(0, 256)) } : {}),
     value: bounded.value,
     ...(bounded.truncated ? { truncated: true } : {}),
   };
@@ -211,6 +213,8 @@ function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallRes
     confidence: a.confidence ?? 0,
     ...(a.calibrated !== undefined ? { calibrated: a.calibrated } : {}),
     reasoning: a.reasoning,
+    ...(a.confidenceSource ? { confidenceSource: a.confidenceSource } : {}),
+    ...(a.uncertainties ? { uncertainties: a.uncertainties } : {}),
     latencyMs: a.latencyMs ?? 0,
     ...(a.error ? { error: a.error } : {}),
   };

@@ -83,7 +83,7 @@ test('the mixed sample: a gRPC image agent and an A2A SDK agent answer one Execu
   const done = await finished(ns, e.metadata.name);
   expect(done.status.phase).toBe('Succeeded');
   const byName = Object.fromEntries(done.status.agents.map((r: any) => [r.name, r]));
-  expect(byName['reviewer-a2a']).toMatchObject({ endpoint: a2a.url, confidence: 0.8, value: { recommendation: 'request_changes' }, reasoning: 'string concatenation into SQL' });
+  expect(byName['reviewer-a2a']).toMatchObject({ endpoint: a2a.url, confidence: 0.8, confidenceSource: 'metadata', value: { recommendation: 'request_changes' }, reasoning: 'string concatenation into SQL' });
   expect(byName['reviewer-grpc']).toMatchObject({ endpoint: pod.endpoint, value: { recommendation: expect.any(String) } });
   for (const r of done.status.agents) expect(r.error).toBeUndefined();
   expect(done.status.result.value.reviewers.sort()).toEqual(['reviewer-a2a', 'reviewer-grpc']);

@@ -852,6 +852,14 @@ export interface ExecutionStatus {
      */
     reasoning?: string;
     /**
+     * Where the confidence came from, when known: logprobs, marker or default from the LLM agent (its reply metadata `confidence.source`), metadata, marker or default for an A2A Agent. `default` is a configured placeholder, not a measurement.
+     */
+    confidenceSource?: string;
+    /**
+     * What the agent said it is unsure of (the first 8, each cut to 256 characters).
+     */
+    uncertainties?: string[];
+    /**
      * Value the agent returned (truncated when large).
      */
     value?: unknown;

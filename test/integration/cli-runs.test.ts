@@ -1,9 +1,11 @@
-// Every CLI `--wait` on a run that stops for a person, on a real API server with the operator and a
+// `run --wait` and `result` on the outcomes a person meets, on a real API server with the operator
+// and real agent processes. Every CLI `--wait` on a run that stops for a person, on a real API server with the operator and a
 // real agent process: `run --wait` shows that the Execution awaits review (and how to answer it)
 // instead of calling the operator hung once spec.timeout passes, and `--wait-timeout` bounds the
 // wait with exit code 3; `review approve --wait` on an Execution far older than its spec.timeout
 // follows the resumed run to its end, exit 0. A run whose agents all fail ends Failed (not
-// Succeeded with confidence 0): `run --wait` exits 1 naming each agent's error.
+// Succeeded with confidence 0): `run --wait` exits 1 naming each agent's error. What an agent says
+// it is unsure of is kept in status.agents and shown by `result`.
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
@@ -65,4 +67,20 @@ test('every agent of a call fails: the run fails with each agent\'s error, run -
   const e = await env.rest.get<any>(resourcePath(EXECUTIONS, ns, 'nobody'));
   expect(e.status.phase).toBe('Failed');
   expect(e.status.agents.map((x: any) => [x.name, x.error !== undefined])).toEqual([['a', true], ['b', true]]);
+}, SLOW);
+
+test('an answer\'s uncertainties are kept in status.agents and shown by result', async () => {
+  const { env } = suite;
+  await suite.operator();
+  const ns = await env.namespace('unsure');
+  const unsure = await startAgentProcess(['--name', 'unsure', '--capabilities', 'unsure', '--confidence', '0.5', '--value', '"yes"', '--uncertainties', 'no tests were given,the diff is partial']);
+  await createObject(env.rest, AGENTS, ns, 'unsure', { endpoint: unsure.endpoint, capabilities: ['unsure'] });
+  await createObject(env.rest, PATTERNS, ns, 'ask', { agents: { capabilities: ['unsure'] }, steps: [{ name: 'ask', call: {} }], output: { value: 'ask[0].value', confidence: 'ask[0].confidence' } });
+  await eventually(() => phaseOf(env.rest, AGENTS, ns, 'unsure', ['Ready']), 'unsure Ready', SLOW);
+  const g = ['--kubeconfig', env.cp.kubeconfigPath, '-n', ns];
+  expect((await cli([...g, 'run', 'ask', '--name', 'asked', '--wait'])).code).toBe(0);
+  const e = await env.rest.get<any>(resourcePath(EXECUTIONS, ns, 'asked'));
+  expect(e.status.agents[0].uncertainties).toEqual(['no tests were given', 'the diff is partial']);
+  const shown = await cli([...g, 'result', 'asked']);
+  expect(shown.stdout).toContain('ask/unsure uncertain: no tests were given; the diff is partial\n');
 }, SLOW);
