@@ -46,6 +46,16 @@ export function deadlineOf(exec: Execution, now = Date.now()): number | undefine
   return created + (parseDuration(exec.spec.timeout ?? '5m') ?? 300000) + pausedMs(exec.status, now);
 }
 
+/**
+ * What a watch error means for a CLI wait: a CliError for the ones that will not get better by
+ * waiting (401, 403, 404); undefined for transient ones, which the informer retries.
+ */
+export function watchFailure(err: unknown, target: KubeTarget, what: Parameters<typeof explain>[2]): Error | undefined {
+  const code = err instanceof KubeApiError ? err.code : (err as { statusCode?: number })?.statusCode;
+  if (code === 401 || code === 403 || code === 404) return explain(err instanceof KubeApiError ? err : new KubeApiError(code, '', (err as Error).message), target, what);
+  return undefined;
+}
+
 export function followExecution(target: KubeTarget, name: string, opts: FollowOptions): Promise<Execution> {
   const ns = target.namespace;
   const what = { verb: 'watch', resource: 'executions.parallax.ai', object: `Execution "${name}"`, namespace: ns };
@@ -57,9 +67,8 @@ export function followExecution(target: KubeTarget, name: string, opts: FollowOp
       namespace: ns,
       fieldSelector: `metadata.name=${name}`,
       onError: (err) => {
-        const code = err instanceof KubeApiError ? err.code : (err as { statusCode?: number })?.statusCode;
-        // Transient failures are retried by the informer; these will not get better by waiting.
-        if (code === 401 || code === 403 || code === 404) done(explain(err instanceof KubeApiError ? err : new KubeApiError(code, '', (err as Error).message), target, what));
+        const fatal = watchFailure(err, target, what);
+        if (fatal) done(fatal);
       },
     });
     const done = (result: Execution | Error) => {

@@ -5,7 +5,10 @@
 // wait with exit code 3; `review approve --wait` on an Execution far older than its spec.timeout
 // follows the resumed run to its end, exit 0. A run whose agents all fail ends Failed (not
 // Succeeded with confidence 0): `run --wait` exits 1 naming each agent's error. What an agent says
-// it is unsure of is kept in status.agents and shown by `result`.
+// it is unsure of is kept in status.agents and shown by `result`. The shipped user roles allow what
+// their commands do.
+import { readFileSync } from 'node:fs';
+import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
@@ -69,9 +72,9 @@ test('every agent of a call fails: the run fails with each agent\'s error, run -
   expect(e.status.agents.map((x: any) => [x.name, x.error !== undefined])).toEqual([['a', true], ['b', true]]);
 }, SLOW);
 
-test('an answer\'s uncertainties are kept in status.agents and shown by result', async () => {
+test('an answer\'s uncertainties are kept in status.agents and shown by result; feedback --wait is bounded', async () => {
   const { env } = suite;
-  await suite.operator();
+  const operator = await suite.operator();
   const ns = await env.namespace('unsure');
   const unsure = await startAgentProcess(['--name', 'unsure', '--capabilities', 'unsure', '--confidence', '0.5', '--value', '"yes"', '--uncertainties', 'no tests were given,the diff is partial']);
   await createObject(env.rest, AGENTS, ns, 'unsure', { endpoint: unsure.endpoint, capabilities: ['unsure'] });
@@ -83,4 +86,43 @@ test('an answer\'s uncertainties are kept in status.agents and shown by result',
   expect(e.status.agents[0].uncertainties).toEqual(['no tests were given', 'the diff is partial']);
   const shown = await cli([...g, 'result', 'asked']);
   expect(shown.stdout).toContain('ask/unsure uncertain: no tests were given; the diff is partial\n');
+
+  // With no operator to apply it, `feedback --wait` gives up at its bound: exit 3, saying why.
+  await operator.stop();
+  const fb = await cli([...g, 'feedback', 'asked', '--correct', '--wait', '--wait-timeout', '2s']);
+  expect({ code: fb.code, stderr: fb.stderr }).toEqual({ code: 3, stderr: 'error: feedback asked is not applied after --wait-timeout 2s: is the operator running? `parallax status`\n' });
+}, SLOW);
+
+test('the shipped user roles allow every request their commands make (feedback --wait reads the Agents)', async () => {
+  const { env } = suite;
+  for (const role of yaml.loadAll(readFileSync('config/rbac/user_roles.yaml', 'utf8')) as any[]) {
+    await env.rest.create('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
+  }
+  const ns = await env.namespace('roles');
+  const allowed = async (role: string, verb: string, resource: string) => {
+    const user = `${role}-user`;
+    await env.rest
+      .create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/rolebindings`, {
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: user, namespace: ns },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      })
+      .catch(() => undefined); // bound on its first question
+    const review = await env.rest.create<any>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+      spec: { user, resourceAttributes: { namespace: ns, verb, group: 'parallax.ai', resource } },
+    });
+    return `${role} ${verb} ${resource}: ${review.status.allowed === true}`;
+  };
+  const needs: [string, string, string][] = [
+    // feedback EXECUTION --wait: reads the Execution, creates the Feedback, watches it, reads each Agent.
+    ['parallax-feedback-reporter', 'get', 'executions'], ['parallax-feedback-reporter', 'create', 'feedbacks'],
+    ['parallax-feedback-reporter', 'list', 'feedbacks'], ['parallax-feedback-reporter', 'watch', 'feedbacks'],
+    ['parallax-feedback-reporter', 'get', 'agents'],
+    // review approve EXECUTION --wait: reads the Execution, creates the Review, watches the Execution.
+    ['parallax-reviewer', 'get', 'executions'], ['parallax-reviewer', 'create', 'reviews'],
+    ['parallax-reviewer', 'list', 'executions'], ['parallax-reviewer', 'watch', 'executions'],
+  ];
+  const answers = [];
+  for (const n of needs) answers.push(await allowed(...n));
+  expect(answers).toEqual(needs.map(([r, v, res]) => `${r} ${v} ${res}: true`));
 }, SLOW);
