@@ -9,7 +9,7 @@ import { statusLines } from '../../../src/cli/commands/status.js';
 import { renderReference } from '../../../src/cli/reference.js';
 import type { StatusReport } from '../../../src/cli/status.js';
 import { buildCli } from '../../../src/cmd/cli.js';
-import { cli } from '../../helpers/cli.js';
+import { cli, CLI_ENTRY, runProcess } from '../../helpers/cli.js';
 import { ROOT } from '../runtime/helpers.js';
 
 const NOWHERE = ['--kubeconfig', join(ROOT, 'test/fixtures/no-such-kubeconfig')];
@@ -122,4 +122,12 @@ test('the reference lists every command and option of the tree it is generated f
   };
   walk(program, ['parallax']);
   for (const flag of ['--kubeconfig <path>', '--context <name>', '-n, --namespace <namespace>']) expect(ref).toContain(`| \`${flag}\``);
+});
+
+test('a reader that stops reading (`| head`) ends the CLI quietly with 141, as SIGPIPE would', async () => {
+  // `head -c 0` exits at once, so every write of the CLI meets a closed pipe (EPIPE).
+  const r = await runProcess('bash', ['-c', `"${process.execPath}" --import tsx "${CLI_ENTRY}" --help | head -c 0; echo "exit \${PIPESTATUS[0]}"`], {
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  expect({ stdout: r.stdout, stderr: r.stderr }).toEqual({ stdout: 'exit 141\n', stderr: '' });
 });
