@@ -126,3 +126,13 @@ test('the shipped user roles allow every request their commands make (feedback -
   for (const n of needs) answers.push(await allowed(...n));
   expect(answers).toEqual(needs.map(([r, v, res]) => `${r} ${v} ${res}: true`));
 }, SLOW);
+
+test('an Agent whose health does not change still gets a fresh status.lastHealthCheck, so `status` can tell a probing operator', async () => {
+  const { env } = suite;
+  await suite.operator({ healthRecordMs: 1000 });
+  const ns = await env.namespace('probed');
+  const steady = await startAgentProcess(['--name', 'steady', '--capabilities', 'steady', '--confidence', '0.9']);
+  await createObject(env.rest, AGENTS, ns, 'steady', { endpoint: steady.endpoint, capabilities: ['steady'] });
+  const first = (await eventually(() => phaseOf(env.rest, AGENTS, ns, 'steady', ['Ready']), 'steady Ready', SLOW)).status.lastHealthCheck;
+  await eventually(async () => (await env.rest.get<any>(resourcePath(AGENTS, ns, 'steady'))).status.lastHealthCheck > first, 'lastHealthCheck refreshed while Ready', 30000);
+}, SLOW);

@@ -150,7 +150,7 @@ export interface AgentStatus {
     expertise?: number;
   };
   /**
-   * When health was last probed.
+   * When health was last probed and recorded: at every phase change, and at least every 5 minutes (probes run every 10 s; recording each would be a write per probe).
    */
   lastHealthCheck?: string;
   /**

@@ -95,7 +95,7 @@ test('status report lines: operator, leader, what could not be read, counts', ()
     'Cluster     https://k8s:6443 (context prod)',
     'Operator    parallax-system/parallax: 2/2 ready, version 0.1.0',
     'Leader      parallax-abc (renewed 3s ago)',
-    'Agents      3 in namespace default: 2 Ready, 1 Unavailable (last health check 2s ago)',
+    'Agents      3 in namespace default: 2 Ready, 1 Unavailable (health recorded 2s ago, at least every 5m)',
     'Executions  0 in namespace default in the last hour',
     'Client      parallax 0.1.0',
   ]);
