@@ -6,13 +6,13 @@
 // follows the resumed run to its end, exit 0. A run whose agents all fail ends Failed (not
 // Succeeded with confidence 0): `run --wait` exits 1 naming each agent's error. What an agent says
 // it is unsure of is kept in status.agents and shown by `result`. The shipped user roles allow what
-// their commands do.
+// their commands do. The example docs/cli.md opens with runs as written.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
-import { cli, cliProcess } from '../helpers/cli.js';
+import { cli, cliProcess, runProcess } from '../helpers/cli.js';
 import { eventually } from '../helpers/envtest.js';
 import { createObject, phaseOf } from '../helpers/objects.js';
 import { integrationSuite } from '../helpers/suite.js';
@@ -135,4 +135,28 @@ test('an Agent whose health does not change still gets a fresh status.lastHealth
   await createObject(env.rest, AGENTS, ns, 'steady', { endpoint: steady.endpoint, capabilities: ['steady'] });
   const first = (await eventually(() => phaseOf(env.rest, AGENTS, ns, 'steady', ['Ready']), 'steady Ready', SLOW)).status.lastHealthCheck;
   await eventually(async () => (await env.rest.get<any>(resourcePath(AGENTS, ns, 'steady'))).status.lastHealthCheck > first, 'lastHealthCheck refreshed while Ready', 30000);
+}, SLOW);
+
+test('docs/cli.md opens with `run --wait` as it prints, run as written against the quickstart Agents and Pattern', async () => {
+  const { env } = suite;
+  await suite.operator();
+  const ns = await env.namespace('cli-doc');
+  const [first, ...shown] = /```console\n([\s\S]*?)```/.exec(readFileSync('docs/cli.md', 'utf8'))![1].trimEnd().split('\n');
+  const line = first.replace(/^\$ parallax /, '');
+  // The shell's words of the line, as bash splits them.
+  const words = (await runProcess('bash', ['-c', 'eval "set -- $1"; printf "%s\\n" "$@"', '_', line])).stdout.trimEnd().split('\n');
+  for (const [name, expertise] of [['security', 0.9], ['style', 0.6]] as const) {
+    const p = await startAgentProcess(['--name', name, '--capabilities', 'code-analysis', '--expertise', String(expertise)], { script: 'reviewer' });
+    await createObject(env.rest, AGENTS, ns, name, { endpoint: p.endpoint, capabilities: ['code-analysis'], expertise });
+  }
+  const pattern = yaml.load(readFileSync('config/samples/quickstart/pattern.yaml', 'utf8')) as any;
+  await createObject(env.rest, PATTERNS, ns, pattern.metadata.name, pattern.spec);
+  await eventually(async () => (await env.rest.list<any>(resourcePath(AGENTS, ns))).items.every((a) => a.status?.phase === 'Ready'), 'quickstart Agents Ready', SLOW);
+
+  const r = await cli(['--kubeconfig', env.cp.kubeconfigPath, '-n', ns, ...words]);
+  expect(r.code).toBe(0);
+  // Durations and the generated name differ; `phase Pending` shows only when the watch sees the
+  // Execution before the operator takes it (nearly always, not always).
+  const same = (text: string) => text.replace(/review-[a-z0-9]{5}/g, 'review-xxxxx').replace(/\(\d+ms\)/g, '(Nms)').replace(/^phase Pending\n/m, '');
+  expect(same(r.stdout).trimEnd().split('\n')).toEqual(same(shown.join('\n')).split('\n'));
 }, SLOW);
