@@ -13,7 +13,7 @@
 import type { Execution } from '../api/types.js';
 import { Informer } from '../k8s/informer.js';
 import { KubeApiError } from '../k8s/rest.js';
-import { EXECUTIONS, type KubeObject } from '../k8s/resources.js';
+import { EXECUTIONS, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { parseDuration } from '../runtime/duration.js';
 import { pausedMs, pendingReview } from '../controllers/execution-policy.js';
 import { CliError, EXIT } from './context.js';
@@ -47,30 +47,30 @@ export function deadlineOf(exec: Execution, now = Date.now()): number | undefine
 }
 
 /**
- * What a watch error means for a CLI wait: a CliError for the ones that will not get better by
- * waiting (401, 403, 404); undefined for transient ones, which the informer retries.
+ * An informer (not started) on one object by name, for a CLI wait. `fail` gets the watch errors that
+ * will not get better by waiting (401, 403, 404) as the CliError `explain` gives; transient ones
+ * the informer retries.
  */
-export function watchFailure(err: unknown, target: KubeTarget, what: Parameters<typeof explain>[2]): Error | undefined {
-  const code = err instanceof KubeApiError ? err.code : (err as { statusCode?: number })?.statusCode;
-  if (code === 401 || code === 403 || code === 404) return explain(err instanceof KubeApiError ? err : new KubeApiError(code, '', (err as Error).message), target, what);
-  return undefined;
+export function watchOne(target: KubeTarget, resource: ResourceType, name: string, fail: (err: Error) => void): Informer<KubeObject> {
+  const ns = target.namespace;
+  const what = { verb: 'watch', resource: `${resource.plural}.${resource.group}`, object: `${resource.kind} "${name}"`, namespace: ns };
+  return new Informer<KubeObject>(target.rest, resource, {
+    namespace: ns,
+    fieldSelector: `metadata.name=${name}`,
+    onError: (err) => {
+      const code = err instanceof KubeApiError ? err.code : (err as { statusCode?: number })?.statusCode;
+      if (code === 401 || code === 403 || code === 404) fail(explain(err instanceof KubeApiError ? err : new KubeApiError(code, '', (err as Error).message), target, what));
+    },
+  });
 }
 
 export function followExecution(target: KubeTarget, name: string, opts: FollowOptions): Promise<Execution> {
   const ns = target.namespace;
-  const what = { verb: 'watch', resource: 'executions.parallax.ai', object: `Execution "${name}"`, namespace: ns };
   return new Promise<Execution>((resolve, reject) => {
     // Long timers: a spec.timeout or a review may last longer than setTimeout's 24.8 days.
     let timer: LongTimer | undefined;
     let bound: LongTimer | undefined;
-    const informer = new Informer<KubeObject>(target.rest, EXECUTIONS, {
-      namespace: ns,
-      fieldSelector: `metadata.name=${name}`,
-      onError: (err) => {
-        const fatal = watchFailure(err, target, what);
-        if (fatal) done(fatal);
-      },
-    });
+    const informer = watchOne(target, EXECUTIONS, name, (err) => done(err));
     const done = (result: Execution | Error) => {
       informer.stop();
       timer?.cancel();

@@ -10,11 +10,10 @@ import type { Agent, Execution, Feedback } from '../../api/types.js';
 import { API_VERSION } from '../../api/types.js';
 import { isAlreadyExists, resourcePath } from '../../k8s/rest.js';
 import { AGENTS, EXECUTIONS, FEEDBACKS } from '../../k8s/resources.js';
-import { Informer } from '../../k8s/informer.js';
 import type { KubeObject } from '../../k8s/resources.js';
 import { setLongTimeout } from '../../util/timers.js';
 import { action, CliError, EXIT } from '../context.js';
-import { watchFailure } from '../follow.js';
+import { watchOne } from '../follow.js';
 import { explain, request, withTarget, type GlobalFlags, type KubeTarget } from '../kube.js';
 import { waitTimeoutMs } from '../outcome.js';
 import { createdLine } from '../output.js';
@@ -121,17 +120,8 @@ Examples:
 
 /** Watches the Feedback until the operator marked it (it does in moments); exit 3 after waitMs. */
 function waitApplied(target: KubeTarget, name: string, waitMs: number, flag: string): Promise<Feedback> {
-  const ns = target.namespace;
-  const what = { verb: 'watch', resource: 'feedbacks.parallax.ai', object: `Feedback "${name}"`, namespace: ns };
   return new Promise<Feedback>((resolve, reject) => {
-    const informer = new Informer<KubeObject>(target.rest, FEEDBACKS, {
-      namespace: ns,
-      fieldSelector: `metadata.name=${name}`,
-      onError: (err) => {
-        const fatal = watchFailure(err, target, what);
-        if (fatal) done(fatal);
-      },
-    });
+    const informer = watchOne(target, FEEDBACKS, name, (err) => done(err));
     const timer = setLongTimeout(
       () => done(new CliError(`feedback ${name} is not applied after --wait-timeout ${flag}: is the operator running? \`parallax status\``, EXIT.unfinished)),
       waitMs,
