@@ -81,8 +81,9 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   // An Agent deleted: forget its connections and breakers at once rather than when they go idle.
   ctx.caches.agents.on({ delete: (o) => protocols.forgetAgent(`${o.metadata?.namespace}/${o.metadata?.name}`) });
   const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), { ...opts.agents, policy });
-  const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)));
-  const executions = executionController(ctx, protocols, workers, { ...(opts.sandbox ? { evaluator: opts.sandbox } : {}), ...opts.executions });
+  // Tenant Patterns compile where they are evaluated: in the sandbox (plan.ts).
+  const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)), opts.sandbox || undefined);
+  const executions = executionController(ctx, protocols, workers, { ...(opts.sandbox ? { evaluator: opts.sandbox, compiler: opts.sandbox } : {}), ...opts.executions });
   // No reconciler is handed an object whose stored spec breaks today's schema.
   const guards = specGuards(ctx);
   agents.guardWith(guards.agent);

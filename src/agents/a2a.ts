@@ -31,7 +31,7 @@ import { HTTPStatusError, ResponseTooLargeError, formatBytes, networkCode, oneLi
 import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
 import { A2AURLError, a2aFetch, agentCardURLs, dialURL, type DialGuard } from './a2a-url.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
-import { boundedLabel } from '../observability/labels.js';
+import { qualifiedLabels } from '../observability/labels.js';
 import { CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
 import { abortReason, type ProbeResult } from './pool.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
@@ -132,7 +132,7 @@ export class A2AClient implements AgentCaller {
       // Not expected (callOnce catches everything), but call() must never throw.
       result = this.failure(req, started, undefined, new CallFailure('INTERNAL', `A2A agent ${agent}: ${(err as Error).message}`));
     }
-    metrics.agentCallDuration.observe({ agent: boundedLabel('agent', agent) }, result.latencyMs / 1000);
+    metrics.agentCallDuration.observe(qualifiedLabels('agent', agent), result.latencyMs / 1000);
     return result;
   }
 
@@ -328,7 +328,7 @@ export class A2AClient implements AgentCaller {
   }
 
   private failure(req: AgentCallRequest, started: number, endpoint: string | undefined, f: CallFailure): AgentCallResult {
-    metrics.agentCallErrors.inc({ agent: boundedLabel('agent', req.agent.name), code: f.code });
+    metrics.agentCallErrors.inc({ ...qualifiedLabels('agent', req.agent.name), code: f.code });
     this.log.debug({ agent: req.agent.name, code: f.code, error: f.message }, 'A2A agent call failed');
     return {
       agent: req.agent.name,
@@ -379,7 +379,7 @@ export class A2AClient implements AgentCaller {
     let b = this.breakers.get(key);
     if (!b) {
       b = new CircuitBreaker(this.opts.breaker, Date.now, (state) => {
-        metrics.circuitBreakerState.set({ agent: boundedLabel('agent', agent) }, state === 'closed' ? 0 : 1);
+        metrics.circuitBreakerState.set(qualifiedLabels('agent', agent), state === 'closed' ? 0 : 1);
         this.log.info({ agent, url, state }, 'circuit breaker state changed');
         if (state === 'open') this.connections.delete(key);
       });

@@ -30,7 +30,7 @@ import {
   type HealthMessage,
   type HealthStatusName,
 } from '../sdk/protocol.js';
-import { boundedLabel } from '../observability/labels.js';
+import { qualifiedLabels } from '../observability/labels.js';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
 
@@ -205,7 +205,7 @@ export class AgentPool implements AgentCaller {
       // Not expected (callOnce catches everything), but call() must never throw.
       result = this.failure(req, started, new CallFailure('INTERNAL', `agent ${agent}: ${(err as Error).message}`));
     }
-    metrics.agentCallDuration.observe({ agent: boundedLabel('agent', agent) }, result.latencyMs / 1000);
+    metrics.agentCallDuration.observe(qualifiedLabels('agent', agent), result.latencyMs / 1000);
     return result;
   }
 
@@ -293,7 +293,7 @@ export class AgentPool implements AgentCaller {
   }
 
   private failure(req: AgentCallRequest, started: number, f: CallFailure): AgentCallResult {
-    metrics.agentCallErrors.inc({ agent: boundedLabel('agent', req.agent.name), code: f.code });
+    metrics.agentCallErrors.inc({ ...qualifiedLabels('agent', req.agent.name), code: f.code });
     this.log.debug({ agent: req.agent.name, code: f.code, error: f.message }, 'agent call failed');
     return {
       agent: req.agent.name,
@@ -393,7 +393,7 @@ export class AgentPool implements AgentCaller {
     if (!c) {
       const conn: Conn = { agent, endpoint, maxReplyBytes: max, lastUsed: Date.now(), active: 0 } as Conn;
       conn.breaker = new CircuitBreaker(this.opts.breaker, this.now, (state) => {
-        metrics.circuitBreakerState.set({ agent: boundedLabel('agent', agent) }, state === 'closed' ? 0 : 1);
+        metrics.circuitBreakerState.set(qualifiedLabels('agent', agent), state === 'closed' ? 0 : 1);
         this.log.info({ agent, endpoint, state }, 'circuit breaker state changed');
         // Drop the connection of an open circuit: the trial call later dials afresh
         // instead of waiting out grpc's reconnect backoff.

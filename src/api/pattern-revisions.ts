@@ -5,15 +5,15 @@
 //   equal hashes and so one revision, whatever their key order;
 // - the name is a function of (pattern name, hash), so any reader finds the revision of a hash
 //   without listing, and two writers of the same revision create the same object;
-// - data is immutable (the API server enforces it); only the revision number and the generation
-//   annotation move, when a rollback makes an old revision current again.
+// - data is immutable (the API server enforces it), and so is the revision number once given; only
+//   the generation annotation moves, when a rollback makes an old revision current again.
 import { createHash } from 'node:crypto';
 import type { PatternSpec } from './types.js';
 import type { KubeObject } from '../k8s/resources.js';
 
 /** Label on every revision: the Pattern's name (shortened with a hash when over 63 characters). */
 export const PATTERN_REVISION_LABEL = 'parallax.ai/pattern';
-/** The Pattern's metadata.generation when the revision was recorded (or last made current). */
+/** The Pattern's metadata.generation when the revision was recorded (or last made current): which was current most recently. */
 export const PATTERN_GENERATION_ANNOTATION = 'parallax.ai/pattern-generation';
 /** The Pattern's full name (the label may be shortened). */
 export const PATTERN_NAME_ANNOTATION = 'parallax.ai/pattern-name';

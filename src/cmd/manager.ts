@@ -44,6 +44,7 @@ export interface ManagerFlags {
   evaluationWorkers?: string;
   evaluationWorkersPerNamespace?: string;
   evaluationBudget?: string;
+  evaluationCompileBudget?: string;
   evaluationHeap?: string;
   evaluationQueuePerNamespace?: string;
   evaluationQueue?: string;
@@ -84,6 +85,7 @@ export function managerCommand(): Command {
     .option('--evaluation-workers <n>', 'evaluation worker threads', String(SANDBOX_DEFAULTS.workers))
     .option('--evaluation-workers-per-namespace <n>', 'most evaluation workers one namespace may hold at once (default: half the workers, at least 1)')
     .option('--evaluation-budget <duration>', 'wall-clock budget of one evaluation', `${SANDBOX_DEFAULTS.budgetMs}ms`)
+    .option('--evaluation-compile-budget <duration>', 'wall-clock budget of compiling one Pattern (past it the Pattern is Invalid)', `${SANDBOX_DEFAULTS.compileBudgetMs}ms`)
     .option('--evaluation-heap <MB>', 'heap cap of each evaluation worker', String(SANDBOX_DEFAULTS.heapMb))
     .option('--evaluation-queue-per-namespace <n>', 'most evaluations waiting per namespace', String(SANDBOX_DEFAULTS.maxQueuedPerTenant))
     .option('--evaluation-queue <n>', 'most evaluations waiting in all', String(SANDBOX_DEFAULTS.maxQueued))
@@ -131,7 +133,7 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
       }),
     runnables: (ctx) => [
       ...(sandbox ? [sandbox] : []),
-      ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox } : {}) })] : []),
+      ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox, compiler: sandbox } : {}) })] : []),
     ],
     onLostLeadership: () => {
       rootLogger.error('lost leadership; exiting so that a fresh process campaigns again');
@@ -158,11 +160,14 @@ export function sandboxOptions(flags: ManagerFlags): SandboxOptions | false {
   count('evaluation-heap', flags.evaluationHeap, (n) => (opts.heapMb = n));
   count('evaluation-queue-per-namespace', flags.evaluationQueuePerNamespace, (n) => (opts.maxQueuedPerTenant = n));
   count('evaluation-queue', flags.evaluationQueue, (n) => (opts.maxQueued = n));
-  if (flags.evaluationBudget !== undefined) {
-    const ms = parseDuration(flags.evaluationBudget);
-    if (!ms) throw new Error(`--evaluation-budget must be a duration like 500ms or 2s, got ${flags.evaluationBudget}`);
-    opts.budgetMs = ms;
-  }
+  const duration = (flag: string, v: string | undefined, set: (ms: number) => void) => {
+    if (v === undefined) return;
+    const ms = parseDuration(v);
+    if (!ms) throw new Error(`--${flag} must be a duration like 500ms or 2s, got ${v}`);
+    set(ms);
+  };
+  duration('evaluation-budget', flags.evaluationBudget, (ms) => (opts.budgetMs = ms));
+  duration('evaluation-compile-budget', flags.evaluationCompileBudget, (ms) => (opts.compileBudgetMs = ms));
   return opts;
 }
 

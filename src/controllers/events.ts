@@ -3,12 +3,25 @@
 // must never fail a reconcile. Callers on a hot path do not await record(): at most
 // `maxInFlight` Events are written at a time and at most `maxQueued` wait (beyond that an Event is
 // dropped with a warning), so a burst of Executions cannot turn into a burst of Event writes
-// competing with the status writes that matter.
+// competing with the status writes that matter. Every Event is one the API server accepts: its note
+// cut to 1 KiB of UTF-8 on a character boundary, its name valid for any object name.
 import { loggerFor } from '../observability/logger.js';
 import { resourcePath, type KubeRest } from '../k8s/rest.js';
 import { EVENTS, type KubeObject } from '../k8s/resources.js';
+import { utf8Prefix } from './truncate.js';
 
 const log = loggerFor('events');
+/** The API server refuses an Event whose note is over 1 KiB (bytes of UTF-8). */
+const MAX_NOTE_BYTES = 1024;
+
+/**
+ * `<object>.<unique suffix>`, the object's part cut so the name stays a valid object name (at most
+ * 253 characters, ending in a letter or digit before the dot) however long the object's own is.
+ */
+export function eventName(object: string): string {
+  const suffix = `${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
+  return `${object.slice(0, 253 - suffix.length - 1).replace(/[-.]+$/, '')}.${suffix}`;
+}
 const microTime = (d = new Date()): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 export interface EventRecorderOptions {
@@ -58,7 +71,7 @@ export class EventRecorder {
       return Promise.resolve();
     }
     const ns = obj.metadata?.namespace ?? 'default';
-    const name = `${obj.metadata?.name}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`;
+    const name = eventName(obj.metadata?.name ?? 'object');
     const body = {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
@@ -67,7 +80,7 @@ export class EventRecorder {
       type,
       reason,
       action,
-      note: note.slice(0, 1024),
+      note: utf8Prefix(note, MAX_NOTE_BYTES),
       reportingController: 'parallax.ai/operator',
       reportingInstance: this.instance.slice(0, 128),
       regarding: {

@@ -14,7 +14,8 @@
 // - A run never ends by asking agents again because the API server refused a write: a final
 //   result that could not be written is kept (per uid) and only its write is retried, with
 //   backoff; a run that failed to claim or persist waits out an exponential backoff before the
-//   next attempt. A status write the API server refuses as too large is retried smaller.
+//   next attempt. A status write the API server refuses as too large is retried smaller, and
+//   last as Failed (reason StatusTooLarge) with every value dropped, never for ever.
 // - A run is stopped without writing when its Execution is deleted or replaced, and when this
 //   replica stops leading (shutdown() runs before the Lease is released or given up); only its
 //   timeout ends it with a write (Failed, Timeout).
@@ -30,13 +31,13 @@ import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '.
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
-import { boundedLabel } from '../observability/labels.js';
+import { OTHER, tenantLabels } from '../observability/labels.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
-  compilePattern,
   EvaluationBudgetExceeded,
   EvaluatorStopped,
+  inProcessCompiler,
   inProcessEvaluator,
   inputError,
   LowConfidence,
@@ -47,6 +48,8 @@ import {
   selectAgents,
   stepKey,
   type CompiledPattern,
+  type CompileResult,
+  type PatternCompiler,
   type ConfidencePolicy,
   type Evaluator,
 } from '../runtime/index.js';
@@ -109,6 +112,8 @@ export interface ExecutionControllerOptions {
   maxPendingResults?: number;
   /** Where Pattern expressions and input schemas are evaluated (the operator passes its sandbox pool); default in-process. */
   evaluator?: Evaluator;
+  /** Where Patterns are compiled (the operator passes its sandbox pool: it returns a plan); default in-process. */
+  compiler?: PatternCompiler;
   /** How many bytes of agent replies runs may hold (reply-budget.ts). */
   replyBudget?: ReplyBudgetOptions;
 }
@@ -158,7 +163,7 @@ export class ExecutionReconciler implements Reconciler {
   /** Per uid: consecutive runs that ended in error, and when the next may start. */
   private readonly runFailures = new Map<string, { count: number; notBefore: number }>();
   private readonly readyByNamespace = new Map<string, AgentInfo[]>();
-  private readonly compiledPatterns = new WeakMap<object, ReturnType<typeof compilePattern>>();
+  private readonly compiledPatterns = new WeakMap<object, Promise<CompileResult>>();
   private readonly bounds: StatusBounds;
   private readonly claimDelayMs: number;
   private readonly runRetryBaseMs: number;
@@ -166,6 +171,7 @@ export class ExecutionReconciler implements Reconciler {
   private readonly writeRetryForMs: number;
   private readonly maxPendingResults: number;
   private readonly evaluator: Evaluator;
+  private readonly compiler: PatternCompiler;
   private readonly replies: ReplyBudget;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
@@ -182,6 +188,7 @@ export class ExecutionReconciler implements Reconciler {
     this.writeRetryForMs = opts.writeRetryForMs ?? 30000;
     this.maxPendingResults = opts.maxPendingResults ?? 1000;
     this.evaluator = opts.evaluator ?? inProcessEvaluator;
+    this.compiler = opts.compiler ?? inProcessCompiler;
     this.replies = new ReplyBudget(opts.replyBudget);
   }
 
@@ -238,7 +245,7 @@ export class ExecutionReconciler implements Reconciler {
     const revision = resolvePatternRevision(this.ctx, namespace, exec.spec.patternRef.name, executionPin(exec));
     if (!revision.ok) return revision.wait ? this.pending(exec, revision.reason, revision.message, log) : this.finishNow(exec, 'Failed', revision.reason, revision.message, log);
     const pattern = revision.pattern;
-    const compiled = this.compiled(pattern);
+    const compiled = await this.compiled(pattern, namespace);
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return this.finishNow(exec, 'Failed', 'PatternInvalid', `Pattern ${pattern.metadata.name} is invalid: ${why}`, log);
@@ -263,7 +270,7 @@ export class ExecutionReconciler implements Reconciler {
       // Agents applied together with the Execution (one kubectl apply, a GitOps sync) are not Ready
       // yet: wait for them as a Pod waits for a node, rather than fail on the first look.
       const selection = selectAgents(this.readyAgents(namespace), pattern.spec.agents);
-      if (!selection.ok) return reviewed ? { requeueAfterMs: 5000 } : this.pending(exec, 'NotEnoughAgents', selection.message, log);
+      if (!selection.ok) return reviewed ? this.awaitAgentsAfterReview(exec, reviewed, timeout, timeoutMs, selection.message, log) : this.pending(exec, 'NotEnoughAgents', selection.message, log);
     }
     const startedAt = exec.status?.startTime ? Date.parse(exec.status.startTime) : Date.now();
     // Time spent waiting for people does not count against spec.timeout.
@@ -374,6 +381,7 @@ export class ExecutionReconciler implements Reconciler {
             taskIdPrefix: exec.metadata.uid!,
             patternName: pattern.metadata.name!,
             evaluator: this.evaluator,
+            compiler: this.compiler,
             tenant: ns,
             completedSteps: done,
             ...(policy ? { policy } : {}),
@@ -436,10 +444,11 @@ export class ExecutionReconciler implements Reconciler {
       final.phase === 'AwaitingReview'
         ? awaitingReviewStatus(exec, progress(base.status, final.outcome?.steps ?? [], this.bounds, final.outcome?.decisions), final.review!, this.bounds.maxAgentValueBytes)
         : finalStatus(exec, base.status, final.outcome, final.phase, final.reason, final.message, this.bounds);
-    const forms = shrinkingFinalStatuses(full, this.bounds);
+    const tooLarge: Final = { phase: 'Failed', reason: 'StatusTooLarge', message: `the ${final.phase} status is too large for the API server even with every value dropped` };
+    const forms = shrinkingFinalStatuses(full, this.bounds, (base) => finalStatus(exec, base.status, undefined, 'Failed', tooLarge.reason, tooLarge.message, this.bounds));
     for (let i = 0; i < forms.length; i++) {
       try {
-        if (await writer.write(forms[i]!)) this.finished(exec, final, log);
+        if (await writer.write(forms[i]!)) this.finished(exec, i === forms.length - 1 ? tooLarge : final, log);
         return;
       } catch (err) {
         if (err instanceof FencedError) return; // not the leader any more; the next one resumes
@@ -515,19 +524,19 @@ export class ExecutionReconciler implements Reconciler {
     if (final.phase === 'AwaitingReview') return log.info({ phase: final.phase }, final.message);
     // A label only for a Pattern that exists, and within the bounds of every tenant-chosen label.
     const name = exec.spec.patternRef.name;
-    const pattern = this.ctx.caches.patterns.get(exec.metadata.namespace!, name) ? boundedLabel('pattern', name) : UNKNOWN_PATTERN;
-    metrics.executionsTotal.inc({ pattern, phase: final.phase });
+    const pattern = this.ctx.caches.patterns.get(exec.metadata.namespace!, name) ? tenantLabels('pattern', exec.metadata.namespace!, name) : { namespace: OTHER, pattern: UNKNOWN_PATTERN };
+    metrics.executionsTotal.inc({ ...pattern, phase: final.phase });
     const start = exec.status?.startTime ? Date.parse(exec.status.startTime) : undefined;
     const took = durationMs ?? (start !== undefined ? Date.now() - start : undefined);
-    if (took !== undefined) metrics.executionDuration.observe({ pattern }, took / 1000);
+    if (took !== undefined) metrics.executionDuration.observe(pattern, took / 1000);
     const confidence = final.outcome?.confidence;
     if (final.phase === 'Succeeded' && confidence !== undefined) {
-      metrics.executionConfidence.observe({ pattern }, confidence);
+      metrics.executionConfidence.observe(pattern, confidence);
       for (const c of (final.outcome?.steps ?? []).flatMap((s) => s.calls)) {
         if (c.error) continue;
-        const agent = boundedLabel('agent', `${exec.metadata.namespace}/${c.agent}`);
-        metrics.agentConfidence.observe({ agent, kind: 'claimed' }, c.confidence);
-        metrics.agentConfidence.observe({ agent, kind: 'calibrated' }, c.calibrated ?? c.confidence);
+        const agent = tenantLabels('agent', exec.metadata.namespace!, c.agent);
+        metrics.agentConfidence.observe({ ...agent, kind: 'claimed' }, c.confidence);
+        metrics.agentConfidence.observe({ ...agent, kind: 'calibrated' }, c.calibrated ?? c.confidence);
       }
     }
     log.info({ phase: final.phase, reason: final.reason }, final.message);
@@ -550,11 +559,13 @@ export class ExecutionReconciler implements Reconciler {
     else this.readyByNamespace.delete(namespace);
   }
 
-  /** Compiling a Pattern's CEL is costly: once per Pattern object (a new object after any change). */
-  private compiled(pattern: Pattern): ReturnType<typeof compilePattern> {
+  /** Compiling a Pattern is tenant code (the compiler runs it in the sandbox): once per Pattern object (a new object after any change). */
+  private compiled(pattern: Pattern, tenant: string): Promise<CompileResult> {
     let c = this.compiledPatterns.get(pattern);
     if (!c) {
-      c = compilePattern(pattern.spec, { name: pattern.metadata.name });
+      c = this.compiler.compile(pattern.spec, { name: pattern.metadata.name, tenant });
+      // A refusal of the sandbox (queue full, stopped) is no verdict: the next reconcile asks again.
+      c.catch(() => this.compiledPatterns.delete(pattern));
       this.compiledPatterns.set(pattern, c);
     }
     return c;
@@ -581,6 +592,19 @@ export class ExecutionReconciler implements Reconciler {
       return this.finishNow(exec, 'Failed', 'ReviewTimedOut', `nobody reviewed ${waiting?.step ? `step ${waiting.step}` : 'the result'} before ${waiting?.deadline ?? 'its deadline'}`, log);
     }
     return { requeueAfterMs: Math.min(left, 3600000) };
+  }
+
+  /**
+   * A reviewed run whose agents are not Ready: it waits for them, the wait counted against
+   * spec.timeout from the Review's creation (a pause no more: counted to now, the deadline would
+   * move with every look), then fails saying why.
+   */
+  private async awaitAgentsAfterReview(exec: Execution, reviewed: NonNullable<Status['reviews']>, timeout: string, timeoutMs: number, why: string, log: Logger): Promise<ReconcileResult | void> {
+    const reviewedAt = Date.parse(reviewed[reviewed.length - 1]?.reviewedAt ?? '');
+    const startedAt = exec.status?.startTime ? Date.parse(exec.status.startTime) : Date.now();
+    const left = startedAt + timeoutMs + pausedMs(exec.status, Number.isFinite(reviewedAt) ? reviewedAt : Date.now()) - Date.now();
+    if (!(left > 0)) return this.finishNow(exec, 'Failed', 'NotEnoughAgents', `reviewed, but the run cannot resume: ${why}; gave up after spec.timeout ${timeout}`, log);
+    return { requeueAfterMs: Math.min(left, 5000) };
   }
 
   /**

@@ -9,12 +9,16 @@
 // - Time spent waiting for a person does not count against spec.timeout: it is summed from each
 //   review's requestedAt to resumedAt, both in status, so every replica computes the same deadline.
 // - A Review is applied once: the Execution records its uid with the verdict, in the same guarded
-//   write that resumes the run; Reviews are taken oldest first, and only for a waiting Execution.
+//   write that resumes the run; Reviews are taken oldest first, and only for a waiting Execution,
+//   only for the decision point it waits at, and only with an override value within bounds (so the
+//   status that records it can always be written).
+import { MAX_OVERRIDE_BYTES } from '../api/schema/review.js';
 import type { Execution, Pattern, Review } from '../api/types.js';
 import type { EventRecorder } from './events.js';
 import { metrics } from '../observability/metrics.js';
-import { boundedLabel } from '../observability/labels.js';
+import { tenantLabels } from '../observability/labels.js';
 import {
+  loosenedFields,
   pointKey,
   policyProblems,
   resolvePolicy,
@@ -32,6 +36,14 @@ type ReviewEntry = NonNullable<Status['reviews']>[number];
 /** The policy the run applies: the Pattern revision's, with the Execution's fields over it. */
 export function runPolicy(pattern: Pattern, exec: Execution): { policy?: ConfidencePolicy; problem?: string } {
   const override = exec.spec.policy;
+  // The Pattern decides what an Execution may change: by default only tighter (docs/confidence.md).
+  const loosened = loosenedFields(pattern.spec.policy, override);
+  if (loosened.length) {
+    const what = loosened.map((l) => `${l.field} ${l.why}`).join('; ');
+    return {
+      problem: `Pattern ${pattern.metadata.name} lets an Execution's policy only tighten its own (loosened: ${loosened.map((l) => l.field).join(', ')}): ${what}; the Pattern can allow it with policy.executionOverrides: Any`,
+    };
+  }
   const policy = resolvePolicy(pattern.spec.policy, override);
   const problems = policyProblems({ ...(pattern.spec.policy ?? {}), ...(override ?? {}) }, policy, 'policy');
   if (problems.length) {
@@ -86,7 +98,7 @@ export class DecisionLog {
     if (this.seen.has(key)) return false;
     this.seen.add(key);
     this.decisions.push(entry);
-    metrics.policyDecisions.inc({ pattern: boundedLabel('pattern', this.exec.spec.patternRef.name), action: d.action });
+    metrics.policyDecisions.inc({ ...tenantLabels('pattern', this.exec.metadata.namespace!, this.exec.spec.patternRef.name), action: d.action });
     const event = EVENT[d.action];
     if (event) this.events.post(this.exec as any, event[1], event[0], `${d.step ? `step ${d.step}: ` : ''}${d.message}`);
     return true;
@@ -128,15 +140,43 @@ export function pausedMs(status: Status | undefined, now = Date.now()): number {
   return ms;
 }
 
+/** The decision point a review entry waits at, as a Review's spec.decisionPoint names it. */
+export function decisionPointOf(entry: Pick<ReviewEntry, 'step' | 'runRetry'>): NonNullable<Review['spec']['decisionPoint']> {
+  return { ...(entry.step ? { step: entry.step } : {}), ...(entry.runRetry ? { runRetry: entry.runRetry } : {}) };
+}
+
+const describePoint = (p: { step?: string; runRetry?: number }) => `${p.step ? `step ${p.step}` : 'the result'}${p.runRetry ? ` (run retry ${p.runRetry})` : ''}`;
+
+/**
+ * Why a Review cannot answer the review `waiting` (the Execution's pending one), each with its
+ * field: another decision point than the one waited for, or an override value larger than an
+ * agent's value may be in status. The admission webhook refuses these; the controller never applies them.
+ */
+export function reviewProblems(spec: Review['spec'], waiting: Pick<ReviewEntry, 'step' | 'runRetry'> | undefined): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  if (spec.decision === 'override') {
+    const bytes = Buffer.byteLength(JSON.stringify(spec.value ?? null));
+    if (bytes > MAX_OVERRIDE_BYTES) out.push({ field: 'spec.value', message: `an override value is at most ${MAX_OVERRIDE_BYTES} bytes as JSON (as an agent's value in status), got ${bytes}` });
+  }
+  const point = spec.decisionPoint;
+  if (point && waiting && pointKey({ ...point, runRetry: point.runRetry ?? 0 }) !== pointKey({ ...decisionPointOf(waiting), runRetry: waiting.runRetry ?? 0 })) {
+    out.push({ field: 'spec.decisionPoint', message: `the Execution waits for a review of ${describePoint(waiting)}, not of ${describePoint(point)}` });
+  }
+  return out;
+}
+
 /**
  * The Review that answers the Execution's pending review, if one exists: for this Execution (by
- * name, and uid when the Review names one), not applied before, oldest first.
+ * name, and uid when the Review names one), for the decision point it waits at, within bounds
+ * (reviewProblems), not applied before, oldest first.
  */
 export function reviewToApply(exec: Execution, reviews: Review[]): Review | undefined {
   const used = new Set((exec.status?.reviews ?? []).map((r) => r.reviewUID).filter(Boolean));
+  const waiting = pendingReview(exec.status);
   return reviews
     .filter((r) => r.spec?.executionRef?.name === exec.metadata.name && (!r.spec.executionRef.uid || r.spec.executionRef.uid === exec.metadata.uid))
     .filter((r) => !used.has(r.metadata.uid) && r.status?.phase !== 'Invalid' && !r.metadata.deletionTimestamp)
+    .filter((r) => reviewProblems(r.spec, waiting).length === 0)
     .sort((a, b) => created(a).localeCompare(created(b)) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))[0];
 }
 

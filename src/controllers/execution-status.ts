@@ -111,9 +111,11 @@ export function finalStatus(
 /**
  * Smaller and smaller forms of a final status, for when the API server refuses one as too large:
  * agent values and step results cut hard, then dropped, so that the phase, the confidence and the
- * reason always land. Each builds from the base the write starts from.
+ * reason land; if even that is refused, `failed` (the run Failed, saying why) with every value
+ * dropped, so that the write ends rather than being retried for ever. Each builds from the base
+ * the write starts from.
  */
-export function shrinkingFinalStatuses(full: (base: Execution) => Status, bounds: StatusBounds): ((base: Execution) => Status)[] {
+export function shrinkingFinalStatuses(full: (base: Execution) => Status, bounds: StatusBounds, failed: (base: Execution) => Status): ((base: Execution) => Status)[] {
   const tight: StatusBounds = { maxAgentValueBytes: 256, maxResultBytes: Math.min(bounds.maxResultBytes, 16 * 1024) };
   return [
     full,
@@ -122,6 +124,10 @@ export function shrinkingFinalStatuses(full: (base: Execution) => Status, bounds
       const s = full(base);
       const { steps: _steps, agents: _agents, ...rest } = s;
       return { ...rest, ...(s.result ? { result: { ...s.result, value: null, truncated: true } } : {}) };
+    },
+    (base) => {
+      const { steps: _steps, agents: _agents, result: _result, ...rest } = failed(base);
+      return { ...rest, ...(rest.reviews ? { reviews: rest.reviews.map(({ value: _value, ...r }) => r) } : {}) };
     },
   ];
 }

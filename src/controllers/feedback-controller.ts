@@ -16,7 +16,7 @@ import type { Outcome } from '../calibration/track-record.js';
 import { isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, FEEDBACKS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from '../manager/context.js';
-import { boundedLabel } from '../observability/labels.js';
+import { releaseLabels, tenantLabels } from '../observability/labels.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
@@ -157,19 +157,17 @@ export function feedbackController(ctx: OperatorContext, workers: number): Contr
   // Every replica's /metrics shows each Agent's calibration, from the status the operator wrote.
   const gauges = (o: KubeObject) => {
     const cal = (o as Agent).status?.calibration;
-    const agent = boundedLabel('agent', `${o.metadata?.namespace}/${o.metadata?.name}`);
     if (cal?.samples === undefined) return;
-    metrics.agentCalibrationError.set({ agent }, cal.ece ?? 0);
-    metrics.agentBrierScore.set({ agent }, cal.brier ?? 0);
-    metrics.agentCalibrationSamples.set({ agent }, cal.samples);
+    const agent = tenantLabels('agent', o.metadata!.namespace!, o.metadata!.name!);
+    metrics.agentCalibrationError.set(agent, cal.ece ?? 0);
+    metrics.agentBrierScore.set(agent, cal.brier ?? 0);
+    metrics.agentCalibrationSamples.set(agent, cal.samples);
   };
   ctx.caches.agents.on({
     add: gauges,
     update: gauges,
-    delete: (o) => {
-      const agent = boundedLabel('agent', `${o.metadata?.namespace}/${o.metadata?.name}`);
-      for (const g of [metrics.agentCalibrationError, metrics.agentBrierScore, metrics.agentCalibrationSamples]) g.remove({ agent });
-    },
+    // A deleted Agent's series (these and its calls') leave /metrics, and its label slot is free.
+    delete: (o) => void releaseLabels('agent', o.metadata!.namespace!, o.metadata!.name!),
   });
   return c;
 }

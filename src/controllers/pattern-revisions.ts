@@ -3,11 +3,14 @@
 // owns (format: src/api/pattern-revisions.ts), numbered 1, 2, 3 …; the Execution controller runs,
 // and resumes, the revision an Execution claimed; `parallax pattern rollback` makes an old one
 // current again. Invariants:
-// - the current spec always has a revision with the highest number once the Pattern was reconciled
-//   (a rollback renumbers the old revision, as a Deployment rollback does, rather than copying it:
-//   one content, one revision, one hash);
-// - a revision is deleted only when it is neither current, nor among the revisionHistoryLimit
-//   newest, nor run or asked for by an unfinished Execution;
+// - the current spec always has a revision once the Pattern was reconciled; a new content gets the
+//   next number, and a number, once given, never changes nor is given again: a rollback makes the
+//   old revision current without renumbering it (one content, one revision, one hash), so an
+//   Execution pinned to `patternRef.revision: N` runs the same spec whatever happens meanwhile.
+//   Which revision was current most recently is its generation annotation (rollbacks go by it);
+// - a revision is deleted only when it is neither current, nor the highest-numbered (so numbering
+//   goes on from it), nor among the revisionHistoryLimit most recently current, nor run or asked
+//   for by an unfinished Execution;
 // - revisions are found through the label-selected informer cache only (no API reads), and are
 //   removed with their Pattern by the garbage collector (owner reference, no blockOwnerDeletion, so
 //   no finalizer permission is needed).
@@ -63,7 +66,7 @@ const ownedBy = (rev: ControllerRevision, uid: string | undefined) => rev.metada
  * Records Patterns' specs as revisions (the Pattern controller holds one). The informer cache
  * lags behind the writes made here; until it has caught up, what was written is used instead, so
  * the reconcile that follows a write (its own status write brings it back) neither creates the
- * revision twice nor renumbers it again.
+ * revision twice nor marks it current again.
  */
 export class PatternRevisions {
   private readonly written = new Map<string, { rev: ControllerRevision; at: number }>();
@@ -121,12 +124,11 @@ export class PatternRevisions {
         }),
       );
       log.info({ revision: current.revision, hash }, 'recorded pattern revision');
-    } else if (current.revision !== newest) {
-      // A rollback: the old content becomes the newest revision again.
+    } else if (byRecency(own)[0] !== current) {
+      // A rollback: the old content is current again, under its own number (pins by number hold).
       current = this.wrote(
         await ctx.rest.patch<ControllerRevision>(resourcePath(CONTROLLER_REVISIONS, namespace, current.metadata!.name), {
           metadata: { annotations: { [PATTERN_GENERATION_ANNOTATION]: String(pattern.metadata.generation ?? 1) } },
-          revision: newest + 1,
         }),
       );
       log.info({ revision: current.revision, hash }, 'an earlier revision is current again');
@@ -137,7 +139,9 @@ export class PatternRevisions {
 
   private async prune(pattern: Pattern, own: ControllerRevision[], current: ControllerRevision, log: Logger): Promise<void> {
     const limit = pattern.spec.revisionHistoryLimit ?? DEFAULT_HISTORY;
-    const candidates = own.filter((r) => r.metadata?.name !== current.metadata?.name).slice(limit);
+    const others = own.filter((r) => r.metadata?.name !== current.metadata?.name);
+    const highest = Math.max(current.revision, ...others.map((r) => r.revision));
+    const candidates = byRecency(others.filter((r) => r.revision !== highest)).slice(limit);
     if (candidates.length === 0) return;
     // Only now look at Executions (a scan of the namespace): those unfinished keep what they run.
     const inUse = pinnedBy(this.ctx, pattern.metadata.namespace!, pattern.metadata.name!);
@@ -148,6 +152,11 @@ export class PatternRevisions {
       log.info({ revision: rev.revision }, 'pruned pattern revision');
     }
   }
+}
+
+/** Revisions, the one current most recently first (by the Pattern generation that last made each current). */
+function byRecency(revisions: ControllerRevision[]): ControllerRevision[] {
+  return [...revisions].sort((a, b) => (revisionGeneration(b) ?? 0) - (revisionGeneration(a) ?? 0) || b.revision - a.revision);
 }
 
 /** Hashes run by, and revision numbers asked for by, the unfinished Executions of a Pattern. */
@@ -170,9 +179,13 @@ async function deleteRevision(rest: KubeRest, rev: ControllerRevision): Promise<
   }
 }
 
-/** The pin of an Execution: the revision its run claimed, else the one its spec asks for. */
+/**
+ * The pin of an Execution: the revision its run claimed (running, or stopped for a person: the run
+ * that resumes after the Review replays its answers on the same spec), else the one its spec asks for.
+ */
 export function executionPin(exec: Execution): RevisionPin | undefined {
-  if (exec.status?.phase === 'Running' && exec.status.pattern?.hash) return { hash: exec.status.pattern.hash };
+  const claimed = exec.status?.phase === 'Running' || exec.status?.phase === 'AwaitingReview';
+  if (claimed && exec.status?.pattern?.hash) return { hash: exec.status.pattern.hash };
   if (exec.spec.patternRef.revision) return { revision: exec.spec.patternRef.revision };
   return undefined;
 }
@@ -208,7 +221,8 @@ export function resolvePatternRevision(ctx: Pick<OperatorContext, 'caches'>, nam
     if (rev) return resolved(rev, namespace, name);
     if (!pattern) return { ok: false, wait: true, reason: 'PatternNotFound', message: `waiting for Pattern ${name}` };
     const current = pattern.status?.revision ?? 0;
-    if (pin.revision > current) {
+    // Numbers are given in order and the highest is never pruned: above it, the revision is to come.
+    if (pin.revision > Math.max(current, all[0]?.revision ?? 0)) {
       return { ok: false, wait: true, reason: 'PatternRevisionPending', message: `waiting for revision ${pin.revision} of Pattern ${name} (current: ${current || 'none yet'})` };
     }
     const kept = all.map((r) => r.revision).sort((a, b) => a - b);
@@ -240,9 +254,9 @@ export interface RollbackResult {
 
 /**
  * `parallax pattern rollback NAME [--to-revision N]`: sets the Pattern's spec to that of revision N
- * (default: the newest revision before the current one), keeping its revisionHistoryLimit. The
- * write is a JSON patch guarded by the resourceVersion read, so a concurrent edit is not lost.
- * The Pattern controller then renumbers that revision as the newest.
+ * (default: the one that was current before the current one), keeping its revisionHistoryLimit.
+ * The write is a JSON patch guarded by the resourceVersion read, so a concurrent edit is not lost.
+ * The Pattern controller then marks that revision current, under its own number.
  */
 export async function rollbackPattern(rest: KubeRest, namespace: string, name: string, toRevision?: number): Promise<RollbackResult> {
   const pattern = await rest.get<Pattern>(resourcePath(PATTERNS, namespace, name));
@@ -253,7 +267,7 @@ export async function rollbackPattern(rest: KubeRest, namespace: string, name: s
   const target =
     toRevision !== undefined
       ? revisions.find((r) => r.revision === toRevision)
-      : revisions.find((r) => r !== current && (current === undefined || r.revision < current.revision));
+      : byRecency(revisions).find((r) => r !== current);
   if (!target) {
     throw new Error(
       toRevision !== undefined

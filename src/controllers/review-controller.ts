@@ -3,8 +3,9 @@
 // `kubectl get reviews` and Argo CD show what became of each one.
 //
 // A Review is Applied once its Execution records it (status.reviews[].reviewUID), and Invalid when
-// it cannot be: no such Execution (or another of that name), or an Execution that is not waiting
-// for review (it finished, or another Review answered first). While the Execution waits, the
+// it cannot be: no such Execution (or another of that name), an Execution that is not waiting
+// for review (it finished, or another Review answered first), or one it cannot answer (another
+// decision point, an override too large: execution-policy.ts reviewProblems). While the Execution waits, the
 // Review waits too; the Execution leaving AwaitingReview brings it back here.
 import type { Execution, Review } from '../api/types.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
@@ -13,6 +14,7 @@ import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { Controller, type Reconciler } from './controller.js';
+import { pendingReview, reviewProblems } from './execution-policy.js';
 import { isAwaitingReview } from './execution-status.js';
 import { writeOutcome } from './status.js';
 
@@ -31,7 +33,10 @@ export function reviewOutcome(review: Review, exec: Execution | undefined): Revi
       ...(taken.resumedAt ? { appliedAt: taken.resumedAt } : {}),
     };
   }
-  if (isAwaitingReview(exec.status)) return undefined;
+  if (isAwaitingReview(exec.status)) {
+    const problems = reviewProblems(review.spec, pendingReview(exec.status));
+    return problems.length ? { phase: 'Invalid', message: problems.map((p) => `${p.field}: ${p.message}`).join('; ') } : undefined;
+  }
   const answered = exec.status?.reviews?.at(-1)?.reviewName;
   return {
     phase: 'Invalid',

@@ -2,8 +2,9 @@
 // and returns everything a run needs. It reports every problem with its path rather than
 // stopping at the first, because that list is what Pattern.status.errors shows the author.
 // Compiling is bounded by the Pattern's size (expression length, AST nodes, comprehension nesting,
-// schema bytes), never by what its text says: it runs wherever Patterns are checked, outside any
-// evaluation sandbox.
+// schema bytes, the size caps of regular expressions in regex-limits.ts), never by what its text
+// says. Still, it runs what a tenant wrote: the operator compiles only in its evaluation sandbox,
+// under the sandbox's compile budget, and works from the plan it sends back (plan.ts).
 import type { Environment } from '@marcbachmann/cel-js';
 import type { ValidateFunction } from 'ajv';
 import type { PatternSpec } from '../api/types.js';
@@ -18,9 +19,11 @@ import {
 } from './cel-env.js';
 import { parseDuration } from './duration.js';
 import { errorMessage, type CompileIssue } from './errors.js';
-import { compileExpr, type CompiledExpr } from './expr.js';
+import { compileExpr, compilingAt, type CompiledExpr } from './expr.js';
 import { compileInputSchema } from './input-schema.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
+import { regexesProblems } from './regex-limits.js';
+import { schemaRegexes } from './schema-regexes.js';
 import { policyProblems, resolvePolicy, type ConfidencePolicy, type PolicySpec } from './policy.js';
 import type { AgentRequirements } from './selection.js';
 
@@ -154,7 +157,11 @@ export function compilePattern(spec: PatternSpec, opts: CompileOptions = {}): Co
   }
 
   let validateInput: ValidateFunction | undefined;
-  if (spec.input !== undefined) {
+  // The input schema's regular expressions against the size caps, before ajv compiles any.
+  const schemaTooLarge = spec.input === undefined ? [] : regexesProblems(schemaRegexes(spec.input, 'input'), 'input');
+  issues.push(...schemaTooLarge);
+  if (spec.input !== undefined && schemaTooLarge.length === 0) {
+    compilingAt('input');
     try {
       validateInput = compileInputSchema(spec.input, limits.maxInputSchemaBytes);
     } catch (err) {

@@ -1,10 +1,12 @@
 // Every check a Pattern gets before it may run, in one place: what compilePattern finds in the
 // spec itself, plus composition cycles through the other Patterns of its namespace (A runs B runs
 // A), which only the namespace can show. The Pattern controller reports these in status and the
-// admission webhook refuses on them; both call checkPattern, so they can never disagree.
+// admission webhook refuses on them; both call checkPattern, so they can never disagree. The compile
+// happens wherever `compiler` says: in the operator, the evaluation sandbox (plan.ts).
 import type { PatternSpec } from '../api/types.js';
-import { compilePattern, type CompileResult } from './compile.js';
+import type { CompileResult } from './compile.js';
 import type { CompileIssue } from './errors.js';
+import { inProcessCompiler, type PatternCompiler } from './plan.js';
 
 /** The spec of another Pattern of the same namespace, by name (undefined when there is none). */
 export type PatternLookup = (name: string) => PatternSpec | undefined;
@@ -15,8 +17,13 @@ export interface PatternCheck {
   errors: CompileIssue[];
 }
 
-export function checkPattern(spec: PatternSpec, name: string, lookup: PatternLookup): PatternCheck {
-  const compiled = compilePattern(spec ?? ({} as PatternSpec), { name });
+export async function checkPattern(
+  spec: PatternSpec,
+  name: string,
+  lookup: PatternLookup,
+  where: { compiler?: PatternCompiler; tenant?: string } = {},
+): Promise<PatternCheck> {
+  const compiled = await (where.compiler ?? inProcessCompiler).compile(spec ?? ({} as PatternSpec), { name, tenant: where.tenant ?? '' });
   return { compiled, errors: [...compiled.errors, ...compositionCycles(name, spec, lookup)] };
 }
 

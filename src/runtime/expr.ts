@@ -1,11 +1,13 @@
 // One CEL expression, checked once at compile time and evaluated many times at run time.
 // After cel-js has checked it, the expression's `matches` calls are routed to RE2 (see
-// routeMatchesToRe2) and a literal pattern is compiled then, so an invalid one is a compile error.
+// routeMatchesToRe2) and a literal pattern is compiled then, so an invalid one is a compile error;
+// literal patterns over the size caps (regex-limits.ts) are refused before anything is compiled.
 import type { Environment } from '@marcbachmann/cel-js';
 import { exprFacts, type CelNode } from './cel-ast.js';
 import { errorMessage, type CompileIssue } from './errors.js';
 import type { RuntimeLimits } from './limits.js';
 import { re2, re2Test } from './re2.js';
+import { regexesProblems } from './regex-limits.js';
 
 export interface CompiledExpr {
   /** Where it is in the Pattern, e.g. `steps[1].let.high`. */
@@ -88,6 +90,19 @@ function literalPattern(node: CelNode): string | undefined {
   return arg?.op === 'value' && typeof arg.args === 'string' ? arg.args : undefined;
 }
 
+/** Told each expression's path as its compile begins (a sandbox worker records it, so a compile stopped by its budget names the expression). */
+let compiling: ((path: string) => void) | undefined;
+
+/** Sets (or, with undefined, clears) what is told the path of each part of a Pattern as its compile begins. */
+export function traceCompiling(onPath: ((path: string) => void) | undefined): void {
+  compiling = onPath;
+}
+
+/** Reports that compiling the part of a Pattern at `path` begins. */
+export function compilingAt(path: string): void {
+  compiling?.(path);
+}
+
 /**
  * Parses and type-checks `source` in `env`. Problems go to `issues` (and undefined is returned) so
  * the caller can go on and report every problem in the Pattern.
@@ -101,6 +116,7 @@ export function compileExpr(
   issues: CompileIssue[],
   laterSteps: ReadonlySet<string> = new Set(),
 ): CompiledExpr | undefined {
+  compilingAt(path);
   if (typeof source !== 'string' || source.trim() === '') {
     issues.push({ path, message: 'must be a non-empty CEL expression (string)' });
     return undefined;
@@ -125,6 +141,13 @@ export function compileExpr(
       path,
       message: `comprehensions (all, exists, exists_one, map, filter) are nested ${facts.comprehensionNesting} deep, the limit is ${limits.maxComprehensionNesting}`,
     });
+    return undefined;
+  }
+  // Before type-checking and before RE2 compiles anything: the literal patterns' size caps.
+  const literals = facts.matchesCalls.map(literalPattern).filter((t): t is string => t !== undefined);
+  const tooLarge = regexesProblems(literals.map((text) => ({ path, text })), path);
+  if (tooLarge.length > 0) {
+    issues.push({ path, message: `matches(): ${tooLarge[0]!.message}` });
     return undefined;
   }
   const checked = parsed.check();

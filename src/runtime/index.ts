@@ -15,6 +15,8 @@ export type {
 export { inputError, runPattern } from './run.js';
 export type { InputCheckOptions, RunOptions, RunResult } from './run.js';
 export { inProcessEvaluator } from './evaluator.js';
+export { inProcessCompiler } from './plan.js';
+export type { PatternCompiler } from './plan.js';
 export type { EvaluationRequest, EvaluationResponse, Evaluator } from './evaluator.js';
 export { evaluateBatch } from './evaluate.js';
 export type { BatchResult, EvalBatch, EvalState } from './evaluate.js';
@@ -29,7 +31,7 @@ export type { RuntimeLimits } from './limits.js';
 export { parseDuration } from './duration.js';
 export * as confidence from './confidence.js';
 export { toPlain } from './values.js';
-export { bestTry, judge, LowConfidence, pointKey, policyProblems, resolvePolicy, ReviewRejected, ReviewRequired, verdictDecision } from './policy.js';
+export { bestTry, judge, LowConfidence, loosenedFields, pointKey, policyProblems, resolvePolicy, ReviewRejected, ReviewRequired, verdictDecision } from './policy.js';
 export type { ConfidencePolicy, DecisionPoint, Judgement, PolicyAction, PolicyDecision, PolicySpec, ReviewVerdict } from './policy.js';
 export { CRITIQUE_KEY, ESCALATION_KEY, stepKey } from './policy-run.js';
 export type * from './types.js';

@@ -29,6 +29,11 @@ export class Lru<K, V> {
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
   }
 
+  /** Forgets `key` (e.g. a pending result that failed and must not be kept). */
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
+
   /** The value for `key`, made by `make` (and kept) when absent. */
   getOrSet(key: K, make: () => V): V {
     const hit = this.get(key);

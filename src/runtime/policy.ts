@@ -106,6 +106,31 @@ export function resolvePolicy(base: PolicySpec | undefined, override?: PolicySpe
   };
 }
 
+/**
+ * The fields of an Execution's override that loosen the Pattern's policy, each with why: a band
+ * lowered, more retries, or an escalation other than the Pattern's (added, or replaced). Empty when
+ * the Pattern lets Executions change anything (executionOverrides: Any) or has no policy (then
+ * every answer is accepted, and no override can accept more).
+ */
+export function loosenedFields(base: PolicySpec | undefined, override: PolicySpec | undefined): { field: string; why: string }[] {
+  if (!base || !override || base.executionOverrides === 'Any') return [];
+  const out: { field: string; why: string }[] = [];
+  for (const band of ['accept', 'retryBelow', 'escalateBelow'] as const) {
+    const was = base[band] ?? POLICY_DEFAULTS[band];
+    const now = override[band];
+    if (now !== undefined && now < was) out.push({ field: band, why: `${now} is below the Pattern's ${was}` });
+  }
+  const retries = base.maxRetries ?? POLICY_DEFAULTS.maxRetries;
+  if (override.maxRetries !== undefined && override.maxRetries > retries) out.push({ field: 'maxRetries', why: `${override.maxRetries} is above the Pattern's ${retries}` });
+  if (override.escalate && !sameEscalation(base.escalate, override.escalate)) {
+    out.push({ field: 'escalate', why: base.escalate ? "replaces the Pattern's escalation" : 'adds an escalation the Pattern does not have' });
+  }
+  return out;
+}
+
+const sameEscalation = (a: PolicySpec['escalate'], b: PolicySpec['escalate']): boolean =>
+  a?.supervisor === b?.supervisor && !a?.review === !b?.review && (a?.review?.timeout ?? POLICY_DEFAULTS.reviewTimeout) === (b?.review?.timeout ?? POLICY_DEFAULTS.reviewTimeout);
+
 const MAX_REVIEW_MS = 720 * 3600 * 1000;
 
 /** What is wrong with a resolved policy (bands out of order, a bad escalation), each with its path under `path`. */

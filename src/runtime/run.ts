@@ -7,7 +7,6 @@
 // that state (evaluate.ts). Every evaluation's time counts against the run's budget
 // (limits.maxRunEvaluationMs), nested runs included.
 import type { CompiledPattern, CompiledStep } from './compile.js';
-import { compilePattern } from './compile.js';
 import { runCallStep, TooFewSucceeded, type CallContext, type PlainCallResult, type Until } from './call-step.js';
 import { runPolicyStep, runWithPolicy, stepKey, type PolicyHost } from './policy-run.js';
 import type { ConfidencePolicy, PolicyDecision, ReviewVerdict } from './policy.js';
@@ -15,6 +14,7 @@ import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunErr
 import { batchPath, checkSize, evaluateBatch, runsTenantCode, stateFor, type BatchResult, type EvalBatch, type EvalState } from './evaluate.js';
 import { fieldOf } from './values.js';
 import { inProcessEvaluator, type Evaluator } from './evaluator.js';
+import { inProcessCompiler, type PatternCompiler } from './plan.js';
 import { resolveLimits, type RuntimeLimits } from './limits.js';
 import { selectAgents } from './selection.js';
 import type { AgentCallResult, AgentCaller, AgentInfo, PatternResolver, StepOutcome } from './types.js';
@@ -55,6 +55,8 @@ export interface RunOptions {
   limits?: Partial<RuntimeLimits>;
   /** Where expressions are evaluated; default inProcessEvaluator. The operator passes its sandbox. */
   evaluator?: Evaluator;
+  /** Where a `pattern` step's Pattern is compiled (the operator's sandbox); default in-process. */
+  compiler?: PatternCompiler;
   /** Whose run this is, for the evaluator's fairness between tenants (the namespace); default ''. */
   tenant?: string;
 }
@@ -365,7 +367,7 @@ async function runNested(
   }
   const spec = await opts.resolvePattern(name);
   if (!spec) throw new PatternRunError(`pattern '${name}' not found`, `${path}.name`, step.name);
-  const nested = compilePattern(spec, { name, limits: compiled.limits });
+  const nested = await (opts.compiler ?? inProcessCompiler).compile(spec, { name, limits: compiled.limits, tenant: opts.tenant ?? '' });
   if (!nested.ok || !nested.compiled) {
     const why = nested.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
     throw new PatternRunError(`pattern '${name}' is invalid: ${why}`, `${path}.name`, step.name);
@@ -381,6 +383,7 @@ async function runNested(
         ...(opts.resolvePattern ? { resolvePattern: opts.resolvePattern } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.evaluator ? { evaluator: opts.evaluator } : {}),
+        ...(opts.compiler ? { compiler: opts.compiler } : {}),
         ...(opts.tenant !== undefined ? { tenant: opts.tenant } : {}),
         taskIdPrefix: `${cc.taskIdPrefix}/${step.name}`,
         patternName: name,

@@ -5,12 +5,16 @@
 //   a compile allowance when the worker compiles the Pattern first: past it the worker is terminated
 //   and replaced, and the evaluation fails with EvaluationBudgetExceeded naming the expression that
 //   was running (read from the worker's PathSlot). A worker that runs out of its capped heap
-//   (ERR_WORKER_OUT_OF_MEMORY) likewise. The operator's own thread never evaluates.
+//   (ERR_WORKER_OUT_OF_MEMORY) likewise; the cap holds even under the process's own
+//   --max-old-space-size (clearProcessHeapFlag). The operator's own thread never evaluates.
 // - Fairness: one tenant (namespace) holds at most maxWorkersPerTenant workers at once, and waiting
 //   evaluations are served round-robin across tenants (FairQueue), so a hostile namespace slows only
 //   itself. Queues are bounded per tenant and in total; a full queue refuses (reason queue).
 // - Workers compile Patterns themselves, cached by content hash; a request names the Pattern by hash,
 //   and a worker that has not compiled it answers `miss` and is sent the spec (robust to restarts).
+// - Compiling is tenant code too (PatternCompiler): compile() runs in a worker under the compile
+//   budget, heap cap and fairness of an evaluation, and the operator's thread keeps only the verdict
+//   (a plan, or the problems with their paths) by content hash. This thread never compiles.
 // - evaluate() settles exactly once. After stop(), it rejects with EvaluatorStopped; stop() leaves no
 //   thread running.
 // - It is a Manager Runnable (started on every replica with the caches, stopped after the
@@ -18,16 +22,22 @@
 // - Metrics carry bounded labels only (result, reason), never a namespace or Pattern name.
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import type { CompiledPattern } from '../runtime/compile.js';
+import type { PatternSpec } from '../api/types.js';
+import type { CompiledPattern, CompileOptions, CompileResult } from '../runtime/compile.js';
+import type { EvalBatch, EvalState } from '../runtime/evaluate.js';
+import { resolveLimits, type RuntimeLimits } from '../runtime/limits.js';
+import { Lru } from '../runtime/lru.js';
+import { fromPlanned, type PatternCompiler, type PlannedResult } from '../runtime/plan.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, PatternRunError, type BudgetReason } from '../runtime/errors.js';
 import { batchPath } from '../runtime/evaluate.js';
 import type { EvaluationRequest, EvaluationResponse, Evaluator } from '../runtime/evaluator.js';
 import type { Runnable } from '../manager/manager.js';
 import { FairQueue } from './fair-queue.js';
-import { PathSlot, type WorkerConfig, type WorkReply, type WorkRequest } from './protocol.js';
+import { PathSlot, type PatternSource, type WorkerConfig, type WorkReply, type WorkRequest } from './protocol.js';
 
 export interface SandboxOptions {
   /** Evaluation worker threads. Default 2. */
@@ -46,6 +56,8 @@ export interface SandboxOptions {
   maxQueued?: number;
   /** Compiled Patterns each worker keeps (LRU). Default 32. */
   patternCacheSize?: number;
+  /** Compile verdicts (plans or errors) the operator's thread keeps by content hash (LRU). Default 512. */
+  planCacheSize?: number;
 }
 
 export const SANDBOX_DEFAULTS = {
@@ -56,18 +68,22 @@ export const SANDBOX_DEFAULTS = {
   maxQueuedPerTenant: 1000,
   maxQueued: 5000,
   patternCacheSize: 32,
+  planCacheSize: 512,
 } as const;
 
 interface Job {
   id: number;
-  req: EvaluationRequest;
+  tenant: string;
   hash: string;
+  source: PatternSource;
+  /** A batch to evaluate, or only the Pattern to compile (answered with its plan). */
+  work: { kind: 'evaluate'; batch: EvalBatch; state: EvalState; maxResultBytes?: number } | { kind: 'compile' };
   /** Where to report the job when no expression was running (e.g. `steps[1]`), and its step. */
   fallback: { path: string; step?: string };
   /** The budget applied, in ms, and whether it is the run's remainder rather than the pool's own. */
   budgetMs: number;
   runBudget: boolean;
-  resolve(r: EvaluationResponse): void;
+  resolve(r: EvaluationResponse | PlannedResult): void;
   reject(err: Error): void;
   detach(): void;
 }
@@ -91,13 +107,27 @@ const WORKER_URL = new URL(here.endsWith('.ts') ? './worker.ts' : './worker.js',
 /** TypeScript sources need tsx inside the worker first (see tsx-worker.mjs). */
 const TSX_BOOT_URL = new URL('./tsx-worker.mjs', import.meta.url);
 
+/**
+ * Makes the workers' resourceLimits hold. V8 lets --max-old-space-size (the chart's heap cap, given
+ * in NODE_OPTIONS or on the command line) override the heap limit of every isolate it creates, so
+ * each worker would silently get the whole process's cap. Clearing the flag once the operator's
+ * own isolate exists leaves that isolate's limit as it was (its heap is configured at start).
+ */
+let heapFlagCleared = false;
+function clearProcessHeapFlag(): void {
+  if (heapFlagCleared) return;
+  heapFlagCleared = true;
+  if (process.execArgv.concat(process.env.NODE_OPTIONS ?? '').some((a) => a.includes('--max-old-space-size'))) setFlagsFromString('--max-old-space-size=0');
+}
+
 function startWorker(config: WorkerConfig, heapMb: number): Worker {
+  clearProcessHeapFlag();
   const resourceLimits = { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(4, Math.min(16, Math.round(heapMb / 8))) };
   if (WORKER_URL.pathname.endsWith('.js')) return new Worker(WORKER_URL, { workerData: config, resourceLimits });
   return new Worker(TSX_BOOT_URL, { workerData: { ...config, entry: WORKER_URL.href }, resourceLimits });
 }
 
-export class SandboxPool implements Evaluator, Runnable {
+export class SandboxPool implements Evaluator, PatternCompiler, Runnable {
   readonly workers: number;
   readonly maxWorkersPerTenant: number;
   readonly budgetMs: number;
@@ -107,6 +137,8 @@ export class SandboxPool implements Evaluator, Runnable {
   private readonly queue: FairQueue<Job>;
   private readonly running = new Map<string, number>();
   private readonly hashes = new WeakMap<CompiledPattern, string>();
+  /** Verdicts of compiles by content hash, shared by the controllers and the webhook (bounded). */
+  private readonly plans: Lru<string, Promise<CompileResult>>;
   private slots: Slot[] = [];
   private started = false;
   /** Set by stop(): evaluate() refuses until start() is called again. */
@@ -124,6 +156,7 @@ export class SandboxPool implements Evaluator, Runnable {
     this.compileBudgetMs = positive('compileBudgetMs', opts.compileBudgetMs ?? SANDBOX_DEFAULTS.compileBudgetMs);
     this.heapMb = positive('heapMb', opts.heapMb ?? SANDBOX_DEFAULTS.heapMb);
     this.patternCacheSize = positive('patternCacheSize', opts.patternCacheSize ?? SANDBOX_DEFAULTS.patternCacheSize);
+    this.plans = new Lru(positive('planCacheSize', opts.planCacheSize ?? SANDBOX_DEFAULTS.planCacheSize));
     this.queue = new FairQueue(
       positive('maxQueuedPerTenant', opts.maxQueuedPerTenant ?? SANDBOX_DEFAULTS.maxQueuedPerTenant),
       positive('maxQueued', opts.maxQueued ?? SANDBOX_DEFAULTS.maxQueued),
@@ -193,33 +226,89 @@ export class SandboxPool implements Evaluator, Runnable {
           this.settle(job, 'cancelled', new PatternRunError('run aborted', fallback.path, fallback.step));
         }
       };
+      const { compiled, batch, state, maxResultBytes } = req;
       const job: Job = {
         id: this.nextId++,
-        req,
-        hash: this.hashOf(req.compiled),
+        tenant: req.tenant,
+        hash: this.hashOf(compiled),
+        source: { spec: compiled.spec, ...(compiled.name !== undefined ? { name: compiled.name } : {}), limits: compiled.limits },
+        work: { kind: 'evaluate', batch, state, ...(maxResultBytes !== undefined ? { maxResultBytes } : {}) },
         fallback,
         budgetMs: runBudget ? Math.max(1, req.budgetMs!) : this.budgetMs,
         runBudget,
-        resolve,
+        resolve: (r) => resolve(r as EvaluationResponse),
         reject,
         detach: () => req.signal?.removeEventListener('abort', onAbort),
       };
       if (req.signal?.aborted) return this.settle(job, 'cancelled', new PatternRunError('run aborted', fallback.path, fallback.step));
-      const refused = this.queue.push(req.tenant, job);
-      if (refused) {
-        const bound = refused === 'tenant' ? `${this.queue.maxPerTenant} waiting for this namespace` : `${this.queue.maxTotal} waiting in all`;
-        return this.settle(job, 'queue', new EvaluationBudgetExceeded('queue', `evaluation queue is full (${bound})`, fallback.path, fallback.step));
-      }
+      // Listening before it is queued: pump() may hand it to a worker at once (and detach it then).
       req.signal?.addEventListener('abort', onAbort, { once: true });
-      metrics.evaluationQueueDepth.set(this.queue.size);
-      this.pump();
+      this.enqueue(job);
     });
+  }
+
+  /**
+   * Compiles a Pattern in a worker, under the compile budget and the worker's heap cap, and answers
+   * with its plan (plan.ts) or every problem with its path. Verdicts are kept by content hash, so a
+   * Pattern is compiled once however many controllers and admission requests ask. A compile that
+   * ran out of its budget is a verdict too (the Pattern is at fault); a full queue, a crashed worker
+   * or a stopped pool is not, and rejects.
+   */
+  compile(spec: PatternSpec, opts: CompileOptions & { tenant: string }): Promise<CompileResult> {
+    const source: PatternSource = { spec, ...(opts.name !== undefined ? { name: opts.name } : {}), limits: resolveLimits(opts.limits) };
+    const hash = contentHash(source);
+    const cached = this.plans.get(hash);
+    if (cached) return cached;
+    const verdict = this.compileIn(opts.tenant, hash, source).catch((err: unknown) => {
+      this.plans.delete(hash);
+      throw err;
+    });
+    this.plans.set(hash, verdict);
+    return verdict;
+  }
+
+  private async compileIn(tenant: string, hash: string, source: PatternSource): Promise<CompileResult> {
+    if (this.stopped) throw new EvaluatorStopped('the evaluation sandbox was stopped');
+    if (!this.started) this.startWorkers();
+    try {
+      const planned = await new Promise<PlannedResult>((resolve, reject) => {
+        this.enqueue({
+          id: this.nextId++,
+          tenant,
+          hash,
+          source,
+          work: { kind: 'compile' },
+          fallback: { path: '' },
+          budgetMs: this.compileBudgetMs,
+          runBudget: false,
+          resolve: (r) => resolve(r as PlannedResult),
+          reject,
+          detach: () => {},
+        });
+      });
+      return fromPlanned(planned);
+    } catch (err) {
+      if (!(err instanceof EvaluationBudgetExceeded) || (err.reason !== 'time' && err.reason !== 'memory')) throw err;
+      return { ok: false, errors: [{ path: err.path, message: err.detail }] };
+    }
+  }
+
+  /** Queues a job (settling it when the queue refuses) and hands out work. */
+  private enqueue(job: Job): void {
+    const refused = this.queue.push(job.tenant, job);
+    if (refused) {
+      const bound = refused === 'tenant' ? `${this.queue.maxPerTenant} waiting for this namespace` : `${this.queue.maxTotal} waiting in all`;
+      this.settle(job, 'queue', new EvaluationBudgetExceeded('queue', `evaluation queue is full (${bound})`, job.fallback.path, job.fallback.step));
+      return;
+    }
+    metrics.evaluationQueueDepth.set(this.queue.size);
+    this.pump();
   }
 
   private hashOf(compiled: CompiledPattern): string {
     let h = this.hashes.get(compiled);
     if (!h) {
-      h = createHash('sha256').update(JSON.stringify([compiled.name ?? null, compiled.limits, compiled.spec])).digest('base64');
+      h = contentHash(compiled);
       this.hashes.set(compiled, h);
     }
     return h;
@@ -250,18 +339,14 @@ export class SandboxPool implements Evaluator, Runnable {
   }
 
   private dispatch(slot: Slot, job: Job, withPattern: boolean): void {
-    const { compiled, batch, state, maxResultBytes } = job.req;
-    const message: WorkRequest = {
-      id: job.id,
-      hash: job.hash,
-      batch,
-      state,
-      ...(maxResultBytes !== undefined ? { maxResultBytes } : {}),
-      ...(withPattern ? { pattern: { spec: compiled.spec, ...(compiled.name !== undefined ? { name: compiled.name } : {}), limits: compiled.limits } } : {}),
-    };
+    const message: WorkRequest =
+      job.work.kind === 'compile'
+        ? { kind: 'compile', id: job.id, hash: job.hash, pattern: job.source }
+        : { ...job.work, id: job.id, hash: job.hash, ...(withPattern ? { pattern: job.source } : {}) };
     slot.job = job;
     slot.startedAt = performance.now();
-    const allowed = job.budgetMs + (withPattern ? this.compileBudgetMs : 0);
+    // A compile job's budget is the compile budget itself.
+    const allowed = job.budgetMs + (withPattern && job.work.kind === 'evaluate' ? this.compileBudgetMs : 0);
     clearTimeout(slot.timer);
     slot.timer = setTimeout(() => this.kill(slot, 'time', allowed), allowed);
     try {
@@ -286,6 +371,7 @@ export class SandboxPool implements Evaluator, Runnable {
     clearTimeout(slot.timer);
     if (m.kind === 'miss') return this.dispatch(slot, job, true);
     if (m.kind === 'ok') return this.finishJob(slot, 'ok', undefined, { result: m.result, elapsedMs: m.elapsedMs });
+    if (m.kind === 'compiled') return this.finishJob(slot, 'ok', undefined, m.result);
     const { detail, path, step } = m.error;
     this.finishJob(slot, 'error', new PatternRunError(detail, path || job.fallback.path, step ?? job.fallback.step));
   }
@@ -312,7 +398,7 @@ export class SandboxPool implements Evaluator, Runnable {
     metrics.evaluationWorkerRestarts.inc({ reason });
     if (job) {
       const where = { path: path || job.fallback.path, step: job.fallback.step };
-      log.warn({ tenant: job.req.tenant, path: where.path, reason, why }, 'evaluation stopped; worker replaced');
+      log.warn({ tenant: job.tenant, path: where.path, reason, why, work: job.work.kind }, 'evaluation stopped; worker replaced');
       this.finishJob(slot, reason, this.failure(job, reason, where, why));
     } else {
       log.error({ reason, why, ready: slot.ready }, 'evaluation worker died; replacing it');
@@ -339,21 +425,22 @@ export class SandboxPool implements Evaluator, Runnable {
   }
 
   private failure(job: Job, reason: 'time' | 'memory' | 'crash', where: { path: string; step?: string }, why: string): Error {
+    const what = job.work.kind === 'compile' ? 'compiling the Pattern' : 'evaluation';
     const budget: Record<'time' | 'memory', [BudgetReason, string]> = {
       time: job.runBudget
         ? ['run', `evaluation exceeded the ${job.budgetMs}ms left of its run's evaluation budget`]
-        : ['time', `evaluation exceeded its budget of ${job.budgetMs}ms`],
-      memory: ['memory', `evaluation exceeded its memory budget of ${this.heapMb}MB`],
+        : ['time', `${what} exceeded its budget of ${job.budgetMs}ms`],
+      memory: ['memory', `${what} exceeded its memory budget of ${this.heapMb}MB`],
     };
     if (reason === 'crash') return new PatternRunError(`the evaluation worker failed: ${why}`, where.path, where.step);
     const [r, message] = budget[reason];
     return new EvaluationBudgetExceeded(r, message, where.path, where.step);
   }
 
-  private finishJob(slot: Slot, result: string, err?: Error, response?: EvaluationResponse): void {
+  private finishJob(slot: Slot, result: string, err?: Error, response?: EvaluationResponse | PlannedResult): void {
     const job = slot.job!;
     slot.job = undefined;
-    const tenant = job.req.tenant;
+    const tenant = job.tenant;
     const n = (this.running.get(tenant) ?? 1) - 1;
     if (n > 0) this.running.set(tenant, n);
     else this.running.delete(tenant);
@@ -362,12 +449,17 @@ export class SandboxPool implements Evaluator, Runnable {
     if (!slot.dead) this.pump();
   }
 
-  private settle(job: Job, result: string, err?: Error, response?: EvaluationResponse): void {
+  private settle(job: Job, result: string, err?: Error, response?: EvaluationResponse | PlannedResult): void {
     job.detach();
     metrics.evaluationsTotal.inc({ result });
     if (err) job.reject(err);
     else job.resolve(response!);
   }
+}
+
+/** The key of a compiled Pattern in every cache: its name, limits and spec. */
+function contentHash(p: { name?: string; limits: RuntimeLimits; spec: PatternSpec }): string {
+  return createHash('sha256').update(JSON.stringify([p.name ?? null, p.limits, p.spec])).digest('base64');
 }
 
 function positive(name: string, v: number): number {

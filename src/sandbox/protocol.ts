@@ -1,9 +1,10 @@
 // What the pool and its evaluation workers say to each other, and the shared slot in which a worker
-// records the expression it is evaluating (read by the pool when it has to kill the worker, which
-// can no longer answer).
+// records the expression it is compiling or evaluating (read by the pool when it has to kill the
+// worker, which can no longer answer).
 import type { PatternSpec } from '../api/types.js';
 import type { BatchResult, EvalBatch, EvalState } from '../runtime/evaluate.js';
 import type { RuntimeLimits } from '../runtime/limits.js';
+import type { PlannedResult } from '../runtime/plan.js';
 
 /** What a worker needs to compile a Pattern it has not cached (sent only after it answered `miss`). */
 export interface PatternSource {
@@ -12,7 +13,9 @@ export interface PatternSource {
   limits: RuntimeLimits;
 }
 
-export interface WorkRequest {
+/** Evaluate a batch of a Pattern (compiling it first if `pattern` is sent). */
+export interface EvaluateRequest {
+  kind: 'evaluate';
   id: number;
   /** Content hash of the Pattern (name, limits, spec): the key of the worker's compiled-Pattern cache. */
   hash: string;
@@ -22,9 +25,20 @@ export interface WorkRequest {
   maxResultBytes?: number;
 }
 
+/** Compile a Pattern and answer with its plan (or every problem with its path); the worker keeps it for evaluations. */
+export interface CompileRequest {
+  kind: 'compile';
+  id: number;
+  hash: string;
+  pattern: PatternSource;
+}
+
+export type WorkRequest = EvaluateRequest | CompileRequest;
+
 export type WorkReply =
   | { kind: 'ready' }
   | { kind: 'ok'; id: number; result: BatchResult; elapsedMs: number }
+  | { kind: 'compiled'; id: number; result: PlannedResult }
   | { kind: 'error'; id: number; error: { detail: string; path: string; step?: string }; elapsedMs: number }
   /** The worker has not compiled this Pattern (new, evicted, or a fresh worker): send it with `pattern`. */
   | { kind: 'miss'; id: number };

@@ -9,6 +9,12 @@
 //   garbage collector's foreground deletion), so a webhook that is down must never hold one; a spec
 //   edit that slips by is still caught by the controllers (Invalid, SpecChanged). With
 //   --agent-secret-refs=author the Agent update webhook should be Fail (the chart does that);
+// - except Pattern spec edits where the API server has matchConditions (GA 1.30, beta and on by
+//   default from 1.28): the Pattern UPDATE webhook is Fail, matched only when the spec changed, so a
+//   Pattern that no replica could check is never stored, while metadata-only updates (finalizers)
+//   never reach the webhook. Older servers drop the field, which would make every Pattern update
+//   depend on the webhook: there it stays Ignore (the chart chooses by the cluster's version;
+//   docs/multi-tenancy.md says why);
 // - DELETE and the status subresource are never sent to the webhook: deleting objects and the
 //   operator's own status writes never depend on it;
 // - timeoutSeconds 5: the server answers within its own 4 s deadline (server.ts), and input checks
@@ -54,10 +60,15 @@ export interface WebhookConfigurationOptions {
   /** Per kind, e.g. { Agent: 'Fail' } under --agent-secret-refs=author. */
   updateFailurePolicyOf?: Partial<Record<(typeof WEBHOOK_KINDS)[number]['kind'], FailurePolicy>>;
   timeoutSeconds?: number;
+  /** The API server supports matchConditions (≥ 1.28): Pattern spec edits are checked with Fail. */
+  matchConditions?: boolean;
   namespaceSelector?: LabelSelector;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
+
+/** Sends a Pattern UPDATE to the webhook only when its spec changed. */
+export const SPEC_CHANGED = { name: 'spec-changed', expression: 'object.spec != oldObject.spec' };
 
 export const DEFAULT_NAMESPACE_SELECTOR: LabelSelector = { matchExpressions: [{ key: ADMISSION_LABEL, operator: 'NotIn', values: ['disabled'] }] };
 
@@ -103,7 +114,9 @@ export function validatingWebhookConfiguration(o: WebhookConfigurationOptions): 
   const webhooks = WEBHOOK_KINDS.flatMap(({ kind, plural }) =>
     (['CREATE', 'UPDATE'] as const).map((operation) => {
       const clientConfig = clientConfigFor(o, validatePath(GROUP, VERSION, kind));
-      const failurePolicy = operation === 'CREATE' ? (o.createFailurePolicy ?? 'Fail') : (o.updateFailurePolicyOf?.[kind] ?? o.updateFailurePolicy ?? 'Ignore');
+      const specEdits = operation === 'UPDATE' && kind === 'Pattern' && o.matchConditions === true;
+      const failurePolicy =
+        operation === 'CREATE' ? (o.createFailurePolicy ?? 'Fail') : specEdits ? 'Fail' : (o.updateFailurePolicyOf?.[kind] ?? o.updateFailurePolicy ?? 'Ignore');
       return {
         name: webhookName(plural, operation),
         admissionReviewVersions: ['v1'],
@@ -113,6 +126,7 @@ export function validatingWebhookConfiguration(o: WebhookConfigurationOptions): 
         timeoutSeconds: o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
         namespaceSelector: o.namespaceSelector ?? DEFAULT_NAMESPACE_SELECTOR,
         rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: [operation], resources: [plural], scope: 'Namespaced' }],
+        ...(specEdits ? { matchConditions: [SPEC_CHANGED] } : {}),
         clientConfig,
       };
     }),

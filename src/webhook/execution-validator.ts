@@ -5,25 +5,27 @@
 //   GitOps tools apply in any order, and the Execution waits for its Pattern (Pending).
 // - update: the spec is immutable. API servers ≥ 1.25 enforce this with the CRD's CEL rule too;
 //   older ones (no x-kubernetes-validations) have only this, with the same message.
-// - create: spec.policy merged over the Pattern's policy has its bands in order (execution-policy.ts).
+// - create: spec.policy only tightens the Pattern's policy (unless the Pattern allows more), and
+//   merged over it has its bands in order (execution-policy.ts runPolicy, as the controller checks).
 import { IMMUTABLE_SPEC_MESSAGE } from '../api/schema/execution.js';
 import type { Execution, Pattern } from '../api/types.js';
 import { runPolicy } from '../controllers/execution-policy.js';
 import { resolvePatternRevision } from '../controllers/pattern-revisions.js';
 import type { OperatorContext } from '../manager/context.js';
-import { compilePattern, type CompileResult, type Evaluator } from '../runtime/index.js';
+import { inProcessCompiler, type CompileResult, type Evaluator, type PatternCompiler } from '../runtime/index.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
 import { inputProblem } from './input-check.js';
 
 export class ExecutionValidator implements Validator<Execution> {
   readonly kind = 'Execution';
-  /** Compiling CEL is costly: once per Pattern object (a new object after any change). */
-  private readonly compiled = new WeakMap<object, CompileResult>();
+
 
   constructor(
     private readonly ctx: Pick<OperatorContext, 'caches'>,
     /** Where input schemas are evaluated: the operator's sandbox (default in-process). */
     private readonly evaluator?: Evaluator,
+    /** Where the Pattern is compiled: the operator's sandbox, which keeps verdicts by content (default in-process). */
+    private readonly compiler: PatternCompiler = inProcessCompiler,
   ) {}
 
   async validateCreate(obj: Execution, req: AdmissionRequest<Execution>): Promise<Verdict> {
@@ -39,7 +41,7 @@ export class ExecutionValidator implements Validator<Execution> {
       pattern = this.ctx.caches.patterns.get(namespace, ref.name) as Pattern | undefined;
     }
     if (!pattern) return ALLOWED;
-    const compiled = this.compile(pattern);
+    const compiled: CompileResult = await this.compiler.compile(pattern.spec, { name: pattern.metadata.name, tenant: namespace });
     if (!compiled.ok || !compiled.compiled) {
       const why = compiled.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       return { problems: [{ field: 'spec.patternRef', message: `Pattern ${ref.name} is invalid: ${why}` }] };
@@ -55,14 +57,5 @@ export class ExecutionValidator implements Validator<Execution> {
   async validateUpdate(obj: Execution, old: Execution): Promise<Verdict> {
     if (obj.metadata?.deletionTimestamp || !specChanged(obj, old)) return ALLOWED;
     return { problems: [{ field: 'spec', message: IMMUTABLE_SPEC_MESSAGE }] };
-  }
-
-  private compile(pattern: Pattern): CompileResult {
-    let c = this.compiled.get(pattern);
-    if (!c) {
-      c = compilePattern(pattern.spec, { name: pattern.metadata.name });
-      this.compiled.set(pattern, c);
-    }
-    return c;
   }
 }

@@ -7,7 +7,7 @@
 // webhook, and what is recorded when webhooks are off.
 import type { AdmissionRequest, Mutator, PatchOperation, Problem } from './admission.js';
 
-export class RequesterStamp<T extends { spec?: Record<string, unknown> }> implements Mutator<T> {
+export class RequesterStamp<T extends { spec?: object }> implements Mutator<T> {
   constructor(
     readonly kind: string,
     /** The spec field that names the requester. */

@@ -1,10 +1,11 @@
 // The admission webhook as the operator runs it: a validator per kind and the mutating webhook that
-// records who made Reviews and Feedback (identity.ts), on one HTTPS server, served by
-// every replica (leader or not) from its own informer caches, with certificates from a Secret the
-// operator manages or from a directory. Ready (and so in the Service's endpoints) once it serves.
+// records who made Reviews and Feedback (identity.ts) and which decision point a Review answers
+// (review-mutator.ts), on one HTTPS server, served by every replica (leader or not) from its own
+// informer caches, with certificates from a Secret the operator manages or from a directory. Ready
+// (and so in the Service's endpoints) once it serves.
 import { GROUP, VERSION } from '../api/types.js';
 import type { OperatorContext } from '../manager/context.js';
-import type { Evaluator } from '../runtime/index.js';
+import type { Evaluator, PatternCompiler } from '../runtime/index.js';
 import { AgentValidator, type SecretRefPolicy } from './agent-validator.js';
 import { DEFAULT_POLICY, type RotationPolicy } from './cert-rotation.js';
 import { type CertificateSource, DirectoryCertificates, SecretCertificates } from './certificate-sources.js';
@@ -13,6 +14,7 @@ import { FeedbackValidator } from './feedback-validator.js';
 import { RequesterStamp } from './identity.js';
 import { PatternValidator } from './pattern-validator.js';
 import { ReviewValidator } from './review-validator.js';
+import { ReviewStamp } from './review-mutator.js';
 import { AdmissionServer, mutatePath, validatePath } from './server.js';
 
 export interface WebhookOptions {
@@ -36,6 +38,8 @@ export interface WebhookOptions {
   deadlineMs?: number;
   /** Where Execution inputs are checked against their schema: the operator's evaluation sandbox. */
   evaluator?: Evaluator;
+  /** Where Patterns are compiled (admission of Patterns, and of Executions against theirs): the same sandbox. */
+  compiler?: PatternCompiler;
 }
 
 /** The DNS names a Service is reached by from the API server. */
@@ -50,11 +54,11 @@ export class AdmissionWebhook {
   constructor(ctx: OperatorContext, opts: WebhookOptions) {
     this.server = new AdmissionServer({ port: opts.port, host: opts.host, deadlineMs: opts.deadlineMs })
       .register(validatePath(GROUP, VERSION, 'Agent'), new AgentValidator(ctx.rest, opts.agentSecretRefs ?? 'allow'))
-      .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx))
-      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator))
+      .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx, opts.compiler))
+      .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator, opts.compiler))
       .register(validatePath(GROUP, VERSION, 'Review'), new ReviewValidator(ctx))
       .register(validatePath(GROUP, VERSION, 'Feedback'), new FeedbackValidator(ctx))
-      .registerMutator(mutatePath(GROUP, VERSION, 'Review'), new RequesterStamp('Review', 'reviewer'))
+      .registerMutator(mutatePath(GROUP, VERSION, 'Review'), new ReviewStamp(ctx))
       .registerMutator(mutatePath(GROUP, VERSION, 'Feedback'), new RequesterStamp('Feedback', 'reporter'));
     if (opts.certDir) {
       this.source = new DirectoryCertificates(opts.certDir);

@@ -1,11 +1,13 @@
 // Review admission: a verdict is only taken for an Execution that waits for one, and says who
 // gave it. On create: the Execution exists (the one named, when a uid is given) and is
-// AwaitingReview; no other Review already answers it; an override carries its value, and only an
-// override a confidence; spec.reviewer is the requesting user (the mutating webhook sets it, so this
+// AwaitingReview; no other Review already answers it; an override carries its value (bounded), and
+// only an override a confidence; spec.decisionPoint, when given, is the one the Execution waits at
+// (the mutating webhook fills it in); spec.reviewer is the requesting user (the mutating webhook sets it, so this
 // refuses only a name written by hand while that webhook is off). Updates: the spec is immutable.
 // What the Execution controller applies is the same rule (execution-policy.ts reviewToApply), so
 // a Review let in while the webhook was down is reported Invalid rather than applied wrongly.
 import type { Execution, Review } from '../api/types.js';
+import { pendingReview, reviewProblems } from '../controllers/execution-policy.js';
 import { isAwaitingReview } from '../controllers/execution-status.js';
 import type { OperatorContext } from '../manager/context.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
@@ -25,6 +27,8 @@ export class ReviewValidator implements Validator<Review> {
     const who = requesterProblem(s.reviewer, req, 'spec.reviewer');
     if (who) problems.push(who);
     const exec = this.ctx.caches.executions.get(namespace, name) as Execution | undefined;
+    // The override's size, and the decision point against the one the Execution waits at.
+    problems.push(...reviewProblems(s, exec && isAwaitingReview(exec.status) ? pendingReview(exec.status) : undefined));
     if (!exec) {
       problems.push({ field: 'spec.executionRef.name', message: `Execution ${name} not found in namespace ${namespace}` });
     } else if (s.executionRef.uid && s.executionRef.uid !== exec.metadata.uid) {

@@ -46,6 +46,7 @@ export function webhookOperator(env: TestEnv, o: WebhookOperatorOptions): Manage
       sandbox,
       new AdmissionWebhook(ctx, {
         evaluator: sandbox,
+        compiler: sandbox,
         port: o.port,
         host: '127.0.0.1',
         agentSecretRefs: o.agentSecretRefs,

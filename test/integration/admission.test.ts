@@ -59,7 +59,7 @@ const BAD_PATTERN = {
 };
 
 test('a Pattern with CEL and schema errors is refused with every error and its path; --dry-run=server says the same', async () => {
-  const expected = checkPattern(BAD_PATTERN.spec as any, 'bad', () => undefined).errors;
+  const expected = (await checkPattern(BAD_PATTERN.spec as any, 'bad', () => undefined)).errors;
   expect(expected.length).toBeGreaterThanOrEqual(3);
   const message = `Pattern "bad" is invalid: ${expected.map((e) => `spec.${e.path}: ${e.message}`).join('; ')}`;
   const r = await apply(toYaml(BAD_PATTERN));

@@ -121,7 +121,7 @@ test('Feedback on ten Executions: the over-confident agent is usually wrong; fig
 
   // Every replica's /metrics has the calibration error per Agent.
   const metric = await registry.getSingleMetricAsString('parallax_agent_calibration_error');
-  expect(metric).toContain(`parallax_agent_calibration_error{agent="${ns}/over"} 0.7`);
+  expect(metric).toContain(`parallax_agent_calibration_error{namespace="${ns}",agent="over"} 0.7`);
 }, 120000);
 
 test('kubectl get agents shows the calibration at a glance', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
-import { AGENTS, DEPLOYMENTS, EXECUTIONS, FEEDBACKS, PATTERNS, PODS } from '../../src/k8s/resources.js';
+import { AGENTS, DEPLOYMENTS, EXECUTIONS, FEEDBACKS, PATTERNS, PODS, REVIEWS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { cli, CLI_ENTRY, cliProcess, installCliWrappers, type CliResult } from '../helpers/cli.js';
@@ -395,6 +395,9 @@ describe('review and feedback', () => {
     const ok = await cliProcess([...g(), 'review', 'approve', 'gated', '--comment', 'fine by me']);
     expect({ code: ok.code, stderr: ok.stderr }).toEqual({ code: 0, stderr: '' });
     expect(ok.stdout).toMatch(/^review\.parallax\.ai\/gated-[a-z0-9]{5} created: approve of execution gated\n$/);
+    // No webhook here: the CLI itself names the decision point the person saw (the run's result).
+    const made = await env.rest.get<any>(resourcePath(REVIEWS, gateNs, ok.stdout.split(' ')[0]!.split('/')[1]!));
+    expect(made.spec.decisionPoint).toEqual({});
     const done = await finishedExec('gated');
     expect(done.status).toMatchObject({ phase: 'Succeeded', result: { value: 'maybe', confidence: 0.3 } });
     expect(done.status.reviews[0]).toMatchObject({ decision: 'approve', comment: 'fine by me' });

@@ -1,12 +1,15 @@
 // Confidence policies end to end on a real API server with real agent processes: each band (accept,
 // accept with a warning, retry with the critique reaching the agent and the best attempt kept,
 // escalation to a supervisor Agent, nowhere to escalate), for a run and for a call step, each with
-// its decision in status and its Event; and policies that are wrong.
+// its decision in status and its Event; policies that are wrong or loosen the Pattern's; and, with no
+// webhook, Reviews the controller must not apply (another decision point, an override too large);
+// a deleted Pattern's metric series removed.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EVENTS, EXECUTIONS, FEEDBACKS, PATTERNS, REVIEWS, type ResourceType } from '../../src/k8s/resources.js';
 import type { Manager } from '../../src/manager/manager.js';
+import { registry } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, testOperator, type TestEnv } from '../helpers/envtest.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
@@ -151,6 +154,20 @@ test('an Execution overrides the Pattern\'s policy field by field', async () => 
   expect(e.status.decisions.map((d: any) => d.action)).toEqual(['warn']);
 });
 
+test('an Execution may not loosen the policy unless its Pattern allows it: with no webhook the run fails, naming the fields, and asks nobody', async () => {
+  const e = await run('looser', 'p-accept', { policy: { accept: 0.5, escalate: { supervisor: 'sure' } } });
+  expect(e.status.phase).toBe('Failed');
+  expect(condition(e, 'Failed')).toMatchObject({
+    reason: 'InvalidPolicy',
+    message: "Pattern p-accept lets an Execution's policy only tighten its own (loosened: accept, escalate): accept 0.5 is below the Pattern's 0.8; escalate adds an escalation the Pattern does not have; the Pattern can allow it with policy.executionOverrides: Any",
+  });
+  expect(e.status.agents).toBeUndefined();
+  await pattern('p-any', 'unsure', { accept: 0.8, executionOverrides: 'Any' });
+  const allowed = await run('looser-allowed', 'p-any', { policy: { accept: 0.65 } });
+  expect(allowed.status).toMatchObject({ phase: 'Succeeded', confidence: 0.7 });
+  expect(allowed.status.decisions.map((d: any) => d.action)).toEqual(['accept']);
+});
+
 test('bands out of order: the Pattern is Invalid; an override that puts them out of order fails the Execution', async () => {
   await createObject(env.rest, PATTERNS, ns, 'p-bad', { policy: { accept: 0.5, retryBelow: 0.7 }, steps: [{ name: 'draft', call: {} }], output: { confidence: 'draft[0].confidence' } });
   const bad = await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'p-bad', ['Invalid']), 'p-bad Invalid');
@@ -160,6 +177,30 @@ test('bands out of order: the Pattern is Invalid; an override that puts them out
   expect(condition(e, 'Failed')).toMatchObject({ reason: 'InvalidPolicy', message: expect.stringMatching(/^Pattern p-accept's policy with spec.policy over it: policy: bands out of order/) });
   expect(e.status.agents).toBeUndefined(); // nobody was asked
   expect((await get('out-of-order')).status.decisions).toBeUndefined();
+});
+
+test('with no webhook, a Review for another decision point or with an override too large is Invalid and never applied; the run waits for one that fits', async () => {
+  await pattern('p-review', 'low', { maxRetries: 0, escalate: { review: {} } }, 'step');
+  await createObject(env.rest, EXECUTIONS, ns, 'reviewed', { patternRef: { name: 'p-review' }, input: { task: 'review PR 42' } });
+  await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'reviewed', ['AwaitingReview']), 'reviewed awaiting review');
+  const review = (name: string, spec: object) => createObject(env.rest, REVIEWS, ns, name, { executionRef: { name: 'reviewed' }, ...spec });
+  await review('wrong-point', { decision: 'approve', decisionPoint: {} });
+  await review('too-large', { decision: 'override', value: 'x'.repeat(17000) });
+  const invalid = async (name: string) => (await eventually(() => phaseOf(env.rest, REVIEWS, ns, name, ['Invalid', 'Applied']), `${name} judged`)).status;
+  expect(await invalid('wrong-point')).toEqual(expect.objectContaining({ phase: 'Invalid', message: 'spec.decisionPoint: the Execution waits for a review of step draft, not of the result' }));
+  expect(await invalid('too-large')).toEqual(expect.objectContaining({ phase: 'Invalid', message: expect.stringMatching(/^spec.value: an override value is at most 16384 bytes/) }));
+  expect((await get('reviewed')).status.phase).toBe('AwaitingReview');
+  await review('fits', { decision: 'approve', decisionPoint: { step: 'draft' } });
+  expect((await finished(env.rest, ns, 'reviewed')).status).toMatchObject({ phase: 'Succeeded', confidence: 0.2 });
+});
+
+test('a deleted Pattern\'s series leave /metrics (its label slot is free again)', async () => {
+  await pattern('p-gone', 'sure', { accept: 0.8 });
+  expect((await run('before-gone', 'p-gone')).status.phase).toBe('Succeeded');
+  const series = `namespace="${ns}",pattern="p-gone"`;
+  expect(await registry.metrics()).toContain(`parallax_executions_total{${series},phase="Succeeded"} 1`);
+  await env.rest.delete(resourcePath(PATTERNS, ns, 'p-gone'));
+  await eventually(async () => !(await registry.metrics()).includes(series) || undefined, 'the series of p-gone removed');
 });
 
 test('the samples of config/samples/confidence, applied as they are: the review gate waits for a person, the supervised step escalates', async () => {

@@ -367,9 +367,9 @@ test('200 Executions created at once all finish, none lost or duplicated', async
     expect(new Set(calls).size).toBe(200);
   }
   const m = await registry.metrics();
-  expect(m).toMatch(/parallax_executions_total\{pattern="simple-consensus",phase="Succeeded"\} \d+/);
-  expect(m).toMatch(/parallax_execution_confidence_bucket\{le="0.7",pattern="simple-consensus"\} [1-9]/);
-  expect(m).toMatch(/parallax_agent_call_duration_seconds_count\{agent="[^"]+\/a"\} [1-9]/);
+  expect(m).toMatch(/parallax_executions_total\{namespace="[^"]+",pattern="simple-consensus",phase="Succeeded"\} \d+/);
+  expect(m).toMatch(/parallax_execution_confidence_bucket\{le="0.7",namespace="[^"]+",pattern="simple-consensus"\} [1-9]/);
+  expect(m).toMatch(/parallax_agent_call_duration_seconds_count\{namespace="[^"]+",agent="a"\} [1-9]/);
   expect(m).toMatch(/parallax_workqueue_depth\{controller="execution"\}/);
   await Promise.all([a.stop(), b.stop()]);
 }, 180000);

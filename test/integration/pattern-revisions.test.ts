@@ -2,7 +2,7 @@
 // each spec is recorded as a ControllerRevision (shown by kubectl), old ones are pruned, an
 // Execution records the exact revision it runs and resumes that one after an operator restart even
 // though the Pattern was edited meanwhile, an Execution may ask for an old revision, and
-// `parallax pattern rollback` makes an old revision current again in one command.
+// `parallax pattern rollback` makes an old revision current again in one command, under its own number.
 import { spawn } from 'node:child_process';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, CONTROLLER_REVISIONS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
@@ -137,29 +137,36 @@ function cli(args: string[]): Promise<{ status: number; out: string; err: string
   });
 }
 
-test('`parallax pattern rollback` goes back one revision, or to --to-revision; the old revision becomes the newest', async () => {
+test('`parallax pattern rollback` goes back to the revision current before, or to --to-revision; revision numbers never change, so pins hold', async () => {
   const back = await cli(['pattern', 'rollback', 'versioned', '-n', ns]);
   expect(back).toMatchObject({ status: 0, out: 'pattern.parallax.ai/versioned rolled back to revision 3\n' });
-  await eventually(async () => (await get(PATTERNS, 'versioned')).status?.revision === 5 || undefined, 'revision 3 renumbered 5');
+  await eventually(async () => (await get(PATTERNS, 'versioned')).status?.revision === 3 || undefined, 'revision 3 current again');
   expect((await get(PATTERNS, 'versioned')).spec).toMatchObject({ revisionHistoryLimit: 2, output: { value: "'v3'" } });
   expect(await revisions('versioned')).toEqual([
     { revision: 2, value: "'v2'" },
+    { revision: 3, value: "'v3'" },
     { revision: 4, value: "'v4'" },
-    { revision: 5, value: "'v3'" },
   ]);
+  // An Execution asking for a number runs the content that number was given to.
+  await execution('asks-for-3', { name: 'versioned', revision: 3 });
+  await execution('asks-for-4', { name: 'versioned', revision: 4 });
+  expect((await finished('asks-for-3')).status).toMatchObject({ phase: 'Succeeded', result: { value: 'v3' }, pattern: { revision: 3 } });
+  expect((await finished('asks-for-4')).status).toMatchObject({ phase: 'Succeeded', result: { value: 'v4' }, pattern: { revision: 4 } });
   const to = await cli(['pattern', 'rollback', 'versioned', '-n', ns, '--to-revision', '2']);
   expect(to).toMatchObject({ status: 0, out: 'pattern.parallax.ai/versioned rolled back to revision 2\n' });
-  await eventually(async () => (await get(PATTERNS, 'versioned')).status?.revision === 6 || undefined, 'revision 2 renumbered 6');
+  await eventually(async () => (await get(PATTERNS, 'versioned')).status?.revision === 2 || undefined, 'revision 2 current again');
   await execution('after-rollback', { name: 'versioned' });
-  expect((await finished('after-rollback')).status).toMatchObject({ result: { value: 'v2' }, pattern: { revision: 6 } });
+  expect((await finished('after-rollback')).status).toMatchObject({ result: { value: 'v2' }, pattern: { revision: 2 } });
   const history = await cli(['pattern', 'history', 'versioned', '-n', ns]);
   // Oldest first, as kubectl rollout history prints; the current one marked.
   const rows = history.out.trim().split('\n').map((l) => l.trim().split(/\s+/));
-  expect(rows.map((r) => [r[0], r.length === 4 ? r[3] : ''])).toEqual([['REVISION', 'CURRENT'], ['4', ''], ['5', ''], ['6', '*']]);
+  expect(rows.map((r) => [r[0], r.length === 4 ? r[3] : ''])).toEqual([['REVISION', 'CURRENT'], ['2', '*'], ['3', ''], ['4', '']]);
   const missing = await cli(['pattern', 'rollback', 'versioned', '-n', ns, '--to-revision', '1']);
   // Nothing was patched, and it says so: not "patch … failed".
-  expect(missing).toMatchObject({ status: 2, err: `error: Pattern ${ns}/versioned has no revision 1 (kept: 4, 5, 6)\n` });
-}, 120000);
+  expect(missing).toMatchObject({ status: 2, err: `error: Pattern ${ns}/versioned has no revision 1 (kept: 2, 3, 4)\n` });
+  // New content goes on from the highest number ever given.
+  expect(await edit('v5')).toBe(5);
+}, 180000);
 
 test('deleting the Pattern deletes its revisions (garbage collection through the owner reference)', async () => {
   await env.rest.delete(resourcePath(PATTERNS, ns, 'versioned'));

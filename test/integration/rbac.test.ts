@@ -12,7 +12,7 @@
 // The operator runs with its admission webhook (certificates in a Secret it creates, repairs and
 // rotates; the caBundle of its configuration kept; --agent-secret-refs=author, so a
 // SubjectAccessReview per Agent with a Secret reference), and the flow edits and rolls back a
-// Pattern so that its revisions are created, renumbered and pruned.
+// Pattern so that its revisions are created, made current again and pruned.
 //
 // The API server runs with the OwnerReferencesPermissionEnforcement admission plugin (on in OpenShift
 // and hardened clusters), under which an owner reference with blockOwnerDeletion needs update on the
@@ -307,6 +307,7 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     runnables: (ctx) => [
       new AdmissionWebhook(ctx, {
         evaluator: sandbox,
+        compiler: sandbox,
         port: webhookPort,
         host: '127.0.0.1',
         agentSecretRefs: 'author',
@@ -386,11 +387,12 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, sec
   // --agent-secret-refs=author: admin may get the Secret, so the Agent is admitted (a SubjectAccessReview).
   await create(AGENTS, { kind: 'Agent', metadata: { name: 'with-secret' }, spec: { endpoint: fastA.endpoint, env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'agent-token', key: 'token' } } }] } });
 
-  // Pattern revisions: v1, v2, v1 again (revision 1 renumbered 3), v3 (revisionHistoryLimit 1: one pruned).
+  // Pattern revisions: v1, v2, v1 again (revision 1 current again, its annotation patched), v3
+  // (revisionHistoryLimit 1: one pruned).
   const revised = (value: string) => ({ steps: [{ name: 'a', let: { x: value } }], output: { value: 'a.x', confidence: '0.5' } });
   await create(PATTERNS, { kind: 'Pattern', metadata: { name: 'revised' }, spec: { revisionHistoryLimit: 1, ...revised("'v1'") } });
-  for (const [value, revision] of [["'v1'", 1], ["'v2'", 2], ["'v1'", 3], ["'v3'", 4]] as const) {
-    if (revision > 1) await admin.patch(resourcePath(PATTERNS, ns, 'revised'), { spec: revised(value) });
+  for (const [i, [value, revision]] of ([["'v1'", 1], ["'v2'", 2], ["'v1'", 1], ["'v3'", 3]] as const).entries()) {
+    if (i > 0) await admin.patch(resourcePath(PATTERNS, ns, 'revised'), { spec: revised(value) });
     await wait(async () => (await get(PATTERNS, 'revised')).status?.revision === revision, `Pattern revised at revision ${revision}`);
   }
   await wait(async () => (await admin.list<any>(resourcePath(CONTROLLER_REVISIONS, ns), { labelSelector: 'parallax.ai/pattern=revised' })).items.length === 2, 'a revision pruned');

@@ -110,6 +110,17 @@ async function eventReasons(name: string, wanted: string[]): Promise<string[]> {
 }
 
 const condition = (e: any, type: string) => e.status.conditions.find((c: any) => c.type === type);
+
+/** A Pattern asking the agents with `capability` once, its answer the result, and a person reviewing a low one. */
+async function reviewGate(name: string, capability: string): Promise<void> {
+  await createObject(env.rest, PATTERNS, ns, name, {
+    agents: { capabilities: [capability] },
+    policy: { maxRetries: 0, escalate: { review: {} } },
+    steps: [{ name: 'draft', call: {} }],
+    output: { value: 'draft[0].value', confidence: 'draft[0].confidence' },
+  });
+  await eventually(() => phaseOf(env.rest, PATTERNS, ns, name, ['Ready']), `${name} Ready`);
+}
 const calls = () => (low.output().stdout.match(/^CALL /gm) ?? []).length;
 
 test('approve: the Execution waits (phase, condition, Event); a user without the reviewer role is refused; alice approves and is recorded', async () => {
@@ -132,6 +143,7 @@ test('approve: the Execution waits (phase, condition, Event); a user without the
   // alice writes someone else's name: the webhook records who she is.
   const r = await review(alice, 'alice-approves', 'approved', { decision: 'approve', comment: 'low but right', reviewer: 'mallory' });
   expect(r.spec.reviewer).toBe('alice');
+  expect(r.spec.decisionPoint).toEqual({}); // stamped: the run's result, in its first run
   const done = await finished(env.rest, ns, 'approved');
   expect(done.status).toMatchObject({ phase: 'Succeeded', confidence: 0.2, result: { value: { verdict: 'approve' } } });
   expect(done.status.reviews).toEqual([
@@ -157,7 +169,8 @@ test('reject: the Execution fails (reason Rejected), naming the reviewer and the
 test('override of a step: the reviewer\'s value is the step\'s result, and later steps go on from it', async () => {
   const waiting = await awaitingReview('overridden', 'step-gate');
   expect(waiting.status.reviews[0]).toMatchObject({ step: 'draft', confidence: 0.2 });
-  await review(alice, 'alice-overrides', 'overridden', { decision: 'override', value: { verdict: 'request_changes' }, confidence: 0.9 });
+  const r = await review(alice, 'alice-overrides', 'overridden', { decision: 'override', value: { verdict: 'request_changes' }, confidence: 0.9 });
+  expect(r.spec.decisionPoint).toEqual({ step: 'draft' });
   const done = await finished(env.rest, ns, 'overridden');
   expect(done.status).toMatchObject({ phase: 'Succeeded', confidence: 0.9, result: { value: { verdict: 'request_changes' } } });
   expect(done.status.steps.map((s: any) => s.name)).toEqual(['draft', 'final']);
@@ -178,6 +191,33 @@ test('a review pending across an operator restart is still pending, and complete
   expect(done.status).toMatchObject({ phase: 'Succeeded', confidence: 0.2 });
   expect(done.status.reviews[0]).toMatchObject({ decision: 'approve', reviewer: 'alice' });
   expect(calls()).toBe(asked); // the agent was not asked again
+}, 120000);
+
+test('a run resumed after a review runs the Pattern revision it stopped on, though the Pattern was edited during the wait', async () => {
+  await reviewGate('edited-gate', 'low');
+  const waiting = await awaitingReview('pinned', 'edited-gate');
+  expect(waiting.status.pattern).toMatchObject({ revision: 1 });
+  await env.rest.patch(resourcePath(PATTERNS, ns, 'edited-gate'), { spec: { output: { value: "'edited'", confidence: '1.0' } } });
+  await eventually(async () => ((await env.rest.get<any>(resourcePath(PATTERNS, ns, 'edited-gate'))).status?.revision === 2 ? true : undefined), 'revision 2 recorded');
+  await review(alice, 'approve-pinned', 'pinned', { decision: 'approve' });
+  const done = await finished(env.rest, ns, 'pinned');
+  expect(done.status).toMatchObject({ phase: 'Succeeded', confidence: 0.2, result: { value: { verdict: 'approve' } }, pattern: { revision: 1 } });
+});
+
+test('a reviewed run whose agents are gone fails, saying why, once its timeout is spent (not requeued for ever)', async () => {
+  const loner = await startAgentProcess(['--name', 'loner', '--capabilities', 'loner', '--confidence', '0.2', '--value', '"alone"']);
+  await createObject(env.rest, AGENTS, ns, 'loner', { endpoint: loner.endpoint, capabilities: ['loner'] });
+  await eventually(() => phaseOf(env.rest, AGENTS, ns, 'loner', ['Ready']), 'loner Ready');
+  await reviewGate('lonely', 'loner');
+  await createObject(env.rest, EXECUTIONS, ns, 'abandoned', { patternRef: { name: 'lonely' }, input: { task: 'ship it?' }, timeout: '15s' });
+  await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'abandoned', ['AwaitingReview']), 'abandoned awaiting review', 60000);
+  await env.rest.delete(resourcePath(AGENTS, ns, 'loner'));
+  await review(alice, 'approve-abandoned', 'abandoned', { decision: 'approve' });
+  const done = await finished(env.rest, ns, 'abandoned');
+  expect(condition(done, 'Failed')).toMatchObject({
+    reason: 'NotEnoughAgents',
+    message: expect.stringMatching(/^reviewed, but the run cannot resume: .*loner.*; gave up after spec.timeout 15s$/),
+  });
 }, 120000);
 
 test('nobody reviews before the deadline: Failed, reason ReviewTimedOut', async () => {
@@ -201,6 +241,9 @@ test('reviews that cannot apply are refused at admission, with why', async () =>
   expect(await refused({ decision: 'override' }, 'pending')).toMatch(/spec.value: an override needs the value that becomes the result/);
   expect(await refused({ decision: 'approve', confidence: 0.5 }, 'pending')).toMatch(/spec.confidence: only an override takes a confidence, not approve/);
   expect(await refused({ decision: 'maybe' }, 'pending')).toMatch(/Unsupported value: "maybe"/);
+  // An override is bounded like an agent's value; a Review answers the decision point it names.
+  expect(await refused({ decision: 'override', value: 'x'.repeat(17000) }, 'pending')).toMatch(/spec.value: an override value is at most 16384 bytes as JSON \(as an agent's value in status\), got 17002/);
+  expect(await refused({ decision: 'approve', decisionPoint: { step: 'draft' } }, 'pending')).toMatch(/spec.decisionPoint: the Execution waits for a review of the result, not of step draft/);
   // The spec of a Review never changes.
   const r = await review(alice, 'final-word', 'pending', { decision: 'approve' });
   const edit = (await env.rest.patch(resourcePath(REVIEWS, ns, 'final-word'), { spec: { decision: 'reject' } }).catch((e: unknown) => e)) as Error;
@@ -212,4 +255,10 @@ test('reviews that cannot apply are refused at admission, with why', async () =>
   expect((pattern as Error).message).toMatch(/Pattern "backwards" is invalid: spec.policy: bands out of order: need accept ≥ retryBelow ≥ escalateBelow, got accept 0.5, retryBelow 0.7/);
   const exec = await createObject(env.rest, EXECUTIONS, ns, 'backwards', { patternRef: { name: 'gate' }, policy: { escalateBelow: 0.9 } }).catch((e: Error) => e);
   expect((exec as Error).message).toMatch(/Execution "backwards" is invalid: spec.policy: Pattern gate's policy with spec.policy over it: policy: bands out of order/);
+  // Whoever may create Executions cannot switch the review gate off: lower bands, or another escalation.
+  const refusedExec = async (name: string, policy: object) => ((await createObject(env.rest, EXECUTIONS, ns, name, { patternRef: { name: 'gate' }, policy }).catch((e: Error) => e)) as Error).message;
+  expect(await refusedExec('no-gate', { escalateBelow: 0, retryBelow: 0 })).toMatch(
+    /Execution "no-gate" is invalid: spec.policy: Pattern gate lets an Execution's policy only tighten its own \(loosened: retryBelow, escalateBelow\): retryBelow 0 is below the Pattern's 0.6; escalateBelow 0 is below the Pattern's 0.4;/,
+  );
+  expect(await refusedExec('own-supervisor', { escalate: { supervisor: 'low' } })).toMatch(/spec.policy: .*\(loosened: escalate\): escalate replaces the Pattern's escalation/);
 });

@@ -132,7 +132,7 @@ describe('between tenants (loopback allowed, as in local mode)', () => {
     for (let i = 0; i < 20; i++) await finished(suite.env.rest, ns, `e${i}`);
     const m = await registry.metrics();
     expect(m).not.toContain('p'.repeat(129));
-    expect(m).toMatch(/parallax_executions_total\{pattern="_unknown",phase="Failed"\} \d+/);
+    expect(m).toMatch(/parallax_executions_total\{namespace="_other",pattern="_unknown",phase="Failed"\} \d+/);
   });
 });
 

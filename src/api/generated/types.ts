@@ -579,7 +579,7 @@ export interface PatternSpec {
     }[]
   ];
   /**
-   * What the operator does with the run's confidence (output.confidence): accept, accept with a warning, retry, or escalate (docs/confidence.md). Part of the Pattern's revision; an Execution may override fields (spec.policy).
+   * What the operator does with the run's confidence (output.confidence): accept, accept with a warning, retry, or escalate (docs/confidence.md). Part of the Pattern's revision; an Execution may override fields (spec.policy) as executionOverrides allows.
    */
   policy?: {
     /**
@@ -616,6 +616,10 @@ export interface PatternSpec {
         timeout?: string;
       };
     };
+    /**
+     * What an Execution's spec.policy may change: Tighten (default) only raises bands (accept, retryBelow, escalateBelow), lowers maxRetries and keeps the escalation as the Pattern has it; Any lets it change every field. An Execution that loosens the policy is refused at admission (and fails, reason InvalidPolicy, when the webhook is off).
+     */
+    executionOverrides?: "Tighten" | "Any";
   };
   /**
    * The run's result.
@@ -722,7 +726,7 @@ export interface ExecutionSpec {
    */
   input?: unknown;
   /**
-   * Overrides fields of the Pattern's policy for this run (each field given replaces the Pattern's); with no policy on the Pattern, this is the policy.
+   * Overrides fields of the Pattern's policy for this run (each field given replaces the Pattern's), as far as the Pattern's policy.executionOverrides allows (default: only tighter); with no policy on the Pattern, this is the policy.
    */
   policy?: {
     /**
@@ -1053,7 +1057,7 @@ export interface ExecutionStatus {
      */
     name?: string;
     /**
-     * Revision number when the run started (a rollback may renumber it later).
+     * The revision's number (numbers never change: a rollback makes an old revision current under its own number).
      */
     revision?: number;
     /**
@@ -1142,7 +1146,20 @@ export interface ReviewSpec {
    */
   decision: "approve" | "reject" | "override";
   /**
-   * override: the result value.
+   * The review this verdict answers, as the Execution's status.reviews names it: the call step (absent: the run's result) and the run's retry (absent: the first run). Set by the mutating admission webhook from what the Execution waits for when left out; a Review whose decision point is not the one the Execution waits for is refused, and never applied.
+   */
+  decisionPoint?: {
+    /**
+     * The call step under review; absent: the run's result.
+     */
+    step?: string;
+    /**
+     * The run's retry; absent: the first run.
+     */
+    runRetry?: number;
+  };
+  /**
+   * override: the result value, at most 16384 bytes as JSON (the bound on an agent's value in status).
    */
   value?: unknown;
   /**

@@ -186,7 +186,7 @@ export const executionStatus: JSONSchema = {
       description: 'The exact Pattern the run runs, recorded with its claim; a resumed run runs this revision even if the Pattern was edited since.',
       properties: {
         name: { type: 'string', description: 'Pattern name.' },
-        revision: { type: 'integer', minimum: 1, description: 'Revision number when the run started (a rollback may renumber it later).' },
+        revision: { type: 'integer', minimum: 1, description: "The revision's number (numbers never change: a rollback makes an old revision current under its own number)." },
         generation: { type: 'integer', format: 'int64', minimum: 0, description: 'The Pattern\'s metadata.generation that revision was recorded from.' },
         hash: { type: 'string', description: 'Content hash of the spec; the revision is the ControllerRevision NAME-HASH.' },
       },

@@ -42,13 +42,24 @@ const bands: Record<string, JSONSchema> = {
   escalate,
 };
 
+/** What an Execution's spec.policy may change of the Pattern's policy (absent: Tighten). */
+export const EXECUTION_OVERRIDES = ['Tighten', 'Any'] as const;
+
 /** A Pattern's policy for the run's confidence (output.confidence). */
 export const runPolicy: JSONSchema = {
   type: 'object',
   description:
-    "What the operator does with the run's confidence (output.confidence): accept, accept with a warning, retry, or escalate (docs/confidence.md). Part of the Pattern's revision; an Execution may override fields (spec.policy).",
+    "What the operator does with the run's confidence (output.confidence): accept, accept with a warning, retry, or escalate (docs/confidence.md). Part of the Pattern's revision; an Execution may override fields (spec.policy) as executionOverrides allows.",
   'x-kubernetes-validations': [bandsInOrder],
-  properties: bands,
+  properties: {
+    ...bands,
+    executionOverrides: {
+      type: 'string',
+      enum: [...EXECUTION_OVERRIDES],
+      description:
+        "What an Execution's spec.policy may change: Tighten (default) only raises bands (accept, retryBelow, escalateBelow), lowers maxRetries and keeps the escalation as the Pattern has it; Any lets it change every field. An Execution that loosens the policy is refused at admission (and fails, reason InvalidPolicy, when the webhook is off).",
+    },
+  },
 };
 
 /** A call step's policy: the same bands, applied to the step's confidence. */
@@ -66,6 +77,6 @@ export const stepPolicy: JSONSchema = {
 /** An Execution's override: any field of the Pattern's run policy; bands are checked once merged. */
 export const policyOverride: JSONSchema = {
   type: 'object',
-  description: "Overrides fields of the Pattern's policy for this run (each field given replaces the Pattern's); with no policy on the Pattern, this is the policy.",
+  description: "Overrides fields of the Pattern's policy for this run (each field given replaces the Pattern's), as far as the Pattern's policy.executionOverrides allows (default: only tighter); with no policy on the Pattern, this is the policy.",
   properties: bands,
 };

@@ -71,9 +71,11 @@ function req(extra: Partial<AgentCallRequest> = {}): AgentCallRequest {
   };
 }
 
+/** Failed calls counted for the Agent `namespace/name` with `code`. */
 async function errorCount(agent: string, code: string): Promise<number> {
+  const [namespace, name] = agent.split('/');
   const m = await metrics.agentCallErrors.get();
-  return m.values.find((v) => v.labels.agent === agent && v.labels.code === code)?.value ?? 0;
+  return m.values.find((v) => v.labels.namespace === namespace && v.labels.agent === name && v.labels.code === code)?.value ?? 0;
 }
 
 describe('A2AClient calls', () => {

@@ -202,14 +202,15 @@ test('rbac.userRoles: the roles for people of config/rbac/user_roles.yaml, with 
 
 describe('the admission webhook in the chart', () => {
   test('renders the webhooks src/webhook/configuration.ts builds (the kustomize copy is generated from it)', () => {
+    // Helm's default cluster version is recent (matchConditions available).
     const rendered = find(renderChart(), 'ValidatingWebhookConfiguration');
-    const built = validatingWebhookConfiguration({ name: 'parallax-validating-webhook', service: { namespace: 'parallax-system', name: 'parallax-webhook' } });
+    const built = validatingWebhookConfiguration({ name: 'parallax-validating-webhook', service: { namespace: 'parallax-system', name: 'parallax-webhook' }, matchConditions: true });
     expect(rendered.webhooks).toEqual(built.webhooks);
     expect(rendered.webhooks.map((w: any) => `${w.name}:${w.failurePolicy}`)).toEqual([
       'create.agents.parallax.ai:Fail',
       'update.agents.parallax.ai:Ignore',
       'create.patterns.parallax.ai:Fail',
-      'update.patterns.parallax.ai:Ignore',
+      'update.patterns.parallax.ai:Fail',
       'create.executions.parallax.ai:Fail',
       'update.executions.parallax.ai:Ignore',
       'create.reviews.parallax.ai:Fail',
@@ -220,6 +221,16 @@ describe('the admission webhook in the chart', () => {
     const mutating = find(renderChart(), 'MutatingWebhookConfiguration');
     expect(mutating.webhooks).toEqual(mutatingWebhookConfiguration({ name: 'parallax-mutating-webhook', service: { namespace: 'parallax-system', name: 'parallax-webhook' } }).webhooks);
     expect(mutating.webhooks.map((w: any) => `${w.name}:${w.failurePolicy}:${w.rules[0].operations}`)).toEqual(['mutate.reviews.parallax.ai:Fail:CREATE', 'mutate.feedbacks.parallax.ai:Fail:CREATE']);
+  });
+
+  test('Pattern spec edits: Fail with matchConditions from Kubernetes 1.28, Ignore (every update sent) before', () => {
+    const patternUpdate = (version: string) =>
+      find(renderChart(['--kube-version', version]), 'ValidatingWebhookConfiguration').webhooks.find((w: any) => w.name === 'update.patterns.parallax.ai');
+    expect(patternUpdate('1.28.0')).toMatchObject({ failurePolicy: 'Fail', matchConditions: [{ name: 'spec-changed', expression: 'object.spec != oldObject.spec' }] });
+    const old = find(renderChart(['--kube-version', '1.27.9']), 'ValidatingWebhookConfiguration');
+    expect(old.webhooks).toEqual(validatingWebhookConfiguration({ name: 'parallax-validating-webhook', service: { namespace: 'parallax-system', name: 'parallax-webhook' } }).webhooks);
+    expect(patternUpdate('1.27.9')).toMatchObject({ failurePolicy: 'Ignore' });
+    expect(patternUpdate('1.27.9').matchConditions).toBeUndefined();
   });
 
   test('webhook.enabled=false: no webhook objects, flags, port or permissions', () => {
@@ -256,7 +267,7 @@ describe('the admission webhook in the chart', () => {
     const objs = renderChart(['--set', 'agentSecretRefs=author']);
     expect(container(objs).args).toContain('--agent-secret-refs=author');
     const policies = Object.fromEntries(find(objs, 'ValidatingWebhookConfiguration').webhooks.map((w: any) => [w.name, w.failurePolicy]));
-    expect(policies).toMatchObject({ 'update.agents.parallax.ai': 'Fail', 'update.patterns.parallax.ai': 'Ignore' });
+    expect(policies).toMatchObject({ 'update.agents.parallax.ai': 'Fail', 'update.executions.parallax.ai': 'Ignore' });
     const r = helmTemplate(['--set', 'agentSecretRefs=sometimes']);
     expect(r.status).not.toBe(0);
   });

@@ -94,10 +94,10 @@ describe('config/samples', () => {
     expect(agents.every((a) => a.spec.capabilities.includes('vote'))).toBe(true);
   });
 
-  test('the confidence samples: both Patterns compile (their policies too); the supervisor and the Review name what exists', () => {
+  test('the confidence samples: both Patterns compile (their policies too); the supervisor and the Review name what exists', async () => {
     for (const file of ['review-gate', 'supervised']) {
       const p = find(readYaml(`config/samples/confidence/${file}.yaml`), 'Pattern');
-      expect(checkPattern(p.spec, p.metadata.name, () => undefined).errors).toEqual([]);
+      expect((await checkPattern(p.spec, p.metadata.name, () => undefined)).errors).toEqual([]);
     }
     const agents = readYaml('config/samples/confidence/agents.yaml').map((a) => a.metadata.name);
     const supervised = find(readYaml('config/samples/confidence/supervised.yaml'), 'Pattern');

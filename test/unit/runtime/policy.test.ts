@@ -7,6 +7,7 @@ import {
   CRITIQUE_KEY,
   ESCALATION_KEY,
   judge,
+  loosenedFields,
   LowConfidence,
   policyProblems,
   resolvePolicy,
@@ -109,6 +110,28 @@ describe('bands', () => {
     expect(problems({ escalate: { supervisor: 'a', review: {} } })).toEqual([{ path: 'policy.escalate', message: 'set exactly one of supervisor and review' }]);
     expect(problems({ escalate: { review: { timeout: '800h' } } })).toEqual([{ path: 'policy.escalate.review.timeout', message: "'800h' is not a duration from 1s to 720h" }]);
     expect(problems({})).toEqual([]);
+  });
+});
+
+describe('what an Execution may change', () => {
+  const fields = (base: Record<string, unknown> | undefined, override: Record<string, unknown>) => loosenedFields(base, override).map((l) => l.field);
+
+  test('by default only tighter: higher bands, fewer retries, the same escalation', () => {
+    const base = { maxRetries: 2, escalate: { review: { timeout: '8h' } } };
+    expect(fields(base, { accept: 0.9, retryBelow: 0.7, escalateBelow: 0.5, maxRetries: 1, escalate: { review: { timeout: '8h' } } })).toEqual([]);
+    expect(fields(base, { escalateBelow: 0, retryBelow: 0 })).toEqual(['retryBelow', 'escalateBelow']);
+    expect(fields(base, { accept: 0.5, maxRetries: 3 })).toEqual(['accept', 'maxRetries']);
+    expect(loosenedFields(base, { escalate: { supervisor: 'mine' } })).toEqual([{ field: 'escalate', why: "replaces the Pattern's escalation" }]);
+    expect(fields(base, { escalate: { review: { timeout: '1h' } } })).toEqual(['escalate']);
+    // A Pattern without an escalation fails low runs: an Execution may not send them elsewhere.
+    expect(loosenedFields({ accept: 0.9 }, { escalate: { review: {} } })).toEqual([{ field: 'escalate', why: 'adds an escalation the Pattern does not have' }]);
+    expect(loosenedFields({ accept: 0.9 }, { accept: 0.7 })).toEqual([{ field: 'accept', why: "0.7 is below the Pattern's 0.9" }]);
+  });
+
+  test('a Pattern may allow anything; a Pattern without a policy has nothing to loosen', () => {
+    expect(fields({ executionOverrides: 'Any', accept: 0.9 }, { accept: 0, escalate: { supervisor: 'mine' } })).toEqual([]);
+    expect(fields(undefined, { accept: 0, escalate: { supervisor: 'mine' } })).toEqual([]);
+    expect(fields({ executionOverrides: 'Tighten' }, { accept: 0.7 })).toEqual(['accept']);
   });
 });
 

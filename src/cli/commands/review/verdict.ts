@@ -8,6 +8,7 @@
 import { Command } from 'commander';
 import type { Execution, Review } from '../../../api/types.js';
 import { API_VERSION } from '../../../api/types.js';
+import { decisionPointOf, pendingReview } from '../../../controllers/execution-policy.js';
 import { resourcePath } from '../../../k8s/rest.js';
 import { EXECUTIONS, REVIEWS } from '../../../k8s/resources.js';
 import { action, CliError } from '../../context.js';
@@ -42,9 +43,13 @@ export async function executionAwaitingReview(target: KubeTarget, name: string):
   return exec;
 }
 
-/** The Review a verdict creates (the webhook fills in spec.reviewer). */
+/**
+ * The Review a verdict creates (the webhook fills in spec.reviewer), for the decision point the
+ * Execution waited at when it was read: the verdict is never taken for a later one.
+ */
 export function reviewFor(exec: Execution, decision: Decision, opts: Pick<VerdictFlags, 'comment' | 'value' | 'confidence'>): Review {
-  const spec: Review['spec'] = { executionRef: { name: exec.metadata.name!, uid: exec.metadata.uid }, decision };
+  const waiting = pendingReview(exec.status);
+  const spec: Review['spec'] = { executionRef: { name: exec.metadata.name!, uid: exec.metadata.uid }, ...(waiting ? { decisionPoint: decisionPointOf(waiting) } : {}), decision };
   if (opts.comment) spec.comment = opts.comment;
   if (decision === 'override') {
     if (opts.value === undefined) throw new CliError('override needs --value: the JSON that becomes the result, e.g. --value \'{"verdict": "approve"}\'');
