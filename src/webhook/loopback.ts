@@ -11,6 +11,7 @@
 import type { OperatorContext } from '../manager/context.js';
 import { isAlreadyExists, type KubeRest } from '../k8s/rest.js';
 import type { Evaluator } from '../runtime/index.js';
+import type { PatternCompiler } from '../runtime/plan.js';
 import { MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS } from './certificate-sources.js';
 import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from './configuration.js';
 import { AdmissionWebhook } from './index.js';
@@ -35,10 +36,14 @@ export async function installLoopbackWebhook(rest: KubeRest, w: LoopbackWebhook)
   await upsert(rest, MUTATING_WEBHOOK_CONFIGURATIONS, mutatingWebhookConfiguration({ name: mutatingName(w), url }));
 }
 
-/** The operator's runnable that serves both webhooks on the port and keeps their caBundle. */
-export function loopbackAdmission(ctx: OperatorContext, w: LoopbackWebhook, evaluator: Evaluator): AdmissionWebhook {
+/**
+ * The operator's runnable that serves both webhooks on the port and keeps their caBundle; tenant
+ * text is compiled and evaluated in `sandbox`, as the operator's webhook does.
+ */
+export function loopbackAdmission(ctx: OperatorContext, w: LoopbackWebhook, sandbox: Evaluator & PatternCompiler): AdmissionWebhook {
   return new AdmissionWebhook(ctx, {
-    evaluator,
+    evaluator: sandbox,
+    compiler: sandbox,
     port: w.port,
     host: '127.0.0.1',
     secret: { namespace: LOOPBACK_NAMESPACE, name: `${w.name}-certs`, configuration: w.name, mutatingConfiguration: mutatingName(w), hosts: ['127.0.0.1'] },
