@@ -309,9 +309,12 @@ export class A2AClient implements AgentCaller {
         throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered metadata.confidence ${oneLine(JSON.stringify(declared) ?? String(declared), 40)}, outside [0,1]`);
       }
       out.confidence = c;
+      out.confidenceSource = 'metadata';
     } else if (marker) {
       out.confidence = marker.confidence;
+      out.confidenceSource = 'marker';
     } else {
+      out.confidenceSource = 'default';
       out.uncertainties = [`confidence ${target.defaultConfidence} is the Agent's defaultConfidence: the reply carried no metadata.confidence and no CONFIDENCE: marker`];
     }
     if (reasoning) out.reasoning = reasoning;

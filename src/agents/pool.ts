@@ -413,6 +413,8 @@ export class AgentPool implements AgentCaller {
     const out: Omit<AgentCallResult, 'latencyMs'> = { agent, endpoint, value, confidence: c };
     if (reply.reasoning) out.reasoning = reply.reasoning;
     if (reply.uncertainties?.length) out.uncertainties = [...reply.uncertainties];
+    const source = reply.metadata?.['confidence.source'];
+    if (source) out.confidenceSource = source.slice(0, 32);
     return out;
   }
 

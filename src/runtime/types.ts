@@ -66,6 +66,12 @@ export interface AgentCallResult {
   calibrated?: number;
   reasoning?: string;
   uncertainties?: string[];
+  /**
+   * Where the confidence came from, when known: what a gRPC agent says in its reply's metadata
+   * `confidence.source` (the LLM agent: logprobs, marker, default), or what the A2A caller read
+   * (metadata, marker, default). `default` means a configured placeholder, not a measurement.
+   */
+  confidenceSource?: string;
   latencyMs: number;
   error?: string;
 }
