@@ -136,7 +136,8 @@ interface Conn {
 /** The outcome of one attempt on one endpoint. */
 type Attempt =
   | { ok: true; reply: ConfidenceResultMessage }
-  | { ok: false; code: grpc.status; details: string; aborted: boolean }
+  // waitedForRoom: what the call spent waiting for reply-budget room to ask again (says why a deadline came).
+  | { ok: false; code: grpc.status; details: string; aborted: boolean; waitedForRoom?: { ms: number; size: number } }
   | { ok: false; overBudget: { size: number; limit: number } };
 
 class CallFailure {
@@ -287,7 +288,9 @@ export class AgentPool implements AgentCaller {
           throw new CallFailure('REPLY_TOO_LARGE', `agent ${agent} at ${endpoint} answered more than its maxReplyBytes (${conn.maxReplyBytes} bytes)`, endpoint);
         }
         if (outcome.code === grpc.status.DEADLINE_EXCEEDED) {
-          throw new CallFailure('DEADLINE_EXCEEDED', `agent ${agent} at ${endpoint}: deadline exceeded after ${timeoutMs}ms`, endpoint);
+          const room = outcome.waitedForRoom;
+          const why = room ? `, ${Math.round(room.ms)}ms of it waiting for room in the reply budget for its ${room.size}-byte reply (docs/multi-tenancy.md)` : '';
+          throw new CallFailure('DEADLINE_EXCEEDED', `agent ${agent} at ${endpoint}: deadline exceeded after ${timeoutMs}ms${why}`, endpoint);
         }
         if (outcome.code !== grpc.status.UNAVAILABLE) {
           throw new CallFailure(codeName, `agent ${agent} at ${endpoint} failed: ${codeName}: ${outcome.details}`, endpoint);
@@ -335,6 +338,7 @@ export class AgentPool implements AgentCaller {
   /** attempt() under the call's reply allowance, asking again under a larger limit while the reply outgrows it and the allowance grows. */
   private async ask(conn: Conn, req: AgentCallRequest, timeoutMs: number, deadlineAt: number): Promise<Attempt> {
     const top = topLimit(conn.maxReplyBytes);
+    let waitedForRoom: { ms: number; size: number } | undefined;
     for (;;) {
       const limit = Math.min(req.reply?.bytes ?? top, top);
       const outcome = await this.attempt(conn, req, timeoutMs, deadlineAt, limit);
@@ -342,10 +346,14 @@ export class AgentPool implements AgentCaller {
         req.reply?.received(replyBytes(outcome.reply));
         return outcome;
       }
+      if (waitedForRoom && 'code' in outcome) outcome.waitedForRoom = waitedForRoom;
       const size = 'details' in outcome ? declaredSize(outcome.details) : undefined;
       if (size === undefined || limit >= top || size > top) return outcome;
       const deadline = AbortSignal.timeout(Math.max(0, deadlineAt - Date.now()));
-      if (!(await req.reply!.grow(size, deadline))) return { ok: false, overBudget: { size, limit } };
+      const waitStarted = performance.now();
+      const grown = await req.reply!.grow(size, deadline);
+      waitedForRoom = { ms: (waitedForRoom?.ms ?? 0) + performance.now() - waitStarted, size };
+      if (!grown) return { ok: false, overBudget: { size, limit } };
       metrics.agentReplyRegrown.inc();
       this.log.debug({ agent: req.agent.name, endpoint: conn.endpoint, size, limit }, 'reply outgrew its reservation; asking again under a larger limit');
     }
