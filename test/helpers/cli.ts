@@ -2,7 +2,7 @@
 // coverage) and as a real process (`node --import tsx src/cmd/cli.ts`, what a user runs, with its
 // real exit code, stdout and stderr). The process is spawned asynchronously: a test that runs the
 // operator in-process must keep its event loop turning while the CLI waits for a result.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/context.js';
@@ -83,8 +83,17 @@ export function runProcess(program: string, args: string[], opts: Omit<ProcessOp
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
     });
-    child.stdin.end(opts.input ?? '');
+    feedStdin(child, opts.input);
   });
+}
+
+/**
+ * Writes `input` to a child's stdin and closes it. A program that exits without reading its input
+ * closes the pipe first (EPIPE): not the test's failure — the program's exit code and output tell.
+ */
+export function feedStdin(child: ChildProcessWithoutNullStreams, input = ''): void {
+  child.stdin.on('error', () => {});
+  child.stdin.end(input);
 }
 
 /**

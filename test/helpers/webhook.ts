@@ -15,6 +15,7 @@ import { mutatingWebhookConfiguration, validatingWebhookConfiguration, type Webh
 import { AdmissionWebhook } from '../../src/webhook/index.js';
 import { ROOT, toolsEnv } from '../unit/packaging/tools.js';
 import { eventually, type TestEnv } from './envtest.js';
+import { feedStdin } from './cli.js';
 
 export interface WebhookOperatorOptions {
   port: number;
@@ -106,7 +107,7 @@ export function kubectl(env: TestEnv, args: string[], input?: string): Promise<{
       clearTimeout(timer);
       resolve({ status: code ?? -1, out, err });
     });
-    child.stdin.end(input ?? '');
+    feedStdin(child, input);
   });
 }
 
