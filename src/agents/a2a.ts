@@ -24,7 +24,7 @@ import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestT
 import { A2AError } from '@a2a-js/sdk/errors';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { traceHeaders, withSpan } from '../observability/tracing.js';
+import { withSpan, withTraceHeaders } from '../observability/tracing.js';
 import { agentCallAttributes, agentCallSpanName } from './call-span.js';
 import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
@@ -480,15 +480,4 @@ function sdkComplaint(err: unknown): string {
   if (/ID mismatch/.test(m)) return 'a JSON-RPC reply to another request';
   if (/missing payload|missing result|Invalid SendMessageResponse/.test(m)) return 'neither a task nor a message';
   return 'unexpected shape';
-}
-
-/** Adds the calling span's W3C trace headers to each request, read when the request is made (the client is cached). */
-function withTraceHeaders(f: typeof fetch): typeof fetch {
-  return (input, init) => {
-    const trace = Object.entries(traceHeaders());
-    if (trace.length === 0) return f(input, init);
-    const headers = new Headers(init?.headers);
-    for (const [k, v] of trace) headers.set(k, v);
-    return f(input, { ...init, headers });
-  };
 }

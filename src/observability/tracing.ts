@@ -73,6 +73,17 @@ export function traceHeaders(ctx: Context = context.active()): Record<string, st
   return carrier;
 }
 
+/** A fetch that adds the calling span's W3C trace headers to each request, read when the request is made. */
+export function withTraceHeaders(f: typeof fetch): typeof fetch {
+  return (input, init) => {
+    const headers = Object.entries(traceHeaders());
+    if (headers.length === 0) return f(input, init);
+    const merged = new Headers(init?.headers);
+    for (const [k, v] of headers) merged.set(k, v);
+    return f(input, { ...init, headers: merged });
+  };
+}
+
 /** The context a peer sent in its W3C trace headers (values as strings or string arrays). */
 export function contextFrom(headers: Record<string, unknown>): Context {
   const carrier: Record<string, string> = {};
