@@ -34,6 +34,7 @@ import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { OTHER, tenantLabels } from '../observability/labels.js';
 import { metrics } from '../observability/metrics.js';
+import { observeAnswerConfidence } from '../observability/confidence-metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
   EvaluationBudgetExceeded,
@@ -548,6 +549,7 @@ export class ExecutionReconciler implements Reconciler {
         const agent = tenantLabels('agent', exec.metadata.namespace!, c.agent);
         metrics.agentConfidence.observe({ ...agent, kind: 'claimed' }, c.confidence);
         metrics.agentConfidence.observe({ ...agent, kind: 'calibrated' }, c.calibrated ?? c.confidence);
+        observeAnswerConfidence(pattern, agent.agent, c);
       }
     }
     log.info({ phase: final.phase, reason: final.reason }, final.message);
