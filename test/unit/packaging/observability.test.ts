@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
+import { grafanaToPromQL } from '../../helpers/prometheus.js';
 import { CHART, hasCommand, renderChart, requireTool, ROOT } from './tools.js';
 
 const promtool = requireTool(hasCommand('promtool'), 'promtool (Debian package prometheus)', 'bash hack/install-tools.sh prometheus');
@@ -17,9 +18,6 @@ const dashboards = readdirSync(DASHBOARDS)
   .filter((f) => f.endsWith('.json'))
   .map((f) => ({ file: f, json: JSON.parse(readFileSync(join(DASHBOARDS, f), 'utf8')) }));
 const alerts = (yaml.load(readFileSync(RULES, 'utf8')) as any).groups.flatMap((g: any) => g.rules.map((r: any) => r.alert as string));
-
-/** Grafana's variables as Prometheus would see them once Grafana has filled them in. */
-const grafanaToPromQL = (expr: string) => expr.replaceAll('$__rate_interval', '5m').replaceAll('$__range', '1h').replaceAll('$namespace', '.*');
 
 const run = (args: string[]) => spawnSync('promtool', args, { cwd: ROOT, encoding: 'utf8' });
 
