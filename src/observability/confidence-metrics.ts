@@ -42,7 +42,17 @@ export function observeCaches(caches: Caches): void {
   source = caches;
 }
 
-const waiting = (e: Execution) => (e.status?.phase === 'AwaitingReview' ? e.status.reviews?.[e.status.reviews.length - 1] : undefined);
+/** Executions waiting for a Review, by namespace: how many, and since when the oldest waits (ms). */
+function awaitingReview(): Map<string, { count: number; since: number }> {
+  const byNamespace = new Map<string, { count: number; since: number }>();
+  for (const e of (source?.executions.list() ?? []) as Execution[]) {
+    if (e.status?.phase !== 'AwaitingReview') continue;
+    const since = Date.parse(e.status.reviews?.[e.status.reviews.length - 1]?.requestedAt ?? '');
+    const seen = byNamespace.get(e.metadata.namespace!) ?? { count: 0, since: Infinity };
+    byNamespace.set(e.metadata.namespace!, { count: seen.count + 1, since: Number.isFinite(since) ? Math.min(seen.since, since) : seen.since });
+  }
+  return byNamespace;
+}
 
 new Gauge({
   name: 'parallax_reviews_waiting',
@@ -51,11 +61,7 @@ new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    const counts = new Map<string, number>();
-    for (const e of (source?.executions.list() ?? []) as Execution[]) {
-      if (waiting(e)) counts.set(e.metadata.namespace!, (counts.get(e.metadata.namespace!) ?? 0) + 1);
-    }
-    for (const [namespace, n] of counts) this.set({ namespace }, n);
+    for (const [namespace, { count }] of awaitingReview()) this.set({ namespace }, count);
   },
 });
 
@@ -66,12 +72,7 @@ new Gauge({
   registers: [registry],
   collect() {
     this.reset();
-    const oldest = new Map<string, number>();
-    for (const e of (source?.executions.list() ?? []) as Execution[]) {
-      const since = Date.parse(waiting(e)?.requestedAt ?? '');
-      if (Number.isFinite(since)) oldest.set(e.metadata.namespace!, Math.min(oldest.get(e.metadata.namespace!) ?? since, since));
-    }
-    for (const [namespace, since] of oldest) this.set({ namespace }, Math.max(0, (Date.now() - since) / 1000));
+    for (const [namespace, { since }] of awaitingReview()) if (Number.isFinite(since)) this.set({ namespace }, Math.max(0, (Date.now() - since) / 1000));
   },
 });
 
