@@ -3,10 +3,12 @@
 // real OTLP protobuf. Each Execution is one trace — reconcile Execution → execution.run →
 // step <name> → agent.call <agent> — whose id its status records; the TypeScript SDK agent's
 // spans (another process, its own OTEL_* variables) sit under their agent.call span, and the
-// Python SDK agent is handed the same trace and parent span in its gRPC metadata. With no OTEL_*
+// Python SDK agent is handed the same trace and parent span in its gRPC metadata; a run resumed
+// after a person's Review is a child of the first run's span, in the same trace. With no OTEL_*
 // set nothing is exported, no status.trace is written, and no SDK or exporter module is loaded.
 import { fileURLToPath } from 'node:url';
-import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
+import { resourcePath } from '../../src/k8s/rest.js';
+import { AGENTS, EXECUTIONS, PATTERNS, REVIEWS } from '../../src/k8s/resources.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
@@ -87,6 +89,42 @@ test('export on: one trace per Execution, from the reconcile to the spans inside
     }
     expect(receiver.rejected()).toBe(0);
     expect(op.output().stdout).toMatch(/^MODULE-LOADED \S*@opentelemetry\/exporter-trace-otlp-proto/m);
+  } finally {
+    await op.stop();
+  }
+}, SLOW * 2);
+
+test('a run resumed after a Review joins the trace of the run that stopped for it', async () => {
+  const ns = await env.namespace('traces-review');
+  const low = await startAgentProcess(['--name', 'low', '--capabilities', 'low', '--confidence', '0.2']);
+  const op = await startOperatorProcess(env.cp.kubeconfigPath, [], otel('parallax-operator'));
+  try {
+    await createObject(env.rest, AGENTS, ns, 'low', { endpoint: low.endpoint, capabilities: ['low'] });
+    await eventually(() => phaseOf(env.rest, AGENTS, ns, 'low', ['Ready']), 'Agent low Ready', SLOW);
+    await createObject(env.rest, PATTERNS, ns, 'gate', {
+      agents: { capabilities: ['low'] },
+      policy: { maxRetries: 0, escalate: { review: { timeout: '1h' } } },
+      steps: [{ name: 'ask', call: {} }],
+      output: { value: 'ask[0].value', confidence: 'ask[0].confidence' },
+    });
+    await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'gate', ['Ready']), 'Pattern Ready', SLOW);
+    await createObject(env.rest, EXECUTIONS, ns, 'gated', { patternRef: { name: 'gate' }, input: {} });
+    const waiting = await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'gated', ['AwaitingReview']), 'AwaitingReview', SLOW);
+    const { traceId, spanId } = waiting.status.trace;
+    await env.rest.create(resourcePath(REVIEWS, ns), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Review', metadata: { name: 'yes', namespace: ns }, spec: { executionRef: { name: 'gated' }, decision: 'approve', reviewer: 'alice' } });
+    const done = await finished(env.rest, ns, 'gated', SLOW);
+    expect(done.status.phase).toBe('Succeeded');
+    expect(done.status.trace).toEqual({ traceId, spanId });
+    const spans = await eventually(() => {
+      const s = receiver.spans().filter((x) => x.traceId === traceId && x.name === 'reconcile Execution');
+      return s.length === 2 ? s : undefined;
+    }, 'both runs in one trace', SLOW);
+    const [first, resumed] = [spans.find((x) => x.spanId === spanId)!, spans.find((x) => x.spanId !== spanId)!];
+    expect(first.parentSpanId).toBe('');
+    expect(resumed.parentSpanId).toBe(spanId);
+    expect(resumed.events).toContain('review.applied');
+    const run = receiver.spans().find((x) => x.traceId === traceId && x.name === 'execution.run' && x.parentSpanId === spanId)!;
+    expect(run.events).toEqual(expect.arrayContaining(['policy.decision', 'review.requested']));
   } finally {
     await op.stop();
   }
