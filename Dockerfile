@@ -10,6 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 COPY examples/ examples/
 COPY proto/ proto/
+COPY web/ web/
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -77,6 +77,7 @@ export function renderFigures(r: any): string {
     ),
     '',
     ...sandboxTable(r),
+    ...slowAgentsTable(r),
     ...longRunTable(r),
     '**Memory and scale** (operator RSS from /proc/PID/status, 5 s after the objects were in place)',
     '',
@@ -150,6 +151,21 @@ function sandboxTable(r: any): string[] {
 }
 
 /** Start and end of the compressed long run (docs/reliability.md). */
+/** The slow-agent workload: every Execution created at once, agents answering after a delay. */
+function slowAgentsTable(r: any): string[] {
+  const s = r.slowAgents;
+  if (!s) return [];
+  return [
+    `**Slow agents** (${s.n} Executions of ${s.agents} agents that answer after ${s.agentDelayMs} ms, Agents with default fields, all created at once; floor = the agents' delay + the API floor with ${s.n} Executions at once, same run; peak calls in flight from the operator's \`parallax_agent_calls_in_flight\`)`,
+    '',
+    row(['n', 'failed', 'p50 ms', 'p95 ms', 'p99 ms', 'floor p50 / p99 ms', 'Executions/s', 'peak calls in flight']),
+    row(Array(8).fill('---')),
+    row([s.n, s.failed, s.latencyMs.p50, s.latencyMs.p95, s.latencyMs.p99, `${s.floorMs.p50} / ${s.floorMs.p99}`, s.throughput, s.peakCallsInFlight]),
+    ...(s.failedWith ? ['', `A failed one said: \`${s.failedWith}\``] : []),
+    '',
+  ];
+}
+
 function longRunTable(r: any): string[] {
   const l = r.longRun;
   if (!l) return [];

@@ -103,7 +103,7 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-const FIXED_FLAGS = {
+export const FIXED_FLAGS = {
   confidence: { type: 'string' },
   value: { type: 'string', default: '{"recommendation":"approve"}' },
   reasoning: { type: 'string' },

@@ -12,6 +12,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
+import type { ReplyAllowance } from '../runtime/types.js';
 import { boundedFetch } from '../sdk/http-peer.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
 
@@ -70,10 +71,12 @@ export function agentCardURLs(agentURL: string): URL[] {
  * The fetch the A2A SDK gets for the Agent whose spec.url is `agentURL`: dialURL for every request,
  * bounded replies, and, with a guard, the endpoint policy at connect time — an IP in the URL is
  * checked here, a name is resolved and checked by the sockets' lookup (connections are kept alive
- * per namespace, so one tenant's allowed connection never carries another's requests).
+ * per namespace, so one tenant's allowed connection never carries another's requests). With
+ * `allowance`, replies are read within the current call's reply allowance (http-peer.ts).
  */
-export function a2aFetch(agentURL: string, maxBytes: number, guard?: DialGuard): typeof fetch {
+export function a2aFetch(agentURL: string, maxBytes: number, guard?: DialGuard, allowance?: () => ReplyAllowance | undefined): typeof fetch {
   return boundedFetch(maxBytes, {
+    ...(allowance ? { allowance } : {}),
     route: (url) => {
       const to = dialURL(agentURL, url);
       const host = to.hostname.replace(/^\[|\]$/g, '');

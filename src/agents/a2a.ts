@@ -16,6 +16,7 @@
 // - Confidence: the reply's metadata `confidence` (a number in [0,1]; anything else makes the reply
 //   invalid, as for gRPC agents), else the last `CONFIDENCE: x` marker of its text (clamped), else
 //   the Agent's defaultConfidence — then an uncertainty says so.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -26,9 +27,9 @@ import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan, withTraceHeaders } from '../observability/tracing.js';
 import { agentCallAttributes, agentCallSpanName } from './call-span.js';
-import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
+import type { AgentCallRequest, AgentCallResult, AgentCaller, ReplyAllowance } from '../runtime/types.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
-import { HTTPStatusError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
+import { HTTPStatusError, ReplyOverBudgetError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
 import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
 import { A2AURLError, a2aFetch, agentCardURLs, dialURL, type DialGuard } from './a2a-url.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
@@ -173,9 +174,10 @@ export class A2AClient implements AgentCaller {
     for (let attempt = 1; ; attempt++) {
       try {
         const conn = await this.connect(agent, target.url, signal, false);
-        const reply = await conn.client.sendMessage({ tenant: '', message, configuration: undefined, metadata: undefined }, { signal });
+        // The SDK's requests of this call read their replies within its allowance (replyRoom).
+        const reply = await replyRoom.run(req.reply, () => conn.client.sendMessage({ tenant: '', message, configuration: undefined, metadata: undefined }, { signal }));
         // Not awaited inside the try: a failure while polling is never retried (the agent has the message).
-        return this.settle(conn, reply, signal);
+        return replyRoom.run(req.reply, () => this.settle(conn, reply, signal));
       } catch (err) {
         if (signal.aborted || attempt >= this.retry.maxAttempts || !isConnectionRefused(err)) throw err;
         await delay(this.retry.delayBefore(attempt + 1), undefined, { signal }).catch(() => {});
@@ -219,7 +221,7 @@ export class A2AClient implements AgentCaller {
     if (problem) throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} is not an A2A agent card: ${problem}`);
     // The card may name any host; the operator dials the Agent's own origin (see a2a-url.ts).
     card = { ...card, supportedInterfaces: card.supportedInterfaces.map((i) => ({ ...i, url: dialURL(url, i.url).href })) };
-    const fetchImpl = withTraceHeaders(a2aFetch(url, this.maxReplyBytes, this.guard(agent)));
+    const fetchImpl = withTraceHeaders(a2aFetch(url, this.maxReplyBytes, this.guard(agent), () => replyRoom.getStore()));
     const factory = new ClientFactory({
       transports: [new JsonRpcTransportFactory({ fetchImpl, legacyCompat: { enabled: true } }), new RestTransportFactory({ fetchImpl, legacyCompat: { enabled: true } })],
       cardResolver: this.cardResolver,
@@ -308,9 +310,12 @@ export class A2AClient implements AgentCaller {
         throw new CallFailure('INVALID_REPLY', `A2A agent ${agent} answered metadata.confidence ${oneLine(JSON.stringify(declared) ?? String(declared), 40)}, outside [0,1]`);
       }
       out.confidence = c;
+      out.confidenceSource = 'metadata';
     } else if (marker) {
       out.confidence = marker.confidence;
+      out.confidenceSource = 'marker';
     } else {
+      out.confidenceSource = 'default';
       out.uncertainties = [`confidence ${target.defaultConfidence} is the Agent's defaultConfidence: the reply carried no metadata.confidence and no CONFIDENCE: marker`];
     }
     if (reasoning) out.reasoning = reasoning;
@@ -448,6 +453,9 @@ function isConnectionRefused(err: unknown): boolean {
   return (err instanceof CallFailure && err.retryable) || networkCode(err) === 'ECONNREFUSED';
 }
 
+/** The reply allowance of the call whose requests the A2A SDK is making (it passes no context of its own to fetch). */
+const replyRoom = new AsyncLocalStorage<ReplyAllowance | undefined>();
+
 const NETWORK_FAILURES: Record<string, string> = {
   ECONNREFUSED: 'refused the connection',
   ENOTFOUND: 'has a host name that does not resolve',
@@ -461,6 +469,9 @@ function failureOf(err: unknown, who: string): CallFailure {
   if (err instanceof A2AURLError) return new CallFailure('URL_REFUSED', `${who}: ${err.message}`);
   if (err instanceof HTTPStatusError) return new CallFailure(`HTTP_${err.status}`, `${who} answered HTTP ${err.status}`);
   if (err instanceof ResponseTooLargeError) return new CallFailure('REPLY_TOO_LARGE', `${who} answered more than ${formatBytes(err.maxBytes)}`);
+  if (err instanceof ReplyOverBudgetError) {
+    return new CallFailure('REPLY_OVER_BUDGET', `${who} answered more than the ${formatBytes(err.reserved)} reserved for it, and the operator's reply budget has no room for more (docs/multi-tenancy.md)`);
+  }
   // By name: a SyntaxError from fetch's body parsing may come from another realm (jest's VM contexts).
   if ((err as Error)?.name === 'SyntaxError') return new CallFailure('INVALID_REPLY', `${who} answered something that is not JSON`);
   if (err instanceof A2AError) {

@@ -15,10 +15,14 @@
 //   operator). Loopback is refused unless allowLoopback (local mode and tests, where agents run as
 //   local processes next to the API server). `allowCIDRs` (when set) is an allow-list; `denyCIDRs`
 //   adds refusals (e.g. the cluster's pod and service ranges, to keep endpoint Agents outside it).
+// - Every rule sees the same canonical address (canonical-ip.ts): `[::ffff:a60:1]`, `167772161` and
+//   `0x0a.0.0.1` are 10.0.0.1 to the always-refused ranges, the API-server set and the
+//   other-namespace lookup alike, and are refused with the reason 10.0.0.1 is refused with.
 // - A refusal says which rule refused, never what (if anything) listens there.
 import { BlockList, isIP } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { canonicalAddress, canonicalIP } from './canonical-ip.js';
 
 export interface EndpointPolicyOptions {
   /** Loopback (127.0.0.0/8, ::1) may be dialled: local mode and tests. Default false. */
@@ -29,7 +33,7 @@ export interface EndpointPolicyOptions {
   denyCIDRs?: string[];
   /** The API server's hosts (names or IPs: its kubeconfig host, the kubernetes Service); never dialled. */
   apiServerHosts?: string[];
-  /** The namespace an operator-managed agent pod or Service IP belongs to, if any. */
+  /** The namespace an operator-managed agent pod or Service IP (canonical, canonical-ip.ts) belongs to, if any. */
   ownerNamespace?: (ip: string) => string | undefined;
   /** Name resolution (tests). */
   resolve?: (host: string) => Promise<string[]>;
@@ -76,9 +80,9 @@ export class EndpointPolicy {
     for (const cidr of opts.denyCIDRs ?? []) addCIDR(this.deny, cidr);
     this.apiServerKnown = Promise.all(
       (opts.apiServerHosts ?? []).map(async (host) => {
-        const bare = host.replace(/^\[|\]$/g, '');
-        const ips = isIP(bare) ? [bare] : await (this.opts.resolve ?? resolveAll)(bare).catch(() => [] as string[]);
-        for (const ip of ips.map(normalize)) {
+        const literal = canonicalIP(host);
+        const ips = literal ? [literal] : await (this.opts.resolve ?? resolveAll)(host).catch(() => [] as string[]);
+        for (const ip of ips.map(canonicalAddress)) {
           // In local mode the agents share loopback with the API server: there, its port tells them apart.
           if (opts.allowLoopback && this.isLoopback(ip)) continue;
           this.apiServer.add(ip);
@@ -93,9 +97,9 @@ export class EndpointPolicy {
 
   /** Why `ip` may not be dialled for an Agent of `namespace`, or undefined when it may. */
   check(ip: string, namespace: string): string | undefined {
-    const addr = normalize(ip);
-    const type = isIP(addr) === 6 ? 'ipv6' : isIP(addr) === 4 ? 'ipv4' : undefined;
-    if (!type) return `${ip} is not an IP address`;
+    const addr = canonicalIP(ip);
+    if (!addr) return `${ip} is not an IP address`;
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
     for (const [why, list] of this.always) if (list.check(addr, type)) return `${addr} is ${why}`;
     if (!this.opts.allowLoopback && this.loopback.check(addr, type)) return `${addr} is a loopback address`;
     if (this.apiServer.has(addr)) return `${addr} is the API server`;
@@ -109,12 +113,12 @@ export class EndpointPolicy {
   /** The addresses `host` stands for, all allowed; or why not. A name with any refused address is refused. */
   async resolve(host: string, namespace: string): Promise<Resolution> {
     await this.apiServerKnown;
-    const bare = host.replace(/^\[|\]$/g, '');
+    const literal = canonicalIP(host);
     let addresses: string[];
-    if (isIP(bare)) addresses = [bare];
+    if (literal) addresses = [literal];
     else {
       try {
-        addresses = await (this.opts.resolve ?? resolveAll)(bare);
+        addresses = await (this.opts.resolve ?? resolveAll)(host);
       } catch {
         return { ok: false, reason: `${host} does not resolve` };
       }
@@ -122,9 +126,9 @@ export class EndpointPolicy {
     }
     for (const a of addresses) {
       const why = this.check(a, namespace);
-      if (why) return { ok: false, reason: bare === a ? why : `${host} resolves to ${why.replace(/^\S+ /, `${normalize(a)} which `)}` };
+      if (why) return { ok: false, reason: literal ? why : `${host} resolves to ${why.replace(/^\S+ /, `${canonicalAddress(a)} which `)}` };
     }
-    return { ok: true, addresses: addresses.map(normalize) };
+    return { ok: true, addresses: addresses.map(canonicalAddress) };
   }
 
   /** `host:port` → allowed `ip:port` endpoints to dial, or why not. */
@@ -152,10 +156,9 @@ export class EndpointPolicy {
   }
 }
 
-/** `host:port` of an endpoint (IPv6 in brackets) → its IP, or undefined when the host is a name. */
+/** `host:port` of an endpoint (IPv6 in brackets) → its canonical IP, or undefined when the host is a name. */
 export function endpointIP(endpoint: string): string | undefined {
-  const host = endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  return isIP(host) ? host : undefined;
+  return canonicalIP(endpoint.slice(0, endpoint.lastIndexOf(':')));
 }
 
 function resolveAll(host: string): Promise<string[]> {
@@ -164,11 +167,6 @@ function resolveAll(host: string): Promise<string[]> {
   );
 }
 
-/** IPv4-mapped IPv6 (::ffff:10.0.0.1) is the IPv4 address it maps. */
-function normalize(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? m[1]! : ip.toLowerCase();
-}
 
 function addCIDR(list: BlockList, cidr: string): void {
   const [net, bits] = cidr.split('/');

@@ -4,8 +4,13 @@
 //   Agents naming the same address share neither, so one cannot open the other's breaker. A
 //   channel is dropped when its circuit opens (the trial after the reset timeout dials afresh), and
 //   every (Agent, endpoint) unused for reapIdleMs is forgotten, channel and breaker alike.
-// - A reply larger than the Agent's maxReplyBytes is refused by grpc-js while it is received
-//   (grpc.max_receive_message_length per channel): a tenant's agent cannot make the operator hold more.
+// - A reply is received under a limit (grpc.max_receive_message_length, per channel: one channel
+//   per limit in use, reply-limit.ts): the call's reply allowance when it has one (the reply
+//   budget's reservation), else the Agent's maxReplyBytes. grpc-js refuses a larger reply from its
+//   length prefix, before reading its body, so a tenant's agent cannot make the operator hold more
+//   than that. A reply that outgrows its allowance but not maxReplyBytes grows the allowance and
+//   the agent is asked again under the larger limit (same task id, so it may answer from its own
+//   cache; not a retry); when the allowance cannot grow, the call fails with REPLY_OVER_BUDGET.
 // - Round-robin across an agent's endpoints: the operator dials pod IPs itself, because a ClusterIP
 //   Service pins one HTTP/2 connection (so every call) to one pod.
 // - One deadline for the whole call (request timeoutMs ?? the agent's timeout); retries share it.
@@ -33,6 +38,7 @@ import {
 } from '../sdk/protocol.js';
 import { qualifiedLabels } from '../observability/labels.js';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
+import { topLimit } from './reply-limit.js';
 import { RetryPolicy, type RetryOptions } from './retry.js';
 
 export type { RetryOptions } from './retry.js';
@@ -100,8 +106,6 @@ const DEFAULT_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.use_local_subchannel_pool': 1,
 };
 
-/** What a reply may carry beyond its value (reasoning, uncertainties, metadata, framing). */
-const REPLY_OVERHEAD_BYTES = 64 * 1024;
 export const DEFAULT_MAX_REPLY_BYTES = 1024 * 1024;
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -117,21 +121,24 @@ const ENDPOINT_FAILURE_CODES = new Set<grpc.status>([
   grpc.status.UNIMPLEMENTED,
 ]);
 
-/** What the pool keeps per (Agent, endpoint): its breaker, and its channel while one is open. */
+/** What the pool keeps per (Agent, endpoint): its breaker, and its channels (one per receive limit) while open. */
 interface Conn {
   agent: string;
   endpoint: string;
   breaker: CircuitBreaker;
-  client?: ConfidenceAgentClient;
+  clients: Map<number, ConfidenceAgentClient>;
   maxReplyBytes: number;
   lastUsed: number;
   active: number;
+  /** The circuit opened while calls were in flight: drop the channels once they have ended. */
+  dropWhenIdle?: boolean;
 }
 
 /** The outcome of one attempt on one endpoint. */
 type Attempt =
   | { ok: true; reply: ConfidenceResultMessage }
-  | { ok: false; code: grpc.status; details: string; aborted: boolean };
+  | { ok: false; code: grpc.status; details: string; aborted: boolean }
+  | { ok: false; overBudget: { size: number; limit: number } };
 
 class CallFailure {
   constructor(
@@ -251,7 +258,7 @@ export class AgentPool implements AgentCaller {
           conn.breaker.release();
           throw new CallFailure('DEADLINE_EXCEEDED', `agent ${agent} at ${endpoint}: deadline exceeded after ${timeoutMs}ms`, endpoint);
         }
-        const outcome = await this.attempt(conn, req, timeoutMs, deadlineAt);
+        const outcome = await this.ask(conn, req, timeoutMs, deadlineAt);
         const breaker = conn.breaker;
         if (outcome.ok) {
           const validated = this.validate(agent, endpoint, outcome.reply);
@@ -261,6 +268,15 @@ export class AgentPool implements AgentCaller {
           }
           breaker.onSuccess();
           return { ...validated, latencyMs: performance.now() - started };
+        }
+        if ('overBudget' in outcome) {
+          breaker.onSuccess(); // the agent answered; the operator had no room for it
+          const { size, limit } = outcome.overBudget;
+          throw new CallFailure(
+            'REPLY_OVER_BUDGET',
+            `agent ${agent} at ${endpoint} answered ${size} bytes, more than the ${limit} reserved for it, and the operator's reply budget has no room for more (docs/multi-tenancy.md)`,
+            endpoint,
+          );
         }
         if (outcome.aborted) {
           breaker.release();
@@ -318,8 +334,27 @@ export class AgentPool implements AgentCaller {
     return undefined;
   }
 
-  private attempt(conn: Conn, req: AgentCallRequest, timeoutMs: number, deadlineAt: number): Promise<Attempt> {
-    const ch = { client: this.client(conn), conn };
+  /** attempt() under the call's reply allowance, asking again under a larger limit while the reply outgrows it and the allowance grows. */
+  private async ask(conn: Conn, req: AgentCallRequest, timeoutMs: number, deadlineAt: number): Promise<Attempt> {
+    const top = topLimit(conn.maxReplyBytes);
+    for (;;) {
+      const limit = Math.min(req.reply?.bytes ?? top, top);
+      const outcome = await this.attempt(conn, req, timeoutMs, deadlineAt, limit);
+      if (outcome.ok) {
+        req.reply?.received(replyBytes(outcome.reply));
+        return outcome;
+      }
+      const size = 'details' in outcome ? declaredSize(outcome.details) : undefined;
+      if (size === undefined || limit >= top || size > top) return outcome;
+      const deadline = AbortSignal.timeout(Math.max(0, deadlineAt - Date.now()));
+      if (!(await req.reply!.grow(size, deadline))) return { ok: false, overBudget: { size, limit } };
+      metrics.agentReplyRegrown.inc();
+      this.log.debug({ agent: req.agent.name, endpoint: conn.endpoint, size, limit }, 'reply outgrew its reservation; asking again under a larger limit');
+    }
+  }
+
+  private attempt(conn: Conn, req: AgentCallRequest, timeoutMs: number, deadlineAt: number, limit: number): Promise<Attempt> {
+    const ch = { client: this.client(conn, limit), conn };
     const { data, context } = encodeData(req.data);
     const msg: Partial<AgentRequestMessage> = {
       task_id: req.taskId,
@@ -336,6 +371,7 @@ export class AgentPool implements AgentCaller {
       const call = ch.client.Analyze(msg, traceMetadata(), { deadline: new Date(deadlineAt) }, (err, reply) => {
         req.signal.removeEventListener('abort', onAbort);
         conn.active--;
+        if (conn.active === 0 && conn.dropWhenIdle) this.dropChannel(conn);
         conn.lastUsed = Date.now();
         if (err || !reply) {
           resolve({
@@ -379,6 +415,8 @@ export class AgentPool implements AgentCaller {
     const out: Omit<AgentCallResult, 'latencyMs'> = { agent, endpoint, value, confidence: c };
     if (reply.reasoning) out.reasoning = reply.reasoning;
     if (reply.uncertainties?.length) out.uncertainties = [...reply.uncertainties];
+    const source = reply.metadata?.['confidence.source'];
+    if (source) out.confidenceSource = source.slice(0, 32);
     return out;
   }
 
@@ -391,13 +429,18 @@ export class AgentPool implements AgentCaller {
     let c = this.conns.get(key);
     if (c && c.maxReplyBytes !== max) this.dropChannel(c); // the Agent changed its limit: dial with the new one
     if (!c) {
-      const conn: Conn = { agent, endpoint, maxReplyBytes: max, lastUsed: Date.now(), active: 0 } as Conn;
+      const conn: Conn = { agent, endpoint, maxReplyBytes: max, clients: new Map(), lastUsed: Date.now(), active: 0 } as Conn;
       conn.breaker = new CircuitBreaker(this.opts.breaker, this.now, (state) => {
         metrics.circuitBreakerState.set(qualifiedLabels('agent', agent), state === 'closed' ? 0 : 1);
         this.log.info({ agent, endpoint, state }, 'circuit breaker state changed');
         // Drop the connection of an open circuit: the trial call later dials afresh
         // instead of waiting out grpc's reconnect backoff.
-        if (state === 'open') this.dropChannel(conn);
+        // Not under calls still in flight, though: closing a channel fails the calls queued on it
+        // ("Channel closed before call started") instead of letting them end as they would.
+        if (state === 'open') {
+          if (conn.active === 0) this.dropChannel(conn);
+          else conn.dropWhenIdle = true;
+        }
       });
       this.conns.set(key, (c = conn));
     }
@@ -406,20 +449,21 @@ export class AgentPool implements AgentCaller {
     return c;
   }
 
-  private client(c: Conn): ConfidenceAgentClient {
-    if (!c.client) {
+  /** The channel of `c` that receives replies of at most `limit` bytes. */
+  private client(c: Conn, limit: number): ConfidenceAgentClient {
+    let client = c.clients.get(limit);
+    if (!client) {
       const { Client } = loadProtocol();
-      c.client = new Client(c.endpoint, grpc.credentials.createInsecure(), {
-        ...this.channelOptions,
-        'grpc.max_receive_message_length': c.maxReplyBytes + REPLY_OVERHEAD_BYTES,
-      });
+      client = new Client(c.endpoint, grpc.credentials.createInsecure(), { ...this.channelOptions, 'grpc.max_receive_message_length': limit });
+      c.clients.set(limit, client);
     }
-    return c.client;
+    return client;
   }
 
   private dropChannel(c: Conn): void {
-    c.client?.close();
-    c.client = undefined;
+    c.dropWhenIdle = false;
+    for (const client of c.clients.values()) client.close();
+    c.clients.clear();
   }
 
   /** State of the circuit breaker of (agent, endpoint) ('closed' when never called). */
@@ -429,7 +473,7 @@ export class AgentPool implements AgentCaller {
 
   /** `agent endpoint` of every open channel. */
   openChannels(): string[] {
-    return [...this.conns.values()].filter((c) => c.client).map((c) => (c.agent ? `${c.agent} ${c.endpoint}` : c.endpoint));
+    return [...this.conns.values()].filter((c) => c.clients.size > 0).map((c) => (c.agent ? `${c.agent} ${c.endpoint}` : c.endpoint));
   }
 
   /** Forgets every (Agent, endpoint) not called or probed for idleMs and not in use. Returns how many. */
@@ -465,11 +509,24 @@ export class AgentPool implements AgentCaller {
 
   /** HealthCheck + GetCapabilities on one endpoint of `agent` (`namespace/name`) over its channel. Never throws. */
   probe(endpoint: string, timeoutMs: number, agent = '', maxReplyBytes?: number): Promise<ProbeResult> {
-    return probeWith(this.client(this.conn(agent, endpoint, maxReplyBytes)), timeoutMs);
+    const conn = this.conn(agent, endpoint, maxReplyBytes);
+    return probeWith(this.client(conn, topLimit(conn.maxReplyBytes)), timeoutMs);
   }
 }
 
 const connKey = (agent: string, endpoint: string) => `${agent} ${endpoint}`;
+
+/** The size of a reply grpc-js refused for its receive limit ("Received message larger than max (N vs M)"). */
+function declaredSize(details: string): number | undefined {
+  const m = /larger than max \((\d+) vs \d+\)/.exec(details);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** About the size of a reply on the wire: its text fields (the rest is a few bytes of framing). */
+function replyBytes(reply: ConfidenceResultMessage): number {
+  const texts = [reply.value_json, reply.reasoning ?? '', ...(reply.uncertainties ?? [])];
+  return texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
+}
 
 function unary<T>(
   fn: (req: Record<string, never>, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, v?: T) => void) => unknown,

@@ -14,13 +14,24 @@ const validators = new Map<string, ValidateFunction>(
 
 /** `spec.replicas: must be integer; spec: is required`, or undefined when the spec is valid. */
 export function specProblems(kind: string, obj: unknown): string | undefined {
-  const validate = validators.get(kind);
-  if (!validate) throw new Error(`no schema for kind ${kind}`);
-  if (validate(obj)) return undefined;
-  return (validate.errors ?? []).map(describe).join('; ');
+  const problems = specErrors(kind, obj);
+  return problems.length ? problems.map((p) => `${p.field || '(root)'}: ${p.message}`).join('; ') : undefined;
 }
 
-function describe(e: ErrorObject): string {
+/** Each problem with the field it is about (`spec.patternRef.name`), none when the spec is valid. */
+export function specErrors(kind: string, obj: unknown): { field: string; message: string }[] {
+  const validate = validators.get(kind);
+  if (!validate) throw new Error(`no schema for kind ${kind}`);
+  if (validate(obj)) return [];
+  return fieldErrors(validate.errors ?? []);
+}
+
+/** ajv's errors as field paths (`spec.agents[0].name`) and what is wrong there. */
+export function fieldErrors(errors: ErrorObject[]): { field: string; message: string }[] {
+  return errors.map(describe);
+}
+
+function describe(e: ErrorObject): { field: string; message: string } {
   const path = e.instancePath
     .split('/')
     .slice(1)
@@ -29,8 +40,8 @@ function describe(e: ErrorObject): string {
     .replace(/^\./, '');
   if (e.keyword === 'required') {
     const missing = (e.params as { missingProperty: string }).missingProperty;
-    return `${path ? `${path}.` : ''}${missing}: is required`;
+    return { field: `${path ? `${path}.` : ''}${missing}`, message: 'is required' };
   }
-  if (e.keyword === 'enum') return `${path}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
-  return `${path || '(root)'}: ${e.message ?? 'is invalid'}`;
+  if (e.keyword === 'enum') return { field: path, message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
+  return { field: path, message: e.message ?? 'is invalid' };
 }

@@ -1,9 +1,11 @@
 // `agent test`: call one Agent directly, bypassing Patterns and the operator, with the operator's own
-// gRPC client (AgentPool: deadline, retries of UNAVAILABLE, reply validation) and probe
-// (HealthCheck + GetCapabilities).
+// client for its protocol: gRPC (AgentPool: deadline, retries of UNAVAILABLE, reply validation;
+// probe: HealthCheck + GetCapabilities) or A2A (A2AClient; probe: the agent card).
 //
 // Where the call goes:
 // - an endpoint Agent: its spec.endpoint, always;
+// - an A2A Agent: its spec.url, always (from this machine: a transport error here is the user's own
+//   to see, unlike in the Agent's status, docs/multi-tenancy.md);
 // - an image Agent: one Ready pod (the operator's definition: Running, Ready, with an IP; `--pod`
 //   picks one), reached by
 //     pod           dialing the pod IP and port (inside the cluster, or wherever pod IPs route),
@@ -13,12 +15,14 @@
 // agent that answers with an error (or not at all) is exit 1.
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '../api/types.js';
+import { A2AClient } from '../agents/a2a.js';
 import { AgentPool, probeAgent, type ProbeResult } from '../agents/pool.js';
+import { isA2A } from '../agents/protocols.js';
 import { isPodReady, podPort } from '../controllers/agent-workload.js';
 import { resourcePath } from '../k8s/rest.js';
 import { AGENTS, PODS } from '../k8s/resources.js';
 import { AGENT_LABEL, type Pod } from '../manager/context.js';
-import type { AgentCallResult } from '../runtime/types.js';
+import type { AgentCallResult, AgentCaller } from '../runtime/types.js';
 import { CliError } from './context.js';
 import { request, type KubeTarget } from './kube.js';
 import { forwardToPod } from './port-forward.js';
@@ -62,6 +66,12 @@ export async function getAgent(target: KubeTarget, name: string): Promise<Agent>
 async function route(target: KubeTarget, agent: Agent, opts: AgentTestOptions): Promise<Route> {
   const name = agent.metadata.name!;
   const none = async () => undefined;
+  if (isA2A(agent) && agent.spec.url) {
+    if (opts.connect === 'port-forward' || opts.pod) {
+      throw new CliError(`agent ${name} is an A2A Agent (${agent.spec.url}): it has no pods to forward to; drop --connect port-forward and --pod`);
+    }
+    return { address: agent.spec.url, via: `A2A ${agent.spec.url}`, close: none };
+  }
   if (agent.spec.endpoint) {
     if (opts.connect === 'port-forward' || opts.pod) {
       throw new CliError(`agent ${name} is an endpoint Agent (${agent.spec.endpoint}): it has no pods to forward to; drop --connect port-forward and --pod`);
@@ -100,10 +110,10 @@ async function readyPod(target: KubeTarget, agent: string, wanted?: string): Pro
 export async function testAgent(target: KubeTarget, agent: Agent, opts: AgentTestOptions): Promise<AgentTestReport> {
   const r = await route(target, agent, opts);
   const name = agent.metadata.name!;
-  const pool = new AgentPool(() => ({ endpoints: [r.address], timeoutMs: opts.timeoutMs }));
+  const client = clientFor(agent, r.address, opts.timeoutMs);
   try {
-    const probe = await probeAgent(r.address, Math.min(opts.timeoutMs, 10000), pool);
-    const reply = await pool.call({
+    const probe = await client.probe();
+    const reply = await client.caller.call({
       agent: { name, capabilities: agent.spec.capabilities ?? [], expertise: agent.spec.expertise ?? 0.7, labels: agent.metadata.labels ?? {} },
       step: 'agent-test',
       task: opts.task,
@@ -117,7 +127,18 @@ export async function testAgent(target: KubeTarget, agent: Agent, opts: AgentTes
     if (broken) throw new CliError(`cannot reach agent ${name}: ${broken}`);
     return { agent: name, via: r.via, address: r.address, probe, reply };
   } finally {
-    pool.close();
+    client.close();
     await r.close();
   }
+}
+
+/** The operator's client for the Agent's protocol, aimed at `address`. */
+function clientFor(agent: Agent, address: string, timeoutMs: number): { probe(): Promise<ProbeResult>; caller: AgentCaller; close(): void } {
+  const probeMs = Math.min(timeoutMs, 10000);
+  if (isA2A(agent)) {
+    const a2a = new A2AClient(() => ({ url: address, timeoutMs, defaultConfidence: agent.spec.defaultConfidence ?? 0.5 }));
+    return { probe: () => a2a.probe(address, probeMs, agent.metadata.name), caller: a2a, close: () => undefined };
+  }
+  const pool = new AgentPool(() => ({ endpoints: [address], timeoutMs }));
+  return { probe: () => probeAgent(address, probeMs, pool), caller: pool, close: () => pool.close() };
 }

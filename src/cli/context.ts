@@ -2,7 +2,9 @@
 //
 // - Exit codes are stable: 0 success; 1 the thing ran and failed (an Execution ended Failed, an
 //   agent test call failed, a pattern test failed); 2 the CLI could not do what was asked (usage,
-//   unreachable cluster, missing credentials or RBAC, a missing object). Scripts may rely on them.
+//   unreachable cluster, missing credentials or RBAC, a missing object); 3 a --wait stopped at its
+//   --wait-timeout before the Execution finished (it goes on; typically it awaits review). Scripts
+//   may rely on them.
 // - Results go to stdout, everything else (errors, hints) to stderr; an error names the thing and the fix.
 // - A command reaches its context through contextOf(command): subcommands mounted from other modules
 //   (`pattern rollback`, `review approve`, …) need no constructor argument to write or fail correctly.
@@ -12,7 +14,7 @@ import { withSpan } from '../observability/tracing.js';
 
 const log = loggerFor('cli');
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, unfinished: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** A failure the CLI reports as `error: <message>` with its exit code (2 unless said otherwise). */

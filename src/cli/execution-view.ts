@@ -4,8 +4,10 @@
 // The operator writes per-step progress only for steps a resume could not redo, and its final write
 // carries every step and agent. So nothing here assumes a step is seen before the run ends: each
 // version is compared with what was already shown, and whatever is new (a phase, a step, an agent's
-// answer) is shown once, in the order the status lists it. A final version shows its steps before
-// its phase, so the last line of a run is always its outcome.
+// answer) is shown once, in the order the status lists it. A version whose run had already started
+// shows what landed before its phase (a retry's answers came before the retry; a final version's
+// steps before its outcome, so the last line of a run is always its outcome); a run that starts or
+// resumes shows its phase first.
 import type { Execution } from '../api/types.js';
 import { compact, conf, millis, ms } from './output.js';
 
@@ -34,7 +36,8 @@ export class ProgressTracker {
     const phaseChanged = phase !== this.phase || (status.message ?? '') !== (this.message ?? '');
     const phaseEvent: ProgressEvent = { type: 'phase', phase, ...(status.message ? { message: status.message } : {}) };
     const events: ProgressEvent[] = [];
-    if (phaseChanged && !isFinished(exec)) events.push(phaseEvent);
+    const phaseFirst = this.phase !== 'Running' && !isFinished(exec);
+    if (phaseChanged && phaseFirst) events.push(phaseEvent);
 
     const newAgents = this.newAgents(status.agents ?? []);
     for (const step of status.steps ?? []) {
@@ -46,7 +49,7 @@ export class ProgressTracker {
     }
     events.push(...newAgents.map((agent) => ({ type: 'agent' as const, agent })));
 
-    if (phaseChanged && isFinished(exec)) events.push(phaseEvent);
+    if (phaseChanged && !phaseFirst) events.push(phaseEvent);
     this.phase = phase;
     this.message = status.message;
     return events;

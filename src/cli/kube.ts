@@ -69,7 +69,7 @@ export async function withTarget<T>(flags: GlobalFlags, fn: (target: KubeTarget)
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE']);
 
-function isNetworkError(err: unknown): boolean {
+export function isNetworkError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   if (typeof e?.code === 'string' && (NETWORK_CODES.has(e.code) || /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(e.code))) return true;
   return typeof e?.message === 'string' && /request timed out|socket hang up/.test(e.message);

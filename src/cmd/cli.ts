@@ -4,7 +4,9 @@
 //   kubectl-parallax            the same, as a kubectl plugin (`kubectl parallax …`)
 //   kubectl_complete-parallax   kubectl's completion hook for the plugin (cobra's __complete protocol)
 // The name it was started under decides which. The CLI itself is src/cli (covered by tests); this
-// file adds the operator's own commands and sets the process exit code.
+// file adds the operator's own commands and sets the process exit code. A reader that stops reading
+// (`parallax run … --wait | head`) ends the CLI quietly with 141, as SIGPIPE ends other commands
+// (Node ignores the signal and reports EPIPE on the next write instead).
 import { basename } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +14,7 @@ import type { Command } from 'commander';
 import type { CliIO } from '../cli/context.js';
 import { buildProgram, runCli } from '../cli/program.js';
 import { operatorCommand } from './operator.js';
+import { dashboardCommand, serverCommand } from './server.js';
 
 const invokedAs = basename(process.argv[1] ?? 'parallax').replace(/\.js$/, '');
 
@@ -19,7 +22,7 @@ export function buildCli(io?: CliIO): Command {
   return buildProgram({
     io,
     displayName: invokedAs === 'kubectl-parallax' ? 'kubectl parallax' : 'parallax',
-    extraCommands: [operatorCommand()],
+    extraCommands: [operatorCommand(), serverCommand(), dashboardCommand()],
   });
 }
 
@@ -34,6 +37,10 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
   const args = process.argv.slice(2);
   process.exitCode = await runCli(buildCli(), invokedAs === 'kubectl_complete-parallax' ? ['__complete', ...args] : args);
 }

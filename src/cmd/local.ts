@@ -1,20 +1,24 @@
 // `parallax operator local` (`make local`): Parallax on a laptop with no cluster. Starts a real kube-apiserver + etcd
 // (+ kube-controller-manager) from KUBEBUILDER_ASSETS, installs the CRDs, writes a kubeconfig,
-// runs the operator against it and, with the demo, example agents as local processes, the 11
-// sample Patterns and a few Executions — so `kubectl get parallax` shows results within a minute.
+// runs the operator against it with its admission webhooks on loopback (src/webhook/loopback.ts:
+// the same refusals at apply, and Reviews that record who reviewed, as in a cluster) and, with the
+// demo, example agents as local processes, the 11 sample Patterns and a few Executions — so
+// `kubectl get parallax` shows results within a minute. Nothing is created before the API server
+// trusts the webhook.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
-import { ControlPlane } from '../envtest/control-plane.js';
+import { ControlPlane, freePort } from '../envtest/control-plane.js';
 import { installCRDs } from '../k8s/install-crds.js';
 import { isAlreadyExists, KubeRest, resourcePath } from '../k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../k8s/resources.js';
 import { Manager } from '../manager/manager.js';
 import { operatorControllers } from '../operator.js';
 import { SandboxPool } from '../sandbox/index.js';
+import { installLoopbackWebhook, loopbackAdmission, loopbackWebhookPublished } from '../webhook/loopback.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The package root, from src/cmd (tsx) or dist/src/cmd (compiled). */
@@ -36,14 +40,18 @@ const DEMO_AGENTS = [
 const CAPS = ['code-analysis', 'query-processing', 'validation', 'processing'];
 
 export async function runLocal(opts: LocalOptions): Promise<{ stop(): Promise<void> }> {
-  mkdirSync(opts.dir, { recursive: true });
-  const cp = new ControlPlane({ controllerManager: true, dir: join(opts.dir, 'control-plane') });
+  // Absolute: the `export KUBECONFIG=…` printed below must work from any directory.
+  const dir = resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const cp = new ControlPlane({ controllerManager: true, dir: join(dir, 'control-plane') });
   await cp.start();
-  const kubeconfig = cp.writeKubeconfig(join(opts.dir, 'kubeconfig'), cp.token, 'admin');
+  const kubeconfig = cp.writeKubeconfig(join(dir, 'kubeconfig'), cp.token, 'admin');
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const rest = new KubeRest(kc);
   await installCRDs(rest);
+  const webhook = { name: 'parallax-local', port: await freePort() };
+  await installLoopbackWebhook(rest, webhook);
   const sandbox = new SandboxPool();
   const mgr = new Manager({
     kubeConfig: kc,
@@ -51,9 +59,10 @@ export async function runLocal(opts: LocalOptions): Promise<{ stop(): Promise<vo
     leaderElection: false,
     // The demo's agents are local processes: loopback endpoints are allowed here, and only here.
     controllers: (ctx, o) => operatorControllers(ctx, o.workers, { sandbox, endpointPolicy: { allowLoopback: true } }),
-    runnables: () => [sandbox],
+    runnables: (ctx) => [sandbox, loopbackAdmission(ctx, webhook, sandbox)],
   });
   await mgr.start();
+  await loopbackWebhookPublished(rest, webhook);
   const agents: ChildProcess[] = opts.demo ? await startDemo(rest) : [];
   console.log(`\nParallax is running on a local control plane.\n\n  export KUBECONFIG=${kubeconfig}\n  kubectl get parallax\n  kubectl get executions\n\nCtrl-C stops it.\n`);
   return {

@@ -29,6 +29,7 @@ export interface ManagerFlags {
   agentProbeInterval?: string;
   enableWebhook?: boolean;
   webhookPort?: string;
+  webhookTimeoutSeconds?: string;
   webhookCertDir?: string;
   webhookSecret?: string;
   webhookSecretNamespace?: string;
@@ -72,6 +73,7 @@ export function managerCommand(): Command {
     .option('--agent-probe-interval <duration>', 'how often Agent health is probed', '10s')
     .option('--enable-webhook', 'serve the validating admission webhook on every replica (docs/admission.md)', false)
     .option('--webhook-port <port>', 'HTTPS port of the admission webhook', '9443')
+    .option('--webhook-timeout-seconds <n>', 'the webhook configurations\' timeoutSeconds: requests, headers and TLS handshakes end by then, answers come a second before', '5')
     .option('--webhook-cert-dir <dir>', 'take tls.crt and tls.key from here (cert-manager) instead of managing a Secret')
     .option('--webhook-secret <name>', 'Secret holding the CA and serving certificate the operator creates and rotates', 'parallax-webhook-certs')
     .option('--webhook-secret-namespace <ns>', 'namespace of that Secret (default: $POD_NAMESPACE or default)')
@@ -179,9 +181,13 @@ export function sandboxOptions(flags: ManagerFlags): SandboxOptions | false {
 function webhookOptions(flags: ManagerFlags): ConstructorParameters<typeof AdmissionWebhook>[1] {
   const port = Number(flags.webhookPort ?? '9443');
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--webhook-port must be a port number, got ${flags.webhookPort}`);
+  const timeoutSeconds = Number(flags.webhookTimeoutSeconds ?? '5');
+  // The API server accepts 1–30.
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30) throw new Error(`--webhook-timeout-seconds must be a whole number from 1 to 30, got ${flags.webhookTimeoutSeconds}`);
   const namespace = flags.webhookSecretNamespace ?? process.env.POD_NAMESPACE ?? 'default';
   return {
     port,
+    timeoutSeconds,
     agentSecretRefs: flags.agentSecretRefs ?? 'allow',
     ...(flags.webhookCertDir
       ? { certDir: flags.webhookCertDir }

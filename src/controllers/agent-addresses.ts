@@ -2,7 +2,9 @@
 // ClusterIPs of their Services, kept current from the (label-selected) pod and Service caches.
 // The endpoint policy asks it whether an address belongs to an agent of another namespace (a
 // tenant must not reach another tenant's agent through the operator), and the pool asks it
-// whether an image Agent's endpoint is still one of that Agent's own pods.
+// whether an image Agent's endpoint is still one of that Agent's own pods. Addresses are keyed in
+// their canonical form (canonical-ip.ts), the one the endpoint policy asks with.
+import { canonicalAddress } from '../agents/canonical-ip.js';
 import type { Informer } from '../k8s/informer.js';
 import type { KubeObject } from '../k8s/resources.js';
 import { AGENT_LABEL, type Pod, type Service } from '../manager/context.js';
@@ -30,12 +32,12 @@ export class AgentAddresses {
 
   /** The namespace of the operator-managed agent at `ip`, if any. */
   namespaceOf(ip: string): string | undefined {
-    return this.byIP.get(ip)?.namespace;
+    return this.byIP.get(canonicalAddress(ip))?.namespace;
   }
 
   /** Whether `ip` is a pod or Service of the image Agent `namespace/agent`. */
   belongsTo(ip: string, namespace: string, agent: string): boolean {
-    const o = this.byIP.get(ip);
+    const o = this.byIP.get(canonicalAddress(ip));
     return !!o && o.namespace === namespace && o.agent === agent;
   }
 
@@ -43,11 +45,11 @@ export class AgentAddresses {
     const agent = o.metadata?.labels?.[AGENT_LABEL];
     if (!agent) return;
     const owner = { namespace: o.metadata!.namespace!, agent, key: `${o.metadata!.namespace}/${o.metadata!.name}/${o.kind}` };
-    for (const ip of ips) this.byIP.set(ip, owner);
+    for (const ip of ips) this.byIP.set(canonicalAddress(ip), owner);
   }
 
   private drop(o: KubeObject, ips: string[]): void {
     const key = `${o.metadata?.namespace}/${o.metadata?.name}/${o.kind}`;
-    for (const ip of ips) if (this.byIP.get(ip)?.key === key) this.byIP.delete(ip);
+    for (const ip of ips.map(canonicalAddress)) if (this.byIP.get(ip)?.key === key) this.byIP.delete(ip);
   }
 }

@@ -26,6 +26,11 @@ export interface AgentControllerOptions {
   /** How often health is probed. */
   healthIntervalMs?: number;
   probeTimeoutMs?: number;
+  /**
+   * How stale status.lastHealthCheck may get while nothing else changes (default 5 min): probes run
+   * every healthIntervalMs, but recording each one would be a status write per Agent per probe.
+   */
+  healthRecordMs?: number;
   /** Where endpoint and A2A Agents may point; unset: anywhere (tests of the controller alone). */
   policy?: EndpointPolicy;
   /** --agent-secret-refs: `deny` makes an Agent reading a Secret Invalid (also when the webhook is off). */
@@ -173,7 +178,8 @@ export class AgentReconciler implements Reconciler {
         : prev.reported,
       conditions: setCondition(prev.conditions, { type: 'Ready', status: phase === 'Ready' ? 'True' : 'False', reason, message }, gen),
     };
-    if (prev.phase !== phase) status.lastHealthCheck = new Date().toISOString();
+    const recorded = prev.lastHealthCheck ? Date.parse(prev.lastHealthCheck) : NaN;
+    if (prev.phase !== phase || !(Date.now() - recorded < (this.opts.healthRecordMs ?? 300_000))) status.lastHealthCheck = new Date().toISOString();
     try {
       await writeStatus(this.ctx.rest, AGENTS, agent as any, status);
     } catch (err) {

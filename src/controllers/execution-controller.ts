@@ -367,11 +367,13 @@ export class ExecutionReconciler implements Reconciler {
     const uid = exec.metadata.uid!;
     const caller: AgentCaller = {
       call: async (req) => {
-        // Room for the largest reply this agent may send, before asking it (reply-budget.ts).
+        // Room for the reply this agent is likely to send, before asking it (reply-budget.ts).
         const agent = this.ctx.caches.agents.get(ns, req.agent.name) as Agent | undefined;
-        const hold = await this.replies.reserve(uid, agent ? maxReplyBytes(agent) : DEFAULT_MAX_REPLY_BYTES, req.signal);
+        const name = `${ns}/${req.agent.name}`;
+        const limit = agent ? maxReplyBytes(agent) : DEFAULT_MAX_REPLY_BYTES;
+        const hold = await this.replies.reserve({ run: uid, namespace: ns, agent: name, maxReplyBytes: limit }, req.signal);
         if ('refused' in hold) return { agent: req.agent.name, value: null, confidence: 0, latencyMs: 0, error: `agent ${req.agent.name}: ${hold.refused}` };
-        const r = await this.pool.call({ ...req, agent: { ...req.agent, name: `${ns}/${req.agent.name}` } });
+        const r = await this.pool.call({ ...req, agent: { ...req.agent, name }, reply: hold.allowance });
         hold.settle(jsonBytes(r.value ?? null));
         return { ...r, agent: req.agent.name };
       },

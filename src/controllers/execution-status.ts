@@ -68,6 +68,8 @@ function agentStatus(s: StepOutcome, c: AgentCallResult, bounds: StatusBounds): 
     latencyMs: Math.round(c.latencyMs * 10) / 10,
     ...(c.error ? { error: c.error } : {}),
     ...(c.reasoning ? { reasoning: c.reasoning.slice(0, 2048) } : {}),
+    ...(c.confidenceSource ? { confidenceSource: c.confidenceSource } : {}),
+    ...(c.uncertainties?.length ? { uncertainties: c.uncertainties.slice(0, 8).map((u) => u.slice(0, 256)) } : {}),
     value: bounded.value,
     ...(bounded.truncated ? { truncated: true } : {}),
   };
@@ -153,7 +155,9 @@ function reboundStatus(s: Status, b: StatusBounds): Status {
 
 /**
  * The LowConfidence condition of a finished run under a policy (none without one): True when
- * something stands below `accept` (accepted with a warning, escalated, or decided by a person).
+ * something stood below `accept`, with the worst of what was done about it as the reason (failed
+ * with nowhere to escalate, rejected, never reviewed, accepted with a warning, overridden, approved,
+ * escalated); False only when every confidence judged was accepted.
  */
 export function lowConfidenceCondition(exec: Execution, conditions: Status['conditions'], decisions: StatusDecision[] | undefined, reviews: Status['reviews']): Status['conditions'] {
   if (!decisions?.length) return conditions;
@@ -162,11 +166,14 @@ export function lowConfidenceCondition(exec: Execution, conditions: Status['cond
     const last = reviews![reviews!.length - 1]!;
     c = setCondition(c, { type: 'AwaitingReview', status: 'False', reason: last.decision ? VERDICT_REASON[last.decision] : 'NotReviewed', message: `reviewed by ${last.reviewer ?? 'nobody'}` }, exec.metadata.generation);
   }
-  const order: StatusDecision['action'][] = ['warn', 'override', 'approve', 'escalate'];
+  // Worst first. A `review` counts only when no verdict followed it (the review timed out).
+  const order: StatusDecision['action'][] = ['fail', 'reject', 'warn', 'override', 'approve', 'escalate', 'review'];
   const worst = order.map((a) => decisions.filter((d) => d.action === a)).find((ds) => ds.length);
-  const reason = { warn: 'AcceptedWithWarning', override: 'Overridden', approve: 'Approved', escalate: 'Escalated' } as Record<string, string>;
+  const reason = { fail: 'NowhereToEscalate', reject: 'Rejected', warn: 'AcceptedWithWarning', override: 'Overridden', approve: 'Approved', escalate: 'Escalated', review: 'NotReviewed' } as Record<string, string>;
   const status = worst ? 'True' : 'False';
-  const message = worst ? worst.map((d) => `${d.step ? `step ${d.step}: ` : ''}${d.message}`).join('; ') : 'every confidence the policy judged was at or above accept';
+  const message = worst
+    ? worst.map((d) => `${d.step ? `step ${d.step}: ` : ''}${d.action === 'review' ? `not reviewed: ${d.message}` : d.message}`).join('; ')
+    : 'every answer the policy kept was at or above accept';
   return setCondition(c, { type: 'LowConfidence', status, reason: worst ? reason[worst[0]!.action]! : 'Accepted', message }, exec.metadata.generation);
 }
 
@@ -212,6 +219,8 @@ function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallRes
     confidence: a.confidence ?? 0,
     ...(a.calibrated !== undefined ? { calibrated: a.calibrated } : {}),
     reasoning: a.reasoning,
+    ...(a.confidenceSource ? { confidenceSource: a.confidenceSource } : {}),
+    ...(a.uncertainties ? { uncertainties: a.uncertainties } : {}),
     latencyMs: a.latencyMs ?? 0,
     ...(a.error ? { error: a.error } : {}),
   };

@@ -39,17 +39,21 @@ export interface FeedbackProblem {
   field: string;
 }
 
-/** Why a Feedback cannot be applied to this Execution, or what it judges. Pure: no writes. */
-export function judgeFeedback(fb: Feedback, exec: Execution | undefined): FeedbackProblem | Judged {
+/**
+ * Why a Feedback cannot be applied to this Execution, or what it judges. Pure: no writes.
+ * `discreet`: the reasons name nothing the Feedback did not (no phase, no other Feedback, no agent
+ * list) — admission answers whoever reaches the webhook, with any namespace in the request.
+ */
+export function judgeFeedback(fb: Feedback, exec: Execution | undefined, { discreet = false } = {}): FeedbackProblem | Judged {
   const ref = fb.spec?.executionRef;
   const name = ref?.name ?? '';
   const refField = 'spec.executionRef';
   if (!exec) return { field: refField, problem: `Execution ${name} not found in namespace ${fb.metadata?.namespace}` };
   if (ref?.uid && ref.uid !== exec.metadata.uid) return { field: refField, problem: `Execution ${name} is not the one named (uid ${ref.uid}); it was recreated` };
   const phase = exec.status?.phase ?? 'Pending';
-  if (phase !== 'Succeeded') return { field: refField, problem: `Execution ${name} has not succeeded (phase ${phase}): only a finished run's result can be judged` };
+  if (phase !== 'Succeeded') return { field: refField, problem: `Execution ${name} has not succeeded${discreet ? '' : ` (phase ${phase})`}: only a finished run's result can be judged` };
   const taken = exec.status?.feedback;
-  if (taken?.uid && taken.uid !== fb.metadata?.uid) return { field: refField, problem: `Execution ${name} already has feedback (${taken.name}); feedback is given once per Execution` };
+  if (taken?.uid && taken.uid !== fb.metadata?.uid) return { field: refField, problem: `Execution ${name} already has feedback${discreet ? '' : ` (${taken.name})`}; feedback is given once per Execution` };
   const outcome = outcomeOf(fb.spec, 'spec');
   if (typeof outcome === 'string') return { field: 'spec', problem: outcome };
   const answers = (exec.status?.agents ?? []).filter((a) => !a.error && typeof a.confidence === 'number');
@@ -60,7 +64,7 @@ export function judgeFeedback(fb: Feedback, exec: Execution | undefined): Feedba
     const field = `spec.agents[${i}]`;
     const o = outcomeOf(a, a.name);
     if (typeof o === 'string') return { field, problem: o };
-    if (!answered.includes(a.name)) return { field, problem: `${a.name} did not answer in Execution ${name} (answered: ${answered.join(', ')})` };
+    if (!answered.includes(a.name)) return { field, problem: `${a.name} did not answer in Execution ${name}${discreet ? '' : ` (answered: ${answered.join(', ')})`}` };
     overrides.set(a.name, o);
   }
   const atMs = Date.parse(exec.status?.completionTime ?? '') || Date.now();

@@ -72,6 +72,11 @@ export interface RequestOptions {
 export interface KubeRestOptions {
   /** A reason to refuse writes, or undefined to let them through; checked before each write. */
   fence?: () => string | undefined;
+  /**
+   * Send through this client's connection pools (one client per caller's token shares them, and
+   * TLS client identities still get sockets of their own); close() then leaves them open.
+   */
+  connectionsOf?: KubeRest;
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -87,6 +92,7 @@ export class KubeRest {
   private readonly agent: HttpsAgent | HttpAgent;
   /** Watches hold their connection for minutes: their own pool, so requests never wait behind them. */
   private readonly watchAgent: HttpsAgent | HttpAgent;
+  private readonly ownsConnections: boolean = true;
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -95,6 +101,13 @@ export class KubeRest {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
+    const shared = opts.connectionsOf;
+    if (shared) {
+      this.agent = shared.agent;
+      this.watchAgent = shared.watchAgent;
+      this.ownsConnections = false;
+      return;
+    }
     const isHttps = this.server.protocol === 'https:';
     this.agent = isHttps
       ? new HttpsAgent({ keepAlive: true, maxSockets: 64 })
@@ -127,6 +140,7 @@ export class KubeRest {
   }
 
   close(): void {
+    if (!this.ownsConnections) return;
     this.agent.destroy();
     this.watchAgent.destroy();
   }

@@ -145,6 +145,16 @@ export const metrics = {
     help: 'Bytes of agent replies running Executions hold or have reserved (docs/multi-tenancy.md).',
     registers: [registry],
   }),
+  agentCallsInFlight: new Gauge({
+    name: 'parallax_agent_calls_in_flight',
+    help: 'Agent calls of running Executions in flight (each holding room in the reply budget).',
+    registers: [registry],
+  }),
+  agentReplyRegrown: new Counter({
+    name: 'parallax_agent_reply_regrown_total',
+    help: 'Agent replies larger than their reservation, asked again under a larger receive limit (reply-budget.ts).',
+    registers: [registry],
+  }),
   replyBudgetWaiting: new Gauge({
     name: 'parallax_reply_budget_waiting_calls',
     help: 'Agent calls waiting for room in the reply budget.',
@@ -163,6 +173,12 @@ export const webhookMetrics = {
     name: 'parallax_webhook_requests_total',
     help: 'Admission requests answered, by kind, operation and result (allowed, denied, error).',
     labelNames: ['kind', 'operation', 'result'] as const,
+    registers: [registry],
+  }),
+  refusedRequests: new Counter({
+    name: 'parallax_webhook_refused_requests_total',
+    help: 'Requests the webhook server refused unread, by reason: too-large, busy (bytes held by all requests at the cap), aborted.',
+    labelNames: ['reason'] as const,
     registers: [registry],
   }),
   duration: new Histogram({

@@ -3,7 +3,9 @@
 //   cascade   one at a time in order; stops at the first result meeting `until`
 //   race      all at once; the first result meeting `until` wins, the others are aborted
 //   route     the one agent the `route` expression names
-// `until` defaults to "the call did not fail" (error == ""). The step's expressions are evaluated
+// `until` defaults to "the call did not fail" (error == ""). A step whose calls succeeded fewer times
+// than its `minSuccess` (default 1) fails with TooFewSucceeded, naming each agent's error and carrying
+// every call, so a step whose agents all failed never passes `null` on as an answer. The step's expressions are evaluated
 // by the run's Evaluator (its plan arrives here as plain values); `until` is judged one result at a
 // time, in the order the results arrive, so a race has one winner whatever the evaluator's speed.
 import { withSpan } from '../observability/tracing.js';
@@ -73,6 +75,31 @@ function sanitize(r: AgentCallResult | undefined, agent: AgentInfo, limits: Runt
 
 const succeeded: Until = async (r) => r.error === '';
 
+/** Fewer of a step's calls succeeded than its minSuccess. Carries the calls, for status. */
+export class TooFewSucceeded extends PatternRunError {
+  override readonly name: string = 'TooFewSucceeded';
+  constructor(
+    message: string,
+    path: string,
+    step: string,
+    readonly calls: AgentCallResult[],
+  ) {
+    super(message, path, step);
+  }
+}
+
+/** The step's result, or TooFewSucceeded when fewer than step.minSuccess of its results succeeded. */
+function checkSucceeded(step: CompiledCallStep, out: CallStepResult, signal?: AbortSignal): CallStepResult {
+  // Calls cut short by an abort are no agent's failure: the run reports the abort.
+  if (signal?.aborted) return out;
+  const ok = out.results.filter((r) => r.error === '').length;
+  if (ok >= step.minSuccess) return out;
+  const failures = out.calls.filter((c) => c.error).map((c) => `${c.agent}: ${c.error}`);
+  const asked = out.calls.length;
+  const why = asked === 0 ? 'no agent was asked' : `${ok} of ${asked} call${asked === 1 ? '' : 's'} succeeded`;
+  throw new TooFewSucceeded(`${why}, the step needs ${step.minSuccess} (minSuccess)${failures.length ? `: ${failures.join('; ')}` : ''}`, `${step.path}.call`, step.name, out.calls);
+}
+
 export async function runCallStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext, until: Until = succeeded, tryOpts: TryOptions = {}): Promise<CallStepResult> {
   // One span per try of the step: a policy's retries and escalation are siblings, told apart by parallax.step.try.
   const attrs = { 'parallax.step': step.name, 'parallax.step.strategy': step.strategy, 'parallax.step.agents': plan.agents.length, ...(tryOpts.tag ? { 'parallax.step.try': tryOpts.tag } : {}) };
@@ -125,7 +152,7 @@ async function callStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext,
         const results = await Promise.all(agents.map((a) => call(a)));
         // Keep `calls` in agent order too (they were pushed in finishing order).
         calls.sort((x, y) => agents.findIndex((a) => a.name === x.agent) - agents.findIndex((a) => a.name === y.agent));
-        return { results, calls };
+        return checkSucceeded(step, { results, calls }, cc.signal);
       }
       case 'cascade': {
         const results: PlainCallResult[] = [];
@@ -134,10 +161,10 @@ async function callStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext,
           results.push(r);
           if (await until(r)) break;
         }
-        return { results, calls };
+        return checkSucceeded(step, { results, calls }, cc.signal);
       }
       case 'race':
-        return await race(agents, call, until, calls);
+        return checkSucceeded(step, await race(agents, call, until, calls), cc.signal);
     }
   } finally {
     // Nothing of this step may keep running once it is over (or has failed).

@@ -53,6 +53,8 @@ export interface CompiledCallStep extends StepBase {
   /** What `until` reads from the run (besides `result`). */
   untilRefs: string[];
   timeoutMs?: number;
+  /** Fewer successful calls than this fail the step (default 1). */
+  minSuccess: number;
   /** The step's confidence policy (top-level runs only). */
   policy?: CompiledStepPolicy;
 }
@@ -314,6 +316,12 @@ function compileCall(
       issues.push({ path: `${p}.timeout`, message: `'${String(call.timeout)}' is not a duration like 30s or 1m30s` });
     }
   }
+  const minSuccess = call.minSuccess ?? 1;
+  if (typeof minSuccess !== 'number' || !Number.isInteger(minSuccess) || minSuccess < 0) {
+    issues.push({ path: `${p}.minSuccess`, message: `must be a whole number of calls, 0 or more, not ${JSON.stringify(minSuccess)}` });
+  } else if (strategy === 'race' && minSuccess > 1) {
+    issues.push({ path: `${p}.minSuccess`, message: `race keeps one result (the winner), so at most 1, not ${minSuccess}` });
+  }
   const c = (field: string, expect: Parameters<typeof compileExpr>[3], env = scope) =>
     call[field] === undefined ? undefined : compileExpr(env, call[field], `${p}.${field}`, expect, limits, issues, later);
   const agents = c('agents', 'list');
@@ -331,6 +339,7 @@ function compileCall(
     untilRefs: [],
     kind: 'call',
     strategy,
+    minSuccess: minSuccess as number,
     ...(agents ? { agents } : {}),
     ...(route ? { route } : {}),
     ...(task ? { task } : {}),

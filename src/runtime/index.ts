@@ -21,6 +21,7 @@ export type { EvaluationRequest, EvaluationResponse, Evaluator } from './evaluat
 export { evaluateBatch } from './evaluate.js';
 export type { BatchResult, EvalBatch, EvalState } from './evaluate.js';
 export { EvaluationBudgetExceeded, EvaluatorStopped, PatternRunError } from './errors.js';
+export { TooFewSucceeded } from './call-step.js';
 export type { BudgetReason, CompileIssue } from './errors.js';
 export { assertMatchesUsesRe2 } from './cel-env.js';
 export { matchesSelector, matchingAgents, selectAgents } from './selection.js';

@@ -12,7 +12,7 @@
 //   (`parallax.critique`); a supervisor gets every try (`parallax.escalation`); both are bounded.
 // - Policies act in the run an Execution runs; a Pattern run as a step of another runs without them.
 import type { CompiledCallStep } from './compile.js';
-import { runCallStep, type CallContext, type PlainCallResult, type Until } from './call-step.js';
+import { runCallStep, TooFewSucceeded, type CallContext, type PlainCallResult, type Until } from './call-step.js';
 import { PatternRunError } from './errors.js';
 import type { BatchResult, EvalBatch } from './evaluate.js';
 import { judge, LowConfidence, pointKey, ReviewRejected, ReviewRequired, verdictDecision, type ConfidencePolicy, type DecisionPoint, type PolicyDecision, type ReviewVerdict } from './policy.js';
@@ -191,8 +191,11 @@ export async function runWithPolicy<R extends { value: unknown; confidence: numb
   }
 }
 
-/** The supervisor's call as a step: its task id is `<uid>/policy-escalation/<agent>` (no step name has a hyphen). */
-const RUN_ESCALATION: CompiledCallStep = { kind: 'call', index: -1, name: 'policy-escalation', path: 'policy.escalate', refs: [], untilRefs: [], strategy: 'parallel' };
+/**
+ * The supervisor's call as a step: its task id is `<uid>/policy-escalation/<agent>` (no step name has
+ * a hyphen). A supervisor that fails is judged by the policy (confidence 0), not by minSuccess.
+ */
+const RUN_ESCALATION: CompiledCallStep = { kind: 'call', index: -1, name: 'policy-escalation', path: 'policy.escalate', refs: [], untilRefs: [], strategy: 'parallel', minSuccess: 0 };
 
 /** A persisted outcome of this run, counted against the call budget; undefined when there is none. */
 function reuse(host: PolicyHost, key: string): StepOutcome | undefined {
@@ -214,7 +217,15 @@ async function ask(
   agents: AgentInfo[] = plan.agents.map((n) => host.selected.find((a) => a.name === n)!),
 ): Promise<StepOutcome> {
   const startedAt = now();
-  const { results, calls } = await runCallStep(step, { agents, task: plan.task, data: plan.data }, host.cc, host.until?.(step), tryOpts);
+  const { results, calls } = await runCallStep(step, { agents, task: plan.task, data: plan.data }, host.cc, host.until?.(step), tryOpts).catch(async (err: unknown) => {
+    // Too few answers: the step failed, with every agent's error in status.
+    if (err instanceof TooFewSucceeded) {
+      const failed: StepOutcome = { ...key, phase: 'Failed', result: null, startedAt, finishedAt: now(), message: err.message, calls: err.calls };
+      host.outcomes.push(failed);
+      await host.onStep?.(failed);
+    }
+    throw err;
+  });
   if (host.signal?.aborted) throw new PatternRunError('run aborted', step.path, step.name);
   const outcome: StepOutcome = { ...key, phase: 'Succeeded', result: results, startedAt, finishedAt: now(), calls };
   host.outcomes.push(outcome);

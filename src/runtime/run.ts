@@ -7,7 +7,7 @@
 // that state (evaluate.ts). Every evaluation's time counts against the run's budget
 // (limits.maxRunEvaluationMs), nested runs included.
 import type { CompiledPattern, CompiledStep } from './compile.js';
-import { runCallStep, type CallContext, type PlainCallResult, type Until } from './call-step.js';
+import { runCallStep, TooFewSucceeded, type CallContext, type PlainCallResult, type Until } from './call-step.js';
 import { runPolicyStep, runWithPolicy, stepKey, type PolicyHost } from './policy-run.js';
 import type { ConfidencePolicy, PolicyDecision, ReviewVerdict } from './policy.js';
 import { EvaluationBudgetExceeded, EvaluatorStopped, errorMessage, PatternRunError } from './errors.js';
@@ -275,7 +275,7 @@ async function run(compiled: CompiledPattern, opts: RunOptions, state: RunState,
         startedAt,
         finishedAt: now(),
         message: e.message,
-        calls: stepCalls,
+        calls: err instanceof TooFewSucceeded ? err.calls : stepCalls,
       };
       outcomes.push(failed);
       await opts.onStep?.(failed);

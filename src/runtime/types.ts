@@ -33,6 +33,27 @@ export interface AgentCallRequest {
   patternName: string;
   /** Aborted when the run is cancelled, times out, or a race/cascade no longer needs this call. */
   signal: AbortSignal;
+  /** Room reserved for the reply (the operator's reply budget); unset: the Agent's maxReplyBytes. */
+  reply?: ReplyAllowance;
+}
+
+/**
+ * How many bytes of reply a call may receive: a caller receives at most `bytes`, and past that
+ * only what grow() grants — a reply that outgrows its room is cut off (or refused before its body
+ * is read), never held.
+ */
+export interface ReplyAllowance {
+  /** Bytes this call may receive now. */
+  readonly bytes: number;
+  /** The most it may ever grow to (the Agent's own limit): a larger reply is too large, not over budget. */
+  readonly most: number;
+  /**
+   * Room for a reply of `bytes`: true once granted (`bytes` is then at least that), false when there
+   * is none. It may wait for room, until `signal` (the call's own deadline) ends the wait.
+   */
+  grow(bytes: number, signal: AbortSignal): Promise<boolean>;
+  /** The size of the reply that arrived, so that later calls to the same agent reserve what it sends. */
+  received(bytes: number): void;
 }
 
 /** One agent's answer. A failed call is a result too: confidence 0 and `error` set. */
@@ -45,6 +66,12 @@ export interface AgentCallResult {
   calibrated?: number;
   reasoning?: string;
   uncertainties?: string[];
+  /**
+   * Where the confidence came from, when known: what a gRPC agent says in its reply's metadata
+   * `confidence.source` (the LLM agent: logprobs, marker, default), or what the A2A caller read
+   * (metadata, marker, default). `default` means a configured placeholder, not a measurement.
+   */
+  confidenceSource?: string;
   latencyMs: number;
   error?: string;
 }

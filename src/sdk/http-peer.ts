@@ -4,6 +4,9 @@
 // - A reply is read up to maxBytes: one that says (or turns out) to be larger is cut off mid-stream
 //   (ResponseTooLargeError), so a runaway peer costs at most maxBytes of memory. The caller's
 //   AbortSignal bounds the time, body included.
+// - With an allowance (the operator's reply budget), a reply is read past the allowance's bytes
+//   only as far as it grows, checked as the bytes arrive; where it cannot grow the reply is cut off
+//   (ReplyOverBudgetError).
 // - Redirects are never followed; `route` decides where each request really goes (or refuses it).
 // - With rejectNon2xx, an answer that is not 2xx rejects with HTTPStatusError(status) and its body
 //   is never read: it may be anything (an HTML error page, another service's answer).
@@ -13,11 +16,22 @@
 //   text from a peer is shown as one line without control characters, cut to a length.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type { ReplyAllowance } from '../runtime/types.js';
 
 export class ResponseTooLargeError extends Error {
   constructor(readonly maxBytes: number) {
     super(`reply larger than ${formatBytes(maxBytes)}`);
     this.name = 'ResponseTooLargeError';
+  }
+}
+
+export class ReplyOverBudgetError extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly reserved: number,
+  ) {
+    super(`reply of ${formatBytes(bytes)} or more outgrew the ${formatBytes(reserved)} reserved for it`);
+    this.name = 'ReplyOverBudgetError';
   }
 }
 
@@ -35,6 +49,8 @@ export interface BoundedFetchOptions {
   rejectNon2xx?: boolean;
   /** Connection pools to use instead of the shared keep-alive ones (e.g. with a checking lookup). */
   agents?: { http: http.Agent; https: https.Agent };
+  /** The room of the call a request is made for, if it has one (see the file comment). */
+  allowance?: () => ReplyAllowance | undefined;
 }
 
 const keepAlive = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
@@ -52,6 +68,15 @@ export function boundedFetch(maxBytes: number, opts: BoundedFetchOptions = {}): 
     const signal = init.signal ?? undefined;
     signal?.throwIfAborted();
     const secure = url.protocol === 'https:';
+    const room = opts.allowance?.();
+    const tooLarge = (size: number): Error | undefined =>
+      size > maxBytes ? new ResponseTooLargeError(maxBytes) : room && size > room.most ? new ResponseTooLargeError(room.most) : undefined;
+    /** Why `size` bytes of reply may not be held, once the allowance has grown to them (or cannot). */
+    const overBudget = async (size: number): Promise<Error | undefined> => {
+      if (!room || size <= room.bytes) return undefined;
+      const reserved = room.bytes;
+      return (await room.grow(size, signal ?? new AbortController().signal)) ? undefined : new ReplyOverBudgetError(size, reserved);
+    };
     return new Promise<Response>((resolve, reject) => {
       // As fetch does: an abort rejects with the signal's reason, a network error with TypeError('fetch failed', {cause}).
       const fail = (err: Error) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err }));
@@ -64,20 +89,32 @@ export function boundedFetch(maxBytes: number, opts: BoundedFetchOptions = {}): 
             res.destroy();
             return reject(new HTTPStatusError(status));
           }
-          if (Number(res.headers['content-length'] ?? NaN) > maxBytes) {
+          res.on('error', fail);
+          const refuse = (err: Error) => {
             res.destroy();
-            return reject(new ResponseTooLargeError(maxBytes));
-          }
+            reject(err);
+          };
+          const declared = Number(res.headers['content-length'] ?? 0);
           const chunks: Buffer[] = [];
           let size = 0;
-          res.on('data', (chunk: Buffer) => {
+          // Read on only while the bytes fit: the stream is paused while the allowance grows.
+          const onData = (chunk: Buffer) => {
             size += chunk.length;
-            if (size <= maxBytes) return void chunks.push(chunk);
-            res.destroy();
-            reject(new ResponseTooLargeError(maxBytes));
-          });
-          res.on('error', fail);
+            const big = tooLarge(size);
+            if (big) return refuse(big);
+            if (!room || size <= room.bytes) return void chunks.push(chunk);
+            res.pause();
+            void overBudget(size).then((err) => {
+              if (err) return refuse(err);
+              chunks.push(chunk);
+              res.resume();
+            });
+          };
+          const big = tooLarge(declared);
+          if (big) return refuse(big);
+          void overBudget(declared).then((err) => (err ? refuse(err) : res.on('data', onData)));
           res.on('end', () => {
+            room?.received(size);
             const headers = new Headers();
             for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
             const empty = status === 204 || status === 205 || status === 304;

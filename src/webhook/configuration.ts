@@ -23,7 +23,7 @@
 // - one mutating webhook, for CREATE of Reviews and Feedback only (failurePolicy Fail): it records
 //   who made them (identity.ts), which Kubernetes does not.
 import { GROUP, VERSION } from '../api/types.js';
-import { mutatePath, validatePath } from './server.js';
+import { DEFAULT_TIMEOUT_SECONDS, mutatePath, validatePath } from './server.js';
 
 export const WEBHOOK_KINDS = [
   { kind: 'Agent', plural: 'agents' },
@@ -40,7 +40,7 @@ export const MUTATING_KINDS = [
 ] as const;
 
 export const ADMISSION_LABEL = 'parallax.ai/admission';
-export const DEFAULT_TIMEOUT_SECONDS = 5;
+export { DEFAULT_TIMEOUT_SECONDS };
 export type FailurePolicy = 'Fail' | 'Ignore';
 
 export interface LabelSelector {

@@ -2,7 +2,9 @@
 // exists, is the one named, Succeeded and has no feedback yet; exactly one of correct and score
 // (each agent's too); the agents named answered in it. Also refused: a second Feedback for an
 // Execution while the first is not applied yet. The Execution is read from the API server (the
-// cache keeps finished ones without their answers). Updates: the spec is immutable.
+// cache keeps finished ones without their answers). Updates: the spec is immutable. Answers name
+// nothing the request did not (judgeFeedback's discreet reasons): anything that reaches the webhook
+// port can send an AdmissionReview naming any namespace.
 import type { Execution, Feedback } from '../api/types.js';
 import { judgeFeedback } from '../controllers/feedback-controller.js';
 import { isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
@@ -22,12 +24,12 @@ export class FeedbackValidator implements Validator<Feedback> {
     const who = requesterProblem(obj.spec?.reporter, req, 'spec.reporter');
     if (who) problems.push(who);
     const exec = await this.ctx.rest.get<Execution>(resourcePath(EXECUTIONS, namespace, name)).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
-    const judged = judgeFeedback({ ...obj, metadata: { ...obj.metadata, namespace } }, exec);
+    const judged = judgeFeedback({ ...obj, metadata: { ...obj.metadata, namespace } }, exec, { discreet: true });
     if ('problem' in judged) {
       problems.push({ field: judged.field, message: judged.problem });
     } else {
       const other = (this.ctx.caches.feedbacks.list(namespace) as Feedback[]).find((f) => f.spec?.executionRef?.name === name && f.status?.phase !== 'Invalid' && !f.metadata.deletionTimestamp);
-      if (other) problems.push({ field: 'spec.executionRef', message: `Feedback ${other.metadata.name} already reports on Execution ${name}; feedback is given once per Execution` });
+      if (other) problems.push({ field: 'spec.executionRef', message: `another Feedback already reports on Execution ${name}; feedback is given once per Execution` });
     }
     return { problems };
   }

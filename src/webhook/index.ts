@@ -35,6 +35,8 @@ export interface WebhookOptions {
     resyncMs?: number;
   };
   agentSecretRefs?: SecretRefPolicy;
+  /** The webhook configurations' timeoutSeconds (server.ts derives its timeouts and deadline from it). */
+  timeoutSeconds?: number;
   deadlineMs?: number;
   /** Where Execution inputs are checked against their schema: the operator's evaluation sandbox. */
   evaluator?: Evaluator;
@@ -52,7 +54,7 @@ export class AdmissionWebhook {
   private readonly source: CertificateSource;
 
   constructor(ctx: OperatorContext, opts: WebhookOptions) {
-    this.server = new AdmissionServer({ port: opts.port, host: opts.host, deadlineMs: opts.deadlineMs })
+    this.server = new AdmissionServer({ port: opts.port, host: opts.host, timeoutSeconds: opts.timeoutSeconds, deadlineMs: opts.deadlineMs })
       .register(validatePath(GROUP, VERSION, 'Agent'), new AgentValidator(ctx.rest, opts.agentSecretRefs ?? 'allow'))
       .register(validatePath(GROUP, VERSION, 'Pattern'), new PatternValidator(ctx, opts.compiler))
       .register(validatePath(GROUP, VERSION, 'Execution'), new ExecutionValidator(ctx, opts.evaluator, opts.compiler))

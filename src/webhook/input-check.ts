@@ -1,7 +1,7 @@
 // The one call through which admission checks an Execution's input against its Pattern's schema:
 // the same check the Execution controller makes (inputError), in the same evaluator: the operator's
 // evaluation sandbox, whose per-evaluation budget (500 ms by default) stays below the webhook's own
-// deadline (server.ts: DEFAULT_DEADLINE_MS), and that below the API server's timeoutSeconds
+// deadline (server.ts: deadlineFor), and that below the API server's timeoutSeconds
 // (configuration.ts). Input schemas are user-written JSON Schema (regular expressions included).
 import { inputError, type CompiledPattern, type InputCheckOptions } from '../runtime/index.js';
 

@@ -6,6 +6,9 @@
 // refuses only a name written by hand while that webhook is off). Updates: the spec is immutable.
 // What the Execution controller applies is the same rule (execution-policy.ts reviewToApply), so
 // a Review let in while the webhook was down is reported Invalid rather than applied wrongly.
+// Answers name nothing the request did not — not the Execution's uid or phase, not another Review
+// or its reviewer: anything that reaches the webhook port can send an AdmissionReview naming any
+// namespace (`kubectl get reviews` tells a user of the namespace the rest).
 import type { Execution, Review } from '../api/types.js';
 import { pendingReview, reviewProblems } from '../controllers/execution-policy.js';
 import { isAwaitingReview } from '../controllers/execution-status.js';
@@ -32,15 +35,15 @@ export class ReviewValidator implements Validator<Review> {
     if (!exec) {
       problems.push({ field: 'spec.executionRef.name', message: `Execution ${name} not found in namespace ${namespace}` });
     } else if (s.executionRef.uid && s.executionRef.uid !== exec.metadata.uid) {
-      problems.push({ field: 'spec.executionRef.uid', message: `Execution ${name} has uid ${exec.metadata.uid}, not ${s.executionRef.uid}: it was recreated` });
+      problems.push({ field: 'spec.executionRef.uid', message: `Execution ${name} is not the one named (uid ${s.executionRef.uid}): it was recreated` });
     } else if (!isAwaitingReview(exec.status)) {
-      problems.push({ field: 'spec.executionRef.name', message: `Execution ${name} is not awaiting review (phase ${exec.status?.phase ?? 'Pending'}); only an Execution whose confidence policy stopped for a person can be reviewed` });
+      problems.push({ field: 'spec.executionRef.name', message: `Execution ${name} is not awaiting review; only an Execution whose confidence policy stopped for a person can be reviewed` });
     } else {
       const used = new Set((exec.status?.reviews ?? []).map((r) => r.reviewUID));
       const other = (this.ctx.caches.reviews.list(namespace) as Review[]).find(
         (r) => r.spec?.executionRef?.name === name && !r.status?.phase && !used.has(r.metadata.uid) && !r.metadata.deletionTimestamp,
       );
-      if (other) problems.push({ field: 'spec.executionRef.name', message: `Review ${other.metadata.name} already answers Execution ${name} (${other.spec.decision} by ${other.spec.reviewer ?? 'unknown'})` });
+      if (other) problems.push({ field: 'spec.executionRef.name', message: `another Review already answers Execution ${name}` });
     }
     return { problems };
   }

@@ -5,7 +5,14 @@
 //   busy then is answered with a refusal that says so, never left for the API server to time out;
 // - certificates can be replaced while serving (setCertificate): new TLS handshakes use the new pair,
 //   connections already open keep theirs, so a rotation never fails a request;
-// - it listens only once it has a certificate; `serving` is what readiness reports.
+// - it listens only once it has a certificate; `serving` is what readiness reports;
+// - what a client can make it hold is bounded, whoever the client is (the port is reachable from the
+//   pod network, not only by the API server): the TLS handshake, the headers and the whole request
+//   each end within the webhook's timeoutSeconds (the API server waits no longer); at most
+//   maxConnections connections are open (more are dropped at accept); a request body is at most
+//   maxBodyBytes, and all bodies being received together at most maxBufferedBytes — a request that
+//   would pass either is answered 413 or 503 and its connection closed. A slowloris therefore holds
+//   at most maxBufferedBytes of bodies plus the connections' own buffers (docs/admission.md).
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,10 +21,17 @@ import { webhookMetrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import { type AdmissionRequest, type AdmissionResponse, type AdmissionReview, type Mutator, respond, type Validator, type Verdict } from './admission.js';
 
-/** The API server waits timeoutSeconds (configuration.ts: 5 s); answer well before. */
-export const DEFAULT_DEADLINE_MS = 4000;
+/** How long the API server waits for the webhook by default (configuration.ts). */
+export const DEFAULT_TIMEOUT_SECONDS = 5;
+/** The API server waits timeoutSeconds; answer a second before. */
+export function deadlineFor(timeoutSeconds: number): number {
+  return Math.max(500, timeoutSeconds * 1000 - 1000);
+}
 /** An AdmissionReview carries the object and the old one: twice etcd's 1.5 MiB, and some. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Four largest requests at once; the API server sends one per object written. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+const MAX_CONNECTIONS = 256;
 
 export interface CertificatePair {
   cert: string;
@@ -27,7 +41,16 @@ export interface CertificatePair {
 export interface AdmissionServerOptions {
   host?: string;
   port: number;
+  /** The webhook configuration's timeoutSeconds: how long the API server waits. Default 5. */
+  timeoutSeconds?: number;
+  /** Answer within this (default: a second before timeoutSeconds). */
   deadlineMs?: number;
+  /** Open connections at most. Default 256. */
+  maxConnections?: number;
+  /** Largest request body. Default 4 MiB. */
+  maxBodyBytes?: number;
+  /** Bytes of request bodies held at once, all requests together. Default 16 MiB. */
+  maxBufferedBytes?: number;
 }
 
 const log = loggerFor('webhook');
@@ -48,9 +71,23 @@ export class AdmissionServer {
   private server?: Server;
   private listening?: Promise<void>;
   private readonly deadlineMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxBodyBytes: number;
+  private readonly maxBufferedBytes: number;
+  /** Bytes of request bodies being received or parsed right now, all requests together. */
+  private buffered = 0;
 
   constructor(private readonly opts: AdmissionServerOptions) {
-    this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+    const timeoutSeconds = opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
+    this.timeoutMs = timeoutSeconds * 1000;
+    this.deadlineMs = opts.deadlineMs ?? deadlineFor(timeoutSeconds);
+    this.maxBodyBytes = opts.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? MAX_BUFFERED_BYTES;
+  }
+
+  /** Bytes of request bodies held right now (tests, and what a slowloris can make it hold). */
+  get bufferedBytes(): number {
+    return this.buffered;
   }
 
   register(path: string, validator: Validator<any>): this {
@@ -78,8 +115,21 @@ export class AdmissionServer {
       log.info('serving certificate replaced');
       return;
     }
-    this.server = createServer({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }, (req, res) => void this.handle(req, res));
+    this.server = createServer(
+      {
+        cert: pair.cert,
+        key: pair.key,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: this.timeoutMs,
+        headersTimeout: this.timeoutMs,
+        requestTimeout: this.timeoutMs,
+        // Node checks the two timeouts above this often (default 30 s, which a slowloris would enjoy).
+        connectionsCheckingInterval: Math.min(1000, this.timeoutMs),
+      },
+      (req, res) => void this.handle(req, res),
+    );
     this.server.keepAliveTimeout = 60000;
+    this.server.maxConnections = this.opts.maxConnections ?? MAX_CONNECTIONS;
     const server = this.server;
     this.listening = new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -106,16 +156,56 @@ export class AdmissionServer {
     if (!validator && !mutator) return void res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no admission webhook at ${path}`);
     if (req.method !== 'POST') return void res.writeHead(405, { 'Content-Type': 'text/plain' }).end('POST an AdmissionReview');
     let review: AdmissionReview;
+    const body = await this.readBody(req);
+    if (typeof body !== 'string') {
+      webhookMetrics.refusedRequests.inc({ reason: body.reason });
+      return void res.writeHead(body.status, { 'Content-Type': 'text/plain', Connection: 'close' }).end(body.message, () => req.destroy());
+    }
     try {
-      review = JSON.parse(await readBody(req));
+      review = JSON.parse(body);
     } catch (err) {
       return void res.writeHead(400, { 'Content-Type': 'text/plain' }).end(`not an AdmissionReview: ${(err as Error).message}`);
     }
     const request = review?.request;
     if (!request?.uid || !request.kind?.kind) return void res.writeHead(400, { 'Content-Type': 'text/plain' }).end('AdmissionReview without a request');
     const response = validator ? await this.review(validator, request) : this.mutate(mutator!, request);
-    const body = JSON.stringify({ apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body);
+    const answer = JSON.stringify({ apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(answer) }).end(answer);
+  }
+
+  /**
+   * The body, counted against maxBodyBytes and, with every other body being received, against
+   * maxBufferedBytes; or the answer to give instead. Its bytes count until it is received whole.
+   */
+  private readBody(req: IncomingMessage): Promise<string | { status: number; reason: string; message: string }> {
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const finish = (result: string | { status: number; reason: string; message: string }) => {
+        if (done) return;
+        done = true;
+        this.buffered -= size;
+        req.removeListener('data', onData);
+        if (typeof result !== 'string') req.pause();
+        resolve(result);
+      };
+      const onData = (c: Buffer) => {
+        if (size + c.length > this.maxBodyBytes) {
+          return finish({ status: 413, reason: 'too-large', message: `an AdmissionReview is at most ${this.maxBodyBytes} bytes` });
+        }
+        if (this.buffered + c.length > this.maxBufferedBytes) {
+          return finish({ status: 503, reason: 'busy', message: 'the webhook holds as many request bytes as it may; try again' });
+        }
+        size += c.length;
+        this.buffered += c.length;
+        chunks.push(c);
+      };
+      req.on('data', onData);
+      req.on('end', () => finish(Buffer.concat(chunks).toString('utf8')));
+      req.on('error', () => finish({ status: 400, reason: 'aborted', message: 'the request was not received whole' }));
+      req.on('close', () => finish({ status: 400, reason: 'aborted', message: 'the request was not received whole' }));
+    });
   }
 
   private async review(validator: Validator<any>, req: AdmissionRequest): Promise<AdmissionResponse> {
@@ -178,22 +268,4 @@ export class AdmissionServer {
     });
     return Promise.race([verdict, late]).finally(() => clearTimeout(timer));
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`body over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -61,6 +61,8 @@ export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeC
   /** Over the tests' default (loopback allowed: test agents are local processes). */
   endpointPolicy?: EndpointPolicyOptions;
   secretRefs?: SecretRefPolicy;
+  /** How stale an Agent's status.lastHealthCheck may get (the operator's default: 5 min). */
+  healthRecordMs?: number;
 }
 
 /**
@@ -68,7 +70,7 @@ export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeC
  * unless asked, and Agents probed every 500 ms so that tests see health changes quickly.
  */
 export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = {}): Manager {
-  const { workers = 4, executions, endpointPolicy, secretRefs, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
+  const { workers = 4, executions, endpointPolicy, secretRefs, healthRecordMs, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
   // The operator's default evaluation sandbox, stopped with the Manager.
   const sandbox = new SandboxPool();
   return new Manager({
@@ -77,7 +79,7 @@ export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = 
     leaderElection: false,
     ...manager,
     // Test agents are local processes on loopback addresses.
-    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000, secretRefs }, executions, sandbox, endpointPolicy: { allowLoopback: true, ...endpointPolicy } }),
+    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000, secretRefs, healthRecordMs }, executions, sandbox, endpointPolicy: { allowLoopback: true, ...endpointPolicy } }),
     runnables: () => [sandbox],
   });
 }

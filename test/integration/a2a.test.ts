@@ -9,6 +9,7 @@ import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
+import { cli } from '../helpers/cli.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 import { runPendingPods } from '../helpers/kubelet.js';
 import { readYaml } from '../unit/packaging/tools.js';
@@ -83,7 +84,7 @@ test('the mixed sample: a gRPC image agent and an A2A SDK agent answer one Execu
   const done = await finished(ns, e.metadata.name);
   expect(done.status.phase).toBe('Succeeded');
   const byName = Object.fromEntries(done.status.agents.map((r: any) => [r.name, r]));
-  expect(byName['reviewer-a2a']).toMatchObject({ endpoint: a2a.url, confidence: 0.8, value: { recommendation: 'request_changes' }, reasoning: 'string concatenation into SQL' });
+  expect(byName['reviewer-a2a']).toMatchObject({ endpoint: a2a.url, confidence: 0.8, confidenceSource: 'metadata', value: { recommendation: 'request_changes' }, reasoning: 'string concatenation into SQL' });
   expect(byName['reviewer-grpc']).toMatchObject({ endpoint: pod.endpoint, value: { recommendation: expect.any(String) } });
   for (const r of done.status.agents) expect(r.error).toBeUndefined();
   expect(done.status.result.value.reviewers.sort()).toEqual(['reviewer-a2a', 'reviewer-grpc']);
@@ -95,6 +96,12 @@ test('the mixed sample: a gRPC image agent and an A2A SDK agent answer one Execu
   expect(call.parts[1].content).toEqual({ $case: 'data', value: e.spec.input.data });
   expect(call.metadata).toMatchObject({ 'parallax.step': 'review', 'parallax.pattern': 'mixed-review', 'parallax.agent': `${ns}/reviewer-a2a` });
   expect(call.metadata['parallax.taskId']).toMatch(/\/review\/reviewer-a2a$/);
+
+  // `agent test` calls it as the operator does: its card, then one task.
+  const tested = await cli(['--kubeconfig', env.cp.kubeconfigPath, '-n', ns, 'agent', 'test', 'reviewer-a2a', '--task', 'Review this change']);
+  expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(tested.stdout).toContain(`agent       reviewer-a2a via A2A ${a2a.url}\nhealth      HEALTHY (agent card "code-reviewer"`);
+  expect(tested.stdout).toMatch(/^confidence {2}0\.8 \(\d+ms\)\nsource {6}metadata$/m);
 }, 2 * SLOW);
 
 test('an A2A agent that is down is Unavailable, saying why', async () => {
@@ -109,6 +116,11 @@ test('an A2A agent that is down is Unavailable, saying why', async () => {
   // What the transport said stays in the operator's log (docs/multi-tenancy.md): status never maps what listens where.
   expect(a.status.message).toBe("no replica answers HealthCheck (the agent protocol); the operator's log says why");
   expect(a.status.endpoints).toEqual([]);
+  // The person who may read the Agent sees the reason from their own machine: `agent test`.
+  const tested = await cli(['--kubeconfig', env.cp.kubeconfigPath, '-n', ns, 'agent', 'test', 'down', '--task', 't', '--timeout', '5s']);
+  expect(tested.code).toBe(1);
+  expect(tested.stdout).toContain('ECONNREFUSED');
+  expect(tested.stderr).toContain('error: agent down failed: ');
 }, SLOW);
 
 test('an A2A spec the operator cannot act on is Invalid with the rule it breaks', async () => {

@@ -176,12 +176,12 @@ test('bad Feedback is refused at admission with why, and changes nothing', async
   expect(await refused('unknown', { executionRef: { name: 'nosuch' }, correct: true })).toMatch(/Feedback "unknown" is invalid: spec.executionRef: Execution nosuch not found/);
   await createObject(env.rest, EXECUTIONS, ns, 'unfinished', { patternRef: { name: 'nobody' }, input: {} });
   await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'unfinished', ['Pending']), 'unfinished Pending');
-  expect(await refused('unfinished', { executionRef: { name: 'unfinished' }, correct: true })).toMatch(/Execution unfinished has not succeeded \(phase Pending\): only a finished run's result can be judged/);
-  expect(await refused('again', { executionRef: { name: 'judged-0' }, correct: true })).toMatch(/spec.executionRef: Execution judged-0 already has feedback \(judged-0\); feedback is given once per Execution/);
+  expect(await refused('unfinished', { executionRef: { name: 'unfinished' }, correct: true })).toMatch(/Execution unfinished has not succeeded: only a finished run's result can be judged/);
+  expect(await refused('again', { executionRef: { name: 'judged-0' }, correct: true })).toMatch(/spec.executionRef: Execution judged-0 already has feedback; feedback is given once per Execution/);
   expect(await refused('too-high', { executionRef: { name: 'after-naive' }, score: 1.5 })).toMatch(/spec.score: Invalid value: 1.5: spec.score in body should be less than or equal to 1/);
   expect(await refused('both', { executionRef: { name: 'after-naive' }, correct: true, score: 0.5 })).toMatch(/spec: set exactly one of correct and score/);
   expect(await refused('stranger', { executionRef: { name: 'after-naive' }, correct: true, agents: [{ name: 'nobody', correct: false }] })).toMatch(
-    /spec.agents\[0\]: nobody did not answer in Execution after-naive \(answered: honest, over\)/,
+    /spec.agents\[0\]: nobody did not answer in Execution after-naive(;|$)/,
   );
   expect(await samples()).toEqual(before);
 });

@@ -324,7 +324,7 @@ describe('watch, result, agent list, status', () => {
     expect(s[0]).toMatch(/^Cluster {5}https:\/\/127\.0\.0\.1:\d+ \(context admin@envtest\), Kubernetes v1\.20\.\d+$/);
     expect(s[1]).toBe('Operator    parallax-system/parallax: 0/1 ready, version 0.1.0');
     expect(s[2]).toMatch(new RegExp(`^Leader {6}${mgr.identity} \\(renewed \\d+s ago\\)$`));
-    expect(s.find((l) => l.startsWith('Agents'))).toMatch(new RegExp(`^Agents {6}4 in namespace ${ns}: 1 Pending, 3 Ready \\(last health check \\d+s ago\\)$|^Agents {6}4 in namespace ${ns}: 4 Ready`));
+    expect(s.find((l) => l.startsWith('Agents'))).toMatch(new RegExp(`^Agents {6}4 in namespace ${ns}: 1 Pending, 3 Ready \\(health recorded \\d+s ago, at least every 5m\\)$|^Agents {6}4 in namespace ${ns}: 4 Ready`));
     expect(s.find((l) => l.startsWith('Executions'))).toMatch(new RegExp(`^Executions {2}\\d+ in namespace ${ns} in the last hour: (\\d+ Failed, )?\\d+ Pending, \\d+ Succeeded$`));
     const report = JSON.parse((await cli([...g, 'status', '-o', 'json'])).stdout);
     // What the process tests showed, once more in this process (so coverage sees it).

@@ -143,6 +143,7 @@ test('nowhere to escalate: Failed, reason LowConfidence, the answers kept in sta
   const e = await run('too-low', 'p-fail');
   expect(e.status).toMatchObject({ phase: 'Failed', message: expect.stringMatching(/^policy: the best of 2 tries .* has nowhere to escalate/) });
   expect(condition(e, 'Failed')).toMatchObject({ status: 'True', reason: 'LowConfidence' });
+  expect(condition(e, 'LowConfidence')).toMatchObject({ status: 'True', reason: 'NowhereToEscalate', message: expect.stringMatching(/nowhere to escalate/) });
   expect(e.status.decisions.map((d: any) => d.action)).toEqual(['retry', 'fail']);
   expect(e.status.agents).toHaveLength(2);
   expect(await events('too-low', 2)).toEqual(expect.arrayContaining([expect.stringMatching(/^LowConfidence: /)]));

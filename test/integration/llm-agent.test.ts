@@ -13,6 +13,7 @@ import { freePort } from '../../src/envtest/control-plane.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, EVENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { stopAllAgentProcesses } from '../helpers/agent-process.js';
+import { cli } from '../helpers/cli.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { completion, startFakeLLM, type FakeLLM } from '../helpers/fake-llm.js';
 import { runPendingPods, type RunningPod } from '../helpers/kubelet.js';
@@ -112,6 +113,11 @@ test('the three models vote: logprobs, a marker, and a model whose key the upstr
   const byName = Object.fromEntries(done.status.agents.map((a: any) => [a.name, a]));
   expect(byName['judge-qwen'].confidence).toBeCloseTo(0.9, 10); // exp(mean(ln 0.81, ln 1))
   expect(byName['judge-llama'].confidence).toBe(0.7);
+  // Where each confidence came from is in status, and `parallax result` shows it.
+  expect([byName['judge-qwen'].confidenceSource, byName['judge-llama'].confidenceSource]).toEqual(['logprobs', 'marker']);
+  const shown = await cli(['--kubeconfig', env.cp.kubeconfigPath, '-n', ns, 'result', e.metadata.name]);
+  expect(shown.stdout).toMatch(/ judge-qwen +0\.9 \(logprobs\) /);
+  expect(shown.stdout).toMatch(/ judge-llama +0\.7 \(marker\) /);
   expect(byName['judge-mistral']).toMatchObject({ confidence: 0 });
   expect(byName['judge-mistral'].error).toContain(`FAILED_PRECONDITION: LLM upstream ${fake.baseURL} rejected the API key (HTTP 401): check the Secret that LLM_API_KEY is read from`);
   expect(done.status.result.confidence).toBeCloseTo(0.8, 10); // agreement 1 × mean(0.9, 0.7)

@@ -1,13 +1,15 @@
 // The main job with no cluster (`make run` → `parallax operator run` → `operator local`): a real control plane, the operator,
 // the demo agents, the 11 sample Patterns and one Execution each — and a second start on the same
-// state, as a user who runs `make run` again the next day gets.
+// state, as a user who runs `make run` again the next day gets. Admission is the cluster's: a bad
+// Pattern is refused at create, on both starts (the second serves the webhook on a new port), and
+// the KUBECONFIG it prints is absolute even when given a relative directory.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { runLocal } from '../../src/cmd/local.js';
-import { KubeRest, resourcePath } from '../../src/k8s/rest.js';
-import { AGENTS, EXECUTIONS } from '../../src/k8s/resources.js';
+import { KubeApiError, KubeRest, resourcePath } from '../../src/k8s/rest.js';
+import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { eventually } from '../helpers/envtest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parallax-local-'));
@@ -15,8 +17,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const samples = readdirSync('config/samples/patterns').filter((f) => f.endsWith('.yaml')).length;
 
-async function withLocal<T>(fn: (rest: KubeRest) => Promise<T>): Promise<T> {
-  const local = await runLocal({ dir, demo: true, httpAddress: '127.0.0.1:0' });
+let printed = '';
+
+async function withLocal<T>(fn: (rest: KubeRest) => Promise<T>, at = dir): Promise<T> {
+  const log = console.log;
+  console.log = (...args: unknown[]) => void (printed += `${args.join(' ')}\n`);
+  const local = await runLocal({ dir: at, demo: true, httpAddress: '127.0.0.1:0' }).finally(() => (console.log = log));
   const kc = new KubeConfig();
   kc.loadFromFile(join(dir, 'kubeconfig')); // the file the user is told to export
   const rest = new KubeRest(kc);
@@ -26,6 +32,17 @@ async function withLocal<T>(fn: (rest: KubeRest) => Promise<T>): Promise<T> {
     rest.close();
     await local.stop();
   }
+}
+
+/** A Pattern whose output refers to no step: the admission webhook refuses it with the path. */
+async function refusedAtCreate(rest: KubeRest): Promise<void> {
+  const name = `bad-${Math.random().toString(16).slice(2, 8)}`;
+  const err = await rest
+    .create(resourcePath(PATTERNS, 'default'), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name, namespace: 'default' }, spec: { steps: [{ name: 'a', let: { x: '1' } }], output: { confidence: 'nope.x' } } })
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(KubeApiError);
+  expect((err as Error).message).toContain('denied the request');
+  expect((err as Error).message).toContain('output.confidence');
 }
 
 const readyEndpoints = async (rest: KubeRest) => {
@@ -40,6 +57,7 @@ test('parallax operator local runs the demo to completion, and again on the same
       return items.length === samples && items.every((e) => e.status?.phase === 'Succeeded') ? items : undefined;
     }, `all ${samples} demo Executions to succeed`, 90000);
     expect(executions.every((e: any) => e.status.confidence > 0 && e.status.confidence <= 1)).toBe(true);
+    await refusedAtCreate(rest);
     return eventually(() => readyEndpoints(rest), 'demo agents Ready');
   });
 
@@ -51,5 +69,8 @@ test('parallax operator local runs the demo to completion, and again on the same
     }, 'the Agents to follow the restarted demo agents', 60000);
     expect(second).toHaveLength(4);
     expect((await rest.list<any>(resourcePath(EXECUTIONS, 'default'))).items).toHaveLength(samples);
-  });
+    await refusedAtCreate(rest);
+  }, relative(process.cwd(), dir));
+  expect(printed).toContain(`export KUBECONFIG=${join(dir, 'kubeconfig')}\n`);
+  expect(printed).not.toContain('export KUBECONFIG=.');
 }, 240000);

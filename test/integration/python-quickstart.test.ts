@@ -16,6 +16,7 @@ import { AGENTS, EXECUTIONS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { pythonPath, startAgentCommand, startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
+import { docPorts, type DocPorts } from '../helpers/doc-ports.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
 import { docBlocks, docCommands, ROOT, toolsEnv } from '../unit/packaging/tools.js';
 
@@ -37,7 +38,10 @@ let env: TestEnv;
 let mgr: Manager;
 let home: string;
 let shellEnv: NodeJS.ProcessEnv;
+/** The guide's agent port (50053), run on a free one. */
+let ports: DocPorts;
 beforeAll(async () => {
+  ports = await docPorts([50053]);
   env = await startTestEnv();
   mgr = testOperator(env);
   await mgr.start();
@@ -69,6 +73,7 @@ afterAll(async () => {
   await mgr?.stop();
   await stopAllAgentProcesses();
   await env?.stop();
+  ports?.cleanup();
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
@@ -103,9 +108,9 @@ test('the guide, run as written: a fresh venv, pip install ./sdk/python, the age
   for (const cmd of docCommands(DOC, RUN)) {
     if (cmd.endsWith('&')) {
       // The agent line: the same command, as a supervised child process (killed after the test).
-      const argv = cmd.slice(0, -1).trim().split(/\s+/).map((w) => w.replace(/^~\//, `${home}/`));
+      const argv = ports.command(cmd).slice(0, -1).trim().split(/\s+/).map((w) => w.replace(/^~\//, `${home}/`));
       const agent = await startAgentCommand(argv, { env: shellEnv });
-      expect(agent.endpoint).toBe('127.0.0.1:50053');
+      expect(agent.endpoint).toBe(`127.0.0.1:${ports.port(50053)}`);
       continue;
     }
     if (cmd.startsWith('export KUBECONFIG=')) continue; // this test's KUBECONFIG names its own API server
@@ -122,7 +127,7 @@ test('the guide, run as written: a fresh venv, pip install ./sdk/python, the age
       expect(row?.split(/\s+/).slice(0, 3)).toEqual([created, 'review', 'Succeeded']);
       continue;
     }
-    const out = run(cmd);
+    const out = run(ports.command(cmd));
     if (cmd.includes('pip install')) {
       expect(out).toMatch(/Successfully installed .*parallax-agent-0\.1\.0/);
     } else if (cmd.startsWith('kubectl create')) {

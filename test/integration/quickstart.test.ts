@@ -14,6 +14,7 @@ import { EXECUTIONS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { installCliWrappers, runProcess } from '../helpers/cli.js';
+import { docPorts, type DocPorts } from '../helpers/doc-ports.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 import { readmeCommands, ROOT, toolsEnv } from '../unit/packaging/tools.js';
 
@@ -40,7 +41,10 @@ const COMMANDS = [
 let env: TestEnv;
 let mgr: Manager;
 let shellEnv: NodeJS.ProcessEnv;
+/** The README's agent ports, run on free ones. */
+let ports: DocPorts;
 beforeAll(async () => {
+  ports = await docPorts([50051, 50052]);
   env = await startTestEnv();
   shellEnv = toolsEnv({ KUBECONFIG: env.cp.kubeconfigPath });
   mgr = testOperator(env);
@@ -50,6 +54,7 @@ afterAll(async () => {
   await mgr?.stop();
   await stopAllAgentProcesses();
   await env?.stop();
+  ports?.cleanup();
 });
 
 const sh = (cmd: string) => runProcess('bash', ['-c', cmd], { env: shellEnv });
@@ -84,11 +89,11 @@ test('the README quickstart, run as written: the Executions succeed and kubectl 
   let created = '';
   let ranByCli = '';
   for (const cmd of readmeCommands(SECTION)) {
-    const agent = /^npx tsx (examples\/agents\/\S+\.ts) (.*) &$/.exec(cmd);
+    const agent = /^npx tsx (examples\/agents\/\S+\.ts) (.*) &$/.exec(ports.command(cmd));
     if (agent) {
       // The same script and flags, as a supervised child process (killed after the test).
       const p = await startAgentProcess(agent[2].split(/\s+/), { script: agent[1] });
-      expect(p.endpoint).toMatch(/^127\.0\.0\.1:5005[12]$/);
+      expect([ports.port(50051), ports.port(50052)].map((n) => `127.0.0.1:${n}`)).toContain(p.endpoint);
       continue;
     }
     if (cmd === 'kubectl get executions') {
@@ -126,7 +131,7 @@ test('the README quickstart, run as written: the Executions succeed and kubectl 
       if (cmd.startsWith('parallax run ')) ranByCli = /^execution\.parallax\.ai\/(review-[a-z0-9]{5}) created$/m.exec(r.stdout)?.[1] ?? '';
       continue;
     }
-    const out = await run(cmd);
+    const out = await run(ports.command(cmd));
     if (cmd.startsWith('kubectl create')) {
       const m = /^execution\.parallax\.ai\/(review-[a-z0-9]{5}) created$/m.exec(out);
       expect(m).not.toBeNull();

@@ -162,6 +162,7 @@ test('reject: the Execution fails (reason Rejected), naming the reviewer and the
   const done = await finished(env.rest, ns, 'rejected');
   expect(done.status.phase).toBe('Failed');
   expect(condition(done, 'Failed')).toMatchObject({ reason: 'Rejected', message: 'policy: rejected by alice: not without tests' });
+  expect(condition(done, 'LowConfidence')).toMatchObject({ status: 'True', reason: 'Rejected' });
   await eventReasons('rejected', ['Rejected']);
 });
 
@@ -224,6 +225,7 @@ test('nobody reviews before the deadline: Failed, reason ReviewTimedOut', async 
   const done = await finished(env.rest, ns, 'unreviewed');
   expect(condition(done, 'Failed')).toMatchObject({ reason: 'ReviewTimedOut', message: expect.stringMatching(/^nobody reviewed the result before /) });
   expect(condition(done, 'AwaitingReview')).toMatchObject({ status: 'False', reason: 'NotReviewed' });
+  expect(condition(done, 'LowConfidence')).toMatchObject({ status: 'True', reason: 'NotReviewed', message: expect.stringMatching(/^not reviewed: /) });
 });
 
 test('reviews that cannot apply are refused at admission, with why', async () => {
@@ -233,7 +235,7 @@ test('reviews that cannot apply are refused at admission, with why', async () =>
     return err.message as string;
   };
   await finished(env.rest, ns, 'approved');
-  expect(await refused({ decision: 'approve' })).toMatch(/Review ".*" is invalid: spec.executionRef.name: Execution approved is not awaiting review \(phase Succeeded\)/);
+  expect(await refused({ decision: 'approve' })).toMatch(/Review ".*" is invalid: spec.executionRef.name: Execution approved is not awaiting review; /);
   expect(await refused({ decision: 'approve' }, 'nosuch')).toMatch(/spec.executionRef.name: Execution nosuch not found/);
   await awaitingReview('pending');
   expect(await refused({ decision: 'override' }, 'pending')).toMatch(/spec.value: an override needs the value that becomes the result/);

@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS, PODS } from '../../src/k8s/resources.js';
-import { registry } from '../../src/observability/metrics.js';
+import { metrics, registry } from '../../src/observability/metrics.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually } from '../helpers/envtest.js';
 import { integrationSuite } from '../helpers/suite.js';
@@ -39,6 +39,11 @@ describe('as shipped: the endpoint policy refuses what a tenant must not make th
     await endpointAgent(ns, 'metadata', '169.254.169.254:80');
     await endpointAgent(ns, 'named', `localhost:${listening.port}`);
     await endpointAgent(ns, 'sock', 'unix:50051');
+    // Other spellings of the same addresses (canonical-ip.ts): refused with the same reason.
+    // (spec.endpoint takes no IPv6 literal; spec.url does, and URL parsing makes it [::ffff:7f00:1].)
+    await createObject(suite.env.rest, AGENTS, ns, 'mapped', { protocol: 'a2a', url: `http://[::ffff:127.0.0.1]:${listening.port}/`, capabilities: ['x'] });
+    await endpointAgent(ns, 'decimal', `2130706433:${listening.port}`);
+    await endpointAgent(ns, 'hex', '0xa9.0xfe.0xa9.0xfe:80');
     const expectRefused = async (name: string, why: RegExp) => {
       const a = await agentStatus(ns, name, ['Unavailable']);
       expect(a.status.conditions[0]).toMatchObject({ reason: 'EndpointRefused' });
@@ -49,6 +54,9 @@ describe('as shipped: the endpoint policy refuses what a tenant must not make th
     await expectRefused('metadata', /169\.254\.169\.254 is a link-local address \(cloud metadata\)/);
     await expectRefused('named', /localhost resolves to (127\.0\.0\.1|::1) which is a loopback address/);
     await expectRefused('sock', /unix does not resolve/);
+    await expectRefused('mapped', /refused by the operator's endpoint policy: 127\.0\.0\.1 is a loopback address$/);
+    await expectRefused('decimal', /refused by the operator's endpoint policy: 127\.0\.0\.1 is a loopback address$/);
+    await expectRefused('hex', /refused by the operator's endpoint policy: 169\.254\.169\.254 is a link-local address \(cloud metadata\)$/);
     // The agent process was never asked anything: the operator did not connect.
     expect(listening.output().stdout).not.toMatch(/CALL/);
   });
@@ -146,6 +154,51 @@ test('a reply larger than its Agent\'s maxReplyBytes is cut off as it arrives an
   await createObject(suite.env.rest, EXECUTIONS, ns, 'e', { patternRef: { name: 'ask' }, input: { task: 't' } });
   const e = await finished(suite.env.rest, ns, 'e');
   expect(e.status.agents[0]).toMatchObject({ confidence: 0, error: `agent ${ns}/a at ${big.endpoint} answered more than its maxReplyBytes (1048576 bytes)` });
+});
+
+describe('the reply budget bounds memory, not concurrency (reply-budget.ts)', () => {
+  const MiB = 1024 * 1024;
+  const inFlight = async () => (await metrics.agentCallsInFlight.get()).values[0]?.value ?? 0;
+  const execute = (ns: string, name: string) => createObject(suite.env.rest, EXECUTIONS, ns, name, { patternRef: { name: 'ask' }, input: { task: 't' } });
+
+  test('two runs whose agents declare 8 MiB and never answer do not delay another namespace\'s calls', async () => {
+    const held = await suite.env.namespace('held');
+    const free = await suite.env.namespace('free');
+    await operator();
+    const silent = await agentProcess(['--delay-ms', '600000']);
+    const quick = await agentProcess(['--confidence', '0.8']);
+    // Reserving what they declare, these four calls took the operator's whole 32 MiB.
+    for (const name of ['s1', 's2']) await endpointAgent(held, name, silent.endpoint, { maxReplyBytes: 8 * MiB, timeout: '600s' });
+    await endpointAgent(free, 'q', quick.endpoint);
+    await Promise.all([ask(held), ask(free)]);
+    await Promise.all([agentStatus(held, 's1', ['Ready']), agentStatus(held, 's2', ['Ready']), agentStatus(free, 'q', ['Ready'])]);
+    const before = await inFlight();
+    await Promise.all([execute(held, 'h1'), execute(held, 'h2')]);
+    await eventually(async () => (await inFlight()) - before >= 4 || undefined, 'the held calls in flight');
+    await execute(free, 'f');
+    expect((await finished(suite.env.rest, free, 'f')).status.phase).toBe('Succeeded');
+    for (const h of ['h1', 'h2']) expect((await suite.env.rest.get<any>(resourcePath(EXECUTIONS, held, h))).status?.phase ?? 'Pending').toMatch(/Pending|Running/);
+  });
+
+  test('thousands of agent calls with ordinary replies are in flight at once', async () => {
+    // Only the peak count is asserted, never a time: timing belongs to `npm run bench`. The agents
+    // answer late enough that every call is in flight before the first answers, however slowly
+    // the Executions are created on a loaded machine.
+    const ns = await suite.env.namespace('many');
+    await operator();
+    const slow = await agentProcess(['--delay-ms', '60000']);
+    for (const name of ['a1', 'a2', 'a3']) await endpointAgent(ns, name, slow.endpoint, { timeout: '300s' });
+    await ask(ns);
+    await Promise.all(['a1', 'a2', 'a3'].map((name) => agentStatus(ns, name, ['Ready'])));
+    await eventually(async () => (await suite.env.rest.get<any>(resourcePath(PATTERNS, ns, 'ask'))).status?.matchingAgents === 3 || undefined, 'three agents');
+    const executions = 700;
+    // Relative to what earlier tests' operators may still count while they stop.
+    const before = await inFlight();
+    for (let i = 0; i < executions; i += 50) await Promise.all(Array.from({ length: Math.min(50, executions - i) }, (_, j) => execute(ns, `e-${i + j}`)));
+    let peak = 0;
+    await eventually(async () => (peak = Math.max(peak, (await inFlight()) - before)) >= 3 * executions || undefined, `${3 * executions} calls in flight`, 120000);
+    expect(peak).toBeGreaterThanOrEqual(3 * executions);
+  }, 300000);
 });
 
 test('agents answering many MiB each cannot exhaust the operator: it stays under its memory limit and serves another namespace', async () => {

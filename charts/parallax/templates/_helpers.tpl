@@ -58,3 +58,22 @@ app.kubernetes.io/part-of: parallax
 {{- define "parallax.webhookSecretName" -}}
 {{- printf "%s-webhook-certs" (include "parallax.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{- define "parallax.serverName" -}}
+{{- printf "%s-server" (include "parallax.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The HTTP server's pods: component server, so the operator's Services and PDB never select them. */}}
+{{- define "parallax.serverSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "parallax.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: server
+{{- end }}
+
+{{- define "parallax.serverLabels" -}}
+helm.sh/chart: {{ include "parallax.chart" . }}
+{{ include "parallax.serverSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: parallax
+{{- end }}

@@ -150,7 +150,7 @@ export interface AgentStatus {
     expertise?: number;
   };
   /**
-   * When health was last probed.
+   * When health was last probed and recorded: at every phase change, and at least every 5 minutes (probes run every 10 s; recording each would be a write per probe).
    */
   lastHealthCheck?: string;
   /**
@@ -400,6 +400,10 @@ export interface PatternSpec {
          * Deadline of each agent call (default: the Agent's own timeout).
          */
         timeout?: string;
+        /**
+         * The step fails, with each agent's error, when fewer of its calls succeed (default 1; 0: the step succeeds whatever its calls did). Counted over the calls the step made: all of them (parallel, route), those up to the one meeting `until` (cascade); race keeps one result, so at most 1 (docs/patterns.md).
+         */
+        minSuccess?: number;
       };
       /**
        * Applies the confidence policy to this call step's answers (call steps only): a low step is asked again, or escalated, before later steps see it.
@@ -505,6 +509,10 @@ export interface PatternSpec {
          * Deadline of each agent call (default: the Agent's own timeout).
          */
         timeout?: string;
+        /**
+         * The step fails, with each agent's error, when fewer of its calls succeed (default 1; 0: the step succeeds whatever its calls did). Counted over the calls the step made: all of them (parallel, route), those up to the one meeting `until` (cascade); race keeps one result, so at most 1 (docs/patterns.md).
+         */
+        minSuccess?: number;
       };
       /**
        * Applies the confidence policy to this call step's answers (call steps only): a low step is asked again, or escalated, before later steps see it.
@@ -847,6 +855,14 @@ export interface ExecutionStatus {
      * Reasoning the agent gave.
      */
     reasoning?: string;
+    /**
+     * Where the confidence came from, when known: logprobs, marker or default from the LLM agent (its reply metadata `confidence.source`), metadata, marker or default for an A2A Agent. `default` is a configured placeholder, not a measurement.
+     */
+    confidenceSource?: string;
+    /**
+     * What the agent said it is unsure of (the first 8, each cut to 256 characters).
+     */
+    uncertainties?: string[];
     /**
      * Value the agent returned (truncated when large).
      */

@@ -174,7 +174,11 @@ export const agentStatus: JSONSchema = {
         expertise: { ...confidence('Reported expertise level.') },
       },
     },
-    lastHealthCheck: { type: 'string', format: 'date-time', description: 'When health was last probed.' },
+    lastHealthCheck: {
+      type: 'string',
+      format: 'date-time',
+      description: 'When health was last probed and recorded: at every phase change, and at least every 5 minutes (probes run every 10 s; recording each would be a write per probe).',
+    },
     calibration,
     message: { type: 'string', description: 'Human-readable summary of the phase.' },
     observedGeneration,

@@ -104,6 +104,12 @@ const agentResult: JSONSchema = {
     latencyMs: { type: 'number', minimum: 0, description: 'Call latency.' },
     error: { type: 'string', description: 'Why the call failed.' },
     reasoning: { type: 'string', description: 'Reasoning the agent gave.' },
+    confidenceSource: {
+      type: 'string',
+      description:
+        'Where the confidence came from, when known: logprobs, marker or default from the LLM agent (its reply metadata `confidence.source`), metadata, marker or default for an A2A Agent. `default` is a configured placeholder, not a measurement.',
+    },
+    uncertainties: { type: 'array', items: { type: 'string' }, description: 'What the agent said it is unsure of (the first 8, each cut to 256 characters).' },
     value: anyJSON('Value the agent returned (truncated when large).'),
     truncated: { type: 'boolean', description: 'The value was cut to keep the status small.' },
   },

@@ -23,6 +23,13 @@ const callStep: JSONSchema = {
     data: cel('The data sent to the agents (default `input.data`).'),
     until: cel('cascade and race: a result meeting this rule (over `result`) stops the step.'),
     timeout: duration('Deadline of each agent call (default: the Agent\'s own timeout).'),
+    minSuccess: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      description:
+        'The step fails, with each agent\'s error, when fewer of its calls succeed (default 1; 0: the step succeeds whatever its calls did). Counted over the calls the step made: all of them (parallel, route), those up to the one meeting `until` (cascade); race keeps one result, so at most 1 (docs/patterns.md).',
+    },
   },
 };
 

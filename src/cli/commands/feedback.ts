@@ -1,7 +1,8 @@
 // `feedback EXECUTION --correct|--wrong|--score S [--agent NAME=correct|wrong|S]…`: report whether a
 // Succeeded Execution's result was right, as a Feedback (named after the Execution: one each). The
 // operator adds it to the track record of every Agent that answered (docs/confidence.md); with
-// --wait this waits for that and prints each Agent's calibration. Bad input (no or two outcomes, a
+// --wait this watches for that (at most --wait-timeout, default 1m, then exit 3) and prints each
+// Agent's calibration. Bad input (no or two outcomes, a
 // score outside [0, 1], an agent that did not answer, an unknown, unfinished or already judged
 // Execution) is a usage error (2) before anything is written; RBAC refusals too.
 import { Command, Option } from 'commander';
@@ -9,8 +10,12 @@ import type { Agent, Execution, Feedback } from '../../api/types.js';
 import { API_VERSION } from '../../api/types.js';
 import { isAlreadyExists, resourcePath } from '../../k8s/rest.js';
 import { AGENTS, EXECUTIONS, FEEDBACKS } from '../../k8s/resources.js';
+import type { KubeObject } from '../../k8s/resources.js';
+import { setLongTimeout } from '../../util/timers.js';
 import { action, CliError, EXIT } from '../context.js';
+import { watchOne } from '../follow.js';
 import { explain, request, withTarget, type GlobalFlags, type KubeTarget } from '../kube.js';
+import { waitTimeoutMs } from '../outcome.js';
 import { createdLine } from '../output.js';
 
 interface FeedbackFlags extends GlobalFlags {
@@ -20,6 +25,7 @@ interface FeedbackFlags extends GlobalFlags {
   agent?: string[];
   comment?: string;
   wait?: boolean;
+  waitTimeout?: string;
 }
 
 type Outcome = { correct: boolean } | { score: number };
@@ -79,6 +85,7 @@ export function feedbackCommand(): Command {
     .addOption(new Option('--agent <name=outcome>', "an agent's own outcome when it differs (correct, wrong or a score); repeatable").argParser((v: string, prev: string[] = []) => [...prev, v]))
     .option('--comment <text>', 'why')
     .option('--wait', "wait until the Agents' track records have it, and print their calibration")
+    .addOption(new Option('--wait-timeout <duration>', 'with --wait: stop waiting after this long, exit 3').default('1m'))
     .addHelpText('after', `
 Examples:
   $ parallax feedback review-7k2xq --wrong --agent security=correct --comment "the CVE was real"
@@ -86,6 +93,7 @@ Examples:
     .action(
       action<FeedbackFlags>(async ({ ctx, opts }, name) =>
         withTarget(opts, async (target) => {
+          const waitMs = opts.wait ? waitTimeoutMs(opts.waitTimeout, true)! : undefined;
           const exec = await judgeable(target, name);
           const body = feedbackFor(exec, opts);
           const ns = target.namespace;
@@ -96,7 +104,7 @@ Examples:
           });
           ctx.io.out(`${createdLine(created, 'created')}${created.spec.reporter ? ` by ${created.spec.reporter}` : ''}`);
           if (!opts.wait) return;
-          const done = await waitApplied(target, name);
+          const done = await waitApplied(target, name, waitMs!, opts.waitTimeout!);
           if (done.status?.phase !== 'Applied') {
             ctx.io.err(`error: feedback ${name} was not applied: ${done.status?.message}`);
             return EXIT.failed;
@@ -110,11 +118,25 @@ Examples:
     );
 }
 
-/** Polls the Feedback until the operator marked it (once a second; Feedback is applied in moments). */
-async function waitApplied(target: KubeTarget, name: string): Promise<Feedback> {
-  for (;;) {
-    const f = await request(target, { verb: 'get', resource: 'feedbacks.parallax.ai', namespace: target.namespace }, (rest) => rest.get<Feedback>(resourcePath(FEEDBACKS, target.namespace, name)));
-    if (f.status?.phase) return f;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/** Watches the Feedback until the operator marked it (it does in moments); exit 3 after waitMs. */
+function waitApplied(target: KubeTarget, name: string, waitMs: number, flag: string): Promise<Feedback> {
+  return new Promise<Feedback>((resolve, reject) => {
+    const informer = watchOne(target, FEEDBACKS, name, (err) => done(err));
+    const timer = setLongTimeout(
+      () => done(new CliError(`feedback ${name} is not applied after --wait-timeout ${flag}: is the operator running? \`parallax status\``, EXIT.unfinished)),
+      waitMs,
+    );
+    const done = (result: Feedback | Error) => {
+      informer.stop();
+      timer.cancel();
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    const seen = (o: KubeObject) => {
+      const f = o as unknown as Feedback;
+      if (f.status?.phase) done(f);
+    };
+    informer.on({ add: seen, update: seen, delete: () => done(new CliError(`feedback ${name} was deleted while it was being watched`, EXIT.failed)) });
+    informer.start();
+  });
 }

@@ -39,15 +39,22 @@ export function resultCommand(): Command {
     );
 }
 
-/** One row per agent call: step, agent, confidence, latency, answer (or error). */
+/**
+ * One row per agent call: step, agent, confidence with its source when the agent said (a
+ * `default` one is a placeholder, and must not pass for a measurement), latency, answer (or
+ * error); then what each agent said it is unsure of.
+ */
 function agentTable(exec: Execution): string[] {
   const agents = exec.status?.agents ?? [];
   if (agents.length === 0) return [];
+  const confidence = (a: (typeof agents)[number]) => (a.error ? 'failed' : `${conf(a.confidence)}${a.confidenceSource ? ` (${a.confidenceSource})` : ''}`);
+  const unsure = agents.flatMap((a) => (a.uncertainties?.length ? [`${a.step}/${a.name} uncertain: ${a.uncertainties.join('; ')}`] : []));
   return [
     ...table(
       ['STEP', 'AGENT', 'CONFIDENCE', 'LATENCY', 'ANSWER'],
-      agents.map((a) => [a.step, a.name, a.error ? 'failed' : conf(a.confidence), ms(a.latencyMs), a.error ?? compact(a.value, 60)]),
+      agents.map((a) => [a.step, a.name, confidence(a), ms(a.latencyMs), a.error ?? compact(a.value, 60)]),
     ),
+    ...unsure,
     '',
   ];
 }

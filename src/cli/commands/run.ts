@@ -1,6 +1,7 @@
 // `run PATTERN`: create an Execution of a Pattern and, with --wait, follow it to its result.
 // A missing Pattern, input that is not JSON/YAML or breaks the Pattern's input schema, and a refused
-// create are usage errors (2) before anything runs; a run that ends Failed is 1.
+// create are usage errors (2) before anything runs; a run that ends Failed is 1; a --wait that
+// --wait-timeout ends before the run does (typically awaiting review) is 3.
 import { Command, Option } from 'commander';
 import type { Execution, Pattern } from '../../api/types.js';
 import { API_VERSION } from '../../api/types.js';
@@ -10,11 +11,12 @@ import { compilePattern, inputError, parseDuration } from '../../runtime/index.j
 import { action, CliError } from '../context.js';
 import { readInput, type InputFlags } from '../input.js';
 import { request, withTarget, type GlobalFlags } from '../kube.js';
-import { followToOutcome, plannedSteps } from '../outcome.js';
+import { followToOutcome, plannedSteps, waitTimeoutMs, waitTimeoutOption } from '../outcome.js';
 import { createdLine, objectRef, outputOption, printObject, type ObjectFormat } from '../output.js';
 
 interface RunFlags extends GlobalFlags, InputFlags {
   wait?: boolean;
+  waitTimeout?: string;
   timeout?: string;
   name?: string;
   dryRun?: 'none' | 'client' | 'server';
@@ -31,6 +33,7 @@ export function runCommand(): Command {
     .option('--input <json>', 'the input, as JSON')
     .option('-f, --filename <file>', 'the input from a JSON or YAML file (- for stdin); with neither flag, piped stdin is the input')
     .option('--wait', 'follow the run: steps and each agent\'s answer and confidence as they land, then the result')
+    .addOption(waitTimeoutOption())
     .option('--timeout <duration>', 'spec.timeout of the Execution: bounds waiting for agents and the run itself (default 5m)')
     .option('--name <name>', 'name of the Execution (default: generated, PATTERN-xxxxx)')
     .addOption(dryRunOption())
@@ -39,6 +42,7 @@ export function runCommand(): Command {
 Examples:
   $ parallax run review --input '{"task": "Review PR 42"}' --wait
   $ parallax run review -f input.yaml --wait -o json
+  $ parallax run review --input '{"task": "x"}' --wait --wait-timeout 10m   # exit 3 if still awaiting review
   $ echo '{"task": "Review PR 42"}' | parallax run review
   $ parallax run review --input '{"task": "x"}' --dry-run=client -o yaml > execution.yaml`)
     .action(
@@ -48,6 +52,7 @@ Examples:
         if (opts.timeout !== undefined && parseDuration(opts.timeout) === undefined) {
           throw new CliError(`--timeout ${JSON.stringify(opts.timeout)} is not a duration: use e.g. 30s, 5m, 1h30m`);
         }
+        waitTimeoutMs(opts.waitTimeout, opts.wait === true);
         const input = await readInput(opts, ctx.io);
         const exec = executionFor(patternName, input, opts);
 
@@ -67,7 +72,7 @@ Examples:
           );
           if (!opts.wait || dryRun) return void emit(ctx.io, created, opts.output, dryRun ? 'created (server dry run)' : 'created');
           if (!opts.output) ctx.io.out(createdLine(created, 'created'));
-          return followToOutcome(ctx, target, created.metadata.name!, opts.output, await plannedSteps(target, patternName, pattern));
+          return followToOutcome(ctx, target, created.metadata.name!, opts.output, await plannedSteps(target, patternName, pattern), opts.waitTimeout);
         });
       }),
     );

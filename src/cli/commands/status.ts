@@ -52,7 +52,8 @@ export function statusLines(r: StatusReport, now = Date.now()): string[] {
     lines.push(`Leader      none: Lease ${op.namespace}/${LEASE_NAME} has no holder`);
   }
   for (const n of op.unreadable) lines.push(`            ${n}`);
-  const probed = op.lastAgentHealthCheck ? ` (last health check ${age(op.lastAgentHealthCheck, now)} ago)` : '';
+  // The operator records a health check at every phase change and at least every 5 minutes.
+  const probed = op.lastAgentHealthCheck ? ` (health recorded ${age(op.lastAgentHealthCheck, now)} ago, at least every 5m)` : '';
   lines.push(`Agents      ${r.agents.total} ${where}${r.agents.total ? `: ${phases(r.agents.byPhase)}` : ''}${probed}`);
   lines.push(`Executions  ${r.executions.total} ${where} in the last hour${r.executions.total ? `: ${phases(r.executions.byPhase)}` : ''}`);
   lines.push(`Client      parallax ${r.client.version}`);

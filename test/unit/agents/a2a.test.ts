@@ -82,7 +82,7 @@ describe('A2AClient calls', () => {
   it('sends the task as one message (text with the input, data part, metadata) and reads a completed task', async () => {
     const { url, received } = await sdkAgent({ text: '{"recommendation": "approve"}\nCONFIDENCE: 0.8' });
     const r = await client({ url }).call(req());
-    expect(r).toMatchObject({ agent: 'ns/reviewer', endpoint: url, value: { recommendation: 'approve' }, confidence: 0.8 });
+    expect(r).toMatchObject({ agent: 'ns/reviewer', endpoint: url, value: { recommendation: 'approve' }, confidence: 0.8, confidenceSource: 'marker' });
     expect(r.error).toBeUndefined();
     expect(r.uncertainties).toBeUndefined();
     expect(received).toHaveLength(1);
@@ -135,7 +135,7 @@ describe('A2AClient calls', () => {
   it("no confidence at all: the Agent's defaultConfidence, flagged as such", async () => {
     const { url } = await sdkAgent({ text: 'approve' });
     const r = await client({ url, defaultConfidence: 0.6 }).call(req());
-    expect(r).toMatchObject({ value: 'approve', confidence: 0.6 });
+    expect(r).toMatchObject({ value: 'approve', confidence: 0.6, confidenceSource: 'default' });
     expect(r.uncertainties).toEqual([
       "confidence 0.6 is the Agent's defaultConfidence: the reply carried no metadata.confidence and no CONFIDENCE: marker",
     ]);
@@ -144,7 +144,7 @@ describe('A2AClient calls', () => {
   it('speaks A2A v0.3 to an agent that only has that (the SDK compat layer)', async () => {
     const { url } = await sdkAgent({ protocolVersion: '0.3', data: { recommendation: 'approve' }, confidence: 0.7 });
     const c = client({ url });
-    expect(await c.call(req())).toMatchObject({ value: { recommendation: 'approve' }, confidence: 0.7 });
+    expect(await c.call(req())).toMatchObject({ value: { recommendation: 'approve' }, confidence: 0.7, confidenceSource: 'metadata' });
     expect((await c.probe(url, 2000)).health.details).toMatchObject({ protocolVersion: '0.3' });
   });
 

@@ -1,7 +1,8 @@
 // The example agents' logic, without processes.
 import { describe, expect, it } from '@jest/globals';
 import { agentOptions, isMain, num, parseFlags, scores } from '../../../examples/agents/common.js';
-import { fixedFromArgs } from '../../../examples/agents/fixed.js';
+import { readFileSync } from 'node:fs';
+import { FIXED_FLAGS, fixedFromArgs } from '../../../examples/agents/fixed.js';
 import { ReviewerAgent, collectText, review, reviewConfidence } from '../../../examples/agents/reviewer.js';
 
 describe('reviewer', () => {
@@ -68,4 +69,9 @@ describe('fixed agent flags', () => {
     expect(agentOptions(parseFlags(['--id', 'i'], {}), { id: 'd', name: 'n', capabilities: ['c'], expertise: 0.5 })).toMatchObject({ id: 'i', name: 'n', capabilities: ['c'] });
     expect(isMain(import.meta.url)).toBe(false);
   });
+});
+
+it('docs/agents.md documents every flag fixed.ts takes', () => {
+  const doc = readFileSync('docs/agents.md', 'utf8');
+  expect(Object.keys(FIXED_FLAGS).filter((f) => !doc.includes(`\`--${f}`))).toEqual([]);
 });

@@ -3,10 +3,10 @@
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { AgentPool, probeAgent, type AgentPoolOptions, type AgentTarget } from '../../../src/agents/index.js';
 import { metrics } from '../../../src/observability/metrics.js';
-import type { AgentCallRequest } from '../../../src/runtime/types.js';
 import type { AnalyzeOutput, ConfidenceResultMessage } from '../../../src/sdk/index.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../../helpers/agent-process.js';
 import { FnAgent, aborted, deferred, serveLocal, type AnalyzeFn } from '../sdk/fixtures.js';
+import { callRequest } from './call-request.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,18 +27,7 @@ function pool(targets: Record<string, AgentTarget>, opts: AgentPoolOptions = {})
   return p;
 }
 
-function req(agent: string, extra: Partial<AgentCallRequest> = {}): AgentCallRequest {
-  return {
-    agent: { name: agent, capabilities: [], expertise: 0.5, labels: {} },
-    step: 'review',
-    task: 'review this',
-    data: { code: 'x' },
-    taskId: 'exec-1/review/' + agent,
-    patternName: 'consensus',
-    signal: new AbortController().signal,
-    ...extra,
-  };
-}
+const req = callRequest;
 
 /** A free port with nothing listening (bound once, then released). */
 async function deadEndpoint(): Promise<string> {

@@ -31,7 +31,10 @@ test('commands, verbs and flags', async () => {
   expect((await values(['agent'], '')).values).toEqual(['list', 'test']);
   expect((await values(['agent', 'ls'], '--')).values).toEqual(['--all-namespaces', '--output', '--version', '--kubeconfig', '--context', '--namespace', '--help']);
   const c = await complete(program(), ['run'], '--w', sources);
-  expect(c.candidates).toEqual([{ value: '--wait', description: expect.stringContaining('follow the run') }]);
+  expect(c.candidates).toEqual([
+    { value: '--wait', description: expect.stringContaining('follow the run') },
+    { value: '--wait-timeout', description: expect.stringContaining('stop waiting after this long') },
+  ]);
 });
 
 test('flag values: choices, contexts, namespaces, files', async () => {

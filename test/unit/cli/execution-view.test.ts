@@ -59,6 +59,25 @@ test('each phase, step and answer is shown once, in status order; a final versio
   ]);
 });
 
+test("a retry's answers print before the phase line of the retry, and before the run stops for review", () => {
+  const t = new ProgressTracker();
+  t.update(exec({ phase: 'Running', message: 'running', startTime: T0 }));
+  const retry = exec({ phase: 'Running', message: 'retrying step analyze', startTime: T0, agents: [agent('a', 'analyze', 0.3)] });
+  expect(t.update(retry).map(plainLine)).toEqual(['  agent a confidence 0.3 (12ms): {"ok":"a"}', 'phase Running: retrying step analyze']);
+  const awaiting = exec({
+    phase: 'AwaitingReview', message: 'awaiting review of the result', startTime: T0,
+    agents: [agent('a', 'analyze', 0.3), agent('a', 'analyze', 0.35)],
+    reviews: [{ requestedAt: at(100), deadline: at(3600000) }],
+  });
+  expect(t.update(awaiting).map(plainLine)).toEqual([
+    '  agent a confidence 0.35 (12ms): {"ok":"a"}',
+    'phase AwaitingReview: awaiting review of the result',
+  ]);
+  // Resumed after the verdict: the phase comes first, then what the resumed run brought.
+  const resumed = exec({ ...awaiting.status, phase: 'Running', message: 'resumed after review', agents: [...awaiting.status!.agents!, agent('b', 'verify', 0.9)] });
+  expect(t.update(resumed).map(plainLine)).toEqual(['phase Running: resumed after review', '  agent b confidence 0.9 (12ms): {"ok":"b"}']);
+});
+
 test('answers whose step is not (yet) listed are still shown, once', () => {
   const t = new ProgressTracker();
   const lone = exec({ phase: 'Running', agents: [agent('a', 'hidden', 0.5)] });

@@ -9,7 +9,7 @@ import { statusLines } from '../../../src/cli/commands/status.js';
 import { renderReference } from '../../../src/cli/reference.js';
 import type { StatusReport } from '../../../src/cli/status.js';
 import { buildCli } from '../../../src/cmd/cli.js';
-import { cli } from '../../helpers/cli.js';
+import { cli, CLI_ENTRY, runProcess } from '../../helpers/cli.js';
 import { ROOT } from '../runtime/helpers.js';
 
 const NOWHERE = ['--kubeconfig', join(ROOT, 'test/fixtures/no-such-kubeconfig')];
@@ -95,7 +95,7 @@ test('status report lines: operator, leader, what could not be read, counts', ()
     'Cluster     https://k8s:6443 (context prod)',
     'Operator    parallax-system/parallax: 2/2 ready, version 0.1.0',
     'Leader      parallax-abc (renewed 3s ago)',
-    'Agents      3 in namespace default: 2 Ready, 1 Unavailable (last health check 2s ago)',
+    'Agents      3 in namespace default: 2 Ready, 1 Unavailable (health recorded 2s ago, at least every 5m)',
     'Executions  0 in namespace default in the last hour',
     'Client      parallax 0.1.0',
   ]);
@@ -122,4 +122,12 @@ test('the reference lists every command and option of the tree it is generated f
   };
   walk(program, ['parallax']);
   for (const flag of ['--kubeconfig <path>', '--context <name>', '-n, --namespace <namespace>']) expect(ref).toContain(`| \`${flag}\``);
+});
+
+test('a reader that stops reading (`| head`) ends the CLI quietly with 141, as SIGPIPE would', async () => {
+  // `head -c 0` exits at once, so every write of the CLI meets a closed pipe (EPIPE).
+  const r = await runProcess('bash', ['-c', `"${process.execPath}" --import tsx "${CLI_ENTRY}" --help | head -c 0; echo "exit \${PIPESTATUS[0]}"`], {
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  expect({ stdout: r.stdout, stderr: r.stderr }).toEqual({ stdout: 'exit 141\n', stderr: '' });
 });

@@ -127,6 +127,7 @@ describe('helm template charts/parallax', () => {
       expect.arrayContaining([
         '--enable-webhook',
         '--webhook-port=9443',
+        '--webhook-timeout-seconds=5',
         '--webhook-secret=parallax-webhook-certs',
         '--webhook-configuration=parallax-validating-webhook',
         '--webhook-service=parallax-webhook',
@@ -198,6 +199,45 @@ test('rbac.userRoles: the roles for people of config/rbac/user_roles.yaml, with 
   for (const shipped of readYaml('config/rbac/user_roles.yaml')) {
     expect(ruleTriples(find(objs, 'ClusterRole', shipped.metadata.name).rules)).toEqual(ruleTriples(shipped.rules));
   }
+});
+
+describe('server.enabled: the HTTP API and dashboard (docs/server.md)', () => {
+  const serverObjects = (objs: K8sObject[]) => objs.filter((o) => o.metadata.name === 'parallax-server').map((o) => o.kind).sort();
+
+  test('off by default; on, a Deployment of its own whose account may only create TokenReviews', () => {
+    expect(serverObjects(renderChart())).toEqual([]);
+    const objs = renderChart(['--set', 'server.enabled=true', '--set', 'server.limits.maxStreamsPerIdentity=5']);
+    expect(serverObjects(objs)).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'NetworkPolicy', 'Service', 'ServiceAccount']);
+    expect(ruleTriples(find(objs, 'ClusterRole', 'parallax-server').rules)).toEqual(['authentication.k8s.io|tokenreviews|create']);
+    expect(find(objs, 'ClusterRoleBinding', 'parallax-server').subjects).toEqual([{ kind: 'ServiceAccount', name: 'parallax-server', namespace: 'parallax-system' }]);
+
+    const dep = find(objs, 'Deployment', 'parallax-server');
+    const pod = dep.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('parallax-server');
+    const c = pod.containers[0];
+    expect([...c.command, ...c.args]).toEqual(['node', 'dist/src/cmd/cli.js', 'server', 'run', '--address=0.0.0.0:8090', '--http-address=0.0.0.0:8081', '--namespace=default', '--max-streams-per-identity=5']);
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    // The operator's Services and PDB select its pods only, and the server's Service only the server's.
+    const operatorPods = find(objs, 'Deployment', 'parallax').spec.template.metadata.labels;
+    const serverPods = dep.spec.template.metadata.labels;
+    expect(find(objs, 'Service', 'parallax-metrics').spec.selector).not.toEqual(expect.objectContaining(serverPods));
+    expect(Object.entries(find(objs, 'Service', 'parallax-metrics').spec.selector).every(([k, v]) => operatorPods[k] === v)).toBe(true);
+    expect(find(objs, 'Service', 'parallax-server').spec.selector).toEqual(serverPods);
+    expect(find(objs, 'NetworkPolicy', 'parallax-server').spec.ingress.map((r: any) => r.ports[0].port)).toEqual(['api', 'http']);
+  });
+
+  test('an optional Ingress to the API port', () => {
+    const objs = renderChart(['--set', 'server.enabled=true', '--set', 'server.ingress.enabled=true', '--set', 'server.ingress.host=parallax.example.com', '--set', 'server.ingress.className=nginx']);
+    const ing = find(objs, 'Ingress', 'parallax-server');
+    expect(ing.spec).toMatchObject({ ingressClassName: 'nginx', rules: [{ host: 'parallax.example.com', http: { paths: [{ path: '/', backend: { service: { name: 'parallax-server', port: { name: 'api' } } } }] } }] });
+  });
+
+  test('values.schema.json refuses unknown limits', () => {
+    const r = runHelm(['template', CHART, '--set', 'server.enabled=true', '--set', 'server.limits.maxThings=1']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/server\.limits.*maxThings/);
+  });
 });
 
 describe('the admission webhook in the chart', () => {

@@ -130,7 +130,8 @@ describe.each([
       source: script.replace(/^dist\//, '').replace(/\.js$/, '.ts'),
     });
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+    // …and the dashboard (web/) into dist/web.
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && npm run build:web');
   });
 });
 

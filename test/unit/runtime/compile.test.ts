@@ -121,6 +121,8 @@ describe('compilePattern', () => {
           { name: 'b', call: { strategy: 'parallel', until: 'true', route: '"x"' } },
           { name: 'c', call: { strategy: 'broadcast' as never } },
           { name: 'd', call: { timeout: 'soon' } },
+          { name: 'e', call: { strategy: 'race', minSuccess: 2 } },
+          { name: 'f', call: { minSuccess: 1.5 } },
         ] as PatternSpec['steps'],
       }),
     );
@@ -130,6 +132,8 @@ describe('compilePattern', () => {
       'steps[1].call.until: only allowed with strategy cascade or race, not parallel',
       "steps[2].call.strategy: unknown strategy 'broadcast' (parallel, cascade, race or route)",
       "steps[3].call.timeout: 'soon' is not a duration like 30s or 1m30s",
+      'steps[4].call.minSuccess: race keeps one result (the winner), so at most 1, not 2',
+      'steps[5].call.minSuccess: must be a whole number of calls, 0 or more, not 1.5',
     ]);
   });
 

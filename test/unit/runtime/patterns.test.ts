@@ -122,9 +122,8 @@ describe('sample patterns', () => {
     expect(avail.result.confidence).toBe(0.8);
 
     const allDown = withReplies(f, { architect: { error: 'x' }, complexity: { error: 'x' }, performance: { error: 'x' }, security: { error: 'x' } });
-    const none = await runSample('load-balancer', allDown);
-    expect(none.result.confidence).toBe(0);
-    expect((none.result.value as V).value).toBeNull();
+    // Every agent down: the step fails (minSuccess 1), naming each agent's error.
+    await expect(runSample('load-balancer', allDown)).rejects.toThrow(/^steps\[0\]\.call: 0 of 4 calls succeeded, the step needs 1 \(minSuccess\): architect: x; complexity: x; performance: x; security: x$/);
   });
 
   test('cascading-refinement: tiers one at a time, best answer kept', async () => {

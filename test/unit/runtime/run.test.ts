@@ -3,6 +3,7 @@ import type { PatternSpec } from '../../../src/api/types.js';
 import {
   compilePattern,
   runPattern,
+  TooFewSucceeded,
   type AgentCallRequest,
   type AgentCallResult,
   type AgentCaller,
@@ -152,13 +153,33 @@ describe('call strategies', () => {
       },
       c: { confidence: 0.9, error: 'late' },
     });
-    const p = compile({ steps: [{ name: 'ask', call: {} }], output: { confidence: '0.5', value: 'ask.map(r, [r.error, r.confidence])' } });
+    const p = compile({ steps: [{ name: 'ask', call: { minSuccess: 0 } }], output: { confidence: '0.5', value: 'ask.map(r, [r.error, r.confidence])' } });
     const r = await runPattern(p, opts(caller));
     expect(r.value).toEqual([
       ['agent returned confidence 1.2, expected a number in [0,1]', 0],
       ['socket closed', 0],
       ['late', 0],
     ]);
+  });
+
+  test('minSuccess: fewer successful calls fail the step with each agent\'s error, the calls kept; 0 lets it pass', async () => {
+    const caller = new FakeCaller({ a: { confidence: 0.9, error: 'down' }, b: { confidence: 0.9, error: 'refused' }, c: { confidence: 0.7 } });
+    const steps: StepOutcome[] = [];
+    const twoOf = compile({ steps: [{ name: 'ask', call: { minSuccess: 2 } }], output: { confidence: 'ask[2].confidence' } });
+    const e = await runError(runPattern(twoOf, opts(caller, { onStep: (s) => void steps.push(s) })));
+    expect(e).toBeInstanceOf(TooFewSucceeded);
+    expect(e.message).toBe('steps[0].call: 1 of 3 calls succeeded, the step needs 2 (minSuccess): a: down; b: refused');
+    expect(steps.map((s) => [s.name, s.phase, s.calls.map((c) => c.error ?? '')])).toEqual([['ask', 'Failed', ['down', 'refused', '']]]);
+    // The default is 1, for every strategy: one answer is enough, none is a failure.
+    expect((await runPattern(compile({ steps: [{ name: 'ask', call: {} }], output: { confidence: 'ask[2].confidence' } }), opts(caller))).confidence).toBe(0.7);
+    const cascade = compile({ agents: { max: 2 }, steps: [{ name: 'ask', call: { strategy: 'cascade' } }], output: { confidence: '1.0' } });
+    expect((await runError(runPattern(cascade, opts(caller)))).message).toBe('steps[0].call: 0 of 2 calls succeeded, the step needs 1 (minSuccess): a: down; b: refused');
+    const race = compile({ agents: { max: 2 }, steps: [{ name: 'ask', call: { strategy: 'race' } }], output: { confidence: '1.0' } });
+    expect((await runError(runPattern(race, opts(caller)))).message).toMatch(/^steps\[0\]\.call: 0 of 2 calls succeeded, the step needs 1 \(minSuccess\): /);
+    const route = compile({ steps: [{ name: 'ask', call: { strategy: 'route', route: '"b"' } }], output: { confidence: '1.0' } });
+    expect((await runError(runPattern(route, opts(caller)))).message).toBe('steps[0].call: 0 of 1 call succeeded, the step needs 1 (minSuccess): b: refused');
+    const none = compile({ agents: { max: 2 }, steps: [{ name: 'ask', call: { minSuccess: 0 } }], output: { confidence: '0.0' } });
+    expect((await runPattern(none, opts(caller))).confidence).toBe(0);
   });
 });
 
@@ -338,7 +359,7 @@ describe('limits', () => {
     expect(e2.path).toBe('output.value');
 
     const caller = new FakeCaller({ a: { confidence: 0.9, value: big } });
-    const c = compile({ agents: { max: 1 }, steps: [{ name: 'ask', call: {} }], output: { confidence: '1.0', value: 'ask[0].error' } });
+    const c = compile({ agents: { max: 1 }, steps: [{ name: 'ask', call: { minSuccess: 0 } }], output: { confidence: '1.0', value: 'ask[0].error' } });
     const r = await runPattern(c, opts(caller, { limits: { maxResultBytes: 1000 } }));
     expect(r.value).toMatch(/^agent value is 2002 bytes of JSON, the limit is 1000$/);
   });

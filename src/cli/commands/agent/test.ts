@@ -72,6 +72,7 @@ function printReport(io: CliIO, r: AgentTestReport): void {
     return;
   }
   io.out(`confidence  ${conf(r.reply.confidence)} (${ms(r.reply.latencyMs)})`);
+  if (r.reply.confidenceSource) io.out(`source      ${r.reply.confidenceSource}${r.reply.confidenceSource === 'default' ? ' (a configured placeholder, not a measurement)' : ''}`);
   if (r.reply.reasoning) io.out(`reasoning   ${r.reply.reasoning}`);
   if (r.reply.uncertainties?.length) io.out(`uncertain   ${r.reply.uncertainties.join('; ')}`);
   const text = JSON.stringify(r.reply.value, null, 2);

@@ -3,8 +3,9 @@
 // rollbackPattern in src/controllers/pattern-revisions.ts; this file parses flags and prints.
 import { Command } from 'commander';
 import { rollbackPattern } from '../../../controllers/pattern-revisions.js';
+import { KubeApiError } from '../../../k8s/rest.js';
 import { action, CliError } from '../../context.js';
-import { request, withTarget, type GlobalFlags } from '../../kube.js';
+import { isNetworkError, request, withTarget, type GlobalFlags } from '../../kube.js';
 
 export function patternRollbackCommand(): Command {
   return new Command('rollback')
@@ -17,7 +18,12 @@ export function patternRollbackCommand(): Command {
         if (to !== undefined && (!Number.isInteger(to) || to < 1)) throw new CliError(`--to-revision must be a revision number (1, 2, …), got ${opts.toRevision}`);
         const r = await withTarget(opts, (target) =>
           request(target, { verb: 'patch', resource: 'patterns.parallax.ai', object: `Pattern "${name}"`, namespace: target.namespace }, (rest) =>
-            rollbackPattern(rest, target.namespace, name, to),
+            rollbackPattern(rest, target.namespace, name, to).catch((err: unknown) => {
+              // Its own refusals (no such revision, none before the current) are said as they are:
+              // nothing was patched. The API server's failures are explained by `request`.
+              if (err instanceof KubeApiError || isNetworkError(err)) throw err;
+              throw new CliError((err as Error).message);
+            }),
           ),
         );
         ctx.io.out(r.unchanged ? `pattern.parallax.ai/${name} is already at revision ${r.to}` : `pattern.parallax.ai/${name} rolled back to revision ${r.to}`);

@@ -1,7 +1,8 @@
 // `review approve|reject|override EXECUTION`: a person's verdict on an Execution a confidence policy
 // stopped for review (phase AwaitingReview), as a Review object. The API server decides who may
 // (RBAC: create on reviews.parallax.ai; a refusal is exit 2 naming the permission), the admission
-// webhook records who did; `--wait` follows the Execution to its end. An Execution that is not
+// webhook records who did; `--wait` follows the Execution to its end (exit codes as `run --wait`:
+// the run may stop for review again). An Execution that is not
 // waiting for review, a missing one, or an override without a value is a usage error (2) before
 // anything is written.
 import { Command } from 'commander';
@@ -12,7 +13,7 @@ import { resourcePath } from '../../../k8s/rest.js';
 import { EXECUTIONS, REVIEWS } from '../../../k8s/resources.js';
 import { action, CliError } from '../../context.js';
 import { request, withTarget, type GlobalFlags, type KubeTarget } from '../../kube.js';
-import { followToOutcome } from '../../outcome.js';
+import { followToOutcome, waitTimeoutMs, waitTimeoutOption } from '../../outcome.js';
 import { createdLine } from '../../output.js';
 
 type Decision = 'approve' | 'reject' | 'override';
@@ -22,6 +23,7 @@ interface VerdictFlags extends GlobalFlags {
   value?: string;
   confidence?: string;
   wait?: boolean;
+  waitTimeout?: string;
 }
 
 const DESCRIPTIONS: Record<Decision, string> = {
@@ -70,7 +72,8 @@ function verdictCommand(decision: Decision): Command {
     .description(DESCRIPTIONS[decision])
     .argument('<execution>', 'the Execution waiting for review (phase AwaitingReview)')
     .option('--comment <text>', 'why; recorded with the verdict')
-    .option('--wait', 'follow the Execution to its end after the verdict');
+    .option('--wait', 'follow the Execution to its end after the verdict')
+    .addOption(waitTimeoutOption());
   if (decision === 'override') {
     cmd.option('--value <json>', 'the result value, as JSON (required)');
     cmd.option('--confidence <c>', 'the confidence of that value, 0 to 1 (default 1)');
@@ -82,6 +85,7 @@ Examples:
   $ parallax review list`)
     .action(
       action<VerdictFlags>(async ({ ctx, opts }, name) => {
+        waitTimeoutMs(opts.waitTimeout, opts.wait === true);
         return withTarget(opts, async (target) => {
           const exec = await executionAwaitingReview(target, name);
           const body = reviewFor(exec, decision, opts);
@@ -89,7 +93,7 @@ Examples:
             rest.create<Review>(resourcePath(REVIEWS, target.namespace), { ...body, metadata: { ...body.metadata, namespace: target.namespace } }),
           );
           ctx.io.out(`${createdLine(created, 'created')}: ${decision} of execution ${name}${created.spec.reviewer ? ` by ${created.spec.reviewer}` : ''}`);
-          return opts.wait ? followToOutcome(ctx, target, name, undefined, []) : undefined;
+          return opts.wait ? followToOutcome(ctx, target, name, undefined, [], opts.waitTimeout) : undefined;
         });
       }),
     );
