@@ -9,7 +9,7 @@ import { AGENTS, EXECUTIONS, FEEDBACKS, PATTERNS, REVIEWS } from '../../src/k8s/
 import { resourcePath } from '../../src/k8s/rest.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
-import { createObject, finished, phaseOf } from '../helpers/objects.js';
+import { createObject, finished, phaseOf, reviewGate } from '../helpers/objects.js';
 import { startOperatorProcess, type OperatorProcess } from '../helpers/operator-process.js';
 import { alertRules, dashboardQueries, grafanaToPromQL, startPrometheus, type Prometheus } from '../helpers/prometheus.js';
 import { hasCommand, requireTool } from '../unit/packaging/tools.js';
@@ -43,7 +43,7 @@ const withoutThresholds = (expr: string) => expr.replace(/\s*(>=|<=|==|!=|>|<)\s
     const output = { value: 'ask[0].value', confidence: 'ask[0].confidence' };
     await createObject(env.rest, PATTERNS, ns, 'both', { agents: { capabilities: ['x'], min: 2 }, steps: [{ name: 'ask', call: {} }], output: { confidence: 'avg(ask.map(r, r.confidence))' } });
     await createObject(env.rest, PATTERNS, ns, 'strict', { input: { type: 'object', required: ['task'] }, agents: { capabilities: ['x'] }, steps: [{ name: 'ask', call: {} }], output });
-    await createObject(env.rest, PATTERNS, ns, 'gate', { agents: { capabilities: ['low'] }, policy: { maxRetries: 0, escalate: { review: { timeout: '1h' } } }, steps: [{ name: 'ask', call: {} }], output });
+    await createObject(env.rest, PATTERNS, ns, 'gate', reviewGate('low'));
     await createObject(env.rest, PATTERNS, ns, 'gone', { agents: { capabilities: ['doomed'] }, steps: [{ name: 'ask', call: { timeout: '5s' } }], output });
     for (const p of ['both', 'strict', 'gate', 'gone']) await eventually(() => phaseOf(env.rest, PATTERNS, ns, p, ['Ready']), `Pattern ${p} Ready`, SLOW);
 

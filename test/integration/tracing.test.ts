@@ -11,7 +11,7 @@ import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS, REVIEWS } from '../../src/k8s/resources.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
-import { createObject, finished, phaseOf } from '../helpers/objects.js';
+import { createObject, finished, phaseOf, reviewGate } from '../helpers/objects.js';
 import { startOperatorProcess } from '../helpers/operator-process.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 
@@ -101,12 +101,7 @@ test('a run resumed after a Review joins the trace of the run that stopped for i
   try {
     await createObject(env.rest, AGENTS, ns, 'low', { endpoint: low.endpoint, capabilities: ['low'] });
     await eventually(() => phaseOf(env.rest, AGENTS, ns, 'low', ['Ready']), 'Agent low Ready', SLOW);
-    await createObject(env.rest, PATTERNS, ns, 'gate', {
-      agents: { capabilities: ['low'] },
-      policy: { maxRetries: 0, escalate: { review: { timeout: '1h' } } },
-      steps: [{ name: 'ask', call: {} }],
-      output: { value: 'ask[0].value', confidence: 'ask[0].confidence' },
-    });
+    await createObject(env.rest, PATTERNS, ns, 'gate', reviewGate('low'));
     await eventually(() => phaseOf(env.rest, PATTERNS, ns, 'gate', ['Ready']), 'Pattern Ready', SLOW);
     await createObject(env.rest, EXECUTIONS, ns, 'gated', { patternRef: { name: 'gate' }, input: {} });
     const waiting = await eventually(() => phaseOf(env.rest, EXECUTIONS, ns, 'gated', ['AwaitingReview']), 'AwaitingReview', SLOW);
