@@ -17,3 +17,9 @@ export function agentCallAttributes(req: AgentCallRequest): Record<string, strin
     'parallax.task.id': req.taskId,
   };
 }
+
+/** `host:port` (IPv6 in brackets) as the semantic conventions' server.address and server.port. */
+export function serverAttributes(endpoint: string): Record<string, string | number> {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(endpoint);
+  return m ? { 'server.address': m[1]!, 'server.port': Number(m[2]) } : { 'server.address': endpoint };
+}

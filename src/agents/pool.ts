@@ -24,7 +24,7 @@ import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { traceHeaders, withSpan } from '../observability/tracing.js';
-import { agentCallAttributes, agentCallSpanName } from './call-span.js';
+import { agentCallAttributes, agentCallSpanName, serverAttributes } from './call-span.js';
 import {
   encodeData,
   fromTimestamp,
@@ -204,7 +204,7 @@ export class AgentPool implements AgentCaller {
     try {
       result = await withSpan(agentCallSpanName(agent), attrs, async (span) => {
         const r = await this.callOnce(req, started);
-        if (r.endpoint) span.setAttribute('server.address', r.endpoint);
+        if (r.endpoint) span.setAttributes(serverAttributes(r.endpoint));
         span.setAttribute('parallax.confidence', r.confidence);
         if (r.error) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error });
         return r;

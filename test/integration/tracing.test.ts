@@ -79,7 +79,7 @@ test('export on: one trace per Execution, from the reconcile to the spans inside
       const step = one(spans, 'step ask', (s) => s.name === 'step ask' && s.parentSpanId === run.spanId);
       const tsCall = one(spans, 'agent.call ts', (s) => s.name === 'agent.call ts' && s.parentSpanId === step.spanId);
       const pyCall = one(spans, 'agent.call py', (s) => s.name === 'agent.call py' && s.parentSpanId === step.spanId);
-      expect(tsCall.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.method': 'Analyze', 'k8s.namespace.name': ns, 'parallax.agent': 'ts', 'parallax.confidence': 0.8 });
+      expect(tsCall.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.method': 'Analyze', 'server.address': ts.host, 'server.port': ts.port, 'k8s.namespace.name': ns, 'parallax.agent': 'ts', 'parallax.confidence': 0.8 });
       // Made inside the TypeScript agent's process, exported by it, under the operator's call span.
       const served = one(spans, "the TypeScript agent's span", (s) => s.service === 'ts-agent');
       expect(served).toMatchObject({ name: 'agent.analyze ts-agent', parentSpanId: tsCall.spanId });
