@@ -102,6 +102,18 @@ export async function pool(total: number, concurrency: number, task: (i: number)
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
 }
 
+/** `pool`, timing each task from its start to its end: the latencies (ms) and the wall time of all (s). */
+export async function timedPool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<{ lat: number[]; secs: number }> {
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await pool(total, concurrency, async (i) => {
+    const s = performance.now();
+    await task(i);
+    lat.push(performance.now() - s);
+  });
+  return { lat, secs: (performance.now() - t0) / 1000 };
+}
+
 /** A watch on one namespace's Executions: `wait(name)` resolves when it is seen Succeeded/Failed. */
 export class FinishWatch {
   private readonly waiting = new Map<string, { resolve: (phase: string) => void; reject: (e: Error) => void }>();

@@ -61,6 +61,7 @@ export function renderFigures(r: any): string {
   out.push(
     '',
     ...renderConfidence(r.confidence),
+    ...renderTracing(r.tracing),
     '**Runtime alone** (compile once, `runPattern` with canned replies from test/fixtures/patterns; no API, no gRPC; evaluations in-process, then in the sandbox pool with its defaults)',
     '',
     row(['Pattern', 'runs/s in-process', 'runs/s sandbox', 'sandbox µs added per run', 'added, share of the API floor p50']),
@@ -112,6 +113,22 @@ function renderConfidence(c: any): string[] {
     row(['Feedback', 'Agents', 'applied / s', 'largest Agent, bytes', 'its status.calibration, bytes', 'outcomes in it', 'operator RSS MB before → after', 'V8 heap MB before → after', 'API requests / Feedback']),
     row(Array(9).fill('---')),
     row([f.n, f.agents, f.perSecond, f.agentBytes, f.calibrationBytes, f.samples, `${f.rssBeforeMB} → ${f.rssAfterMB}`, `${f.heapBeforeMB} → ${f.heapAfterMB}`, req(f.apiRequestsPerFeedback)]),
+    '',
+  ];
+}
+
+/** Trace export off and on, side by side (docs/observability.md). */
+function renderTracing(t: any): string[] {
+  if (!t) return ['**Trace export**: not measured in this run (`npm run bench -- --tracing-only` adds it).', ''];
+  const when = t.separateRun ? ` — measured on ${t.date.slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- --tracing-only\`, apart from the rest (load average ${t.loadAverageBefore.join(' / ')} before, ${t.loadAverageAfter.join(' / ')} after)` : '';
+  return [
+    `**Trace export** (bench/tracing.ts: 3 instant agents, \`fan-3\`, an operator of its own per side, off and on alternating twice; on: OTLP/HTTP protobuf to a receiver that decodes it, ${t.spansPerExecution} spans per Execution${when})`,
+    '',
+    row(['export', `latency p50 ms (n ${t.latencyN * 2})`, 'p99 ms', `throughput /s at ${t.concurrency} (n ${t.throughputN} × 2)`]),
+    row(['---', '---', '---', '---']),
+    row(['off', t.off.latencyMs.p50, t.off.latencyMs.p99, t.off.throughput]),
+    row(['on', t.on.latencyMs.p50, t.on.latencyMs.p99, t.on.throughput]),
+    row(['cost', `${t.latencyCostPct}%`, '', `${t.throughputCostPct}%`]),
     '',
   ];
 }

@@ -20,7 +20,8 @@
 //   (bench/server.ts, BENCH_SERVER_N requests each) and prints it;
 //   --confidence-only measures the confidence part alone (bench/confidence.ts: what an accepting
 //   policy costs, 10,000 Feedback) and puts its figures into the last run's results (BENCH_POLICY_N,
-//   BENCH_FEEDBACK_N override its sizes).
+//   BENCH_FEEDBACK_N override its sizes); --tracing-only measures trace export off and on alone
+//   (bench/tracing.ts) and puts its figures into the last run's results.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -56,6 +57,7 @@ import {
 } from './lib.js';
 import { CONFIDENCE_NS, confidenceBench, confidenceGoals, type ConfidenceFigures } from './confidence.js';
 import { writeDoc } from './report.js';
+import { TRACING_NS, tracingBench, tracingGoals, type TracingFigures } from './tracing.js';
 import { compareSdks, SDK_GOAL_CONCURRENCY, type SdkComparison } from './sdk.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -207,10 +209,20 @@ async function confidencePart(rest: KubeRest, kubeconfig: string, runDir: string
   return confidenceBench(rest, ports, () => startOperator(kubeconfig, DEFAULT_WORKERS, runDir, [], { namespace: CONFIDENCE_NS }), { policyN: SIZES.policyN, feedbackN: SIZES.feedbackN }, log);
 }
 
-/** `--confidence-only`: the confidence part alone, its figures and goals put into the last run's results. */
-async function confidenceOnly(): Promise<void> {
+/** The trace export part (bench/tracing.ts): export off and on, each with an operator of its own. */
+async function tracingPart(rest: KubeRest, kubeconfig: string, runDir: string, ports: number[]): Promise<TracingFigures> {
+  const start = (env: NodeJS.ProcessEnv) => startOperator(kubeconfig, DEFAULT_WORKERS, runDir, [], { namespace: TRACING_NS, env });
+  return tracingBench(rest, ports, start, { latencyN: SIZES.latencyN, throughputN: SIZES.throughputN }, log);
+}
+
+/**
+ * `--confidence-only`, `--tracing-only`: one part measured alone (3 instant agents, a fresh
+ * control plane), its figures under `key` and its goals (those matching `goalsOf`) put into the
+ * last run's results.
+ */
+async function partOnly<F>(flag: string, key: string, goalsOf: RegExp, measure: (rest: KubeRest, kubeconfig: string, runDir: string, ports: number[]) => Promise<F>, goals: (f: F) => Array<{ goal: string; value: unknown; target: string; met: boolean }>): Promise<void> {
   const file = join(root, 'bench/results.json');
-  if (!existsSync(file)) throw new Error('--confidence-only updates bench/results.json: run the whole bench once first');
+  if (!existsSync(file)) throw new Error(`${flag} updates bench/results.json: run the whole bench once first`);
   const { runDir, cp } = await prepare();
   const agents = await startAgents(3);
   try {
@@ -219,14 +231,14 @@ async function confidenceOnly(): Promise<void> {
     const rest = new KubeRest(kc);
     await installCRDs(rest);
     const loadBefore = loadAverage();
-    const figures = await confidencePart(rest, cp.kubeconfigPath, runDir, agents.ports);
+    const figures = await measure(rest, cp.kubeconfigPath, runDir, agents.ports);
     const results = JSON.parse(readFileSync(file, 'utf8'));
-    const goals = confidenceGoals(figures);
-    results.confidence = { ...figures, date: new Date().toISOString(), separateRun: true, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() };
-    results.goals = [...results.goals.filter((g: { goal: string }) => !/^(confidence policy|calibration):/.test(g.goal)), ...goals];
+    const met = goals(figures);
+    results[key] = { ...figures, date: new Date().toISOString(), separateRun: true, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() };
+    results.goals = [...results.goals.filter((g: { goal: string }) => !goalsOf.test(g.goal)), ...met];
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
     if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
-    console.table(goals.map((g) => ({ goal: g.goal, value: g.value, target: g.target, met: g.met ? 'yes' : 'NO' })));
+    console.table(met.map((g) => ({ goal: g.goal, value: g.value, target: g.target, met: g.met ? 'yes' : 'NO' })));
     rest.close();
   } finally {
     agents.child.kill('SIGTERM');
@@ -245,14 +257,14 @@ interface Operator {
   stop(): Promise<void>;
 }
 
-async function startOperator(kubeconfig: string, workers: number, logDir: string, v8Flags: string[] = [], extra: { namespace?: string; args?: string[] } = {}): Promise<Operator> {
+async function startOperator(kubeconfig: string, workers: number, logDir: string, v8Flags: string[] = [], extra: { namespace?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Operator> {
   const port = await freePort();
   const nodeArgs = [...v8Flags, ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`] : [])];
   const child = spawn(
     process.execPath,
     // The bench's agents are local processes: loopback endpoints allowed, as in local mode.
     [...nodeArgs, join(root, 'dist/src/cmd/manager.js'), '--kubeconfig', kubeconfig, '--namespace', extra.namespace ?? NS, '--workers', String(workers), '--http-address', `127.0.0.1:${port}`, '--log-level', 'warn', '--allow-loopback-endpoints', ...(extra.args ?? [])],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extra.env } },
   );
   children.push(child);
   const { createWriteStream } = await import('node:fs');
@@ -687,6 +699,7 @@ async function main() {
     }
     // Confidence policies and calibration, with an operator of their own ------------------------------
     const confidence = await confidencePart(rest, cp.kubeconfigPath, runDir, agents.ports);
+    const tracing = await tracingPart(rest, cp.kubeconfigPath, runDir, agents.ports);
     const grpcN = QUICK ? 2000 : 10000;
     const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
     log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
@@ -942,6 +955,7 @@ async function main() {
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
       sdkGoal(sdk),
       ...confidenceGoals(confidence),
+      ...tracingGoals(tracing),
     ];
     const results = {
       meta: {
@@ -968,6 +982,7 @@ async function main() {
       sdk: { date: new Date().toISOString(), separateRun: false, n: SIZES.sdkN, comparison: sdk },
       memory,
       confidence,
+      tracing,
       scale: scale ?? null,
       operatorRss: { startMB: opBaseline.rssMB, endMB: finalRss.rssMB, highWaterMB: finalRss.hwmMB },
       goals,
@@ -1002,7 +1017,9 @@ function printTable(r: any) {
 
 if (!existsSync(join(root, 'package.json')) || !readFileSync(join(root, 'package.json'), 'utf8').includes('parallax')) throw new Error('run from the repository');
 if (!process.env.KUBEBUILDER_ASSETS) process.env.KUBEBUILDER_ASSETS = resolve(root, '../shared/envtest/bin');
-await (args.has('--sdk-only') ? sdkOnly() : args.has('--confidence-only') ? confidenceOnly() : main()).then(
+const confidenceOnly = () => partOnly('--confidence-only', 'confidence', /^(confidence policy|calibration):/, confidencePart, confidenceGoals);
+const tracingOnly = () => partOnly('--tracing-only', 'tracing', /^trace export:/, tracingPart, tracingGoals);
+await (args.has('--sdk-only') ? sdkOnly() : args.has('--confidence-only') ? confidenceOnly() : args.has('--tracing-only') ? tracingOnly() : main()).then(
   () => process.exit(0),
   (err) => {
     console.error(err);

@@ -9,10 +9,11 @@
 #   hack/install-tools.sh zsh      # zsh from Debian (the CLI's zsh completion script)
 #   hack/install-tools.sh faketime # libfaketime from Debian (steps a standby's wall clock in the leader-election test)
 #   hack/install-tools.sh chromium # Debian's chromium at /usr/bin/chromium (the dashboard's browser test drives it headless)
+#   hack/install-tools.sh prometheus # prometheus + promtool from Debian (the dashboards' and alert rules' tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=("$@")
-[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv zsh faketime chromium)
+[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv zsh faketime chromium prometheus)
 
 pkgs=()
 for w in "${want[@]}"; do
@@ -26,7 +27,8 @@ for w in "${want[@]}"; do
     zsh) command -v zsh >/dev/null 2>&1 || pkgs+=(zsh) ;;
     faketime) compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || pkgs+=(libfaketime) ;;
     chromium) [[ -x /usr/bin/chromium ]] || pkgs+=(chromium) ;;
-    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv, zsh, faketime, chromium)" >&2; exit 2 ;;
+    prometheus) { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || pkgs+=(prometheus) ;;
+    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv, zsh, faketime, chromium, prometheus)" >&2; exit 2 ;;
   esac
 done
 [[ ${#pkgs[@]} -eq 0 ]] && exit 0

@@ -17,6 +17,7 @@ import { reviewController } from './controllers/review-controller.js';
 import { patternController } from './controllers/pattern-controller.js';
 import { specGuards } from './controllers/spec-guard.js';
 import type { OperatorContext } from './manager/context.js';
+import { observeCaches } from './observability/confidence-metrics.js';
 import { assertMatchesUsesRe2 } from './runtime/cel-env.js';
 import { parseDuration } from './runtime/duration.js';
 import type { SandboxPool } from './sandbox/index.js';
@@ -38,6 +39,7 @@ export interface OperatorOptions {
 export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions): Controller[] {
   // Fail at start-up, loudly, if tenant regexes in CEL would not run in RE2.
   assertMatchesUsesRe2();
+  observeCaches(ctx.caches);
   const lookup = (qualified: string): Agent | undefined => {
     const [namespace, name] = qualified.includes('/') ? qualified.split('/') : ['', qualified];
     return ctx.caches.agents.get(namespace, name) as Agent | undefined;

@@ -9,7 +9,8 @@ Test modes:
     --fail "message"       Analyze fails with that message
     --health degraded      what HealthCheck reports (healthy|degraded|unhealthy|unknown)
     --echo                 answer {task, data, taskId, patternName, context, timeoutMs}
-    --announce             print `CALL <taskId>` when a call arrives, `CANCELLED <taskId>` when it is cancelled
+    --announce             print `CALL <taskId>` when a call arrives (then `TRACE <taskId> <traceId> <spanId>`
+                           when it carries a traceparent), `CANCELLED <taskId>` when it is cancelled
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def fixed_agent(args: argparse.Namespace) -> Agent:
         nonlocal calls
         calls += 1
         say(f"CALL {ctx.task_id}")
+        if ctx.trace_parent:
+            say(f"TRACE {ctx.task_id} {ctx.trace_parent.trace_id} {ctx.trace_parent.span_id}")
         try:
             await asyncio.sleep(args.delay_ms / 1000)
         except asyncio.CancelledError:

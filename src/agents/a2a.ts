@@ -25,7 +25,8 @@ import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestT
 import { A2AError } from '@a2a-js/sdk/errors';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { withSpan } from '../observability/tracing.js';
+import { withSpan, withTraceHeaders } from '../observability/tracing.js';
+import { agentCallAttributes, agentCallSpanName } from './call-span.js';
 import type { AgentCallRequest, AgentCallResult, AgentCaller, ReplyAllowance } from '../runtime/types.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import { HTTPStatusError, ReplyOverBudgetError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
@@ -119,13 +120,13 @@ export class A2AClient implements AgentCaller {
   async call(req: AgentCallRequest): Promise<AgentCallResult> {
     const agent = req.agent.name;
     const started = performance.now();
-    const attrs = { agent, step: req.step, pattern: req.patternName, 'task.id': req.taskId, 'agent.protocol': 'a2a' };
+    const attrs = { ...agentCallAttributes(req), 'parallax.agent.protocol': 'a2a' };
     let result: AgentCallResult;
     try {
-      result = await withSpan('agent.call', attrs, async (span) => {
+      result = await withSpan(agentCallSpanName(agent), attrs, async (span) => {
         const r = await this.callOnce(req, started);
         if (r.endpoint) span.setAttribute('url.full', r.endpoint);
-        span.setAttribute('confidence', r.confidence);
+        span.setAttribute('parallax.confidence', r.confidence);
         if (r.error) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error });
         return r;
       });
@@ -220,7 +221,7 @@ export class A2AClient implements AgentCaller {
     if (problem) throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} is not an A2A agent card: ${problem}`);
     // The card may name any host; the operator dials the Agent's own origin (see a2a-url.ts).
     card = { ...card, supportedInterfaces: card.supportedInterfaces.map((i) => ({ ...i, url: dialURL(url, i.url).href })) };
-    const fetchImpl = a2aFetch(url, this.maxReplyBytes, this.guard(agent), () => replyRoom.getStore());
+    const fetchImpl = withTraceHeaders(a2aFetch(url, this.maxReplyBytes, this.guard(agent), () => replyRoom.getStore()));
     const factory = new ClientFactory({
       transports: [new JsonRpcTransportFactory({ fetchImpl, legacyCompat: { enabled: true } }), new RestTransportFactory({ fetchImpl, legacyCompat: { enabled: true } })],
       cardResolver: this.cardResolver,

@@ -19,11 +19,12 @@
 // - Replies are validated (confidence a number in [0,1], value_json valid JSON).
 // - call() never throws: every failure is a result with confidence 0 and `error` set.
 import * as grpc from '@grpc/grpc-js';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { withSpan } from '../observability/tracing.js';
+import { traceHeaders, withSpan } from '../observability/tracing.js';
+import { agentCallAttributes, agentCallSpanName, serverAttributes } from './call-span.js';
 import {
   encodeData,
   fromTimestamp,
@@ -199,13 +200,13 @@ export class AgentPool implements AgentCaller {
   async call(req: AgentCallRequest): Promise<AgentCallResult> {
     const agent = req.agent.name;
     const started = performance.now();
-    const attrs = { agent, step: req.step, pattern: req.patternName, 'task.id': req.taskId };
+    const attrs = { ...agentCallAttributes(req), 'rpc.system': 'grpc', 'rpc.service': 'parallax.confidence.ConfidenceAgent', 'rpc.method': 'Analyze' };
     let result: AgentCallResult;
     try {
-      result = await withSpan('agent.call', attrs, async (span) => {
+      result = await withSpan(agentCallSpanName(agent), attrs, async (span) => {
         const r = await this.callOnce(req, started);
-        if (r.endpoint) span.setAttribute('endpoint', r.endpoint);
-        span.setAttribute('confidence', r.confidence);
+        if (r.endpoint) span.setAttributes(serverAttributes(r.endpoint));
+        span.setAttribute('parallax.confidence', r.confidence);
         if (r.error) span.setStatus({ code: SpanStatusCode.ERROR, message: r.error });
         return r;
       });
@@ -239,6 +240,7 @@ export class AgentPool implements AgentCaller {
       for (let attempt = 1; attempt <= this.retry.maxAttempts; attempt++) {
         if (attempt > 1) {
           const delay = this.retry.delayBefore(attempt);
+          trace.getActiveSpan()?.addEvent('agent.retry', { 'parallax.attempt': attempt, 'parallax.retry.delay_ms': delay, 'error.type': lastFailure?.code ?? '' });
           if (Date.now() + delay >= deadlineAt) break;
           await sleep(delay, req.signal);
           if (req.signal.aborted) throw new CallFailure('CANCELLED', `agent ${agent}: call cancelled (${abortReason(req.signal)})`);
@@ -374,7 +376,7 @@ export class AgentPool implements AgentCaller {
     conn.lastUsed = Date.now();
     return new Promise<Attempt>((resolve) => {
       let aborted = false;
-      const call = ch.client.Analyze(msg, new grpc.Metadata(), { deadline: new Date(deadlineAt) }, (err, reply) => {
+      const call = ch.client.Analyze(msg, traceMetadata(), { deadline: new Date(deadlineAt) }, (err, reply) => {
         req.signal.removeEventListener('abort', onAbort);
         conn.active--;
         if (conn.active === 0 && conn.dropWhenIdle) this.dropChannel(conn);
@@ -606,4 +608,11 @@ export async function probeAgent(endpoint: string, timeoutMs: number, pool?: Age
   } finally {
     client.close();
   }
+}
+
+/** The active trace context (W3C traceparent) as gRPC metadata: the agent's SDK continues the trace. */
+function traceMetadata(): grpc.Metadata {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(traceHeaders())) md.set(k, v);
+  return md;
 }

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { loadKubeConfig } from '../k8s/rest.js';
 import { Manager } from '../manager/manager.js';
 import { rootLogger } from '../observability/logger.js';
+import { startTracing } from '../observability/tracing.js';
 import { parseDuration } from '../runtime/duration.js';
 import { operatorControllers } from '../operator.js';
 import { SANDBOX_DEFAULTS, SandboxPool, type SandboxOptions } from '../sandbox/index.js';
@@ -118,6 +119,9 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
     renewDeadlineMs: ms('leader-elect-renew-deadline', flags.leaderElectRenewDeadline, '10s'),
     retryPeriodMs: ms('leader-elect-retry-period', flags.leaderElectRetryPeriod, '2s'),
   };
+  // OTLP export when OTEL_* ask for it (docs/observability.md); stopped last, sending what is left.
+  const traces = await startTracing('parallax-operator');
+  if (traces) rootLogger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
   const mgr = new Manager({
     kubeConfig,
     namespace: flags.namespace,
@@ -136,6 +140,7 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
     runnables: (ctx) => [
       ...(sandbox ? [sandbox] : []),
       ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox, compiler: sandbox } : {}) })] : []),
+      ...(traces ? [{ start: async () => {}, stop: () => traces.shutdown(), ready: true }] : []),
     ],
     onLostLeadership: () => {
       rootLogger.error('lost leadership; exiting so that a fresh process campaigns again');

@@ -54,6 +54,10 @@ export class Controller {
     const name = reconciler.name;
     this.log = loggerFor('controller', { controller: name });
     this._queue = this.newQueue();
+    // As controller-runtime does: every result's series exists from the start, so a rate or an
+    // alert on errors reads 0 rather than nothing (docs/observability.md).
+    for (const result of ['success', 'error', 'requeue']) metrics.reconcileTotal.inc({ controller: name, result }, 0);
+    metrics.workqueueRetries.inc({ controller: name }, 0);
   }
 
   private newQueue(): WorkQueue {

@@ -25,6 +25,7 @@
 //   stops with one write (phase AwaitingReview, no runId); the Review that answers it is recorded
 //   with its verdict in the claim of the run that resumes, which replays every persisted answer.
 import { randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
 import type { Agent, Execution, Pattern, Review } from '../api/types.js';
 import { DEFAULT_MAX_REPLY_BYTES, maxReplyBytes } from '../agents/index.js';
 import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
@@ -33,6 +34,7 @@ import type { OperatorContext } from '../manager/context.js';
 import type { Logger } from '../observability/logger.js';
 import { OTHER, tenantLabels } from '../observability/labels.js';
 import { metrics } from '../observability/metrics.js';
+import { observeAnswerConfidence } from '../observability/confidence-metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
   EvaluationBudgetExceeded,
@@ -85,6 +87,7 @@ import {
   type Status,
   type StatusBounds,
 } from './execution-status.js';
+import { decisionEvent, failedSpan, startRunTrace } from './execution-trace.js';
 import { RunWriter } from './execution-writer.js';
 import { ReplyBudget, type ReplyBudgetOptions } from './reply-budget.js';
 import { executionPin, resolvePatternRevision } from './pattern-revisions.js';
@@ -296,6 +299,8 @@ export class ExecutionReconciler implements Reconciler {
       conditions,
       ...(reviewed ? { reviews: reviewed } : {}),
     };
+    const runTrace = startRunTrace(exec, revision.record, claim.attempt!, last);
+    if (runTrace.ids) claim.trace = runTrace.ids;
     const abort = new AbortController();
     const writer = new RunWriter(this.ctx.rest, exec, runId, claim, {
       // Only a write that shows the run Running tells of a start; a run whose claim rode on its
@@ -308,11 +313,13 @@ export class ExecutionReconciler implements Reconciler {
     // final write, or — if the run is still going after claimDelayMs — a claim of its own. A run
     // that ends within that time costs one status write instead of two. A resumed run claims at once.
     if (resumed || this.claimDelayMs <= 0) {
-      if (!(await writer.write((base) => base.status!))) return;
+      if (!(await writer.write((base) => base.status!))) return runTrace.span.end();
     }
     this.active.set(key, { runId, uid, abort });
     const timer = setLongTimeout(() => abort.abort(new RunStop('timeout', `timed out after ${timeout}`)), remaining);
-    void this.run(key, exec, pattern, compiled.compiled, policy, writer, abort, log)
+    const run = compiled.compiled;
+    void context
+      .with(runTrace.ctx, () => this.run(key, exec, pattern, run, policy, writer, abort, log))
       .then(
         () => this.runFailures.delete(uid),
         (err) => this.runFailed(uid, err, log),
@@ -324,6 +331,7 @@ export class ExecutionReconciler implements Reconciler {
         // lost to another writer) was skipped while the run was active.
         this.requeue?.(key);
       });
+    runTrace.span.end();
   }
 
   private async run(
@@ -372,7 +380,7 @@ export class ExecutionReconciler implements Reconciler {
     };
     let final: Final;
     try {
-      final = await withSpan('execution.run', { 'parallax.execution': key, 'parallax.pattern': pattern.metadata.name! }, async (span) => {
+      final = await withSpan('execution.run', { 'k8s.namespace.name': ns, 'parallax.execution': key, 'parallax.pattern': pattern.metadata.name! }, async (span) => {
         try {
           const result = await runPattern(compiled, {
             input: exec.spec.input ?? {},
@@ -393,11 +401,13 @@ export class ExecutionReconciler implements Reconciler {
               if (done[stepKey(outcome)]) return;
               steps.push(outcome);
               if (decision) decisions.record(decision);
+              if (decision) decisionEvent(span, decision);
               // A try that stops for a person is written with the AwaitingReview status.
               if (signal.aborted || decision?.action === 'review') return;
               if (mustPersist(compiled, outcome) || asksAgain(decision)) await persist();
             },
             onDecision: async (decision) => {
+              decisionEvent(span, decision);
               if (decisions.record(decision) && !signal.aborted && asksAgain(decision)) await persist();
             },
           });
@@ -410,6 +420,7 @@ export class ExecutionReconciler implements Reconciler {
           const stop = signal.reason instanceof RunStop ? signal.reason : undefined;
           if (stop && stop.kind !== 'timeout') throw stop;
           if (!stop && err instanceof ReviewRequired) {
+            span.addEvent('review.requested', { 'parallax.review.reason': err.message });
             return { phase: 'AwaitingReview', reason: 'AwaitingReview', message: err.message, review: err, outcome: { steps, decisions: decisions.decisions } } as Final;
           }
           const reason = stop
@@ -423,6 +434,7 @@ export class ExecutionReconciler implements Reconciler {
                   : err instanceof PatternRunError
                     ? 'PatternFailed'
                     : 'Error';
+          failedSpan(span, reason, stop?.message ?? (err as Error).message);
           return { phase: 'Failed', reason, message: stop?.message ?? (err as Error).message, outcome: { steps, decisions: decisions.decisions } } as Final;
         }
       });
@@ -539,6 +551,7 @@ export class ExecutionReconciler implements Reconciler {
         const agent = tenantLabels('agent', exec.metadata.namespace!, c.agent);
         metrics.agentConfidence.observe({ ...agent, kind: 'claimed' }, c.confidence);
         metrics.agentConfidence.observe({ ...agent, kind: 'calibrated' }, c.calibrated ?? c.confidence);
+        observeAnswerConfidence(pattern, agent.agent, c);
       }
     }
     log.info({ phase: final.phase, reason: final.reason }, final.message);

@@ -228,9 +228,9 @@ function fromStatusAgent(a: NonNullable<Status['agents']>[number]): AgentCallRes
 
 /** The claim fields of `claim` over the status of `fresh` (after a conflict on metadata). */
 export function reclaim(fresh: Execution, claim: Status): Status {
-  const { phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions, reviews } = claim;
+  const { phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions, reviews, trace } = claim;
   // A run resumed after a review carries the verdict in its claim.
-  return { ...fresh.status, phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions, ...(reviews ? { reviews } : {}) };
+  return { ...fresh.status, phase, runId, pattern, attempt, startTime, message, observedGeneration, conditions, ...(reviews ? { reviews } : {}), ...(trace ? { trace } : {}) };
 }
 
 export const isFinished = (s: Status | undefined): boolean => s?.phase === 'Succeeded' || s?.phase === 'Failed';

@@ -19,6 +19,7 @@ import type { OperatorContext } from '../manager/context.js';
 import { releaseLabels, tenantLabels } from '../observability/labels.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
+import { confidenceMetrics } from '../observability/confidence-metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import { CalibrationWriter } from './calibration-writer.js';
 import { Controller, type Reconciler } from './controller.js';
@@ -138,6 +139,7 @@ export class FeedbackReconciler implements Reconciler {
     const ready = status.phase === 'Applied';
     if (!(await writeOutcome(this.ctx.rest, FEEDBACKS, fb as Feedback & KubeObject, status, ready))) return;
     metrics.feedbackTotal.inc({ result: ready ? 'applied' : 'invalid' });
+    for (const a of status.agents ?? []) confidenceMetrics.feedbackOutcomes.inc({ ...tenantLabels('agent', fb.metadata.namespace!, a.name), outcome: a.outcome });
     log.info({ phase: status.phase }, status.message ?? '');
     this.ctx.events.post(fb as any, ready ? 'Normal' : 'Warning', ready ? 'Applied' : 'Invalid', status.message ?? '');
   }

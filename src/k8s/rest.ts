@@ -11,6 +11,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { apiRequests } from '../observability/api-metrics.js';
 
 export class KubeApiError extends Error {
   constructor(
@@ -174,6 +175,7 @@ export class KubeRest {
         if (controller.signal.aborted) return close();
         const req = this.send(opts, (res) => {
           clearTimeout(headers);
+          apiRequests.inc({ method: 'WATCH', code: String(res.statusCode ?? 0) });
           if (res.statusCode !== 200) {
             res.resume();
             return close(Object.assign(new Error(`watch ${path}: HTTP ${res.statusCode}`), { statusCode: res.statusCode }));
@@ -256,6 +258,7 @@ export class KubeRest {
             parsed = text;
           }
           const status = res.statusCode ?? 0;
+          apiRequests.inc({ method, code: String(status) });
           if (status >= 200 && status < 300) return resolve(parsed as T);
           const message = parsed?.message ?? (text || `HTTP ${status}`);
           reject(new KubeApiError(status, parsed?.reason ?? '', `${method} ${path}: ${message}`, parsed));

@@ -12,10 +12,10 @@
 //   key or an unreachable server makes the agent unhealthy with a message that says which.
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { withSpan } from '../observability/tracing.js';
+import { withSpan, withTraceHeaders } from '../observability/tracing.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import { AgentError, ParallaxAgent, type AgentReply, type AnalyzeContext, type HealthReport } from '../sdk/agent.js';
 import { boundedFetch } from '../sdk/http-peer.js';
@@ -46,13 +46,23 @@ export class LLMAgent extends ParallaxAgent {
       apiKey: config.apiKey ?? 'none',
       maxRetries: 0,
       logLevel: 'off',
-      fetch: boundedFetch(DEFAULT_LIMITS.maxResultBytes),
+      // The upstream server joins the trace too (W3C traceparent), if it traces.
+      fetch: withTraceHeaders(boundedFetch(DEFAULT_LIMITS.maxResultBytes)),
     });
   }
 
   async analyze(task: string, data: unknown, ctx: AnalyzeContext): Promise<AgentReply> {
-    const attrs = { 'gen_ai.system': 'openai', 'gen_ai.request.model': this.config.model, 'task.id': ctx.taskId };
-    return withSpan('llm.chat', attrs, async (span) => {
+    // OpenTelemetry's GenAI conventions: a client span `chat <model>`; its duration is the latency.
+    const upstream = new URL(this.config.baseURL);
+    const attrs = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.system': 'openai',
+      'gen_ai.request.model': this.config.model,
+      'server.address': upstream.hostname,
+      ...(upstream.port ? { 'server.port': Number(upstream.port) } : {}),
+      'parallax.task.id': ctx.taskId,
+    };
+    return withSpan(`chat ${this.config.model}`, attrs, async (span) => {
       try {
         const completion = await this.complete(task, data, ctx);
         const choice = completion.choices?.[0];
@@ -86,7 +96,7 @@ export class LLMAgent extends ParallaxAgent {
         span.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
         throw e;
       }
-    });
+    }, { kind: SpanKind.CLIENT });
   }
 
   /** One chat completion, tried again only when nothing was processed and time remains. */
@@ -112,6 +122,7 @@ export class LLMAgent extends ParallaxAgent {
         const failure = () => upstreamFailure(err, { baseURL: this.config.baseURL, apiKey: this.config.apiKey, timeoutMs, attempts: attempt, signal: ctx.signal });
         if (wait === undefined || attempt >= this.config.maxAttempts || ctx.signal.aborted || Date.now() + wait >= deadline) throw failure();
         this.log.info({ taskId: ctx.taskId, attempt, waitMs: wait, reason: failure().message }, 'LLM upstream busy, trying again');
+        trace.getActiveSpan()?.addEvent('gen_ai.retry', { 'parallax.attempt': attempt + 1, 'parallax.retry.delay_ms': wait });
         await sleep(wait, undefined, { signal: ctx.signal }).catch(() => {});
       }
     }

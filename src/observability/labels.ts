@@ -11,6 +11,7 @@
 // - a deleted object gives its slot back (releaseLabels, from the informers' delete events) and its
 //   series leave /metrics; a namespace with no slot held gives its namespace slot back.
 import type { Metric } from 'prom-client';
+import { confidenceMetrics } from './confidence-metrics.js';
 import { metrics } from './metrics.js';
 
 const MAX_LABEL_LENGTH = 128;
@@ -23,8 +24,10 @@ export type TenantLabels<K extends LabelKind> = { namespace: string } & Record<K
 
 /** The metrics whose series name an object of each kind (their series go when the object does). */
 const SERIES: Record<LabelKind, Metric[]> = {
-  pattern: [metrics.executionsTotal, metrics.executionDuration, metrics.executionConfidence, metrics.policyDecisions],
+  pattern: [metrics.executionsTotal, metrics.executionDuration, metrics.executionConfidence, metrics.policyDecisions, confidenceMetrics.patternAgentConfidence],
   agent: [
+    confidenceMetrics.patternAgentConfidence,
+    confidenceMetrics.feedbackOutcomes,
     metrics.agentConfidence,
     metrics.agentCalibrationError,
     metrics.agentBrierScore,

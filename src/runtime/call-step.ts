@@ -8,6 +8,7 @@
 // every call, so a step whose agents all failed never passes `null` on as an answer. The step's expressions are evaluated
 // by the run's Evaluator (its plan arrives here as plain values); `until` is judged one result at a
 // time, in the order the results arrive, so a race has one winner whatever the evaluator's speed.
+import { withSpan } from '../observability/tracing.js';
 import type { CompiledCallStep } from './compile.js';
 import { errorMessage, PatternRunError } from './errors.js';
 import { describeValue } from './evaluate.js';
@@ -100,6 +101,12 @@ function checkSucceeded(step: CompiledCallStep, out: CallStepResult, signal?: Ab
 }
 
 export async function runCallStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext, until: Until = succeeded, tryOpts: TryOptions = {}): Promise<CallStepResult> {
+  // One span per try of the step: a policy's retries and escalation are siblings, told apart by parallax.step.try.
+  const attrs = { 'parallax.step': step.name, 'parallax.step.strategy': step.strategy, 'parallax.step.agents': plan.agents.length, ...(tryOpts.tag ? { 'parallax.step.try': tryOpts.tag } : {}) };
+  return withSpan(`step ${step.name}`, attrs, () => callStep(step, plan, cc, until, tryOpts));
+}
+
+async function callStep(step: CompiledCallStep, plan: CallPlan, cc: CallContext, until: Until, tryOpts: TryOptions): Promise<CallStepResult> {
   const { agents, task, data } = plan;
   const context = cc.context || tryOpts.context ? { ...cc.context, ...tryOpts.context } : undefined;
   const tag = tryOpts.tag ? `${tryOpts.tag}/` : '';

@@ -4,7 +4,9 @@
 // and that every value is JSON (a BigInt or a cycle is an INTERNAL error naming it), and turns
 // the caller's deadline or cancellation into an AbortSignal for analyze().
 import * as grpc from '@grpc/grpc-js';
+import { context, SpanKind } from '@opentelemetry/api';
 import { loggerFor, type Logger } from '../observability/logger.js';
+import { contextFrom, withSpan } from '../observability/tracing.js';
 import {
   DATA_WRAPPED_KEY,
   decodeData,
@@ -246,8 +248,9 @@ export abstract class ParallaxAgent {
     const server = new grpc.Server();
     server.addService(service, {
       Analyze: (call: grpc.ServerUnaryCall<AgentRequestMessage, ConfidenceResultMessage>, cb: grpc.sendUnaryData<ConfidenceResultMessage>) =>
-        void this.handleAnalyze(call, cb),
-      StreamAnalyze: (call: grpc.ServerWritableStream<AgentRequestMessage, ConfidenceResultMessage>) => void this.handleStream(call),
+        void this.traced(call, 'Analyze', () => this.handleAnalyze(call, cb)),
+      StreamAnalyze: (call: grpc.ServerWritableStream<AgentRequestMessage, ConfidenceResultMessage>) =>
+        void this.traced(call, 'StreamAnalyze', () => this.handleStream(call)),
       GetCapabilities: (_call: grpc.ServerUnaryCall<unknown, CapabilitiesMessage>, cb: grpc.sendUnaryData<CapabilitiesMessage>) => {
         try {
           cb(null, this.getCapabilities());
@@ -333,6 +336,15 @@ export abstract class ParallaxAgent {
         this.inflight.delete(ac);
       },
     };
+  }
+
+  /**
+   * Runs a handler in an `agent.analyze` server span continuing the caller's trace (W3C traceparent
+   * in the call's metadata): spans analyze() makes join the Execution's trace. No-op without an SDK.
+   */
+  private traced(call: grpc.ServerUnaryCall<AgentRequestMessage, unknown> | grpc.ServerWritableStream<AgentRequestMessage, unknown>, method: string, fn: () => Promise<void>): Promise<void> {
+    const attrs = { 'rpc.system': 'grpc', 'rpc.service': 'parallax.confidence.ConfidenceAgent', 'rpc.method': method, 'parallax.task.id': call.request.task_id ?? '' };
+    return context.with(contextFrom(call.metadata.getMap()), () => withSpan(`agent.analyze ${this.id}`, attrs, fn, { kind: SpanKind.SERVER }));
   }
 
   private async handleAnalyze(

@@ -1,4 +1,5 @@
 // Running an agent as a process: serve, and stop gracefully on SIGINT/SIGTERM.
+import { startTracing } from '../observability/tracing.js';
 import type { ParallaxAgent, ServeOptions } from './agent.js';
 
 export interface ServeAgentOptions extends ServeOptions {
@@ -14,8 +15,13 @@ export interface ServingAgent {
   stop(): Promise<void>;
 }
 
-/** Serves the agent and installs SIGINT/SIGTERM handlers that shut it down gracefully. */
+/**
+ * Serves the agent and installs SIGINT/SIGTERM handlers that shut it down gracefully. With the
+ * OTEL_* variables set it exports its spans over OTLP (service.name: OTEL_SERVICE_NAME, else the
+ * agent's id), continuing the operator's trace.
+ */
 export async function serveAgent(agent: ParallaxAgent, opts: ServeAgentOptions = {}): Promise<ServingAgent> {
+  const traces = await startTracing(agent.id);
   const { port } = await agent.serve({ port: opts.port, host: opts.host });
   const graceMs = opts.graceMs ?? 5000;
   const onSignalStop = opts.onSignalStop ?? (() => process.exit(0));
@@ -26,7 +32,7 @@ export async function serveAgent(agent: ParallaxAgent, opts: ServeAgentOptions =
   };
   const stop = () => {
     remove();
-    stopping ??= agent.shutdown(graceMs);
+    stopping ??= agent.shutdown(graceMs).then(() => traces?.shutdown());
     return stopping;
   };
   const handler = (signal: NodeJS.Signals) => {

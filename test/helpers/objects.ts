@@ -19,3 +19,11 @@ export async function phaseOf(rest: KubeRest, r: ResourceType, ns: string, name:
 export function finished(rest: KubeRest, ns: string, name: string, timeoutMs = 60000): Promise<any> {
   return eventually(() => phaseOf(rest, EXECUTIONS, ns, name, ['Succeeded', 'Failed']), `execution ${name} to finish`, timeoutMs);
 }
+
+/** A Pattern's spec that asks the agents with `capability` once and, below the policy's accept, stops for a person's Review. */
+export const reviewGate = (capability: string) => ({
+  agents: { capabilities: [capability] },
+  policy: { maxRetries: 0, escalate: { review: { timeout: '1h' } } },
+  steps: [{ name: 'ask', call: {} }],
+  output: { value: 'ask[0].value', confidence: 'ask[0].confidence' },
+});

@@ -278,11 +278,13 @@ describe('failures', () => {
     expect(e.status.result.confidence).toBeCloseTo((0.8 + 0 + 0) / 3, 10);
     expect(slowpoke.output().stdout).toMatch(/CANCELLED /); // the deadline reached the agent too
 
-    // One execution.run span, with a child agent.call span per call carrying its outcome.
+    // One execution.run span, its step span, and under it an agent.call span per call carrying its outcome.
     const run = spans.getFinishedSpans().filter((sp) => sp.name === 'execution.run' && sp.attributes['parallax.execution'] === `${ns}/flaky`);
     expect(run).toHaveLength(1);
-    const calls = spans.getFinishedSpans().filter((sp) => sp.name === 'agent.call' && sp.parentSpanContext?.spanId === run[0].spanContext().spanId);
-    const callByAgent = Object.fromEntries(calls.map((sp) => [String(sp.attributes.agent).split('/')[1], sp]));
+    const step = spans.getFinishedSpans().filter((sp) => sp.name.startsWith('step ') && sp.parentSpanContext?.spanId === run[0].spanContext().spanId);
+    expect(step).toHaveLength(1);
+    const calls = spans.getFinishedSpans().filter((sp) => sp.name.startsWith('agent.call ') && sp.parentSpanContext?.spanId === step[0].spanContext().spanId);
+    const callByAgent = Object.fromEntries(calls.map((sp) => [String(sp.attributes['parallax.agent']), sp]));
     expect(Object.keys(callByAgent).sort()).toEqual(['crasher', 'good', 'slowpoke']);
     expect(callByAgent.good.status.code).not.toBe(SpanStatusCode.ERROR);
     expect(callByAgent.slowpoke.status).toMatchObject({ code: SpanStatusCode.ERROR, message: expect.stringMatching(/deadline/i) });

@@ -1074,6 +1074,19 @@ export interface ExecutionStatus {
    */
   runId?: string;
   /**
+   * The Execution's OpenTelemetry trace, when the operator exports traces (docs/observability.md): every run of the Execution, resumed ones included, joins it.
+   */
+  trace?: {
+    /**
+     * W3C trace id: look it up in Jaeger or Tempo.
+     */
+    traceId?: string;
+    /**
+     * The first run's root span; later runs are its children.
+     */
+    spanId?: string;
+  };
+  /**
    * When the run started.
    */
   startTime?: string;

@@ -192,6 +192,14 @@ export const executionStatus: JSONSchema = {
       },
     },
     runId: { type: 'string', description: 'Id of the current attempt; agent task ids derive from the Execution uid and this.' },
+    trace: {
+      type: 'object',
+      description: "The Execution's OpenTelemetry trace, when the operator exports traces (docs/observability.md): every run of the Execution, resumed ones included, joins it.",
+      properties: {
+        traceId: { type: 'string', pattern: '^[0-9a-f]{32}$', description: 'W3C trace id: look it up in Jaeger or Tempo.' },
+        spanId: { type: 'string', pattern: '^[0-9a-f]{16}$', description: "The first run's root span; later runs are its children." },
+      },
+    },
     startTime: time('When the run started.'),
     completionTime: time('When the run finished.'),
     duration: { type: 'string', description: 'completionTime − startTime, e.g. 1.2s, for the printer column.' },

@@ -16,6 +16,7 @@ from .context import Context
 from .errors import AgentError, InvalidReplyError
 from .replies import DEFAULT_CONFIDENCE, Health, HealthState, Reply, Result
 from .runner import run, serve_until_signal
+from .tracing import TraceParent
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidReplyError",
     "Reply",
     "Result",
+    "TraceParent",
     "run",
     "serve_until_signal",
 ]

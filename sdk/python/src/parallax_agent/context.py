@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from .tracing import TraceParent
+
 
 #: Context keys a confidence policy sets (the same in the TypeScript SDK: src/sdk/policy-context.ts).
 CRITIQUE_KEY = "parallax.critique"
@@ -41,7 +43,7 @@ def _json_object(text: str | None) -> dict[str, Any] | None:
 class Context:
     """The call a handler is answering. Mirrors the TypeScript SDK's ``AnalyzeContext``."""
 
-    __slots__ = ("task_id", "pattern_name", "context", "timeout_ms", "streaming", "cancelled", "_deadline", "_reason")
+    __slots__ = ("task_id", "pattern_name", "context", "timeout_ms", "streaming", "trace_parent", "cancelled", "_deadline", "_reason")
 
     def __init__(
         self,
@@ -52,6 +54,7 @@ class Context:
         timeout_ms: int | None = None,
         deadline: float | None = None,
         streaming: bool = False,
+        trace_parent: TraceParent | None = None,
     ) -> None:
         #: ``<prefix>/<step>/<agent>``; the same across retries of one call, so it de-duplicates.
         self.task_id = task_id
@@ -62,6 +65,8 @@ class Context:
         self.timeout_ms = timeout_ms
         #: True for StreamAnalyze.
         self.streaming = streaming
+        #: The caller's W3C trace context (the operator's ``agent.call`` span), if it sent one.
+        self.trace_parent = trace_parent
         #: Set when the call is cancelled; a sync handler can ``cancelled.wait(seconds)`` as a sleep.
         self.cancelled = threading.Event()
         self._deadline = deadline

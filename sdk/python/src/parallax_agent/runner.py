@@ -20,6 +20,7 @@ import threading
 import time
 
 from .agent import Agent
+from .tracing import start_tracing
 from .wire import join_host_port
 
 log = logging.getLogger("parallax_agent")
@@ -27,6 +28,7 @@ log = logging.getLogger("parallax_agent")
 
 async def serve_until_signal(agent: Agent, *, host: str = "0.0.0.0", port: int = 50051, grace: float = 5.0) -> None:
     """Serves ``agent`` until SIGTERM or SIGINT, then shuts it down gracefully."""
+    stop_tracing = start_tracing(agent.id)
     bound = await agent.serve(host=host, port=port)
     sys.stdout.write(f"READY {join_host_port(host, bound)}\n")
     sys.stdout.flush()
@@ -42,6 +44,8 @@ async def serve_until_signal(agent: Agent, *, host: str = "0.0.0.0", port: int =
         for sig in signals:
             loop.remove_signal_handler(sig)
         await agent.shutdown(grace)
+        if stop_tracing:
+            stop_tracing()
 
 
 def run(agent: Agent, *, host: str = "0.0.0.0", port: int = 50051, grace: float = 5.0) -> None:

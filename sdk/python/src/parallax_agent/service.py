@@ -29,6 +29,7 @@ from .agent import Agent
 from .context import Context
 from .errors import AgentError, InvalidReplyError, status_of
 from .replies import Health, health_message, to_message
+from .tracing import caller_trace, server_span
 from .wire import DATA_WRAPPED_KEY, decode_data
 
 log = logging.getLogger("parallax_agent")
@@ -60,6 +61,7 @@ class _Call:
             timeout_ms=request.timeout_ms if request.timeout_ms > 0 else None,
             deadline=time.time() + remaining if remaining is not None else None,
             streaming=streaming,
+            trace_parent=caller_trace(grpc_ctx.invocation_metadata()),
         )
         self.child: asyncio.Future[Any] | None = None
         loop = asyncio.get_running_loop()
@@ -170,22 +172,24 @@ class Servicer(pb_grpc.ConfidenceAgentServicer):
             await grpc_ctx.write(to_message(self.agent.id, self.agent.metadata, item))
 
     async def Analyze(self, request: pb.AgentRequest, context: grpc.aio.ServicerContext) -> pb.ConfidenceResult:
-        call = _Call(self.agent, request, context, streaming=False)
-        try:
-            return await call.guard(self._answer(call, request.task_description))
-        except Exception as exc:
-            await self._fail(context, call, exc, "analyze")
-        finally:
-            call.finish()
+        with server_span(self.agent.id, "Analyze", context.invocation_metadata(), request.task_id):
+            call = _Call(self.agent, request, context, streaming=False)
+            try:
+                return await call.guard(self._answer(call, request.task_description))
+            except Exception as exc:
+                await self._fail(context, call, exc, "analyze")
+            finally:
+                call.finish()
 
     async def StreamAnalyze(self, request: pb.AgentRequest, context: grpc.aio.ServicerContext) -> None:
-        call = _Call(self.agent, request, context, streaming=True)
-        try:
-            await call.guard(self._stream(call, request.task_description, context))
-        except Exception as exc:
-            await self._fail(context, call, exc, "stream analyze")
-        finally:
-            call.finish()
+        with server_span(self.agent.id, "StreamAnalyze", context.invocation_metadata(), request.task_id):
+            call = _Call(self.agent, request, context, streaming=True)
+            try:
+                await call.guard(self._stream(call, request.task_description, context))
+            except Exception as exc:
+                await self._fail(context, call, exc, "stream analyze")
+            finally:
+                call.finish()
 
     async def GetCapabilities(self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext) -> pb.Capabilities:
         return self.agent.capabilities_message()
