@@ -9,7 +9,7 @@
 // (`npm run bench -- --confidence-only`) or inside the full bench.
 import { resourcePath, type KubeRest } from '../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, FEEDBACKS, PATTERNS } from '../src/k8s/resources.js';
-import { apiRequestCounts, diffCounts, FinishWatch, pool, round, rssOf, stats, type LatencyStats } from './lib.js';
+import { apiRequestCounts, diffCounts, FinishWatch, phaseCount, pool, round, rssOf, stats, type LatencyStats } from './lib.js';
 
 export const CONFIDENCE_NS = 'bench-confidence';
 
@@ -81,8 +81,8 @@ export async function confidenceBench(
     await rest.create(resourcePath(PATTERNS, ns), fan3('plain'));
     // The agents answer 0.6, 0.7 and 0.8: their mean is accepted.
     await rest.create(resourcePath(PATTERNS, ns), fan3('accepting', { accept: 0.6, retryBelow: 0.5, escalateBelow: 0.4, maxRetries: 1, escalate: { review: {} } }));
-    await until('3 Agents Ready', async () => (await rest.list<any>(resourcePath(AGENTS, ns))).items.filter((a) => a.status?.phase === 'Ready').length === 3);
-    await until('2 Patterns Ready', async () => (await rest.list<any>(resourcePath(PATTERNS, ns))).items.filter((p) => p.status?.phase === 'Ready').length === 2);
+    await phaseCount(rest, AGENTS, ns, 'Ready', 3);
+    await phaseCount(rest, PATTERNS, ns, 'Ready', 2);
     const watch = new FinishWatch(rest, resourcePath(EXECUTIONS, ns));
     await watch.start();
     let seq = 0;
@@ -140,7 +140,7 @@ export async function confidenceBench(
       const name = names[i]!;
       await rest.create(resourcePath(FEEDBACKS, ns), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Feedback', metadata: { name, namespace: ns }, spec: { executionRef: { name }, correct: i % 3 !== 0 } });
     });
-    await until(`${names.length} Feedback applied`, async () => (await listAll(rest, resourcePath(FEEDBACKS, ns))).filter((f) => f.status?.phase === 'Applied').length === names.length, 1800000);
+    await phaseCount(rest, FEEDBACKS, ns, 'Applied', names.length, 1800000);
     const secs = (performance.now() - t0) / 1000;
     const apiRequestsPerFeedback = diffCounts(before, await apiRequestCounts(rest), names.length);
     await new Promise((r) => setTimeout(r, 5000));
@@ -200,12 +200,4 @@ async function listAll(rest: KubeRest, path: string): Promise<any[]> {
     cont = l.metadata.continue;
   } while (cont);
   return out;
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 300000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }

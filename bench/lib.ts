@@ -1,8 +1,30 @@
 // Helpers of the benchmark: statistics, process accounting from /proc, the API server's request
-// counters, a watch that resolves when an Execution reaches a final phase, and a bounded pool.
+// counters, a watch that resolves when an Execution reaches a final phase, a watch that resolves when
+// enough objects are in a phase, a bounded pool, and the namespace with one Pattern the server and
+// gateway benches run against.
 import { readFileSync } from 'node:fs';
-import { Watch } from '@kubernetes/client-node';
-import type { KubeRest } from '../src/k8s/rest.js';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { Informer } from '../src/k8s/informer.js';
+import { installCRDs } from '../src/k8s/install-crds.js';
+import { KubeRest, resourcePath } from '../src/k8s/rest.js';
+import { PATTERNS, type KubeObject, type ResourceType } from '../src/k8s/resources.js';
+import { rootLogger } from '../src/observability/logger.js';
+
+/**
+ * A client of the control plane at `kubeconfigPath` with the CRDs installed, namespace `ns` and in
+ * it a one-step Pattern `p` (with `labels`); server logs quietened (a line per request would swamp the table).
+ */
+export async function benchNamespace(kubeconfigPath: string, ns: string, labels: Record<string, string> = {}): Promise<{ kc: KubeConfig; rest: KubeRest }> {
+  rootLogger.level = 'warn';
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const rest = new KubeRest(kc);
+  await installCRDs(rest);
+  await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const spec = { agents: { capabilities: ['x'] }, steps: [{ name: 's', call: {} }], output: { value: 's[0].value', confidence: 's[0].confidence' } };
+  await rest.create(resourcePath(PATTERNS, ns), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name: 'p', labels }, spec });
+  return { kc, rest };
+}
 
 export interface LatencyStats {
   n: number;
@@ -184,5 +206,37 @@ export class FinishWatch {
   stop(): void {
     this.stopped = true;
     this.abort?.abort();
+  }
+}
+
+/**
+ * Resolves once at least `want` objects of `resource` in `namespace` are in `phase`. One paged list,
+ * then a watch: waiting for 10,000 Agents costs the API server their events, not a list of all of
+ * them every 250 ms (which once kept it above a core and at 4.4 GB until the wait timed out).
+ */
+export async function phaseCount(rest: KubeRest, resource: ResourceType, namespace: string, phase: string, want: number, timeoutMs = 300000): Promise<void> {
+  type Slim = KubeObject & { status?: { phase?: string } };
+  const inPhase = new Set<string>();
+  const informer = new Informer<Slim>(rest, resource, {
+    namespace,
+    pageSize: 5000,
+    transform: (o) => ({ metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, uid: o.metadata?.uid, resourceVersion: o.metadata?.resourceVersion }, status: { phase: o.status?.phase } }),
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${want} ${resource.plural} ${phase} (${inPhase.size} are)`)), timeoutMs);
+      const seen = (o: Slim) => {
+        if (o.status?.phase === phase) inPhase.add(o.metadata!.name!);
+        else inPhase.delete(o.metadata!.name!);
+        if (inPhase.size >= want) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      informer.on({ add: seen, update: seen, delete: (o) => inPhase.delete(o.metadata!.name!) });
+      informer.start();
+    });
+  } finally {
+    informer.stop();
   }
 }

@@ -45,12 +45,12 @@ export function renderFigures(r: any): string {
           '',
         ]
       : []),
-    `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency)`,
+    `**Operator** (workers ${m.defaultWorkers} unless stated; latency = create → \`Succeeded\` seen by the driver's watch; ratios against the API floor at the same concurrency and n, measured just before each case)`,
     '',
-    row(['case', 'agents/Execution', 'concurrency', 'workers', 'Agents / Executions stored', 'p50 ms', 'p95 ms', 'p99 ms', 'Executions/s', 'latencyRatio', 'throughputRatio', 'operator CPU ms/Execution', 'rssMB']),
-    row(Array(13).fill('---')),
+    row(['case', 'agents/Execution', 'concurrency', 'workers', 'Agents / Executions stored', 'p50 ms', 'p95 ms', 'p99 ms', 'Executions/s', 'floor p50 ms / per s', 'latencyRatio', 'throughputRatio', 'operator CPU ms/Execution', 'rssMB']),
+    row(Array(14).fill('---')),
     ...r.cases.map((c: any) =>
-      row([c.name, c.agents, c.concurrency, c.workers, `${c.objects.agents} / ${c.objects.executions}`, c.latencyMs.p50, c.latencyMs.p95, c.latencyMs.p99, c.throughput, c.latencyRatio, `${c.throughputRatio} (${pct(c.throughputRatio)})`, c.operatorCpuMsPerExecution, c.rssMB]),
+      row([c.name, c.agents, c.concurrency, c.workers, `${c.objects.agents} / ${c.objects.executions}`, c.latencyMs.p50, c.latencyMs.p95, c.latencyMs.p99, c.throughput, `${c.floorP50Ms} / ${c.floorThroughput}`, c.latencyRatio, `${c.throughputRatio} (${pct(c.throughputRatio)})`, c.operatorCpuMsPerExecution, c.rssMB]),
     ),
     '',
     '**API requests per Execution** (from `apiserver_request_total`, all clients, mutating verbs and GETs; the driver\'s own create is the `POST executions`)',
@@ -91,8 +91,24 @@ export function renderFigures(r: any): string {
     r.scale
       ? row(['scale (10× Agents)', r.scale.agents, r.scale.executions, `finished Executions written by the driver (${r.scale.fillRatePerSec}/s) with the operator stopped; it was ready ${r.scale.operatorRestartSec} s after its restart`, r.scale.rssMB, r.scale.hwmMB, r.scale.heapUsedMB ?? '—'])
       : row(['scale', '—', '—', 'not run (quick run or --no-scale)', '—', '—', '—']),
+    '',
+    ...probeCpuLines(r),
   );
   return out.join('\n');
+}
+
+/** The operator's CPU with nothing to run but the health probes of its Agents, at the memory and scale steps. */
+function probeCpuLines(r: any): string[] {
+  const steps = [r.memory, r.scale].filter((x) => x?.probeCpu);
+  if (!steps.length) return [];
+  return [
+    '**Probe CPU** (the operator\'s share of one core with nothing to run: the health probes of its endpoint Agents, right after they are in place at the 10 s base pace, then once backed off to every 2 min; [agents.md](agents.md#health-probes))',
+    '',
+    row(['Agents', 'base pace (share of a core)', 'backed off (share of a core)']),
+    row(['---', '---', '---']),
+    ...steps.map((x: any) => row([x.agents, x.probeCpu.baseCoreShare, x.probeCpu.settledCoreShare])),
+    '',
+  ];
 }
 
 /** What an accepting confidence policy costs, and what 10,000 Feedback cost and leave behind. */

@@ -17,7 +17,10 @@
 //   --only-slow-agents measures the slow-agent workload alone (after the floor) and prints it;
 //   --runtime-only measures section 4 alone (runtime alone, in-process vs sandbox) and prints it;
 //   --server-only measures what the HTTP API server adds to get, list, create and a watched change
-//   (bench/server.ts, BENCH_SERVER_N requests each) and prints it;
+//   (bench/server.ts, BENCH_SERVER_N requests each), and a page of 50 at BENCH_SERVER_EXECUTIONS
+//   Executions (10,000), and prints it;
+//   --gateway-only measures a run through the gateway (an OpenAI chat completion, an A2A send)
+//   against the same run made directly (bench/gateway.ts, BENCH_GATEWAY_N runs each), and prints it;
 //   --confidence-only measures the confidence part alone (bench/confidence.ts: what an accepting
 //   policy costs, 10,000 Feedback) and puts its figures into the last run's results (BENCH_POLICY_N,
 //   BENCH_FEEDBACK_N override its sizes); --tracing-only measures trace export off and on alone
@@ -41,6 +44,7 @@ import { validatingWebhookConfiguration } from '../src/webhook/configuration.js'
 import { compilePattern, runPattern, type Evaluator } from '../src/runtime/index.js';
 import { SandboxPool } from '../src/sandbox/index.js';
 import { loadProtocol, type ConfidenceAgentClient } from '../src/sdk/index.js';
+import { gatewayBench } from './gateway.js';
 import { serverBench } from './server.js';
 import {
   apiRequestCounts,
@@ -49,6 +53,7 @@ import {
   diffCounts,
   FinishWatch,
   loadAverage,
+  phaseCount,
   pool,
   round,
   rssOf,
@@ -617,6 +622,9 @@ async function slowAgentsBench(rest: KubeRest, watch: FinishWatch, op: Operator)
   } finally {
     clearInterval(sample);
     agents.child.kill('SIGTERM');
+    // Their process is gone: left in place they would turn Unavailable, and the memory step waits
+    // for every Agent of the namespace to be Ready.
+    for (let i = 0; i < PROTOCOL_FAN; i++) await rest.delete(resourcePath(AGENTS, NS, `bench-slow-${i}`));
   }
 }
 
@@ -627,15 +635,22 @@ function logSlowAgents(s: Awaited<ReturnType<typeof slowAgentsBench>>): void {
   );
 }
 
-async function countReadyAgents(rest: KubeRest): Promise<number> {
-  let ready = 0;
-  let cont: string | undefined;
-  do {
-    const l = await rest.list<any>(resourcePath(AGENTS, NS), { limit: 5000, continue: cont });
-    ready += l.items.filter((a) => a.status?.phase === 'Ready').length;
-    cont = l.metadata.continue;
-  } while (cont);
-  return ready;
+/** The operator's share of one core over `ms`. */
+async function cpuShareOf(op: Operator, ms: number): Promise<number> {
+  const c0 = cpuSecondsOf(op.pid);
+  await sleep(ms);
+  return round((cpuSecondsOf(op.pid) - c0) / (ms / 1000), 3);
+}
+
+/**
+ * What health probes cost with nothing else to do: the operator's CPU right after its Agents are in
+ * place (probes at the 10 s base pace), then once a Ready Agent's probes have backed off to their
+ * 2 min cap (10 + 20 + 40 + 80 s of doubling), over one full cap so every Agent is probed once.
+ */
+async function probeCpuOf(op: Operator): Promise<{ baseCoreShare: number; settledCoreShare: number }> {
+  const baseCoreShare = await cpuShareOf(op, 30_000);
+  await sleep(150_000 - 30_000);
+  return { baseCoreShare, settledCoreShare: await cpuShareOf(op, 120_000) };
 }
 
 async function main() {
@@ -644,11 +659,21 @@ async function main() {
     console.table(await runtimeBench(SIZES.runtimeMs));
     return;
   }
+  if (args.has('--gateway-only')) {
+    const cp = new ControlPlane({ authorizationMode: 'RBAC' });
+    try {
+      await cp.start();
+      console.table(await gatewayBench(cp.kubeconfigPath, cp.token, envNum('BENCH_GATEWAY_N', 200, 50)));
+    } finally {
+      await cp.stop();
+    }
+    return;
+  }
   if (args.has('--server-only')) {
     const cp = new ControlPlane({ authorizationMode: 'RBAC' });
     try {
       await cp.start();
-      console.table(await serverBench(cp.kubeconfigPath, cp.token, envNum('BENCH_SERVER_N', 200, 50)));
+      console.table(await serverBench(cp.kubeconfigPath, cp.token, envNum('BENCH_SERVER_N', 200, 50), envNum('BENCH_SERVER_EXECUTIONS', 10000, 1000)));
     } finally {
       await cp.stop();
     }
@@ -678,7 +703,6 @@ async function main() {
     const floor: Record<string, RunFigures> = {};
     floor.c1 = await runFloor(rest, floorWatch, SIZES.latencyN, 1);
     for (const c of [10, 100]) floor[`c${c}`] = await runFloor(rest, floorWatch, SIZES.throughputN, c);
-    floorWatch.stop();
     log(`API floor: ${Object.values(floor).map((f) => `c${f.concurrency} p50 ${f.latencyMs.p50} ms ${f.throughput}/s`).join('; ')}`);
     // Admission, side by side with the floor's create ------------------------------------------------
     const admission = { ...(await admissionBench(rest, cp.kubeconfigPath, runDir, SIZES.latencyN)), floorP50Ms: floor.c1!.latencyMs.p50 };
@@ -725,11 +749,8 @@ async function main() {
     }));
     for (const n of FAN) await rest.create(resourcePath(PATTERNS, NS), fanPattern(n));
     await rest.create(resourcePath(PATTERNS, NS), fanPattern(PROTOCOL_FAN, 'bench-a2a', `a2a-fan-${PROTOCOL_FAN}`));
-    await waitFor(`${50 + PROTOCOL_FAN} bench Agents Ready`, async () => (await countReadyAgents(rest)) >= 50 + PROTOCOL_FAN);
-    await waitFor('fan Patterns Ready', async () => {
-      const l = await rest.list<any>(resourcePath(PATTERNS, NS));
-      return l.items.filter((p) => p.status?.phase === 'Ready').length === FAN.length + 1;
-    });
+    await phaseCount(rest, AGENTS, NS, 'Ready', 50 + PROTOCOL_FAN);
+    await phaseCount(rest, PATTERNS, NS, 'Ready', FAN.length + 1);
     const watch = new FinishWatch(rest, resourcePath(EXECUTIONS, NS));
     await watch.start();
     await runExecutions(rest, watch, 'fan-3', 100, 10); // warm-up (JIT, channels)
@@ -746,6 +767,7 @@ async function main() {
       n: number;
       latencyMs: LatencyStats;
       throughput: number;
+      /** The API floor at the case's concurrency and n, measured just before it (the API server grows through the run). */
       floorP50Ms: number;
       floorThroughput: number;
       latencyRatio: number;
@@ -757,7 +779,7 @@ async function main() {
     const cases: Case[] = [];
     let objects = { agents: 50 + PROTOCOL_FAN, executions: 100 + 100 + 100 };
     const measure = async (name: string, kind: string, fan: number, n: number, concurrency: number, pattern = `fan-${fan}`) => {
-      const f = floor[`c${concurrency}`] ?? floor.c1!;
+      const f = await runFloor(rest, floorWatch, n, concurrency);
       const before = await apiRequestCounts(rest);
       const cpu0 = cpuSecondsOf(op.pid);
       const r = await runExecutions(rest, watch, pattern, n, concurrency);
@@ -783,7 +805,7 @@ async function main() {
         apiRequestsPerExecution: diffCounts(before, after, n),
       };
       cases.push(c);
-      log(`${name}: p50 ${c.latencyMs.p50} ms (×${c.latencyRatio} floor), p99 ${c.latencyMs.p99} ms, ${c.throughput}/s (${Math.round(c.throughputRatio * 100)}% of floor), RSS ${c.rssMB} MB, ${c.operatorCpuMsPerExecution} ms CPU/exec; API/exec ${JSON.stringify(c.apiRequestsPerExecution)}`);
+      log(`${name}: p50 ${c.latencyMs.p50} ms (×${c.latencyRatio} the floor's ${c.floorP50Ms} ms), p99 ${c.latencyMs.p99} ms, ${c.throughput}/s (${Math.round(c.throughputRatio * 100)}% of floor), RSS ${c.rssMB} MB, ${c.operatorCpuMsPerExecution} ms CPU/exec; API/exec ${JSON.stringify(c.apiRequestsPerExecution)}`);
       return c;
     };
 
@@ -834,7 +856,7 @@ async function main() {
     // 4e. Slow agents: every Execution created at once, every agent call in flight together --------
     const slowAgents = await slowAgentsBench(rest, watch, op);
     logSlowAgents(slowAgents);
-    objects = { agents: objects.agents + PROTOCOL_FAN, executions: objects.executions + slowAgents.n + 30 };
+    objects = { ...objects, executions: objects.executions + slowAgents.n + 30 };
 
     // 4d. A long run, compressed: relists every 500 ms while Executions trickle in; what the operator
     // holds and the API server's open watches at the end, next to the start (docs/reliability.md).
@@ -898,13 +920,15 @@ async function main() {
         if (!direct) fillRate = round(addExec / ((Date.now() - t1) / 1000), 1);
         objects.executions = totalExecutions;
       }
-      await waitFor(`${totalAgents} Agents Ready`, async () => (await countReadyAgents(rest)) >= totalAgents, 300000);
+      await phaseCount(rest, AGENTS, NS, 'Ready', totalAgents);
       log(`${label}: ${totalAgents} Agents, ${totalExecutions} Executions in ${Math.round((Date.now() - t0) / 1000)} s (${fillRate}/s ${direct ? `written directly; operator ready ${restartSec} s after its restart` : 'run by the operator'})`);
       await sleep(5000);
       const mem = { ...rssOf(op.pid), heapUsedMB: await op.heapUsedMB(), executions: objects.executions };
+      const probeCpu = await probeCpuOf(op);
+      log(`${label}: operator CPU with nothing to run (its probes of ${totalAgents} Agents): ${probeCpu.baseCoreShare} of a core at the base pace, ${probeCpu.settledCoreShare} once backed off`);
       const lat = await measure(`${label}-latency-1-agent`, label, 1, Math.min(SIZES.latencyN, 100), 1);
       const thr = await measure(`${label}-throughput-c100`, label, 3, SIZES.throughputN, 100);
-      return { agents: totalAgents, executions: mem.executions, fillRatePerSec: fillRate, filledDirectly: direct, operatorRestartSec: restartSec ?? null, rssMB: mem.rssMB, hwmMB: mem.hwmMB, heapUsedMB: mem.heapUsedMB, latency: lat.name, throughput: thr.name };
+      return { agents: totalAgents, executions: mem.executions, probeCpu, fillRatePerSec: fillRate, filledDirectly: direct, operatorRestartSec: restartSec ?? null, rssMB: mem.rssMB, hwmMB: mem.hwmMB, heapUsedMB: mem.heapUsedMB, latency: lat.name, throughput: thr.name };
     };
     const memory: Record<string, unknown> = await scaleStep('memory', SIZES.memoryAgents, SIZES.memoryExecutions, false);
     {
@@ -924,6 +948,7 @@ async function main() {
     const finalRss = rssOf(op.pid);
     await op.stop();
     watch.stop();
+    floorWatch.stop();
 
     // Results ------------------------------------------------------------------------------------
     const byName = (n: string) => cases.find((c) => c.name === n);
@@ -953,6 +978,9 @@ async function main() {
       { goal: 'admission adds ≤ 20% to the API floor\'s latency (create → Succeeded seen, p50)', value: round(1 + admission.addedMs / admission.floorP50Ms), target: '≤ 1.2', met: admission.addedMs / admission.floorP50Ms <= 0.2 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (no heap cap; the chart ships one)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
       { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
+      ...(scale
+        ? [{ goal: `probes of ${scale.agents} endpoint Agents, backed off, ≤ 10% of a core (the operator with nothing to run)`, value: scale.probeCpu.settledCoreShare, target: '≤ 0.1', met: scale.probeCpu.settledCoreShare <= 0.1 }]
+        : []),
       sdkGoal(sdk),
       ...confidenceGoals(confidence),
       ...tracingGoals(tracing),

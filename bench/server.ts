@@ -1,17 +1,36 @@
 // `npm run bench -- --server-only`: what the HTTP API server (src/server) adds to a Kubernetes call,
 // side by side with the same call made directly, in one run: get one Execution, list 100, create
-// one, and a status change seen on a direct watch against the same change seen on the server's
-// event stream. The server runs in the driver's process, forwarding the admin token; printed only
+// one, a page of 50 walked with `continue` through a namespace of 10,000 Executions (the dashboard's
+// list: the floor is the same paged list made directly), and a status change seen on a direct watch
+// (the floor) against the same change seen on the server's event stream. The server runs in the driver's process, forwarding the admin token; printed only
 // (no results.json, no doc): it is a check of overhead, not a figure the goals table tracks.
-import { KubeConfig } from '@kubernetes/client-node';
-import { installCRDs } from '../src/k8s/install-crds.js';
 import { KubeRest, resourcePath } from '../src/k8s/rest.js';
 import { EXECUTIONS } from '../src/k8s/resources.js';
-import { rootLogger } from '../src/observability/logger.js';
 import { startServer } from '../src/server/server.js';
-import { stats, type LatencyStats } from './lib.js';
+import { benchNamespace, stats, type LatencyStats } from './lib.js';
 
 const NS = 'bench-server';
+const LIST_NS = 'bench-server-list';
+const PAGE = '50';
+const WRITERS = 16;
+
+/** Creates `count` Executions in LIST_NS, WRITERS at a time. */
+async function fill(rest: KubeRest, count: number): Promise<void> {
+  await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: LIST_NS } });
+  let next = 0;
+  const writer = async () => {
+    for (let i = next++; i < count; i = next++) await rest.create(resourcePath(EXECUTIONS, LIST_NS), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name: `l-${i}` }, spec: { patternRef: { name: 'p' } } });
+  };
+  await Promise.all(Array.from({ length: WRITERS }, writer));
+}
+
+/** Each call reads the next page (from the first again after the last), as a person paging through would. */
+function pager(read: (cont?: string) => Promise<{ metadata: { continue?: string } }>): () => Promise<unknown> {
+  let cont: string | undefined;
+  return async () => {
+    cont = (await read(cont)).metadata.continue || undefined;
+  };
+}
 
 async function timed(n: number, fn: (i: number) => Promise<unknown>): Promise<LatencyStats> {
   const ms: number[] = [];
@@ -32,13 +51,9 @@ function until(subscribe: (resolve: () => void) => void, change: () => Promise<u
   });
 }
 
-export async function serverBench(kubeconfigPath: string, token: string, n: number): Promise<Record<string, LatencyStats & { via: string }>> {
-  rootLogger.level = 'warn'; // one line per request would swamp the table
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfigPath);
-  const rest = new KubeRest(kc);
-  await installCRDs(rest);
-  await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+export async function serverBench(kubeconfigPath: string, token: string, n: number, executions: number): Promise<Record<string, LatencyStats & { via: string }>> {
+  // The server refuses an Execution of a Pattern that does not exist (one GET more per create).
+  const { kc, rest } = await benchNamespace(kubeconfigPath, NS);
   const server = await startServer({ kubeConfig: kc, address: '127.0.0.1:0', httpAddress: false, mode: 'forward', limits: { ratePerMinute: 1e6 } });
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
   const api = async (method: string, path: string, body?: unknown) => {
@@ -57,6 +72,12 @@ export async function serverBench(kubeconfigPath: string, token: string, n: numb
     out['create, direct'] = { via: 'API server', ...(await timed(n, (i) => rest.create(resourcePath(EXECUTIONS, NS), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', ...execution(`d-${i}`) }))) };
     out['create, server'] = { via: 'HTTP API', ...(await timed(n, (i) => api('POST', `/namespaces/${NS}/executions`, execution(`s-${i}`)))) };
 
+    await fill(rest, executions);
+    const direct = pager((cont) => rest.list(resourcePath(EXECUTIONS, LIST_NS), { limit: PAGE, continue: cont }));
+    const served = pager(async (cont) => (await api('GET', `/namespaces/${LIST_NS}/executions?limit=${PAGE}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`)) as { metadata: { continue?: string } });
+    out[`page of ${PAGE} at ${executions}, direct`] = { via: 'API server', ...(await timed(n, direct)) };
+    out[`page of ${PAGE} at ${executions}, server`] = { via: 'HTTP API', ...(await timed(n, served)) };
+
     // A status change seen on a watch: directly, and through the server's stream of one Execution.
     let onDirect: (() => void) | undefined;
     const watch = rest.watch(resourcePath(EXECUTIONS, NS), { fieldSelector: 'metadata.name=e-1' }, (type) => type === 'MODIFIED' && onDirect?.(), () => undefined);
@@ -67,15 +88,15 @@ export async function serverBench(kubeconfigPath: string, token: string, n: numb
     })().catch(() => undefined);
     await new Promise((r) => setTimeout(r, 500)); // both watches established
     const patch = (name: string, i: number) => rest.patch(resourcePath(EXECUTIONS, NS, name, 'status'), { status: { message: `change ${i}` } });
-    const direct: number[] = [];
+    const onWatch: number[] = [];
     const viaServer: number[] = [];
     for (let i = 0; i < n; i++) {
-      direct.push(await until((r) => (onDirect = r), () => patch('e-1', i)));
+      onWatch.push(await until((r) => (onDirect = r), () => patch('e-1', i)));
       viaServer.push(await until((r) => (onStream = r), () => patch('e-2', i)));
     }
     watch.abort();
     await stream.body?.cancel().catch(() => undefined);
-    out['change seen, direct watch'] = { via: 'API server', ...stats(direct) };
+    out['change seen, direct watch'] = { via: 'API server', ...stats(onWatch) };
     out['change seen, server stream'] = { via: 'HTTP API (SSE)', ...stats(viaServer) };
   } finally {
     await server.close();

@@ -10,10 +10,12 @@
 #   hack/install-tools.sh faketime # libfaketime from Debian (steps a standby's wall clock in the leader-election test)
 #   hack/install-tools.sh chromium # Debian's chromium at /usr/bin/chromium (the dashboard's browser test drives it headless)
 #   hack/install-tools.sh prometheus # prometheus + promtool from Debian (the dashboards' and alert rules' tests)
+#   hack/install-tools.sh postgresql # PostgreSQL server binaries from Debian (the archive's tests start their own server)
+#   hack/install-tools.sh openssl  # the openssl command from Debian (the Python SDK's TLS tests make their certificates with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=("$@")
-[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv zsh faketime chromium prometheus)
+[[ ${#want[@]} -eq 0 ]] && want=(helm lua venv zsh faketime chromium prometheus postgresql openssl)
 
 pkgs=()
 for w in "${want[@]}"; do
@@ -28,7 +30,9 @@ for w in "${want[@]}"; do
     faketime) compgen -G '/usr/lib/*/faketime/libfaketime.so.1' >/dev/null || pkgs+=(libfaketime) ;;
     chromium) [[ -x /usr/bin/chromium ]] || pkgs+=(chromium) ;;
     prometheus) { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || pkgs+=(prometheus) ;;
-    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv, zsh, faketime, chromium, prometheus)" >&2; exit 2 ;;
+    postgresql) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || pkgs+=(postgresql) ;;
+    openssl) command -v openssl >/dev/null 2>&1 || pkgs+=(openssl) ;;
+    *) echo "install-tools.sh: unknown tool '$w' (helm, lua, venv, zsh, faketime, chromium, prometheus, postgresql, openssl)" >&2; exit 2 ;;
   esac
 done
 [[ ${#pkgs[@]} -eq 0 ]] && exit 0

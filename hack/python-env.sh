@@ -30,7 +30,7 @@ if [[ ! -x $venv/bin/python ]]; then
 fi
 
 want="$(sha256sum sdk/python/pyproject.toml | cut -d' ' -f1) $("$venv/bin/python" --version 2>&1)"
-if [[ "$(cat "$stamp" 2>/dev/null)" == "$want" ]] && "$venv/bin/python" -c 'import parallax_agent, pytest, pytest_asyncio, pytest_cov, grpc_tools' >/dev/null 2>&1; then
+if [[ "$(cat "$stamp" 2>/dev/null)" == "$want" ]] && "$venv/bin/python" -c 'import parallax_agent, pytest, pytest_asyncio, pytest_cov, pytest_timeout, grpc_tools' >/dev/null 2>&1; then
   exit 0
 fi
 echo "python-env.sh: installing sdk/python[test] into $venv" >&2

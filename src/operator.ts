@@ -5,8 +5,10 @@
 // never on the thread that serves every namespace). Where the operator connects on a tenant's
 // behalf is decided in one place: the endpoint policy (agents/endpoint-policy.ts) for endpoint and
 // A2A Agents, and the Agent's own pods (AgentAddresses) for image Agents.
+import { PATTERN_REVISION_LABEL } from './api/pattern-revisions.js';
 import type { Agent } from './api/types.js';
-import { A2AClient, AgentPool, AgentProtocols, EndpointPolicy, endpointIP, maxReplyBytes, type EndpointPolicyOptions } from './agents/index.js';
+import { archiveController, type ArchiverOptions, type ArchiveStore } from './archive/index.js';
+import { A2AClient, AgentPool, AgentProtocols, AgentTLS, EndpointPolicy, endpointIP, maxReplyBytes, secretBearerTokens, type AgentTLSOptions, type EndpointPolicyOptions } from './agents/index.js';
 
 import { AgentAddresses } from './controllers/agent-addresses.js';
 import { agentController, type AgentControllerOptions } from './controllers/agent-controller.js';
@@ -16,7 +18,11 @@ import { feedbackController } from './controllers/feedback-controller.js';
 import { reviewController } from './controllers/review-controller.js';
 import { patternController } from './controllers/pattern-controller.js';
 import { specGuards } from './controllers/spec-guard.js';
-import type { OperatorContext } from './manager/context.js';
+import { AGENT_LABEL, type Caches, type OperatorContext } from './controllers/context.js';
+import { compactFinishedExecution } from './controllers/execution-cache.js';
+import { compactHandledFeedback } from './controllers/feedback-cache.js';
+import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EXECUTIONS, FEEDBACKS, PATTERNS, PODS, REVIEWS, SERVICES } from './k8s/resources.js';
+import type { CacheFactory, Manager } from './manager/manager.js';
 import { observeCaches } from './observability/confidence-metrics.js';
 import { assertMatchesUsesRe2 } from './runtime/cel-env.js';
 import { parseDuration } from './runtime/duration.js';
@@ -34,6 +40,33 @@ export interface OperatorOptions {
   sandbox: SandboxPool | false;
   /** Where endpoint and A2A Agents may point; unset: the safe defaults (no loopback, no link-local, …). */
   endpointPolicy?: EndpointPolicyOptions;
+  /** The Manager's shard context: the Execution controller runs on every shard with it (docs/sharding.md). */
+  shard?: OperatorContext;
+  /** Archive finished Executions here (src/archive); their TTL then waits for the archive. */
+  archive?: { store: ArchiveStore; options?: ArchiverOptions };
+  /** TLS to gRPC agents with spec.tls: the operator's client certificate (agents/agent-tls.ts). */
+  agentTLS?: AgentTLSOptions;
+}
+
+/** The operator's Manager: its caches and reconcilers. */
+export type OperatorManager = Manager<Caches, Controller>;
+
+/** The caches every replica keeps: what each selects and what it keeps of an object. */
+export function operatorCaches(cache: CacheFactory): Caches {
+  return {
+    agents: cache(AGENTS),
+    patterns: cache(PATTERNS),
+    patternRevisions: cache(CONTROLLER_REVISIONS, { labelSelector: PATTERN_REVISION_LABEL }),
+    // Finished Executions and handled Feedback are history: their caches keep only what is read.
+    // With sharding on, each replica watches only its share of Executions (docs/sharding.md).
+    executions: cache(EXECUTIONS, { transform: compactFinishedExecution, sharded: true }),
+    reviews: cache(REVIEWS),
+    feedbacks: cache(FEEDBACKS, { transform: compactHandledFeedback }),
+    // Only the objects the operator owns: a label selector keeps memory flat on big clusters.
+    pods: cache(PODS, { labelSelector: AGENT_LABEL }),
+    deployments: cache(DEPLOYMENTS, { labelSelector: AGENT_LABEL }),
+    services: cache(SERVICES, { labelSelector: AGENT_LABEL }),
+  } as Caches;
 }
 
 export function operatorControllers(ctx: OperatorContext, workers: number, opts: OperatorOptions): Controller[] {
@@ -65,11 +98,22 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
       const ns = agent.metadata.namespace!;
       return agent.spec.image ? addresses.belongsTo(ip, ns, agent.metadata.name!) : policy.check(ip, ns) === undefined;
     });
-  const pool = new AgentPool((qualified) => {
-    const agent = lookup(qualified);
-    if (!agent) return undefined;
-    return { endpoints: dialable(agent), timeoutMs: timeoutMs(agent), maxReplyBytes: maxReplyBytes(agent) };
-  });
+  const tls = new AgentTLS(opts.agentTLS);
+  const pool = new AgentPool(
+    (qualified) => {
+      const agent = lookup(qualified);
+      if (!agent) return undefined;
+      return { endpoints: dialable(agent), timeoutMs: timeoutMs(agent), maxReplyBytes: maxReplyBytes(agent) };
+    },
+    {
+      // Calls to an Agent fail: probe it now rather than when its backed-off interval ends.
+      onCircuitOpen: (qualified) => agents.enqueue(qualified),
+      transport: (qualified) => {
+        const agent = lookup(qualified);
+        return agent ? tls.transport(agent) : undefined;
+      },
+    },
+  );
   const a2a = new A2AClient(
     (qualified) => {
       const agent = lookup(qualified);
@@ -77,7 +121,7 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
       if (!agent || !url) return undefined;
       return { url, timeoutMs: timeoutMs(agent), defaultConfidence: agent.spec.defaultConfidence ?? 0.5 };
     },
-    { policy },
+    { policy, bearerTokens: secretBearerTokens(ctx.rest, lookup) },
   );
   const protocols = new AgentProtocols(pool, a2a, lookup);
   // An Agent deleted: forget its connections and breakers at once rather than when they go idle.
@@ -85,13 +129,27 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), { ...opts.agents, policy });
   // Tenant Patterns compile where they are evaluated: in the sandbox (plan.ts).
   const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)), opts.sandbox || undefined);
-  const executions = executionController(ctx, protocols, workers, { ...(opts.sandbox ? { evaluator: opts.sandbox, compiler: opts.sandbox } : {}), ...opts.executions });
+  const executions = executionController(opts.shard ?? ctx, protocols, workers, {
+    ...(opts.sandbox ? { evaluator: opts.sandbox, compiler: opts.sandbox } : {}),
+    ...(opts.archive ? { waitForArchive: true } : {}),
+    ...opts.executions,
+  });
   // No reconciler is handed an object whose stored spec breaks today's schema.
   const guards = specGuards(ctx);
   agents.guardWith(guards.agent);
   patterns.guardWith(guards.pattern);
-  executions.guardWith(guards.execution);
+  executions.guardWith(opts.shard && opts.shard !== ctx ? specGuards(opts.shard).execution : guards.execution);
+  executions.sharded = true;
   // Reviews are rare: one worker. Feedback comes in bursts (a check judging a day's runs): several,
   // so that the writes to one Agent's track record are batched (calibration-writer.ts).
-  return [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, Math.max(1, Math.ceil(workers / 2)))];
+  const controllers = [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, Math.max(1, Math.ceil(workers / 2)))];
+  // As many archive workers as Execution workers: a write is a GET, an upsert and a status patch, so
+  // fewer would fall behind a burst of short runs.
+  // With sharding on, each shard archives the Executions it runs (its share of the cache).
+  if (opts.archive) {
+    const archive = archiveController(opts.shard ?? ctx, opts.archive.store, { workers, ...opts.archive.options });
+    archive.sharded = true;
+    controllers.push(archive);
+  }
+  return controllers;
 }

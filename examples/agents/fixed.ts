@@ -11,8 +11,10 @@
 //   --health degraded           what HealthCheck reports (healthy|degraded|unhealthy|unknown)
 //   --echo                      answer {task, data, taskId, patternName, context} instead of --value
 //   --value-size 3145728        answer a string of that many bytes instead of --value (large replies)
-//   --announce                  print `CALL <taskId>` on stdout when a call arrives, `CANCELLED <taskId>`
-//                               when the caller cancels it (deadline, or the Execution deleted)
+//   --announce                  print `CALL <taskId>` on stdout when a call arrives, then `ANSWERED <taskId>`
+//                               when it answers or `CANCELLED <taskId>` when the caller cancelled it first
+//                               (deadline, or the Execution deleted); a cancellation that meets the answer
+//                               on the wire is never seen here
 //   --critique-confidence 0.9   when the call carries a confidence policy's critique (context
 //   --critique-value '"better"' parallax.critique: the operator asks again), answer with these instead
 import {
@@ -55,11 +57,18 @@ export class FixedAgent extends ParallaxAgent {
 
   async analyze(task: string, data: unknown, ctx: AnalyzeContext): Promise<AgentReply> {
     this.calls++;
+    let answered = false;
     if (this.config.announce) {
       process.stdout.write(`CALL ${ctx.taskId}\n`);
-      ctx.signal.addEventListener('abort', () => process.stdout.write(`CANCELLED ${ctx.taskId}\n`), { once: true });
+      ctx.signal.addEventListener('abort', () => {
+        if (!answered) process.stdout.write(`CANCELLED ${ctx.taskId}\n`);
+      }, { once: true });
     }
     if (this.config.delayMs) await abortableDelay(this.config.delayMs, ctx.signal);
+    if (this.config.announce) {
+      answered = true;
+      process.stdout.write(`ANSWERED ${ctx.taskId}\n`);
+    }
     if (this.config.failWith !== undefined) throw new Error(this.config.failWith);
     const critiqued = this.config.onCritique && ctx.critique ? this.config.onCritique : undefined;
     const value = this.config.echo

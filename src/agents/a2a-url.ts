@@ -9,6 +9,8 @@
 //   thinks it has (`localhost`, a public name), and a card must not send the operator elsewhere.
 // - No redirects are followed, and an answer that is not 2xx is an HTTPStatusError whose body is
 //   never read (src/sdk/http-peer.ts).
+// - An Agent's bearer token (a2a-credentials.ts) is added here, after routing pinned the request to
+//   that origin: it reaches the Agent's spec.url origin and nothing else, whatever its card says.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
@@ -67,6 +69,15 @@ export function agentCardURLs(agentURL: string): URL[] {
   return ['.well-known/agent-card.json', '.well-known/agent.json'].map((p) => dialURL(agentURL, new URL(p, base)));
 }
 
+export interface A2AFetchOptions {
+  /** The endpoint policy to check at connect time. */
+  guard?: DialGuard;
+  /** The reply allowance of the call a request is made for. */
+  allowance?: () => ReplyAllowance | undefined;
+  /** Sent as `Authorization: Bearer <token>` on every request. */
+  bearerToken?: string;
+}
+
 /**
  * The fetch the A2A SDK gets for the Agent whose spec.url is `agentURL`: dialURL for every request,
  * bounded replies, and, with a guard, the endpoint policy at connect time — an IP in the URL is
@@ -74,8 +85,8 @@ export function agentCardURLs(agentURL: string): URL[] {
  * per namespace, so one tenant's allowed connection never carries another's requests). With
  * `allowance`, replies are read within the current call's reply allowance (http-peer.ts).
  */
-export function a2aFetch(agentURL: string, maxBytes: number, guard?: DialGuard, allowance?: () => ReplyAllowance | undefined): typeof fetch {
-  return boundedFetch(maxBytes, {
+export function a2aFetch(agentURL: string, maxBytes: number, { guard, allowance, bearerToken }: A2AFetchOptions = {}): typeof fetch {
+  const routed = boundedFetch(maxBytes, {
     ...(allowance ? { allowance } : {}),
     route: (url) => {
       const to = dialURL(agentURL, url);
@@ -87,6 +98,12 @@ export function a2aFetch(agentURL: string, maxBytes: number, guard?: DialGuard, 
     rejectNon2xx: true,
     ...(guard ? { agents: agentsFor(guard) } : {}),
   });
+  if (bearerToken === undefined) return routed;
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set('Authorization', `Bearer ${bearerToken}`);
+    return routed(input, { ...init, headers });
+  };
 }
 
 const guardedAgents = new WeakMap<EndpointPolicy, Map<string, { http: http.Agent; https: https.Agent }>>();

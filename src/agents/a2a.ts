@@ -11,8 +11,13 @@
 // - Bounded: the agent card (1 MiB) and each reply (8 MiB, the runtime's limit for a value).
 // - Every URL dialled comes from dialURL (a2a-url.ts): the origin of the Agent's spec.url only;
 //   no redirects; a non-2xx answer is its status alone.
+// - An Agent with spec.auth: its bearer token (a2a-credentials.ts) is read with each agent card
+//   fetch and sent with the card's requests and the calls made from it; a token that cannot be read
+//   fails the call (CREDENTIALS) without dialling, and a 401 or 403 to a request that carried one is
+//   TOKEN_REFUSED. Both name the Secret, never the token.
 // - The task goes out as one message: a text part (the task, then the input as JSON), a data part
-//   (the input), and metadata naming the Parallax task id, step, pattern and agent.
+//   (the input), and metadata naming the Parallax task id, step, pattern and agent, and the chain of
+//   Patterns that led to the call (a2a-chain.ts: the gateway refuses a call that would loop).
 // - Confidence: the reply's metadata `confidence` (a number in [0,1]; anything else makes the reply
 //   invalid, as for gRPC agents), else the last `CONFIDENCE: x` marker of its text (clamped), else
 //   the Agent's defaultConfidence — then an uncertainty says so.
@@ -31,6 +36,8 @@ import type { AgentCallRequest, AgentCallResult, AgentCaller, ReplyAllowance } f
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
 import { HTTPStatusError, ReplyOverBudgetError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
 import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
+import { CHAIN_METADATA } from './a2a-chain.js';
+import { CredentialsError, type BearerToken, type BearerTokens } from './a2a-credentials.js';
 import { A2AURLError, a2aFetch, agentCardURLs, dialURL, type DialGuard } from './a2a-url.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
 import { qualifiedLabels } from '../observability/labels.js';
@@ -65,6 +72,8 @@ export interface A2AClientOptions {
   random?: () => number;
   /** Where the operator may connect for an Agent's namespace (endpoint-policy.ts). */
   policy?: EndpointPolicy;
+  /** The bearer token of an Agent (`namespace/name`) with spec.auth (a2a-credentials.ts). */
+  bearerTokens?: BearerTokens;
 }
 
 const MAX_CONNECTIONS = 1024;
@@ -72,6 +81,8 @@ const TERMINAL_FAILURES = new Set([TaskState.TASK_STATE_FAILED, TaskState.TASK_S
 const INTERRUPTED = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
 /** Codes that say the agent itself is in trouble (they count against its circuit breaker). */
 const AGENT_FAILURE_CODES = /^(UNAVAILABLE|DEADLINE_EXCEEDED|INVALID_REPLY|REPLY_TOO_LARGE|HTTP_5\d\d|HTTP_429)$/;
+/** Codes that say the Agent's own credentials are wrong: its status may say so (agent-controller.ts). */
+const CREDENTIAL_FAILURES = new Set(['CREDENTIALS', 'TOKEN_REFUSED']);
 
 /** An agent card fetched, checked, and the SDK client built from it. */
 interface Connection {
@@ -79,6 +90,8 @@ interface Connection {
   cardURL: string;
   client: Client;
   fetchedAt: number;
+  /** The token its requests carry. */
+  bearer?: BearerToken;
 }
 
 class CallFailure extends Error {
@@ -210,7 +223,8 @@ export class A2AClient implements AgentCaller {
     const key = `${agent} ${url}`;
     const cached = this.connections.get(key);
     if (cached && !refresh && Date.now() - cached.fetchedAt < this.cardTtlMs) return cached;
-    const { raw, cardURL } = await this.fetchCard(agent, url, signal);
+    const bearer = await this.bearer(agent);
+    const { raw, cardURL } = await this.fetchCard(agent, url, signal, bearer);
     let card: AgentCard;
     try {
       card = this.cardResolver.normalizeAgentCard(raw);
@@ -221,7 +235,7 @@ export class A2AClient implements AgentCaller {
     if (problem) throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} is not an A2A agent card: ${problem}`);
     // The card may name any host; the operator dials the Agent's own origin (see a2a-url.ts).
     card = { ...card, supportedInterfaces: card.supportedInterfaces.map((i) => ({ ...i, url: dialURL(url, i.url).href })) };
-    const fetchImpl = withTraceHeaders(a2aFetch(url, this.maxReplyBytes, this.guard(agent), () => replyRoom.getStore()));
+    const fetchImpl = withTraceHeaders(a2aFetch(url, this.maxReplyBytes, { guard: this.guard(agent), allowance: () => replyRoom.getStore(), bearerToken: bearer?.token }));
     const factory = new ClientFactory({
       transports: [new JsonRpcTransportFactory({ fetchImpl, legacyCompat: { enabled: true } }), new RestTransportFactory({ fetchImpl, legacyCompat: { enabled: true } })],
       cardResolver: this.cardResolver,
@@ -233,26 +247,42 @@ export class A2AClient implements AgentCaller {
       const bindings = card.supportedInterfaces.map((i) => i.protocolBinding).join(', ');
       throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} offers no interface the operator speaks (JSONRPC or HTTP+JSON; it offers ${bindings})`);
     }
-    const conn: Connection = { card, cardURL, client, fetchedAt: Date.now() };
+    const conn: Connection = { card, cardURL, client, fetchedAt: Date.now(), ...(bearer ? { bearer } : {}) };
     this.connections.delete(key);
     this.connections.set(key, conn);
     if (this.connections.size > MAX_CONNECTIONS) this.connections.delete(this.connections.keys().next().value as string);
     return conn;
   }
 
+  /**
+   * The Agent's bearer token, read afresh (a rotated Secret takes effect at the next card fetch).
+   * Logged by where it comes from only.
+   */
+  private async bearer(agent: string): Promise<BearerToken | undefined> {
+    if (!this.opts.bearerTokens) return undefined;
+    try {
+      return await this.opts.bearerTokens(agent);
+    } catch (err) {
+      const why = err instanceof CredentialsError ? err.message : 'its credentials could not be read';
+      this.log.warn({ agent, err: why }, 'A2A agent credentials unusable');
+      throw new CallFailure('CREDENTIALS', `A2A agent ${agent}: ${why}`);
+    }
+  }
+
   /** The card's JSON from agent-card.json, or agent.json when the first is not found. */
-  private async fetchCard(agent: string, url: string, signal: AbortSignal): Promise<{ raw: unknown; cardURL: string }> {
-    const fetchImpl = a2aFetch(url, this.maxCardBytes, this.guard(agent));
+  private async fetchCard(agent: string, url: string, signal: AbortSignal, bearer: BearerToken | undefined): Promise<{ raw: unknown; cardURL: string }> {
+    const fetchImpl = a2aFetch(url, this.maxCardBytes, { guard: this.guard(agent), bearerToken: bearer?.token });
     const [current, legacy] = agentCardURLs(url);
     const headers = { Accept: 'application/json', [A2A_VERSION_HEADER]: A2A_PROTOCOL_VERSION };
     let cardURL = current.href;
+    const fail = (e: unknown) => failureOf(tokenRefused(e, `the agent card at ${cardURL}`, bearer), `the agent card at ${cardURL}`);
     let res: Response;
     try {
       res = await fetchImpl(current, { signal, headers });
     } catch (err) {
-      if (!(err instanceof HTTPStatusError && err.status === 404)) throw failureOf(err, `the agent card at ${cardURL}`);
+      if (!(err instanceof HTTPStatusError && err.status === 404)) throw fail(err);
       cardURL = legacy.href;
-      res = await fetchImpl(legacy, { signal, headers }).catch((e: unknown) => Promise.reject(failureOf(e, `the agent card at ${cardURL}`)));
+      res = await fetchImpl(legacy, { signal, headers }).catch((e: unknown) => Promise.reject(fail(e)));
     }
     try {
       return { raw: await res.json(), cardURL };
@@ -270,7 +300,8 @@ export class A2AClient implements AgentCaller {
     if (isTask(reply)) {
       const state = reply.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
       if (TERMINAL_FAILURES.has(state)) {
-        const statusText = oneLine(partsText(reply.status?.message?.parts ?? []));
+        // Up to 512 characters: enough for the gateway's refusal of a loop, which names the whole chain.
+        const statusText = oneLine(partsText(reply.status?.message?.parts ?? []), 512);
         throw new CallFailure('TASK_FAILED', `A2A agent ${agent}: task ${stateName(state)}${statusText ? `: ${statusText}` : ''}`);
       }
       if (INTERRUPTED.has(state)) {
@@ -325,7 +356,9 @@ export class A2AClient implements AgentCaller {
   private describe(agent: string, url: string, err: unknown, callerSignal: AbortSignal, deadline: AbortSignal, timeoutMs: number): CallFailure {
     if (callerSignal.aborted) return new CallFailure('CANCELLED', `A2A agent ${agent} at ${url}: call cancelled (${abortReason(callerSignal)})`);
     if (deadline.aborted) return new CallFailure('DEADLINE_EXCEEDED', `A2A agent ${agent} at ${url}: deadline exceeded after ${timeoutMs}ms`);
-    const f = failureOf(err, `A2A agent ${agent} at ${url}`);
+    const who = `A2A agent ${agent} at ${url}`;
+    // The connection the call used (connect() cached it) says which token, if any, its requests carried.
+    const f = failureOf(tokenRefused(err, who, this.connections.get(`${agent} ${url}`)?.bearer), who);
     // Messages about the card already name where it is; the rest gets the agent's name.
     return f.message.startsWith('the agent card') ? new CallFailure(f.code, `A2A agent ${agent}: ${f.message}`) : f;
   }
@@ -368,8 +401,10 @@ export class A2AClient implements AgentCaller {
         latencyMs: performance.now() - started,
       };
     } catch (err) {
-      const message = signal.aborted ? `agent card at ${url}: no answer within ${timeoutMs}ms` : failureOf(err, `A2A agent at ${url}`).message;
-      return { healthy: false, health: { status: 'UNKNOWN', message, details: {} }, error: message, latencyMs: performance.now() - started };
+      const f = failureOf(err, `A2A agent at ${url}`);
+      const message = signal.aborted ? `agent card at ${url}: no answer within ${timeoutMs}ms` : f.message;
+      const credentials = !signal.aborted && CREDENTIAL_FAILURES.has(f.code) ? { credentialsProblem: message } : {};
+      return { healthy: false, health: { status: 'UNKNOWN', message, details: {} }, error: message, ...credentials, latencyMs: performance.now() - started };
     }
   }
 
@@ -418,7 +453,14 @@ function taskMessage(req: AgentCallRequest): Message {
     taskId: '',
     role: Role.ROLE_USER,
     parts,
-    metadata: { ...req.context, 'parallax.taskId': req.taskId, 'parallax.step': req.step, 'parallax.pattern': req.patternName, 'parallax.agent': req.agent.name },
+    metadata: {
+      ...req.context,
+      'parallax.taskId': req.taskId,
+      'parallax.step': req.step,
+      'parallax.pattern': req.patternName,
+      'parallax.agent': req.agent.name,
+      ...(req.chain ? { [CHAIN_METADATA]: req.chain } : {}),
+    },
     extensions: [],
     referenceTaskIds: [],
   };
@@ -482,6 +524,18 @@ function failureOf(err: unknown, who: string): CallFailure {
   if (code) return new CallFailure('UNAVAILABLE', `${who} ${NETWORK_FAILURES[code] ?? 'is unreachable'} (${code})`, code === 'ECONNREFUSED');
   if ((err as Error)?.message === 'fetch failed') return new CallFailure('UNAVAILABLE', `${who} is unreachable`);
   return new CallFailure('INVALID_REPLY', `${who} answered something that is not an A2A reply (${sdkComplaint(err)})`);
+}
+
+/**
+ * A 401 or 403 to requests that carried `bearer`: the agent refused the token (named by its Secret);
+ * a 401 to requests that carried none: the agent asks for credentials. Anything else as it is.
+ */
+function tokenRefused(err: unknown, who: string, bearer: BearerToken | undefined): unknown {
+  if (!(err instanceof HTTPStatusError)) return err;
+  if (!bearer) return err.status === 401 ? new CallFailure('HTTP_401', `${who} answered HTTP 401: it asks for credentials, and this Agent gives none (spec.auth.bearerTokenSecretRef)`) : err;
+  if (err.status === 401) return new CallFailure('TOKEN_REFUSED', `${who} answered HTTP 401: it does not accept the bearer token of ${bearer.source}`);
+  if (err.status === 403) return new CallFailure('TOKEN_REFUSED', `${who} answered HTTP 403: the bearer token of ${bearer.source} is not allowed this`);
+  return err;
 }
 
 /** The SDK's complaint about a reply, by kind only (its messages may quote the reply). */

@@ -14,6 +14,8 @@ export {
 } from './pool.js';
 export { A2AClient, type A2AClientOptions, type A2AResolver, type A2ATarget } from './a2a.js';
 export { a2aURLProblem, dialURL } from './a2a-url.js';
+export { CREDENTIALS_LABEL, secretBearerTokens, type BearerTokens } from './a2a-credentials.js';
 export { AgentProtocols, isA2A, maxReplyBytes, type AgentProber } from './protocols.js';
 export { EndpointPolicy, endpointIP, type EndpointPolicyOptions } from './endpoint-policy.js';
+export { AgentTLS, tlsProblem, type AgentTLSOptions, type AgentTransport } from './agent-tls.js';
 export { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';

@@ -18,12 +18,16 @@
 //   and jitter, moving to the next endpoint each time.
 // - Replies are validated (confidence a number in [0,1], value_json valid JSON).
 // - call() never throws: every failure is a result with confidence 0 and `error` set.
+// - An Agent's channels use its transport (agent-tls.ts: TLS with its CA and the operator's
+//   client certificate, or plaintext); when the transport changes, the channels are dropped and
+//   the next call dials with the new one.
 import * as grpc from '@grpc/grpc-js';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AgentCallRequest, AgentCallResult, AgentCaller } from '../runtime/types.js';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { traceHeaders, withSpan } from '../observability/tracing.js';
+import type { AgentTransport } from './agent-tls.js';
 import { agentCallAttributes, agentCallSpanName, serverAttributes } from './call-span.js';
 import {
   encodeData,
@@ -70,6 +74,13 @@ export interface AgentPoolOptions {
   defaultMaxReplyBytes?: number;
   /** An (Agent, endpoint) not called or probed for this long is forgotten. Default 5 minutes. */
   reapIdleMs?: number;
+  /**
+   * Told the Agent's name when a breaker of one of its endpoints opens: calls are failing, so its
+   * health probe (backed off while it was Ready) should come now (controllers/probe-schedule.ts).
+   */
+  onCircuitOpen?: (agent: string) => void;
+  /** How to dial an Agent (`namespace/name`); undefined: plaintext. */
+  transport?: (agent: string) => AgentTransport | undefined;
 }
 
 export interface ProbeHealth {
@@ -95,6 +106,11 @@ export interface ProbeResult {
   capabilities?: ProbeCapabilities;
   /** Why the probe (HealthCheck or GetCapabilities) failed. */
   error?: string;
+  /**
+   * The Agent's own credentials failed (its Secret unusable, or its token refused): the Agent's
+   * status says so, naming the Secret (a 401 or 403 from its URL is what a call's error says too).
+   */
+  credentialsProblem?: string;
   latencyMs: number;
 }
 
@@ -128,6 +144,7 @@ interface Conn {
   breaker: CircuitBreaker;
   clients: Map<number, ConfidenceAgentClient>;
   maxReplyBytes: number;
+  transport: AgentTransport | undefined;
   lastUsed: number;
   active: number;
   /** The circuit opened while calls were in flight: drop the channels once they have ended. */
@@ -434,10 +451,12 @@ export class AgentPool implements AgentCaller {
   private conn(agent: string, endpoint: string, maxReplyBytes?: number): Conn {
     const key = connKey(agent, endpoint);
     const max = maxReplyBytes ?? this.opts.defaultMaxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+    const transport = this.opts.transport?.(agent);
     let c = this.conns.get(key);
-    if (c && c.maxReplyBytes !== max) this.dropChannel(c); // the Agent changed its limit: dial with the new one
+    // The Agent changed its limit or its TLS settings: dial with the new ones.
+    if (c && (c.maxReplyBytes !== max || c.transport?.key !== transport?.key)) this.dropChannel(c);
     if (!c) {
-      const conn: Conn = { agent, endpoint, maxReplyBytes: max, clients: new Map(), lastUsed: Date.now(), active: 0 } as Conn;
+      const conn: Conn = { agent, endpoint, maxReplyBytes: max, transport, clients: new Map(), lastUsed: Date.now(), active: 0 } as Conn;
       conn.breaker = new CircuitBreaker(this.opts.breaker, this.now, (state) => {
         metrics.circuitBreakerState.set(qualifiedLabels('agent', agent), state === 'closed' ? 0 : 1);
         this.log.info({ agent, endpoint, state }, 'circuit breaker state changed');
@@ -446,6 +465,7 @@ export class AgentPool implements AgentCaller {
         // Not under calls still in flight, though: closing a channel fails the calls queued on it
         // ("Channel closed before call started") instead of letting them end as they would.
         if (state === 'open') {
+          this.opts.onCircuitOpen?.(agent);
           if (conn.active === 0) this.dropChannel(conn);
           else conn.dropWhenIdle = true;
         }
@@ -453,6 +473,7 @@ export class AgentPool implements AgentCaller {
       this.conns.set(key, (c = conn));
     }
     c.maxReplyBytes = max;
+    c.transport = transport;
     c.lastUsed = Date.now();
     return c;
   }
@@ -462,7 +483,8 @@ export class AgentPool implements AgentCaller {
     let client = c.clients.get(limit);
     if (!client) {
       const { Client } = loadProtocol();
-      client = new Client(c.endpoint, grpc.credentials.createInsecure(), { ...this.channelOptions, 'grpc.max_receive_message_length': limit });
+      const credentials = c.transport?.credentials() ?? grpc.credentials.createInsecure();
+      client = new Client(c.endpoint, credentials, { ...this.channelOptions, ...c.transport?.channelOptions, 'grpc.max_receive_message_length': limit });
       c.clients.set(limit, client);
     }
     return client;

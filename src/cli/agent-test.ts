@@ -5,7 +5,8 @@
 // Where the call goes:
 // - an endpoint Agent: its spec.endpoint, always;
 // - an A2A Agent: its spec.url, always (from this machine: a transport error here is the user's own
-//   to see, unlike in the Agent's status, docs/multi-tenancy.md);
+//   to see, unlike in the Agent's status, docs/multi-tenancy.md), with the bearer token of its
+//   spec.auth read with the user's own credentials, under the operator's rules (the consent label);
 // - an image Agent: one Ready pod (the operator's definition: Running, Ready, with an IP; `--pod`
 //   picks one), reached by
 //     pod           dialing the pod IP and port (inside the cluster, or wherever pod IPs route),
@@ -16,12 +17,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '../api/types.js';
 import { A2AClient } from '../agents/a2a.js';
+import { readBearerToken } from '../agents/a2a-credentials.js';
 import { AgentPool, probeAgent, type ProbeResult } from '../agents/pool.js';
 import { isA2A } from '../agents/protocols.js';
 import { isPodReady, podPort } from '../controllers/agent-workload.js';
 import { resourcePath } from '../k8s/rest.js';
 import { AGENTS, PODS } from '../k8s/resources.js';
-import { AGENT_LABEL, type Pod } from '../manager/context.js';
+import { AGENT_LABEL, type Pod } from '../controllers/context.js';
 import type { AgentCallResult, AgentCaller } from '../runtime/types.js';
 import { CliError } from './context.js';
 import { request, type KubeTarget } from './kube.js';
@@ -110,7 +112,7 @@ async function readyPod(target: KubeTarget, agent: string, wanted?: string): Pro
 export async function testAgent(target: KubeTarget, agent: Agent, opts: AgentTestOptions): Promise<AgentTestReport> {
   const r = await route(target, agent, opts);
   const name = agent.metadata.name!;
-  const client = clientFor(agent, r.address, opts.timeoutMs);
+  const client = clientFor(target, agent, r.address, opts.timeoutMs);
   try {
     const probe = await client.probe();
     const reply = await client.caller.call({
@@ -133,10 +135,14 @@ export async function testAgent(target: KubeTarget, agent: Agent, opts: AgentTes
 }
 
 /** The operator's client for the Agent's protocol, aimed at `address`. */
-function clientFor(agent: Agent, address: string, timeoutMs: number): { probe(): Promise<ProbeResult>; caller: AgentCaller; close(): void } {
+function clientFor(target: KubeTarget, agent: Agent, address: string, timeoutMs: number): { probe(): Promise<ProbeResult>; caller: AgentCaller; close(): void } {
   const probeMs = Math.min(timeoutMs, 10000);
   if (isA2A(agent)) {
-    const a2a = new A2AClient(() => ({ url: address, timeoutMs, defaultConfidence: agent.spec.defaultConfidence ?? 0.5 }));
+    const ref = agent.spec.auth?.bearerTokenSecretRef;
+    const a2a = new A2AClient(
+      () => ({ url: address, timeoutMs, defaultConfidence: agent.spec.defaultConfidence ?? 0.5 }),
+      ref ? { bearerTokens: () => readBearerToken(target.rest, target.namespace, ref) } : {},
+    );
     return { probe: () => a2a.probe(address, probeMs, agent.metadata.name), caller: a2a, close: () => undefined };
   }
   const pool = new AgentPool(() => ({ endpoints: [address], timeoutMs }));

@@ -10,6 +10,7 @@ import { rootLogger } from '../observability/logger.js';
 import { agentCommand } from './commands/agent/index.js';
 import { completionCommand } from './commands/completion.js';
 import { feedbackCommand } from './commands/feedback.js';
+import { historyCommand } from './commands/history/index.js';
 import { patternCommand } from './commands/pattern/index.js';
 import { resultCommand } from './commands/result.js';
 import { reviewCommand } from './commands/review/index.js';
@@ -20,7 +21,7 @@ import { complete, formatCompletion } from './completion.js';
 import { CliError, commandPath, contextOf, EXIT, processIO, setContext, type CliIO, type ExitCode } from './context.js';
 import { packageVersion } from './version.js';
 
-const COMMANDS: (() => Command)[] = [runCommand, watchCommand, resultCommand, agentCommand, patternCommand, reviewCommand, feedbackCommand, statusCommand, completionCommand];
+const COMMANDS: (() => Command)[] = [runCommand, watchCommand, resultCommand, agentCommand, patternCommand, reviewCommand, feedbackCommand, historyCommand, statusCommand, completionCommand];
 
 export interface ProgramOptions {
   io?: CliIO;

@@ -6,14 +6,19 @@
 // operator that runs outside the cluster (`make run`) has neither; the newest Agent health check
 // then still shows whether some operator is at work. What the user may not read is reported as such,
 // not as an error; only an unreachable cluster or unreadable Agents/Executions fail the command.
+// With sharding on, the shard Leases (`parallax-operator-shard-<pod>`) say who the shards are, and
+// the Executions' owner label how many each holds.
 import type { Agent, Execution } from '../api/types.js';
 import { isNotFound, KubeApiError, resourcePath } from '../k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, EXECUTIONS, LEASES } from '../k8s/resources.js';
+import { OWNER_LABEL, RING_LABEL } from '../sharding/labels.js';
 import { request, type KubeTarget } from './kube.js';
 import { millis } from './output.js';
 
 export const OPERATOR_SELECTOR = 'app.kubernetes.io/name=parallax,app.kubernetes.io/component=operator';
 export const LEASE_NAME = 'parallax-operator';
+/** The ring of the shard Leases (`--sharding`, src/cmd/manager.ts). */
+export const SHARD_RING = `${LEASE_NAME}-shard`;
 
 export interface OperatorDeployment {
   name: string;
@@ -30,6 +35,10 @@ export interface StatusReport {
     /** Undefined when they could not be read (`unreadable` says why). */
     deployments?: OperatorDeployment[];
     leader?: { holder: string; renewTime?: string; current: boolean };
+    /** With sharding on: each shard Lease, and the Executions (of the namespace shown) labelled for it. */
+    shards?: { name: string; current: boolean; executions: number }[];
+    /** Executions no shard owns yet (sharding on). */
+    unassigned?: number;
     /** Why deployments or the Lease could not be read. */
     unreadable: string[];
     /** The newest status.lastHealthCheck of the Agents shown: some operator is probing them. */
@@ -49,6 +58,7 @@ interface Deployment {
 }
 
 interface Lease {
+  metadata?: { name?: string };
   spec?: { holderIdentity?: string | null; renewTime?: string | null; leaseDurationSeconds?: number };
 }
 
@@ -80,12 +90,15 @@ export async function gatherStatus(
   const version = await request(target, { verb: 'get', resource: 'the API server version' }, (rest) => rest.get<{ gitVersion?: string }>('/version'));
   const notes: string[] = [];
   const opNs = opts.operatorNamespace;
-  const [deployments, lease, agents, executions] = await Promise.all([
+  const [deployments, lease, shardLeases, agents, executions] = await Promise.all([
     request(target, { verb: 'list', resource: 'deployments.apps', namespace: opNs }, () =>
       optional(() => target.rest.list<Deployment>(resourcePath(DEPLOYMENTS, opNs), { labelSelector: OPERATOR_SELECTOR }), `deployments in ${opNs}`, notes),
     ),
     request(target, { verb: 'get', resource: 'leases.coordination.k8s.io', namespace: opNs }, () =>
       optional(() => target.rest.get<Lease>(resourcePath(LEASES, opNs, LEASE_NAME)), `Lease ${opNs}/${LEASE_NAME}`, notes),
+    ),
+    request(target, { verb: 'list', resource: 'leases.coordination.k8s.io', namespace: opNs }, () =>
+      optional(() => target.rest.list<Lease>(resourcePath(LEASES, opNs), { labelSelector: `${RING_LABEL}=${SHARD_RING}` }), `shard Leases in ${opNs}`, []),
     ),
     request(target, { verb: 'list', resource: 'agents.parallax.ai', namespace: ns }, (rest) => rest.list<Agent>(resourcePath(AGENTS, ns))),
     request(target, { verb: 'list', resource: 'executions.parallax.ai', namespace: ns }, (rest) => rest.list<Execution>(resourcePath(EXECUTIONS, ns))),
@@ -94,6 +107,12 @@ export async function gatherStatus(
   const recent = executions.items.filter((e) => millis(e.metadata.creationTimestamp) >= since);
   const checks = agents.items.map((a) => a.status?.lastHealthCheck).filter((t): t is string => !!t).sort();
   const holder = lease?.spec?.holderIdentity;
+  const current = (l: Lease | undefined) => millis(l?.spec?.renewTime ?? undefined) + (l?.spec?.leaseDurationSeconds ?? 15) * 1000 > now;
+  const owners = count(executions.items.map((e) => e.metadata.labels?.[OWNER_LABEL] ?? ''));
+  const shards = (shardLeases?.items ?? [])
+    .filter((l) => l.spec?.holderIdentity)
+    .map((l) => ({ name: l.spec!.holderIdentity!, current: current(l), executions: owners[l.spec!.holderIdentity!] ?? 0 }))
+    .sort((a, b) => a.name.localeCompare(b.name));
   return {
     cluster: { server: target.server, context: target.context, ...(version.gitVersion ? { version: version.gitVersion } : {}) },
     operator: {
@@ -104,10 +123,11 @@ export async function gatherStatus(
             leader: {
               holder,
               ...(lease?.spec?.renewTime ? { renewTime: lease.spec.renewTime } : {}),
-              current: millis(lease?.spec?.renewTime ?? undefined) + (lease?.spec?.leaseDurationSeconds ?? 15) * 1000 > now,
+              current: current(lease),
             },
           }
         : {}),
+      ...(shards.length ? { shards, unassigned: owners[''] ?? 0 } : {}),
       unreadable: notes,
       ...(checks.length ? { lastAgentHealthCheck: checks[checks.length - 1] } : {}),
     },

@@ -4,20 +4,27 @@
 // the same refusals at apply, and Reviews that record who reviewed, as in a cluster) and, with the
 // demo, example agents as local processes, the 11 sample Patterns and a few Executions — so
 // `kubectl get parallax` shows results within a minute. Nothing is created before the API server
-// trusts the webhook.
+// trusts the webhook. Finished runs are archived in an embedded PostgreSQL (PGlite) under DIR/archive,
+// which this process alone opens, so it also serves the archive's API on 127.0.0.1 (every request
+// with its caller's token, as `parallax server run` does) for `parallax history` (docs/archive.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
+import { openArchive } from '../archive/index.js';
 import { ControlPlane, freePort } from '../envtest/control-plane.js';
 import { installCRDs } from '../k8s/install-crds.js';
 import { isAlreadyExists, KubeRest, resourcePath } from '../k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../k8s/resources.js';
 import { Manager } from '../manager/manager.js';
-import { operatorControllers } from '../operator.js';
+import { operatorCaches, operatorControllers } from '../operator.js';
 import { SandboxPool } from '../sandbox/index.js';
+import { historyApi } from '../archive/history-api.js';
+import { SERVER_ENV } from '../cli/history-client.js';
+import { GATEWAY_PORT } from '../server/gateway/index.js';
+import { DASHBOARD_PORT, startServer } from '../server/server.js';
 import { installLoopbackWebhook, loopbackAdmission, loopbackWebhookPublished } from '../webhook/loopback.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,21 +60,29 @@ export async function runLocal(opts: LocalOptions): Promise<{ stop(): Promise<vo
   const webhook = { name: 'parallax-local', port: await freePort() };
   await installLoopbackWebhook(rest, webhook);
   const sandbox = new SandboxPool();
+  const archive = await openArchive(`pglite:${join(dir, 'archive')}`);
   const mgr = new Manager({
     kubeConfig: kc,
     httpAddress: opts.httpAddress,
     leaderElection: false,
     // The demo's agents are local processes: loopback endpoints are allowed here, and only here.
-    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { sandbox, endpointPolicy: { allowLoopback: true } }),
-    runnables: (ctx) => [sandbox, loopbackAdmission(ctx, webhook, sandbox)],
+    caches: operatorCaches,
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { sandbox, endpointPolicy: { allowLoopback: true }, archive: { store: archive.store } }),
+    runnables: (ctx) => [sandbox, archive.runnable, loopbackAdmission(ctx, webhook, sandbox)],
   });
   await mgr.start();
   await loopbackWebhookPublished(rest, webhook);
   const agents: ChildProcess[] = opts.demo ? await startDemo(rest) : [];
-  console.log(`\nParallax is running on a local control plane.\n\n  export KUBECONFIG=${kubeconfig}\n  kubectl get parallax\n  kubectl get executions\n\nCtrl-C stops it.\n`);
+  const history = await startServer({ kubeConfig: kc, address: '127.0.0.1:0', httpAddress: false, mode: 'forward', namespace: 'default', extensions: [historyApi(archive.store)] });
+  // The dashboard and the gateway are not served from here: `parallax dashboard` (the kubeconfig's user)
+  // and `parallax server run` (each caller's token) serve them, as on any cluster.
+  console.log(
+    `\nParallax is running on a local control plane.\n\n  export KUBECONFIG=${kubeconfig}\n  kubectl get parallax\n  kubectl get executions\n\nDashboard: run \`npx parallax --kubeconfig ${kubeconfig} dashboard\` in another shell, then open http://127.0.0.1:${DASHBOARD_PORT}\n\nGateway (OpenAI-compatible and A2A, docs/gateway.md): run \`npx parallax --kubeconfig ${kubeconfig} server run --address 127.0.0.1:${GATEWAY_PORT} --http-address 127.0.0.1:0\`, then use http://127.0.0.1:${GATEWAY_PORT}/v1 (OpenAI) or http://127.0.0.1:${GATEWAY_PORT}/a2a/namespaces/NAMESPACE/patterns/PATTERN/ (A2A) with the kubeconfig's token as the bearer token or API key\n\nHistory of finished runs (archived under ${join(dir, 'archive')}):\n\n  export ${SERVER_ENV}=${history.url}\n  npx parallax --kubeconfig ${kubeconfig} history\n\nCtrl-C stops it.\n`,
+  );
   return {
     async stop() {
       for (const a of agents) a.kill('SIGTERM');
+      await history.close();
       await mgr.stop();
       rest.close();
       await cp.stop();

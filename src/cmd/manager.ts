@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The operator process: `node dist/src/cmd/manager.js [flags]`.
 import { Command, Option } from 'commander';
+import { ARCHIVE_URL_ENV, openArchive } from '../archive/index.js';
 import { loadKubeConfig } from '../k8s/rest.js';
 import { Manager } from '../manager/manager.js';
 import { rootLogger } from '../observability/logger.js';
 import { startTracing } from '../observability/tracing.js';
 import { parseDuration } from '../runtime/duration.js';
-import { operatorControllers } from '../operator.js';
+import { operatorCaches, operatorControllers } from '../operator.js';
+import { RUN_QUEUE_DEFAULTS, type RunQueueOptions } from '../controllers/run-queue.js';
 import { SANDBOX_DEFAULTS, SandboxPool, type SandboxOptions } from '../sandbox/index.js';
 import { SECRET_REF_POLICIES, type SecretRefPolicy } from '../webhook/agent-validator.js';
 import { AdmissionWebhook, serviceHosts } from '../webhook/index.js';
@@ -19,6 +21,7 @@ export interface ManagerFlags {
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
+  sharding?: boolean;
   namespace?: string;
   workers: string;
   logLevel?: string;
@@ -27,6 +30,7 @@ export interface ManagerFlags {
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
   agentProbeInterval?: string;
+  agentProbeMaxInterval?: string;
   enableWebhook?: boolean;
   webhookPort?: string;
   webhookTimeoutSeconds?: string;
@@ -50,6 +54,10 @@ export interface ManagerFlags {
   evaluationHeap?: string;
   evaluationQueuePerNamespace?: string;
   evaluationQueue?: string;
+  archiveUrl?: string;
+  maxRunningExecutions?: string;
+  maxRunningExecutionsPerNamespace?: string;
+  agentClientCertDir?: string;
 }
 
 /** A repeatable, comma-separated flag: `--x a,b --x c` is [a, b, c]. */
@@ -63,6 +71,7 @@ export function managerCommand(): Command {
     .option('--leader-elect', 'elect a leader on a Lease so only one replica reconciles', false)
     .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: $POD_NAMESPACE or default)')
     .option('--leader-election-id <name>', 'name of the Lease', 'parallax-operator')
+    .option('--sharding', 'every replica is a shard: Executions are split among the replicas by a hash ring, each watching only its share (needs --leader-elect; docs/sharding.md)', false)
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
     .option('--workers <n>', 'concurrent reconciles per controller', '4')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
@@ -70,7 +79,8 @@ export function managerCommand(): Command {
     .option('--leader-elect-lease-duration <duration>', 'how long a standby waits after the last renewal before taking over', '15s')
     .option('--leader-elect-renew-deadline <duration>', 'how long the leader keeps acting without a successful renewal (< lease duration)', '10s')
     .option('--leader-elect-retry-period <duration>', 'how often the Lease is renewed or tried', '2s')
-    .option('--agent-probe-interval <duration>', 'how often Agent health is probed', '10s')
+    .option('--agent-probe-interval <duration>', 'how often Agent health is probed (at first, after a change, while not Ready)', '10s')
+    .option('--agent-probe-max-interval <duration>', 'how far probes of an Agent that stays Ready and unchanged back off (doubling)', '2m')
     .option('--enable-webhook', 'serve the validating admission webhook on every replica (docs/admission.md)', false)
     .option('--webhook-port <port>', 'HTTPS port of the admission webhook', '9443')
     .option('--webhook-timeout-seconds <n>', 'the webhook configurations\' timeoutSeconds: requests, headers and TLS handshakes end by then, answers come a second before', '5')
@@ -92,6 +102,10 @@ export function managerCommand(): Command {
     .option('--evaluation-heap <MB>', 'heap cap of each evaluation worker', String(SANDBOX_DEFAULTS.heapMb))
     .option('--evaluation-queue-per-namespace <n>', 'most evaluations waiting per namespace', String(SANDBOX_DEFAULTS.maxQueuedPerTenant))
     .option('--evaluation-queue <n>', 'most evaluations waiting in all', String(SANDBOX_DEFAULTS.maxQueued))
+    .option('--archive-url <url>', `archive finished Executions in PostgreSQL (postgres://…) or an embedded PGlite (pglite:DIR); default $${ARCHIVE_URL_ENV} (docs/archive.md)`)
+    .option('--max-running-executions <n>', 'most Executions running at once, in all namespaces (docs/multi-tenancy.md)', String(RUN_QUEUE_DEFAULTS.total))
+    .option('--max-running-executions-per-namespace <n>', 'most Executions of one namespace running at once; the rest wait, served round-robin across namespaces', String(RUN_QUEUE_DEFAULTS.perNamespace))
+    .option('--agent-client-cert-dir <dir>', 'the client certificate (tls.crt, tls.key) the operator presents to Agents with spec.tls; read again when it changes (docs/security.md)')
     .addOption(new Option('--agent-secret-refs <policy>', 'Agents with env[].valueFrom.secretKeyRef: allow, deny, or allow only if the author may get the Secret').choices(SECRET_REF_POLICIES).default('allow'))
     // Under `parallax operator`, --kubeconfig, --context and --namespace are the CLI's global flags.
     .action(async (_flags: ManagerFlags, cmd: Command) => {
@@ -107,6 +121,8 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   const sandboxOpts = sandboxOptions(flags);
   // One evaluation sandbox for the Execution controller and the admission webhook.
   const sandbox = sandboxOpts ? new SandboxPool(sandboxOpts) : false;
+  const archiveUrl = flags.archiveUrl ?? process.env[ARCHIVE_URL_ENV];
+  const archive = archiveUrl ? await openArchive(archiveUrl) : undefined;
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   if (flags.context) kubeConfig.setCurrentContext(flags.context);
   const ms = (flag: string, value: string | undefined, def: string): number => {
@@ -122,6 +138,8 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   // OTLP export when OTEL_* ask for it (docs/observability.md); stopped last, sending what is left.
   const traces = await startTracing('parallax-operator');
   if (traces) rootLogger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
+  if (flags.sharding && !flags.leaderElect) throw new Error('--sharding needs --leader-elect: the leader assigns Executions to shards');
+  const leaseNamespace = flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default';
   const mgr = new Manager({
     kubeConfig,
     namespace: flags.namespace,
@@ -129,16 +147,28 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
     httpAddress: flags.httpAddress,
     resyncMs: ms('sync-period', flags.syncPeriod, '10m'),
     leaderElection: flags.leaderElect
-      ? { namespace: flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default', name: flags.leaderElectionId, ...election }
+      ? { namespace: leaseNamespace, name: flags.leaderElectionId, ...election }
       : false,
+    // Shard Leases `<id>-shard-<pod>`, with the leader Lease's timings.
+    sharding: flags.sharding ? { namespace: leaseNamespace, ring: `${flags.leaderElectionId}-shard`, ...election } : false,
+    caches: operatorCaches,
     controllers: (ctx, o) =>
       operatorControllers(ctx, o.workers, {
-        agents: { healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s'), secretRefs: flags.agentSecretRefs ?? 'allow' },
+        shard: o.shard,
+        agents: {
+          healthIntervalMs: ms('agent-probe-interval', flags.agentProbeInterval, '10s'),
+          healthMaxIntervalMs: ms('agent-probe-max-interval', flags.agentProbeMaxInterval, '2m'),
+          secretRefs: flags.agentSecretRefs ?? 'allow',
+        },
         sandbox,
+        executions: { runQueue: runQueueOptions(flags) },
+        agentTLS: { clientCertDir: flags.agentClientCertDir },
         endpointPolicy: { allowLoopback: !!flags.allowLoopbackEndpoints, allowCIDRs: flags.endpointAllowCidrs, denyCIDRs: flags.endpointDenyCidrs },
+        ...(archive ? { archive: { store: archive.store } } : {}),
       }),
     runnables: (ctx) => [
       ...(sandbox ? [sandbox] : []),
+      ...(archive ? [archive.runnable] : []),
       ...(flags.enableWebhook ? [new AdmissionWebhook(ctx, { ...webhookOptions(flags), ...(sandbox ? { evaluator: sandbox, compiler: sandbox } : {}) })] : []),
       ...(traces ? [{ start: async () => {}, stop: () => traces.shutdown(), ready: true }] : []),
     ],
@@ -148,20 +178,29 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
     },
   });
   await mgr.start();
-  rootLogger.info({ namespace: flags.namespace ?? '(all)', leaderElect: flags.leaderElect, identity: mgr.identity, httpPort: mgr.probePort }, 'operator started');
+  rootLogger.info({ namespace: flags.namespace ?? '(all)', leaderElect: flags.leaderElect, sharding: !!flags.sharding, identity: mgr.identity, httpPort: mgr.probePort, archive: archive?.store.sql.description ?? 'off' }, 'operator started');
   return mgr;
 }
 
 /** The evaluation sandbox's options from the --evaluation-* flags; false with --no-evaluation-sandbox. */
+/** Calls `set` with the flag's value, which must be a positive integer, when the flag is given. */
+function count(flag: string, v: string | undefined, set: (n: number) => void): void {
+  if (v === undefined) return;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${v}`);
+  set(n);
+}
+
+export function runQueueOptions(flags: ManagerFlags): RunQueueOptions {
+  const opts: RunQueueOptions = {};
+  count('max-running-executions', flags.maxRunningExecutions, (n) => (opts.total = n));
+  count('max-running-executions-per-namespace', flags.maxRunningExecutionsPerNamespace, (n) => (opts.perNamespace = n));
+  return opts;
+}
+
 export function sandboxOptions(flags: ManagerFlags): SandboxOptions | false {
   if (flags.evaluationSandbox === false) return false;
   const opts: SandboxOptions = {};
-  const count = (flag: string, v: string | undefined, set: (n: number) => void) => {
-    if (v === undefined) return;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive integer, got ${v}`);
-    set(n);
-  };
   count('evaluation-workers', flags.evaluationWorkers, (n) => (opts.workers = n));
   count('evaluation-workers-per-namespace', flags.evaluationWorkersPerNamespace, (n) => (opts.maxWorkersPerTenant = n));
   count('evaluation-heap', flags.evaluationHeap, (n) => (opts.heapMb = n));

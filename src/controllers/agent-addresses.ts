@@ -7,7 +7,7 @@
 import { canonicalAddress } from '../agents/canonical-ip.js';
 import type { Informer } from '../k8s/informer.js';
 import type { KubeObject } from '../k8s/resources.js';
-import { AGENT_LABEL, type Pod, type Service } from '../manager/context.js';
+import { AGENT_LABEL, type Pod, type Service } from './context.js';
 
 interface Owner {
   namespace: string;

@@ -1,17 +1,23 @@
 // Agent reconciler: runs image agents (Deployment + Service), and reports readiness from reality:
 // Ready pods' IPs that answer HealthCheck (not Endpoints objects), capabilities from
-// GetCapabilities, re-probed periodically. An A2A Agent is its URL, Ready while its agent card answers.
+// GetCapabilities, re-probed less often while it stays Ready and unchanged (probe-schedule.ts).
+// An A2A Agent is its URL, Ready while its agent card answers (with its bearer token, if it has
+// one: a token that cannot be read or is refused is the status' reason, CredentialsRefused).
+// spec.replicas is the Agent's scale subresource (kubectl scale, an HPA): carried to the Deployment
+// like any other field; with spec.autoscaling the operator also owns the HPA (agent-autoscaler.ts).
 import type { Agent } from '../api/types.js';
-import { isA2A, type AgentProber, type ProbeResult } from '../agents/index.js';
+import { isA2A, tlsProblem, type AgentProber, type ProbeResult } from '../agents/index.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { AGENTS, DEPLOYMENTS, keyOf, SERVICES, splitKey, type KubeObject, type ResourceType } from '../k8s/resources.js';
-import { AGENT_LABEL, type OperatorContext, type Pod } from '../manager/context.js';
+import { AGENT_LABEL, type OperatorContext, type Pod } from './context.js';
 import type { Logger } from '../observability/logger.js';
 import type { EndpointPolicy } from '../agents/endpoint-policy.js';
 import { agentSecretRefs, agentSpecError, SECRET_REFS_DENIED, type SecretRefPolicy } from './agent-rules.js';
 import { setCondition } from './conditions.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
+import { autoscalerResource, desiredAutoscaler } from './agent-autoscaler.js';
 import { covers, desiredDeployment, desiredService, isPodReady, podPort } from './agent-workload.js';
+import { ProbeSchedule } from './probe-schedule.js';
 import { writeStatus } from './status.js';
 
 type AgentStatus = NonNullable<Agent['status']>;
@@ -23,12 +29,14 @@ interface Workload {
 }
 
 export interface AgentControllerOptions {
-  /** How often health is probed. */
+  /** How often health is probed: at first, after a change, and while an Agent is not Ready (default 10 s). */
   healthIntervalMs?: number;
+  /** The longest interval probes of a Ready, unchanged Agent back off to (default 2 min; probe-schedule.ts). */
+  healthMaxIntervalMs?: number;
   probeTimeoutMs?: number;
   /**
-   * How stale status.lastHealthCheck may get while nothing else changes (default 5 min): probes run
-   * every healthIntervalMs, but recording each one would be a status write per Agent per probe.
+   * How stale status.lastHealthCheck may get while nothing else changes (default 5 min; it is recorded
+   * at the first probe after that): recording every probe would be a status write per Agent per probe.
    */
   healthRecordMs?: number;
   /** Where endpoint and A2A Agents may point; unset: anywhere (tests of the controller alone). */
@@ -39,22 +47,33 @@ export interface AgentControllerOptions {
 
 export class AgentReconciler implements Reconciler {
   readonly name = 'agent';
-  private readonly healthIntervalMs: number;
+  private readonly probes: ProbeSchedule;
   private readonly probeTimeoutMs: number;
+  /**
+   * Per Agent key, the spec.autoscaling (with the Agent's uid) this process last made true in the
+   * cluster: the HPA is read and written when that changes, not at every probe. A hand edit of the
+   * HPA stands until the Agent's autoscaling changes or the operator restarts.
+   */
+  private readonly autoscaled = new Map<string, string>();
+  private hpaResource?: Promise<ResourceType>;
 
   constructor(
     private readonly ctx: OperatorContext,
     private readonly prober: AgentProber,
     private readonly opts: AgentControllerOptions = {},
   ) {
-    this.healthIntervalMs = opts.healthIntervalMs ?? 10000;
+    const baseMs = opts.healthIntervalMs ?? 10000;
+    this.probes = new ProbeSchedule({ baseMs, maxMs: opts.healthMaxIntervalMs ?? 120_000 });
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
     const agent = this.ctx.caches.agents.get(namespace, name) as Agent | undefined;
-    if (!agent || agent.metadata.deletionTimestamp) return; // owned objects go by garbage collection
+    if (!agent || agent.metadata.deletionTimestamp) {
+      this.autoscaled.delete(key);
+      return void this.probes.forget(key); // owned objects go by garbage collection
+    }
     const refs = this.opts.secretRefs === 'deny' ? agentSecretRefs(agent) : [];
     const invalid = agentSpecError(agent) ?? (refs.length ? `${refs[0]!.path}: ${SECRET_REFS_DENIED}` : undefined);
     if (invalid) return void (await this.setStatus(agent, 'Invalid', 'InvalidSpec', invalid, [], 0, undefined, log));
@@ -65,7 +84,7 @@ export class AgentReconciler implements Reconciler {
       const conflict = await this.ensureWorkload(agent, log);
       if (conflict) {
         await this.setStatus(agent, 'Unavailable', 'WorkloadConflict', conflict, [], agent.spec.replicas ?? 1, undefined, log);
-        return { requeueAfterMs: this.healthIntervalMs };
+        return { requeueAfterMs: this.probes.next(key, false, '') };
       }
       desired = agent.spec.replicas ?? 1;
       candidates = (this.ctx.caches.pods.list(namespace) as Pod[])
@@ -77,13 +96,14 @@ export class AgentReconciler implements Reconciler {
       const where = await this.addresses(agent);
       if ('refused' in where) {
         await this.setStatus(agent, 'Unavailable', 'EndpointRefused', where.refused, [], 1, undefined, log);
-        return { requeueAfterMs: this.healthIntervalMs };
+        return { requeueAfterMs: this.probes.next(key, false, '') };
       }
       candidates = where.candidates;
     }
     const probes = await Promise.all(candidates.map((ep) => this.prober.probe(agent, ep, this.probeTimeoutMs).then((r) => ({ ep, r }))));
     const healthy = probes.filter((p) => p.r.healthy);
     const reported = healthy.find((p) => p.r.capabilities)?.r.capabilities;
+    const credentials = probes.find((p) => p.r.credentialsProblem)?.r.credentialsProblem;
     let phase: Phase;
     let reason: string;
     let message: string;
@@ -93,14 +113,18 @@ export class AgentReconciler implements Reconciler {
       [phase, reason, message] = ['Degraded', 'SomeReplicasUnhealthy', `${healthy.length}/${desired} replicas healthy`];
     } else if (agent.spec.image && candidates.length === 0 && desired > 0) {
       [phase, reason, message] = ['Pending', 'NoReadyPods', `waiting for ${desired} pods to become Ready`];
+    } else if (credentials) {
+      [phase, reason, message] = ['Unavailable', 'CredentialsRefused', credentials];
+      log.info({ err: credentials }, 'agent credentials refused');
     } else {
-      [phase, reason, message] = ['Unavailable', 'NoHealthyReplicas', unhealthyMessage(probes.map((p) => p.r))];
+      [phase, reason, message] = ['Unavailable', 'NoHealthyReplicas', unhealthyMessage(probes.map((p) => p.r), agent)];
       // What the transport said (refused, reset, an HTTP status from whatever listens there) is for
       // the operator's log only: in status it would make the operator a port scanner for tenants.
       for (const p of probes) if (p.r.error) log.info({ endpoint: p.ep, err: p.r.error }, 'probe failed');
     }
-    await this.setStatus(agent, phase, reason, message, healthy.map((p) => p.ep), desired, reported, log);
-    return { requeueAfterMs: this.healthIntervalMs };
+    const endpoints = healthy.map((p) => p.ep);
+    await this.setStatus(agent, phase, reason, message, endpoints, desired, reported, log);
+    return { requeueAfterMs: this.probes.next(key, phase === 'Ready', `${agent.metadata.generation} ${endpoints.join(',')}`) };
   }
 
   /**
@@ -125,8 +149,34 @@ export class AgentReconciler implements Reconciler {
     const name = agent.metadata.name!;
     return (
       (await this.ensure(DEPLOYMENTS, desiredDeployment(agent), this.ctx.caches.deployments.get(ns, name), log)) ??
-      (await this.ensure(SERVICES, desiredService(agent), this.ctx.caches.services.get(ns, name), log))
+      (await this.ensure(SERVICES, desiredService(agent), this.ctx.caches.services.get(ns, name), log)) ??
+      (await this.ensureAutoscaler(agent, log))
     );
+  }
+
+  /** The HPA of spec.autoscaling created or patched, or removed when autoscaling is (if it is ours). */
+  private async ensureAutoscaler(agent: Agent, log: Logger): Promise<string | undefined> {
+    const key = keyOf(agent as KubeObject);
+    const want = `${agent.metadata.uid} ${JSON.stringify(agent.spec.autoscaling ?? null)}`;
+    if (this.autoscaled.get(key) === want) return;
+    this.hpaResource ??= autoscalerResource(this.ctx.rest).catch((err) => {
+      this.hpaResource = undefined;
+      throw err;
+    });
+    const hpa = await this.hpaResource;
+    const conflict = agent.spec.autoscaling
+      ? await this.ensure(hpa, desiredAutoscaler(agent, hpa.version), undefined, log)
+      : await this.removeOwned(hpa, agent, log);
+    if (!conflict) this.autoscaled.set(key, want);
+    return conflict;
+  }
+
+  private async removeOwned(r: ResourceType, agent: Agent, log: Logger): Promise<undefined> {
+    const path = resourcePath(r, agent.metadata.namespace, agent.metadata.name);
+    const current = await this.ctx.rest.get<KubeObject>(path).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    if (current?.metadata?.ownerReferences?.find((o) => o.controller)?.uid !== agent.metadata.uid) return;
+    await this.ctx.rest.delete(path).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e)));
+    log.info({ kind: r.kind }, 'deleted: the Agent no longer asks for it');
   }
 
   /**
@@ -169,6 +219,7 @@ export class AgentReconciler implements Reconciler {
       ...prev,
       phase,
       replicas: desired,
+      selector: agent.spec.image ? `${AGENT_LABEL}=${agent.metadata.name}` : undefined,
       readyReplicas: endpoints.length,
       endpoints,
       message,
@@ -199,9 +250,12 @@ export class AgentReconciler implements Reconciler {
  * refused connection, a timeout, an HTTP answer from some other service — is one and the same
  * sentence, so an Agent's status cannot be used to map what listens where.
  */
-export function unhealthyMessage(results: ProbeResult[]): string {
+export function unhealthyMessage(results: ProbeResult[], agent?: Agent): string {
   const own = results.find((r) => r.health.status !== 'UNKNOWN' && !r.healthy);
   if (own) return `no replica is healthy: an agent reports ${own.health.status}${own.health.message ? `: ${own.health.message.slice(0, 512)}` : ''}`;
+  // An Agent with spec.tls is told which of its own TLS settings the handshake failed on.
+  const tls = agent?.spec.tls && results.map((r) => r.error && tlsProblem(r.error, agent.spec.tls?.serverName)).find(Boolean);
+  if (tls) return `no replica answers over TLS: ${tls}`;
   return 'no replica answers HealthCheck (the agent protocol); the operator\'s log says why';
 }
 

@@ -1,7 +1,11 @@
-// The Deployment and Service that run an image Agent, built from its spec.
+// The Deployment and Service that run an image Agent, built from its spec. The pod meets the
+// `restricted` Pod Security Standard unless the Agent's spec.podSecurity relaxes one rule of it
+// (test/helpers/pod-security.ts checks the standard's rules): whatever the image says, it runs
+// non-root, without privilege escalation or capabilities, under seccomp RuntimeDefault, on a
+// read-only root filesystem with a writable emptyDir at /tmp, and with no ServiceAccount token.
 import { createHash } from 'node:crypto';
 import type { Agent } from '../api/types.js';
-import { AGENT_LABEL, MANAGED_BY, type Pod } from '../manager/context.js';
+import { AGENT_LABEL, MANAGED_BY, type Pod } from './context.js';
 
 export const SPEC_HASH = 'parallax.ai/spec-hash';
 
@@ -20,6 +24,7 @@ export function desiredDeployment(agent: Agent) {
   const name = agent.metadata.name!;
   const port = agent.spec.port ?? 50051;
   const labels = { [AGENT_LABEL]: name, ...MANAGED_BY };
+  const servingTLS = servingCertificate(agent);
   const spec = {
     replicas: agent.spec.replicas ?? 1,
     selector: { matchLabels: { [AGENT_LABEL]: name } },
@@ -35,11 +40,17 @@ export function desiredDeployment(agent: Agent) {
             env: [
               { name: 'PARALLAX_AGENT_NAME', value: name },
               { name: 'PARALLAX_AGENT_PORT', value: String(port) },
+              ...servingTLS.env,
               ...(agent.spec.env ?? []),
             ],
             resources: agent.spec.resources ?? {},
+            securityContext: containerSecurityContext(agent),
+            volumeMounts: [{ name: TMP_VOLUME, mountPath: '/tmp' }, ...servingTLS.volumeMounts],
           },
         ],
+        securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+        automountServiceAccountToken: agent.spec.podSecurity?.serviceAccountToken ?? false,
+        volumes: [{ name: TMP_VOLUME, emptyDir: {} }, ...servingTLS.volumes],
       },
     },
   };
@@ -55,6 +66,41 @@ export function desiredDeployment(agent: Agent) {
       ownerReferences: [ownerReference(agent)],
     },
     spec,
+  };
+}
+
+const TMP_VOLUME = 'tmp';
+const TLS_VOLUME = 'agent-tls';
+/** Where spec.tls.secretName is mounted; PARALLAX_AGENT_TLS_DIR tells the agent (both SDKs read it). */
+const AGENT_TLS_DIR = '/var/run/parallax/agent-tls';
+
+/**
+ * spec.tls.secretName mounted read-only into the agent container, and the variables that make the
+ * SDKs serve it: PARALLAX_AGENT_TLS_DIR (tls.crt, tls.key) and, with requireClientCertificate,
+ * PARALLAX_AGENT_TLS_CLIENT_CA (the Secret's ca.crt, which must sign the operator's client certificate).
+ */
+function servingCertificate(agent: Agent) {
+  const tls = agent.spec.tls;
+  if (!tls?.secretName) return { env: [], volumeMounts: [], volumes: [] };
+  return {
+    env: [
+      { name: 'PARALLAX_AGENT_TLS_DIR', value: AGENT_TLS_DIR },
+      ...(tls.requireClientCertificate ? [{ name: 'PARALLAX_AGENT_TLS_CLIENT_CA', value: `${AGENT_TLS_DIR}/ca.crt` }] : []),
+    ],
+    volumeMounts: [{ name: TLS_VOLUME, mountPath: AGENT_TLS_DIR, readOnly: true }],
+    volumes: [{ name: TLS_VOLUME, secret: { secretName: tls.secretName } }],
+  };
+}
+
+/** The agent container's securityContext: restricted, less what spec.podSecurity relaxes. */
+function containerSecurityContext(agent: Agent) {
+  const relax = agent.spec.podSecurity ?? {};
+  return {
+    runAsNonRoot: relax.runAsNonRoot ?? true,
+    ...(relax.runAsUser !== undefined ? { runAsUser: relax.runAsUser } : {}),
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: relax.readOnlyRootFilesystem ?? true,
+    capabilities: { drop: ['ALL'] },
   };
 }
 

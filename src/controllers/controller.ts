@@ -46,6 +46,8 @@ export class Controller {
   private workers: Promise<void>[] = [];
   private running = false;
   private guard?: KeyGuard;
+  /** Runs on every shard over its share, when the Manager shards (see Elected in manager.ts). */
+  sharded = false;
 
   constructor(
     readonly reconciler: Reconciler,

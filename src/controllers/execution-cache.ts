@@ -2,21 +2,31 @@
 // this a cache transform). A finished run is history: the Execution controller reads only its TTL,
 // its completion time and enough to know it is finished, yet the object holds its input, every
 // agent's value and every step's result. With thousands of Executions kept for
-// ttlSecondsAfterFinished, those are most of the operator's memory.
+// ttlSecondsAfterFinished, those are most of the operator's memory. The Archived condition is kept:
+// with archiving on, the TTL waits for it (src/archive).
 import type { Execution } from '../api/types.js';
 import type { KubeObject } from '../k8s/resources.js';
+import { ARCHIVED } from '../archive/record.js';
 
 export function compactFinishedExecution<T extends KubeObject>(obj: T): T {
   const e = obj as unknown as Execution & KubeObject;
   const s = e.status;
   if (s?.phase !== 'Succeeded' && s?.phase !== 'Failed') return obj;
+  const archived = s.conditions?.find((c) => c.type === ARCHIVED);
   const compact: Execution & KubeObject = {
     apiVersion: e.apiVersion,
     kind: e.kind,
     metadata: e.metadata,
     ...(e.spec ? { spec: withoutInput(e.spec) } : {}),
     // feedback: the admission webhook refuses a second Feedback for the Execution from the cache.
-    status: { phase: s.phase, startTime: s.startTime, completionTime: s.completionTime, observedGeneration: s.observedGeneration, ...(s.feedback ? { feedback: s.feedback } : {}) },
+    status: {
+      phase: s.phase,
+      startTime: s.startTime,
+      completionTime: s.completionTime,
+      observedGeneration: s.observedGeneration,
+      ...(s.feedback ? { feedback: s.feedback } : {}),
+      ...(archived ? { conditions: [archived] } : {}),
+    },
   } as Execution & KubeObject;
   return compact as unknown as T;
 }

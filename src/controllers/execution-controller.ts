@@ -16,24 +16,31 @@
 //   backoff; a run that failed to claim or persist waits out an exponential backoff before the
 //   next attempt. A status write the API server refuses as too large is retried smaller, and
 //   last as Failed (reason StatusTooLarge) with every value dropped, never for ever.
-// - A run is stopped without writing when its Execution is deleted or replaced, and when this
-//   replica stops leading (shutdown() runs before the Lease is released or given up); only its
-//   timeout ends it with a write (Failed, Timeout).
+// - A run is stopped without writing when its Execution is deleted or replaced (or drained off this
+//   shard: its cache drops it as deleted), and when this replica stops leading (shutdown() runs
+//   before the Lease is released or given up); only its timeout ends it with a write (Failed,
+//   Timeout). A write already under way finishes; on a shard, the drain's ack waits for it.
 // - A confidence policy (execution-policy.ts) acts inside the run: a decision that leads to more
 //   asking (a retry, an escalation) is persisted, with what the run has, before the asking; an
 //   accepted run writes nothing more than it would without a policy. A run that needs a person
 //   stops with one write (phase AwaitingReview, no runId); the Review that answers it is recorded
 //   with its verdict in the claim of the run that resumes, which replays every persisted answer.
+// - A run starts only with a slot of the run queue (run-queue.ts: a cap per namespace and in all,
+//   round-robin across namespaces), held until the run ends; a key that reached the gate and found
+//   no slot waits there until granted one, and any reconcile of it that stops short of the gate
+//   gives its place (or grant) back.
 import { randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
+import { callChain } from '../agents/a2a-chain.js';
 import type { Agent, Execution, Pattern, Review } from '../api/types.js';
 import { DEFAULT_MAX_REPLY_BYTES, maxReplyBytes } from '../agents/index.js';
 import { FencedError, isConflict, isNotFound, isTooLarge, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from './context.js';
 import type { Logger } from '../observability/logger.js';
 import { OTHER, tenantLabels } from '../observability/labels.js';
 import { metrics } from '../observability/metrics.js';
+import { startCall } from '../observability/agent-load.js';
 import { observeAnswerConfidence } from '../observability/confidence-metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import {
@@ -59,6 +66,7 @@ import { parseDuration } from '../runtime/duration.js';
 import type { AgentCaller, AgentInfo, StepOutcome } from '../runtime/types.js';
 import { jsonBytes } from '../runtime/values.js';
 import { setLongTimeout } from '../util/timers.js';
+import { isArchived } from '../archive/record.js';
 import { calibrationChanged, readyAgentInfos, selectionChanged } from './agent-info.js';
 import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
 import { setCondition } from './conditions.js';
@@ -90,6 +98,7 @@ import {
 import { decisionEvent, failedSpan, startRunTrace } from './execution-trace.js';
 import { RunWriter } from './execution-writer.js';
 import { ReplyBudget, type ReplyBudgetOptions } from './reply-budget.js';
+import { RunQueue, type RunQueueOptions } from './run-queue.js';
 import { executionPin, resolvePatternRevision } from './pattern-revisions.js';
 import { mergePatchFor } from './status.js';
 
@@ -119,6 +128,13 @@ export interface ExecutionControllerOptions {
   compiler?: PatternCompiler;
   /** How many bytes of agent replies runs may hold (reply-budget.ts). */
   replyBudget?: ReplyBudgetOptions;
+  /**
+   * Archiving is on: ttlSecondsAfterFinished deletes an Execution only once its Archived condition
+   * says its history is in the archive (src/archive); the condition's write brings it back here.
+   */
+  waitForArchive?: boolean;
+  /** How many Executions may run at once, per namespace and in all (run-queue.ts). */
+  runQueue?: RunQueueOptions;
 }
 
 type StopKind = 'timeout' | 'deleted' | 'replaced' | 'shutdown' | 'lost' | 'write-failed';
@@ -138,6 +154,13 @@ interface ActiveRun {
   runId: string;
   uid: string;
   abort: AbortController;
+  /** Resolves once the run has ended, its last write included (never rejects). */
+  settled: Promise<unknown>;
+}
+
+/** One reconcile of a key: whether it reached the run queue's gate. */
+interface Pass {
+  gated: boolean;
 }
 
 interface Final {
@@ -173,9 +196,11 @@ export class ExecutionReconciler implements Reconciler {
   private readonly runRetryMaxMs: number;
   private readonly writeRetryForMs: number;
   private readonly maxPendingResults: number;
+  private readonly waitForArchive: boolean;
   private readonly evaluator: Evaluator;
   private readonly compiler: PatternCompiler;
   private readonly replies: ReplyBudget;
+  readonly runs: RunQueue;
   /** Set by executionController: queues a key again. */
   requeue?: (key: string) => void;
 
@@ -190,34 +215,53 @@ export class ExecutionReconciler implements Reconciler {
     this.runRetryMaxMs = opts.runRetryMaxMs ?? 5 * 60 * 1000;
     this.writeRetryForMs = opts.writeRetryForMs ?? 30000;
     this.maxPendingResults = opts.maxPendingResults ?? 1000;
+    this.waitForArchive = opts.waitForArchive ?? false;
     this.evaluator = opts.evaluator ?? inProcessEvaluator;
     this.compiler = opts.compiler ?? inProcessCompiler;
     this.replies = new ReplyBudget(opts.replyBudget);
+    this.runs = new RunQueue(opts.runQueue);
   }
 
   /**
    * Stops the run of `key` (only that of Execution `uid`, when given) without writing: its
-   * Execution was deleted or replaced by a new one of the same name.
+   * Execution was deleted or replaced by a new one of the same name. Returns the stopped run's
+   * settling: a final write already under way is not called back.
    */
-  cancel(key: string, uid: string | undefined, kind: 'deleted' | 'replaced'): void {
+  cancel(key: string, uid: string | undefined, kind: 'deleted' | 'replaced'): Promise<unknown> | undefined {
     const run = this.active.get(key);
+    this.runs.withdraw(key);
     if (kind === 'deleted') this.written.delete(key);
     if (uid && kind === 'deleted') this.forget(uid);
-    if (!run || (uid && run.uid !== uid)) return;
+    if (!run || (uid && run.uid !== uid)) return undefined;
     run.abort.abort(new RunStop(kind, kind === 'deleted' ? 'execution deleted' : 'execution replaced by a new one of the same name'));
     this.active.delete(key);
+    return run.settled;
   }
 
   /** This replica stops leading: every run stops where it is, writing nothing; the next leader resumes it. */
   shutdown(): void {
     for (const run of this.active.values()) run.abort.abort(new RunStop('shutdown', 'operator stopped leading'));
     this.active.clear();
+    this.runs.reset();
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
+    const pass: Pass = { gated: false };
+    try {
+      return await this.reconcileOnce(key, log, pass);
+    } finally {
+      // Stopped short of the gate (finished, invalid, waiting for agents, …): no place in the queue.
+      if (!pass.gated) this.runs.withdraw(key);
+    }
+  }
+
+  private async reconcileOnce(key: string, log: Logger, pass: Pass): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
     const exec = this.ctx.caches.executions.get(namespace, name) as Execution | undefined;
-    if (!exec || exec.metadata.deletionTimestamp) return this.cancel(key, exec?.metadata.uid, 'deleted');
+    if (!exec || exec.metadata.deletionTimestamp) {
+      this.cancel(key, exec?.metadata.uid, 'deleted');
+      return;
+    }
     const uid = exec.metadata.uid!;
     const running = this.active.get(key);
     if (running && running.uid !== uid) this.cancel(key, running.uid, 'replaced');
@@ -279,6 +323,10 @@ export class ExecutionReconciler implements Reconciler {
     // Time spent waiting for people does not count against spec.timeout.
     const remaining = startedAt + timeoutMs + pausedMs(reviewed ? { reviews: reviewed } : exec.status) - Date.now();
     if (remaining <= 0) return this.finishNow(exec, 'Failed', 'Timeout', `timed out after ${timeout}`, log);
+    // Waiting here does not count against spec.timeout: a run is timed from its start.
+    pass.gated = true;
+    const slot = this.runs.admit(namespace, key);
+    if (!slot) return log.debug({ running: this.runs.running, queued: this.runs.queued }, 'waiting for a run slot');
 
     // Claim the run: only one replica's write of this resourceVersion can succeed.
     const runId = randomUUID();
@@ -313,24 +361,35 @@ export class ExecutionReconciler implements Reconciler {
     // final write, or — if the run is still going after claimDelayMs — a claim of its own. A run
     // that ends within that time costs one status write instead of two. A resumed run claims at once.
     if (resumed || this.claimDelayMs <= 0) {
-      if (!(await writer.write((base) => base.status!))) return runTrace.span.end();
+      const claimed = await writer.write((base) => base.status!).catch((err) => {
+        slot.release();
+        throw err;
+      });
+      if (!claimed) {
+        slot.release();
+        return runTrace.span.end();
+      }
     }
-    this.active.set(key, { runId, uid, abort });
+    // The Execution may have left the cache (deleted, or drained off this shard) while this reconcile
+    // awaited: its delete handler found no run to stop then, so none may start now.
+    if (this.ctx.caches.executions.get(namespace, name)?.metadata.uid !== uid) return runTrace.span.end();
     const timer = setLongTimeout(() => abort.abort(new RunStop('timeout', `timed out after ${timeout}`)), remaining);
     const run = compiled.compiled;
-    void context
+    const settled = context
       .with(runTrace.ctx, () => this.run(key, exec, pattern, run, policy, writer, abort, log))
       .then(
         () => this.runFailures.delete(uid),
         (err) => this.runFailed(uid, err, log),
       )
       .finally(() => {
+        slot.release();
         timer.cancel();
         if (this.active.get(key)?.runId === runId) this.active.delete(key);
         // Look again now that the key is free: a change that arrived during the run (or a claim
         // lost to another writer) was skipped while the run was active.
         this.requeue?.(key);
       });
+    this.active.set(key, { runId, uid, abort, settled });
     runTrace.span.end();
   }
 
@@ -365,15 +424,19 @@ export class ExecutionReconciler implements Reconciler {
           if (!writer.claimed && !signal.aborted) writer.write((base) => base.status!).catch(stopWith);
         }, this.claimDelayMs);
     const uid = exec.metadata.uid!;
+    // A2A calls say which Patterns led to them, so the gateway can refuse one that would loop.
+    const chain = callChain(exec.metadata.annotations, ns, pattern.metadata.name!);
     const caller: AgentCaller = {
       call: async (req) => {
         // Room for the reply this agent is likely to send, before asking it (reply-budget.ts).
         const agent = this.ctx.caches.agents.get(ns, req.agent.name) as Agent | undefined;
         const name = `${ns}/${req.agent.name}`;
         const limit = agent ? maxReplyBytes(agent) : DEFAULT_MAX_REPLY_BYTES;
-        const hold = await this.replies.reserve({ run: uid, namespace: ns, agent: name, maxReplyBytes: limit }, req.signal);
+        const dequeue = startCall(name, 'queued'); // per-Agent load, what an HPA scales on (observability/agent-load.ts)
+        const hold = await this.replies.reserve({ run: uid, namespace: ns, agent: name, maxReplyBytes: limit }, req.signal).finally(dequeue);
         if ('refused' in hold) return { agent: req.agent.name, value: null, confidence: 0, latencyMs: 0, error: `agent ${req.agent.name}: ${hold.refused}` };
-        const r = await this.pool.call({ ...req, agent: { ...req.agent, name }, reply: hold.allowance });
+        const land = startCall(name, 'inFlight');
+        const r = await this.pool.call({ ...req, agent: { ...req.agent, name }, reply: hold.allowance, chain }).finally(land);
         hold.settle(jsonBytes(r.value ?? null));
         return { ...r, agent: req.agent.name };
       },
@@ -664,6 +727,10 @@ export class ExecutionReconciler implements Reconciler {
     if (ttl === undefined || !exec.status?.completionTime) return;
     const left = Date.parse(exec.status.completionTime) + ttl * 1000 - Date.now();
     if (left > 0) return { requeueAfterMs: left };
+    if (this.waitForArchive && !isArchived(exec)) {
+      log.debug('ttlSecondsAfterFinished passed; waiting for the archive before deleting');
+      return { requeueAfterMs: ARCHIVE_RECHECK_MS };
+    }
     try {
       await this.ctx.rest.delete(resourcePath(EXECUTIONS, exec.metadata.namespace, exec.metadata.name), {
         preconditions: { uid: exec.metadata.uid },
@@ -694,6 +761,9 @@ export function mustPersist(compiled: CompiledPattern, outcome: StepOutcome): bo
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
+/** How often an expired Execution waiting for the archive is looked at again (its Archived condition's write also wakes it). */
+const ARCHIVE_RECHECK_MS = 60000;
+
 /** The `pattern` label of Executions whose Pattern does not exist (their names are not labels). */
 const UNKNOWN_PATTERN = '_unknown';
 
@@ -701,6 +771,7 @@ export function executionController(ctx: OperatorContext, pool: AgentCaller, wor
   const reconciler = new ExecutionReconciler(ctx, pool, opts);
   const c = new Controller(reconciler, { workers, keys: () => ctx.caches.executions.keys() });
   reconciler.requeue = (key) => c.enqueue(key);
+  reconciler.runs.onGrant = (key) => c.enqueue(key);
   // Keys of the Executions that have not started (no phase, or Pending), by namespace, so that a
   // Pattern or Agent change wakes those without scanning every finished Execution in the cache.
   const waiting = new Map<string, Set<string>>();
@@ -727,7 +798,9 @@ export function executionController(ctx: OperatorContext, pool: AgentCaller, wor
     },
     delete: (o) => {
       waiting.get(o.metadata?.namespace ?? '')?.delete(keyOf(o));
-      reconciler.cancel(keyOf(o), o.metadata?.uid, 'deleted');
+      const stopping = reconciler.cancel(keyOf(o), o.metadata?.uid, 'deleted');
+      // Drained off this shard: it is let go only once the run's last write has landed or failed.
+      if (stopping) ctx.letGoAfter?.(keyOf(o), stopping);
     },
   });
   // Pending Executions wait for their Pattern and agents.

@@ -14,7 +14,7 @@
 //   status that records it can always be written).
 import { MAX_OVERRIDE_BYTES } from '../api/schema/review.js';
 import type { Execution, Pattern, Review } from '../api/types.js';
-import type { EventRecorder } from './events.js';
+import type { EventRecorder } from '../k8s/events.js';
 import { metrics } from '../observability/metrics.js';
 import { tenantLabels } from '../observability/labels.js';
 import {

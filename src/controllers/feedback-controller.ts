@@ -15,7 +15,7 @@ import type { Agent, Execution, Feedback } from '../api/types.js';
 import type { Outcome } from '../calibration/track-record.js';
 import { isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, FEEDBACKS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from './context.js';
 import { releaseLabels, tenantLabels } from '../observability/labels.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';

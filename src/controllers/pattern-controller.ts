@@ -6,7 +6,7 @@
 // is Invalid, with the path that was compiling, and this thread never runs what the tenant wrote.
 import type { Agent, Pattern } from '../api/types.js';
 import { keyOf, PATTERNS, splitKey } from '../k8s/resources.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from './context.js';
 import type { Logger } from '../observability/logger.js';
 import { releaseLabels } from '../observability/labels.js';
 import { checkPattern, matchingAgents, type PatternCompiler } from '../runtime/index.js';

@@ -29,8 +29,8 @@ import {
 } from '../api/pattern-revisions.js';
 import { API_VERSION, type Execution, type Pattern } from '../api/types.js';
 import { isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
-import { CONTROLLER_REVISIONS, PATTERNS } from '../k8s/resources.js';
-import { MANAGED_BY, type OperatorContext } from '../manager/context.js';
+import { CONTROLLER_REVISIONS, EXECUTIONS, PATTERNS } from '../k8s/resources.js';
+import { MANAGED_BY, type OperatorContext } from './context.js';
 import type { Logger } from '../observability/logger.js';
 
 /** What an Execution records of the Pattern it runs (status.pattern). */
@@ -144,7 +144,7 @@ export class PatternRevisions {
     const candidates = byRecency(others.filter((r) => r.revision !== highest)).slice(limit);
     if (candidates.length === 0) return;
     // Only now look at Executions (a scan of the namespace): those unfinished keep what they run.
-    const inUse = pinnedBy(this.ctx, pattern.metadata.namespace!, pattern.metadata.name!);
+    const inUse = await pinnedBy(this.ctx, pattern.metadata.namespace!, pattern.metadata.name!);
     for (const rev of candidates) {
       if (inUse.hashes.has(revisionHash(rev)) || inUse.revisions.has(rev.revision)) continue;
       await deleteRevision(this.ctx.rest, rev);
@@ -159,11 +159,15 @@ function byRecency(revisions: ControllerRevision[]): ControllerRevision[] {
   return [...revisions].sort((a, b) => (revisionGeneration(b) ?? 0) - (revisionGeneration(a) ?? 0) || b.revision - a.revision);
 }
 
-/** Hashes run by, and revision numbers asked for by, the unfinished Executions of a Pattern. */
-function pinnedBy(ctx: OperatorContext, namespace: string, name: string): { hashes: Set<string>; revisions: Set<number> } {
+/**
+ * Hashes run by, and revision numbers asked for by, the unfinished Executions of a Pattern. A shard's
+ * cache holds only its share of Executions: then every Execution of the namespace is listed.
+ */
+async function pinnedBy(ctx: OperatorContext, namespace: string, name: string): Promise<{ hashes: Set<string>; revisions: Set<number> }> {
   const hashes = new Set<string>();
   const revisions = new Set<number>();
-  for (const e of ctx.caches.executions.list(namespace) as Execution[]) {
+  const executions = ctx.sharded ? ((await ctx.rest.list<Execution>(resourcePath(EXECUTIONS, namespace))).items ?? []) : (ctx.caches.executions.list(namespace) as Execution[]);
+  for (const e of executions) {
     if (e.spec?.patternRef?.name !== name || e.status?.phase === 'Succeeded' || e.status?.phase === 'Failed') continue;
     if (e.status?.pattern?.hash) hashes.add(e.status.pattern.hash);
     if (e.spec.patternRef.revision) revisions.add(e.spec.patternRef.revision);

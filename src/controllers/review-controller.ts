@@ -10,7 +10,7 @@
 import type { Execution, Review } from '../api/types.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, REVIEWS, splitKey, type KubeObject } from '../k8s/resources.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from './context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { Controller, type Reconciler } from './controller.js';

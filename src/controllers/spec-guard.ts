@@ -9,7 +9,7 @@ import { specProblems } from '../api/spec-validation.js';
 import type { Informer } from '../k8s/informer.js';
 import { KubeApiError } from '../k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS, type KubeObject, type ResourceType } from '../k8s/resources.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from './context.js';
 import type { Logger } from '../observability/logger.js';
 import { setCondition } from './conditions.js';
 import { conditionsFor } from './execution-status.js';

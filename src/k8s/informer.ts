@@ -11,6 +11,8 @@
 //   without any event, backs off exponentially (with jitter) before the next attempt.
 // - An object whose uid changed under the same name (deleted and created again, possibly while the
 //   watch was down) is reported as delete of the old one and add of the new one, never as an update.
+// - Each add is followed by at most one delete: an object dropped (`drop`) is reported deleted then,
+//   and not again when the watch says DELETED (it leaves a label selector) or a relist misses it.
 // - Handlers run synchronously in cache order; a handler that throws is logged and does not stop others.
 import type { Logger } from '../observability/logger.js';
 import { loggerFor } from '../observability/logger.js';
@@ -36,6 +38,11 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
   watchTimeoutSeconds?: number;
   /** Applied to each object before it is cached: keep only what the operator reads. */
   transform?: (obj: T) => T;
+  /**
+   * Objects for which this holds are kept out of the cache as if deleted: one that comes to hold
+   * is reported to delete handlers (with its new form), e.g. an object being drained off a shard.
+   */
+  drop?: (obj: T) => boolean;
   /** Objects per page of a list. Default 500 (client-go's). */
   pageSize?: number;
 }
@@ -236,10 +243,12 @@ export class Informer<T extends KubeObject> {
     if (type === 'DELETED') {
       const key = keyOf(obj);
       const old = this.cache.get(key);
-      // A delete of an older incarnation (its uid) must not remove the new object of that name.
-      if (old && old.metadata?.uid !== obj.metadata?.uid) return;
+      // A delete of an older incarnation (its uid) must not remove the new object of that name. One
+      // not cached was never added, or was reported deleted when dropped (and leaves a label
+      // selector now): a second delete would be a second ack of a drain.
+      if (!old || old.metadata?.uid !== obj.metadata?.uid) return;
       this.cache.delete(key);
-      this.emit((h) => h.delete?.(old ?? this.prepare(obj)));
+      this.emit((h) => h.delete?.(old));
       return;
     }
     this.upsert(this.prepare(obj));
@@ -257,6 +266,11 @@ export class Informer<T extends KubeObject> {
   private upsert(obj: T): void {
     const key = keyOf(obj);
     const old = this.cache.get(key);
+    if (this.opts.drop?.(obj)) {
+      if (!old) return;
+      this.cache.delete(key);
+      return this.emit((h) => h.delete?.(obj));
+    }
     this.cache.set(key, obj);
     if (!old) return this.emit((h) => h.add?.(obj));
     if (old.metadata?.uid !== obj.metadata?.uid) {

@@ -1,53 +1,24 @@
-// What every reconciler shares: the API client, the informer caches, the event recorder.
-import type { ControllerRevision } from '../api/pattern-revisions.js';
-import type { Agent, Execution, Feedback, Pattern, Review } from '../api/types.js';
-import type { EventRecorder } from '../controllers/events.js';
+// What the Manager hands every controller and runnable it builds: the API client (fenced on the
+// Lease for controllers), the caches the caller declared, the event recorder and this replica's
+// name. Generic: the caller (src/operator.ts) decides which caches exist.
+import type { EventRecorder } from '../k8s/events.js';
 import type { Informer } from '../k8s/informer.js';
 import type { KubeRest } from '../k8s/rest.js';
-import type { KubeObject } from '../k8s/resources.js';
 
-export interface Pod extends KubeObject {
-  spec?: { containers?: { name: string; ports?: { containerPort: number }[] }[] };
-  status?: {
-    phase?: string;
-    podIP?: string;
-    podIPs?: { ip: string }[];
-    conditions?: { type: string; status: string }[];
-  };
-}
+/** Named informers; the Manager starts them, waits for them to sync and stops them. */
+export type CacheSet = { [name: string]: Informer<any> };
 
-export interface Deployment extends KubeObject {
-  spec?: Record<string, any>;
-  status?: { replicas?: number; readyReplicas?: number; availableReplicas?: number; observedGeneration?: number };
-}
-
-export interface Service extends KubeObject {
-  spec?: Record<string, any>;
-}
-
-export interface Caches {
-  agents: Informer<Agent & KubeObject>;
-  patterns: Informer<Pattern & KubeObject>;
-  /** ControllerRevisions holding Pattern revisions (label-selected; src/controllers/pattern-revisions.ts). */
-  patternRevisions: Informer<ControllerRevision>;
-  executions: Informer<Execution & KubeObject>;
-  /** People's verdicts on Executions waiting for review. */
-  reviews: Informer<Review & KubeObject>;
-  /** Reports of whether finished Executions were right (calibration). */
-  feedbacks: Informer<Feedback & KubeObject>;
-  pods: Informer<Pod>;
-  deployments: Informer<Deployment>;
-  services: Informer<Service>;
-}
-
-export interface OperatorContext {
+export interface ManagerContext<C extends CacheSet = CacheSet> {
   rest: KubeRest;
-  caches: Caches;
+  caches: C;
   events: EventRecorder;
   /** Name of this operator replica (pod name), used in Events and logs. */
   identity: string;
+  /** Whether this replica is one shard of several: caches declared `sharded` hold only its share. */
+  sharded: boolean;
+  /**
+   * On a shard: the ack that lets go of a drained object (src/sharding/shard.ts) waits for `work`,
+   * registered by a delete handler for what it stopped but is still finishing (a run's last write).
+   */
+  letGoAfter?(key: string, work: Promise<unknown>): void;
 }
-
-/** Label put on everything the operator creates for an image Agent. */
-export const AGENT_LABEL = 'parallax.ai/agent';
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'parallax-operator' };

@@ -30,6 +30,10 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
   /** Give the Lease up on a graceful stop so a standby takes over at once (default true). */
   releaseOnStop?: boolean;
+  /** Labels of the Lease when this replica creates it (e.g. to list a ring's shard Leases). */
+  labels?: Record<string, string>;
+  /** Set to 1 while this replica holds the Lease, 0 otherwise (default: parallax_leader). */
+  gauge?: { set(value: number): void };
   /** Monotonic milliseconds (tests). */
   now?: () => number;
   /** Wall-clock time written into the Lease's renewTime/acquireTime (tests step it). */
@@ -39,7 +43,7 @@ export interface LeaderElectionOptions {
 interface Lease {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace: string; resourceVersion?: string };
+  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };
   spec: {
     holderIdentity?: string | null;
     leaseDurationSeconds?: number;
@@ -59,6 +63,7 @@ export class LeaderElector {
   private readonly now: () => number;
   private readonly wallClock: () => Date;
   private readonly log;
+  private readonly gauge: { set(value: number): void };
   private observed?: { at: number; resourceVersion?: string };
   private leading = false;
   /** Monotonic time until which this replica may act as leader. */
@@ -80,6 +85,7 @@ export class LeaderElector {
     if (this.renewDeadlineMs >= this.leaseDurationMs) {
       throw new Error(`renewDeadline (${this.renewDeadlineMs}ms) must be shorter than leaseDuration (${this.leaseDurationMs}ms)`);
     }
+    this.gauge = opts.gauge ?? metrics.leader;
     this.now = opts.now ?? monotonicNow;
     this.wallClock = opts.wallClock ?? (() => new Date());
     this.log = loggerFor('leader-election', { lease: `${opts.namespace}/${opts.name}`, identity: this.identity });
@@ -111,14 +117,14 @@ export class LeaderElector {
     }
     if (this.stopped) return;
     this.leading = true;
-    metrics.leader.set(1);
+    this.gauge.set(1);
     this.log.info('became leader');
     const lost = new Promise<void>((resolve) => {
       this.lost = () => {
         if (!this.leading) return;
         this.leading = false;
         clearTimeout(this.watchdog);
-        metrics.leader.set(0);
+        this.gauge.set(0);
         this.log.error('could not renew the lease before the renew deadline; leadership lost');
         onStopped();
         resolve();
@@ -146,7 +152,7 @@ export class LeaderElector {
     this.wake?.();
     if (!this.leading) return;
     this.leading = false;
-    metrics.leader.set(0);
+    this.gauge.set(0);
     if (this.opts.releaseOnStop === false) return;
     try {
       const lease = await this.rest.get<Lease>(this.path, { timeoutMs: this.renewDeadlineMs });
@@ -202,7 +208,7 @@ export class LeaderElector {
       try {
         await this.rest.create(
           resourcePath(LEASES, this.opts.namespace),
-          { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.opts.name, namespace: this.opts.namespace }, spec: desired },
+          { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.opts.name, namespace: this.opts.namespace, ...(this.opts.labels ? { labels: this.opts.labels } : {}) }, spec: desired },
           { timeoutMs: timeoutMs() },
         );
         return true;

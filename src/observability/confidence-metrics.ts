@@ -6,7 +6,7 @@
 //   (observeCaches): nothing to keep in step with writes, and no series for what no longer exists.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Agent, Execution } from '../api/types.js';
-import type { Caches } from '../manager/context.js';
+import type { Caches } from '../controllers/context.js';
 import { registry } from './metrics.js';
 
 /** Coarse buckets: the series are per (pattern, agent) pair, so fewer buckets keep them few. */

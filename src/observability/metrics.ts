@@ -140,6 +140,16 @@ export const metrics = {
     help: 'Evaluations waiting for a worker.',
     registers: [registry],
   }),
+  executionsRunning: new Gauge({
+    name: 'parallax_executions_running',
+    help: 'Execution runs holding a slot of the run queue (docs/multi-tenancy.md#running-executions).',
+    registers: [registry],
+  }),
+  executionsQueued: new Gauge({
+    name: 'parallax_executions_queued',
+    help: 'Executions waiting for a run slot: their namespace is at its cap, or all slots are taken.',
+    registers: [registry],
+  }),
   replyBudgetHeld: new Gauge({
     name: 'parallax_reply_budget_held_bytes',
     help: 'Bytes of agent replies running Executions hold or have reserved (docs/multi-tenancy.md).',
@@ -163,6 +173,32 @@ export const metrics = {
   leader: new Gauge({
     name: 'parallax_leader',
     help: '1 while this replica holds the leader Lease.',
+    registers: [registry],
+  }),
+};
+
+/** Sharded replicas (src/sharding, docs/sharding.md). */
+export const shardMetrics = {
+  shardLease: new Gauge({
+    name: 'parallax_shard_lease',
+    help: '1 while this replica holds its own shard Lease (acts on the objects labelled for it).',
+    registers: [registry],
+  }),
+  liveShards: new Gauge({
+    name: 'parallax_shards_live',
+    help: 'Shards whose Lease is current, as this replica sees them.',
+    registers: [registry],
+  }),
+  objects: new Gauge({
+    name: 'parallax_shard_objects',
+    help: 'Objects in this replica\'s share (its label-selected cache), by resource.',
+    labelNames: ['resource'] as const,
+    registers: [registry],
+  }),
+  assignments: new Counter({
+    name: 'parallax_shard_assignments_total',
+    help: 'Label writes of the sharder, by action: assign (no owner or a dead one), drain (asks the owner to let go), ack (an owner let go).',
+    labelNames: ['action'] as const,
     registers: [registry],
   }),
 };

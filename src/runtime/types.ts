@@ -31,6 +31,8 @@ export interface AgentCallRequest {
   /** More context for the agent (gRPC: AgentRequest.context; A2A: message metadata): a policy's critique or escalation. */
   context?: Record<string, string>;
   patternName: string;
+  /** The Patterns (`namespace/name`) whose runs led to this call, outermost first: A2A calls carry it (agents/a2a-chain.ts). */
+  chain?: string[];
   /** Aborted when the run is cancelled, times out, or a race/cascade no longer needs this call. */
   signal: AbortSignal;
   /** Room reserved for the reply (the operator's reply budget); unset: the Agent's maxReplyBytes. */

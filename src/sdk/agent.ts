@@ -3,6 +3,7 @@
 // confidence it sends (missing → 0.5; anything not a number in [0,1] is an error, never clamped)
 // and that every value is JSON (a BigInt or a cycle is an INTERNAL error naming it), and turns
 // the caller's deadline or cancellation into an AbortSignal for analyze().
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { context, SpanKind } from '@opentelemetry/api';
 import { loggerFor, type Logger } from '../observability/logger.js';
@@ -92,6 +93,28 @@ export interface ServeOptions {
   port?: number;
   /** Default 0.0.0.0. */
   host?: string;
+  /** Serve TLS (default: plaintext). */
+  tls?: ServeTLS;
+}
+
+/**
+ * TLS for the agent's server, from PEM files read when it starts serving: a rotated certificate
+ * is served after a restart (for an image Agent, a rollout). grpc-js 1.14's file-watching server
+ * credentials refuse every handshake, so they are not used.
+ */
+export interface ServeTLS {
+  /** PEM certificate chain (tls.crt). */
+  certFile: string;
+  /** PEM private key (tls.key). */
+  keyFile: string;
+  /** PEM CA (ca.crt): callers must present a client certificate it signed. Unset: none asked for. */
+  clientCAFile?: string;
+}
+
+function serverCredentials(tls: ServeTLS | undefined): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const clientCA = tls.clientCAFile ? readFileSync(tls.clientCAFile) : null;
+  return grpc.ServerCredentials.createSsl(clientCA, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], clientCA !== null);
 }
 
 /** An error whose gRPC status code the SDK should use instead of UNKNOWN. */
@@ -262,13 +285,13 @@ export abstract class ParallaxAgent {
         void this.handleHealth(cb),
     });
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(joinHostPort(host, opts.port ?? 0), grpc.ServerCredentials.createInsecure(), (err, p) =>
+      server.bindAsync(joinHostPort(host, opts.port ?? 0), serverCredentials(opts.tls), (err, p) =>
         err ? reject(err) : resolve(p),
       );
     });
     this.server = server;
     this.boundPort = port;
-    this.log.info({ host, port }, 'agent serving');
+    this.log.info({ host, port, tls: !!opts.tls, clientCertificates: !!opts.tls?.clientCAFile }, 'agent serving');
     return { port };
   }
 

@@ -12,8 +12,9 @@ export {
   type HealthReport,
   type HealthState,
   type ServeOptions,
+  type ServeTLS,
 } from './agent.js';
-export { serveAgent, type ServeAgentOptions, type ServingAgent } from './server.js';
+export { serveAgent, servingTLSFromEnv, type ServeAgentOptions, type ServingAgent } from './server.js';
 export {
   loadProtocol,
   findProtoDir,

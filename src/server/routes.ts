@@ -66,7 +66,7 @@ export function openApiDocument(routes: readonly Route[], version: string): obje
       ...Object.entries(r.query ?? {}).map(([name, description]) => ({ name, in: 'query', required: false, description, schema: { type: 'string' } })),
     ];
     const ok = r.stream
-      ? { description: 'Server-sent events: ADDED for each object now, SYNCED, then ADDED, MODIFIED, DELETED as they happen; ERROR (a Status) when refused', content: { 'text/event-stream': { schema: { type: 'string' } } } }
+      ? { description: 'Server-sent events: ADDED for each object now, SYNCED, then ADDED, MODIFIED, DELETED as they happen; ERROR (a Status) when refused; END before the server closes a finished Execution\'s stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }
       : { description: 'The object or list, as the Kubernetes API returns it', content: { 'application/json': { schema: { type: 'object' } } } };
     (paths[path] ??= {})[r.method] = {
       summary: r.summary,

@@ -17,6 +17,9 @@ import type { CredentialExchange } from './credentials.js';
 import type { ServerExtension } from './extension.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 
+/** The port `parallax dashboard` opens on 127.0.0.1 unless told otherwise. */
+export const DASHBOARD_PORT = 8090;
+
 export interface ServerOptions {
   kubeConfig: KubeConfig;
   /** host:port of the API and the page, e.g. 0.0.0.0:8090 or 127.0.0.1:0. */

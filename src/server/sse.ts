@@ -7,7 +7,10 @@
 //   resourceVersion seen, and one that expired (410) is replaced by a fresh list, whose objects are
 //   sent again as ADDED: a client keyed by name stays correct;
 // - a refusal while following (the caller's token expired, RBAC changed) ends the stream with an
-//   ERROR event carrying the Kubernetes Status.
+//   ERROR event carrying the Kubernetes Status;
+// - a target with `endsWhen` (one Execution that finished) ends with an END event right after the
+//   event that showed the end, and the server closes the response: a finished run's stream is
+//   not held open, and an EventSource that sees END closes rather than reconnecting.
 import type { Request, Response } from 'express';
 import type { KubeList, KubeRest } from '../k8s/rest.js';
 import type { KubeObject } from '../k8s/resources.js';
@@ -66,6 +69,13 @@ export interface WatchTarget {
   query: Record<string, string | undefined>;
   /** Drops objects the caller did not ask for (filters the API server cannot apply). */
   keep?: (obj: KubeObject) => boolean;
+  /** The object's state after which nothing more will change: the stream sends END and closes. */
+  endsWhen?: (obj: KubeObject) => boolean;
+  /**
+   * The caller holds one page of the collection and asked only for changes after it: an expired
+   * watch ends the stream with ERROR 410 (read the page again) instead of resending every object.
+   */
+  changesOnly?: boolean;
 }
 
 /** The first list of a stream: made before the response begins, so a refusal is a plain HTTP error. */
@@ -82,8 +92,15 @@ export function followWatch(stream: EventStream, target: WatchTarget, first: Kub
     clearTimeout(timer);
   });
   const keep = target.keep ?? (() => true);
+  const send = (type: string, obj: KubeObject) => {
+    stream.send(type, obj);
+    if (target.endsWhen?.(obj)) {
+      stream.send('END', { resourceVersion: obj.metadata?.resourceVersion });
+      stream.close();
+    }
+  };
   const sendList = (list: KubeList<KubeObject>) => {
-    for (const obj of list.items) if (keep(obj)) stream.send('ADDED', obj);
+    for (const obj of list.items) if (keep(obj)) send('ADDED', obj);
     stream.send('SYNCED', { resourceVersion: list.metadata.resourceVersion });
     return list.metadata.resourceVersion;
   };
@@ -101,10 +118,14 @@ export function followWatch(stream: EventStream, target: WatchTarget, first: Kub
           expired ||= (obj as { code?: number })?.code === 410; // sent as an event; the watch closes next
           return;
         }
-        if (keep(obj)) stream.send(type, obj);
+        if (keep(obj)) send(type, obj);
       },
       (err) => {
         if (stream.closed) return;
+        if ((expired || err?.statusCode === 410) && target.changesOnly) {
+          stream.send('ERROR', status(410, 'Expired', 'the watch expired: read the page again'));
+          return stream.close();
+        }
         if (expired || err?.statusCode === 410) return relist();
         if (err?.statusCode === 401 || err?.statusCode === 403) {
           stream.send('ERROR', status(err.statusCode, err.statusCode === 401 ? 'Unauthorized' : 'Forbidden', 'the API server ended the watch: your credentials no longer allow it'));

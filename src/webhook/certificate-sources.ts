@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlreadyExists, isConflict, isNotFound, type KubeRest } from '../k8s/rest.js';
-import { MANAGED_BY } from '../manager/context.js';
+import { MANAGED_BY } from '../controllers/context.js';
 import { loggerFor } from '../observability/logger.js';
 import { webhookMetrics } from '../observability/metrics.js';
 import { bundleFromData, bundleToData, type CertBundle, checkPolicy, planRotation, type RotationPolicy } from './cert-rotation.js';

@@ -1,10 +1,12 @@
-// Issues the webhook's certificates: a self-signed CA and a serving certificate it signs, ECDSA
+// Issues the webhook's certificates (and client certificates, for mutual TLS to agents): a
+// self-signed CA and a serving certificate it signs, ECDSA
 // P-256 keys (node's WebCrypto; one key pair takes about a millisecond). node:crypto can read X.509
 // but not write it; @peculiar/x509 writes it over WebCrypto (a maintained TypeScript library; its DI
 // container needs the reflect-metadata polyfill, imported first). Reading (expiry, issuer, names)
 // uses node:crypto's X509Certificate.
 // Invariants: a serving certificate names every host it is reached by in subjectAltName (Go's TLS,
-// and so the API server, ignores the CN) and is only for serverAuth; notBefore is set BACKDATE_MS
+// and so the API server, ignores the CN) and is only for serverAuth (a client certificate only for
+// clientAuth); notBefore is set BACKDATE_MS
 // in the past so that a replica whose clock is slightly behind still accepts it, and certInfo's
 // issuedAt undoes that, which is how rotation (cert-rotation.ts) knows a certificate's age without
 // keeping state anywhere but the Secret. X.509 times have whole seconds, so issuedAt is rounded up:
@@ -61,6 +63,15 @@ export async function createCA(commonName: string, validityMs: number, now = Dat
 /** A serving certificate for `hosts` (DNS names or IP addresses), signed by `ca`. */
 export async function issueServingCert(ca: CertificatePair, hosts: string[], validityMs: number, now = Date.now()): Promise<CertificatePair> {
   if (hosts.length === 0) throw new Error('a serving certificate needs at least one host name or IP address');
+  return issue(ca, hosts, x509.ExtendedKeyUsage.serverAuth, validityMs, now);
+}
+
+/** A client certificate for `name` (mutual TLS to agents: docs/security.md), signed by `ca`. */
+export function issueClientCert(ca: CertificatePair, name: string, validityMs: number, now = Date.now()): Promise<CertificatePair> {
+  return issue(ca, [name], x509.ExtendedKeyUsage.clientAuth, validityMs, now);
+}
+
+async function issue(ca: CertificatePair, hosts: string[], usage: string, validityMs: number, now: number): Promise<CertificatePair> {
   const caCert = new x509.X509Certificate(ca.cert);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
@@ -75,7 +86,7 @@ export async function issueServingCert(ca: CertificatePair, hosts: string[], val
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.ExtendedKeyUsageExtension([usage], false),
       new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(h) ? { type: 'ip', value: h } : { type: 'dns', value: h }))),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),

@@ -11,7 +11,7 @@ import { IMMUTABLE_SPEC_MESSAGE } from '../api/schema/execution.js';
 import type { Execution, Pattern } from '../api/types.js';
 import { runPolicy } from '../controllers/execution-policy.js';
 import { resolvePatternRevision } from '../controllers/pattern-revisions.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from '../controllers/context.js';
 import { inProcessCompiler, type CompileResult, type Evaluator, type PatternCompiler } from '../runtime/index.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
 import { inputProblem } from './input-check.js';

@@ -9,7 +9,7 @@ import type { Execution, Feedback } from '../api/types.js';
 import { judgeFeedback } from '../controllers/feedback-controller.js';
 import { isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS } from '../k8s/resources.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from '../controllers/context.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
 import { requesterProblem } from './identity.js';
 

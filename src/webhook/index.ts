@@ -4,7 +4,7 @@
 // informer caches, with certificates from a Secret the operator manages or from a directory. Ready
 // (and so in the Service's endpoints) once it serves.
 import { GROUP, VERSION } from '../api/types.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from '../controllers/context.js';
 import type { Evaluator, PatternCompiler } from '../runtime/index.js';
 import { AgentValidator, type SecretRefPolicy } from './agent-validator.js';
 import { DEFAULT_POLICY, type RotationPolicy } from './cert-rotation.js';

@@ -8,7 +8,7 @@
 // Invariants: install() creates or updates both configurations (a second start on the same state
 // serves on a new port and must move their URL); published() resolves only once the API server can
 // trust the webhook, so nothing is created before admission answers (CREATE is failurePolicy Fail).
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from '../controllers/context.js';
 import { isAlreadyExists, type KubeRest } from '../k8s/rest.js';
 import type { Evaluator } from '../runtime/index.js';
 import type { PatternCompiler } from '../runtime/plan.js';

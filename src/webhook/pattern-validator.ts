@@ -6,7 +6,7 @@
 // The compile runs in the operator's evaluation sandbox (the same verdict cache as the controller's):
 // a Pattern that cannot compile within the compile budget is refused with the path and reason.
 import type { Pattern } from '../api/types.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from '../controllers/context.js';
 import { checkPattern, type PatternCompiler } from '../runtime/index.js';
 import { ALLOWED, type AdmissionRequest, specChanged, type Validator, type Verdict } from './admission.js';
 

@@ -6,7 +6,7 @@
 import type { Execution, Review } from '../api/types.js';
 import { decisionPointOf, pendingReview } from '../controllers/execution-policy.js';
 import { isAwaitingReview } from '../controllers/execution-status.js';
-import type { OperatorContext } from '../manager/context.js';
+import type { OperatorContext } from '../controllers/context.js';
 import type { AdmissionRequest, Mutator, PatchOperation } from './admission.js';
 import { RequesterStamp } from './identity.js';
 

@@ -9,16 +9,16 @@
 // Answers name nothing the request did not — not the Execution's uid or phase, not another Review
 // or its reviewer: anything that reaches the webhook port can send an AdmissionReview naming any
 // namespace (`kubectl get reviews` tells a user of the namespace the rest).
-import type { Execution, Review } from '../api/types.js';
+import type { Review } from '../api/types.js';
 import { pendingReview, reviewProblems } from '../controllers/execution-policy.js';
 import { isAwaitingReview } from '../controllers/execution-status.js';
-import type { OperatorContext } from '../manager/context.js';
+import { executionOf, type OperatorContext } from '../controllers/context.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
 import { requesterProblem } from './identity.js';
 
 export class ReviewValidator implements Validator<Review> {
   readonly kind = 'Review';
-  constructor(private readonly ctx: Pick<OperatorContext, 'caches'>) {}
+  constructor(private readonly ctx: Pick<OperatorContext, 'caches' | 'rest' | 'sharded'>) {}
 
   async validateCreate(obj: Review, req: AdmissionRequest<Review>): Promise<Verdict> {
     const namespace = req.namespace ?? obj.metadata?.namespace ?? '';
@@ -29,7 +29,7 @@ export class ReviewValidator implements Validator<Review> {
     if (s.decision !== 'override' && s.confidence !== undefined) problems.push({ field: 'spec.confidence', message: `only an override takes a confidence, not ${s.decision}` });
     const who = requesterProblem(s.reviewer, req, 'spec.reviewer');
     if (who) problems.push(who);
-    const exec = this.ctx.caches.executions.get(namespace, name) as Execution | undefined;
+    const exec = await executionOf(this.ctx, namespace, name);
     // The override's size, and the decision point against the one the Execution waits at.
     problems.push(...reviewProblems(s, exec && isAwaitingReview(exec.status) ? pendingReview(exec.status) : undefined));
     if (!exec) {

@@ -1,5 +1,6 @@
 // Starts a real control plane for a test file and tears it down afterwards.
 // Without KUBEBUILDER_ASSETS the suite fails with the exact variable to set (never skips).
+import type { AgentTLSOptions } from '../../src/agents/agent-tls.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/envtest/control-plane.js';
 import { installCRDs } from '../../src/k8s/install-crds.js';
@@ -8,7 +9,9 @@ import type { EndpointPolicyOptions } from '../../src/agents/endpoint-policy.js'
 import type { SecretRefPolicy } from '../../src/controllers/agent-rules.js';
 import type { ExecutionControllerOptions } from '../../src/controllers/execution-controller.js';
 import { Manager, type ManagerOptions } from '../../src/manager/manager.js';
-import { operatorControllers } from '../../src/operator.js';
+import { operatorCaches, operatorControllers, type OperatorManager, type OperatorOptions } from '../../src/operator.js';
+import type { Caches } from '../../src/controllers/context.js';
+import type { Controller } from '../../src/controllers/controller.js';
 import { SandboxPool } from '../../src/sandbox/index.js';
 
 export interface TestEnv {
@@ -55,7 +58,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
   };
 }
 
-export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeConfig' | 'leaderElection' | 'identity' | 'resyncMs' | 'onLostLeadership' | 'namespace'>> {
+export interface TestOperatorOptions extends Partial<Pick<ManagerOptions<Caches, Controller>, 'kubeConfig' | 'leaderElection' | 'identity' | 'resyncMs' | 'onLostLeadership' | 'namespace'>> {
   workers?: number;
   executions?: ExecutionControllerOptions;
   /** Over the tests' default (loopback allowed: test agents are local processes). */
@@ -63,14 +66,17 @@ export interface TestOperatorOptions extends Partial<Pick<ManagerOptions, 'kubeC
   secretRefs?: SecretRefPolicy;
   /** How stale an Agent's status.lastHealthCheck may get (the operator's default: 5 min). */
   healthRecordMs?: number;
+  /** Archive finished Executions here (src/archive). */
+  archive?: OperatorOptions['archive'];
+  agentTLS?: AgentTLSOptions;
 }
 
 /**
  * The whole operator in-process against env (not started): no HTTP server, no leader election
- * unless asked, and Agents probed every 500 ms so that tests see health changes quickly.
+ * unless asked, and Agents probed every 500 ms (backing off to 2 s while Ready) so that tests see health changes quickly.
  */
-export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = {}): Manager {
-  const { workers = 4, executions, endpointPolicy, secretRefs, healthRecordMs, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
+export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = {}): OperatorManager {
+  const { workers = 4, executions, endpointPolicy, secretRefs, healthRecordMs, archive, agentTLS, ...manager } = typeof opts === 'number' ? { workers: opts } : opts;
   // The operator's default evaluation sandbox, stopped with the Manager.
   const sandbox = new SandboxPool();
   return new Manager({
@@ -79,7 +85,8 @@ export function testOperator(env: TestEnv, opts: TestOperatorOptions | number = 
     leaderElection: false,
     ...manager,
     // Test agents are local processes on loopback addresses.
-    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000, secretRefs, healthRecordMs }, executions, sandbox, endpointPolicy: { allowLoopback: true, ...endpointPolicy } }),
+    caches: operatorCaches,
+    controllers: (ctx) => operatorControllers(ctx, workers, { agents: { healthIntervalMs: 500, healthMaxIntervalMs: 2000, probeTimeoutMs: 1000, secretRefs, healthRecordMs }, executions, sandbox, agentTLS, endpointPolicy: { allowLoopback: true, ...endpointPolicy }, archive }),
     runnables: () => [sandbox],
   });
 }

@@ -71,6 +71,8 @@ export interface SseReader {
   events: SseEvent[];
   /** Resolves once `pred` holds for the events received so far. */
   until(pred: (events: SseEvent[]) => boolean, what: string, timeoutMs?: number): Promise<SseEvent[]>;
+  /** Resolves when the server ends the response (true), or false when close() aborted it first. */
+  ended: Promise<boolean>;
   close(): void;
 }
 
@@ -80,8 +82,9 @@ export async function openEvents(base: string, path: string, token: string): Pro
   const res = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' }, signal: abort.signal });
   const events: SseEvent[] = [];
   const waiters = new Set<() => void>();
+  let ended = Promise.resolve(true);
   if (res.ok && res.body) {
-    void (async () => {
+    ended = (async () => {
       const decoder = new TextDecoder();
       let buffered = '';
       try {
@@ -97,8 +100,9 @@ export async function openEvents(base: string, path: string, token: string): Pro
           }
           for (const w of waiters) w();
         }
+        return true;
       } catch {
-        // aborted by close()
+        return false; // aborted by close()
       }
     })();
   } else {
@@ -123,6 +127,7 @@ export async function openEvents(base: string, path: string, token: string): Pro
         check();
       });
     },
+    ended,
     close: () => abort.abort(),
   };
 }

@@ -3,28 +3,29 @@
 // Call integrationSuite() at the top level of a test file.
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Manager } from '../../src/manager/manager.js';
+import type { OperatorManager } from '../../src/operator.js';
 import { stopAllAgentProcesses } from './agent-process.js';
 import { ApiProxy } from './api-proxy.js';
-import { kubeConfigFrom, startTestEnv, testOperator, type TestEnv, type TestOperatorOptions } from './envtest.js';
+import { kubeConfigFrom, startTestEnv, testOperator, type TestEnv, type TestEnvOptions, type TestOperatorOptions } from './envtest.js';
 
 export interface IntegrationSuite {
   readonly env: TestEnv;
   /** Runs `stop` after the current test (in reverse order of registration). */
   defer(stop: () => Promise<void> | void): void;
   /** The operator in-process, started; stopped after the test. */
-  operator(opts?: TestOperatorOptions): Promise<Manager>;
+  operator(opts?: TestOperatorOptions): Promise<OperatorManager>;
   /** An ApiProxy in front of the API server; closed after the test. */
   proxy(): Promise<ApiProxy>;
   /** A KubeConfig whose cluster is `proxy`, with the admin token. */
   through(proxy: ApiProxy): KubeConfig;
 }
 
-export function integrationSuite(): IntegrationSuite {
+/** `opts`: what the control plane runs, e.g. `{ controllerManager: true }` for Deployments and HPAs. */
+export function integrationSuite(opts: TestEnvOptions = {}): IntegrationSuite {
   let env: TestEnv | undefined;
   const deferred: (() => Promise<void> | void)[] = [];
   beforeAll(async () => {
-    env = await startTestEnv();
+    env = await startTestEnv(opts);
   }, 60000);
   afterEach(async () => {
     for (const stop of deferred.splice(0).reverse()) await stop();

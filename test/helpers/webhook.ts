@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { freePort } from '../../src/envtest/control-plane.js';
 import { isNotFound } from '../../src/k8s/rest.js';
 import { Manager } from '../../src/manager/manager.js';
-import { operatorControllers } from '../../src/operator.js';
+import { operatorCaches, operatorControllers } from '../../src/operator.js';
 import { SandboxPool } from '../../src/sandbox/index.js';
 import type { SecretRefPolicy } from '../../src/webhook/agent-validator.js';
 import type { RotationPolicy } from '../../src/webhook/cert-rotation.js';
@@ -42,7 +42,8 @@ export function webhookOperator(env: TestEnv, o: WebhookOperatorOptions): Manage
     httpAddress: false,
     leaderElection: false,
     identity: o.identity,
-    controllers: (ctx) => (o.controllers === false ? [] : operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, probeTimeoutMs: 1000 }, sandbox, endpointPolicy: { allowLoopback: true } })),
+    caches: operatorCaches,
+    controllers: (ctx) => (o.controllers === false ? [] : operatorControllers(ctx, 4, { agents: { healthIntervalMs: 500, healthMaxIntervalMs: 2000, probeTimeoutMs: 1000 }, sandbox, endpointPolicy: { allowLoopback: true } })),
     runnables: (ctx) => [
       sandbox,
       new AdmissionWebhook(ctx, {
@@ -114,9 +115,10 @@ export function kubectl(env: TestEnv, args: string[], input?: string): Promise<{
 /**
  * Both admission webhooks (validating `name`, mutating `name-mutating`) installed for the test API
  * server, and a way to start the operator that serves them (again, after a stop: an operator
- * restart). The first start waits until the API server trusts it.
+ * restart). The first start waits until the API server trusts it. `controllers: false`: the webhook
+ * only, for tests that write Execution status themselves.
  */
-export async function admissionWebhooks(env: TestEnv, name: string): Promise<{ start(): Promise<Manager> }> {
+export async function admissionWebhooks(env: TestEnv, name: string, opts: Pick<WebhookOperatorOptions, 'controllers'> = {}): Promise<{ start(): Promise<Manager> }> {
   await env.rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'parallax-system' } }).catch(() => undefined);
   const port = await freePort();
   await installWebhookConfiguration(env, name, port);
@@ -124,7 +126,7 @@ export async function admissionWebhooks(env: TestEnv, name: string): Promise<{ s
   let published = false;
   return {
     async start() {
-      const mgr = webhookOperator(env, { port, secretNamespace: 'parallax-system', configuration: name, mutatingConfiguration: `${name}-mutating` });
+      const mgr = webhookOperator(env, { port, secretNamespace: 'parallax-system', configuration: name, mutatingConfiguration: `${name}-mutating`, ...opts });
       await mgr.start();
       await eventually(() => mgr.isReady, 'the webhook serving', 60000);
       if (!published) {

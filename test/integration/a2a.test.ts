@@ -94,7 +94,7 @@ test('the mixed sample: a gRPC image agent and an A2A SDK agent answer one Execu
   const call = JSON.parse(/^CALL (.*)$/m.exec(a2a.process.output().stdout)![1]);
   expect(call.parts[0].content.value).toBe(`Review this change\n\nInput:\n\`\`\`json\n${JSON.stringify(e.spec.input.data, null, 2)}\n\`\`\``);
   expect(call.parts[1].content).toEqual({ $case: 'data', value: e.spec.input.data });
-  expect(call.metadata).toMatchObject({ 'parallax.step': 'review', 'parallax.pattern': 'mixed-review', 'parallax.agent': `${ns}/reviewer-a2a` });
+  expect(call.metadata).toMatchObject({ 'parallax.step': 'review', 'parallax.pattern': 'mixed-review', 'parallax.agent': `${ns}/reviewer-a2a`, 'parallax.a2a.chain': [`${ns}/mixed-review`] });
   expect(call.metadata['parallax.taskId']).toMatch(/\/review\/reviewer-a2a$/);
 
   // `agent test` calls it as the operator does: its card, then one task.

@@ -75,6 +75,9 @@ test('author: a user who may not get the Secret cannot hand it to an Agent, by c
     `admission webhook "create.agents.parallax.ai" denied the request: Agent "bobs" is invalid: spec.env[0].valueFrom.secretKeyRef: user "bob" may not get Secret "db" in namespace "${authorNs}"`,
   );
   expect(bob.err).toContain('(--agent-secret-refs=author)');
+  // An A2A Agent's bearer token is a Secret reference too: it would be sent to a URL bob chose.
+  const a2a = yaml.dump({ apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: 'bobs-a2a' }, spec: { protocol: 'a2a', url: 'https://bob.example/', auth: { bearerTokenSecretRef: { name: 'db', key: 'token' } } } });
+  expect((await as('bob', authorNs, ['apply', '-f', '-'], a2a)).err).toContain(`spec.auth.bearerTokenSecretRef: user "bob" may not get Secret "db" in namespace "${authorNs}"`);
   expect(await as('alice', authorNs, ['apply', '-f', '-'], agent('alices', secretEnv('db')))).toMatchObject({ status: 0 });
   // bob may edit Agents, but changing one that reads "db" is handing "db" over: refused.
   const edit = await as('bob', authorNs, ['patch', 'agent', 'alices', '--type=merge', '-p', '{"spec":{"endpoint":"127.0.0.1:50052"}}']);

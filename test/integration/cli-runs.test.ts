@@ -107,11 +107,13 @@ test('the shipped user roles allow every request their commands make (feedback -
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
       })
       .catch(() => undefined); // bound on its first question
-    const review = await env.rest.create<any>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+    const ask = async () => (await env.rest.create<any>('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
       spec: { user, resourceAttributes: { namespace: ns, verb, group: 'parallax.ai', resource } },
-    });
-    return `${role} ${verb} ${resource}: ${review.status.allowed === true}`;
+    })).status.allowed === true;
+    // The RBAC authorizer reads bindings from its own informer: a binding just made may be unseen for a moment.
+    const seen = await eventually(ask, `${role} ${verb} ${resource} allowed`, 10000).catch(() => false);
+    return `${role} ${verb} ${resource}: ${seen}`;
   };
   const needs: [string, string, string][] = [
     // feedback EXECUTION --wait: reads the Execution, creates the Feedback, watches it, reads each Agent.

@@ -473,7 +473,7 @@ describe('kubectl plugin and completion', () => {
     const names = await cliProcess(['--kubeconfig', kubeconfig, '--context', 'admin@envtest', 'run', ''], { entry: hook });
     expect(names).toEqual({ code: 0, stdout: 'broken-score\nreview\n:4\n', stderr: '' });
     const verbs = await cliProcess(['agent', ''], { entry: hook });
-    expect(verbs.stdout).toBe('list\tlist Agents with their phase, ready replicas, capabilities and expertise\ntest\tcall an Agent directly with a task and show its health, capabilities, answer and confidence\n:4\n');
+    expect(verbs.stdout).toBe('list\tlist Agents with their phase, ready replicas, capabilities and expertise\ntest\tcall an Agent directly with a task and show its health, capabilities, answer and confidence\nrecalibrate\trebuild an Agent\'s track record from the archive\'s outcomes and write it to its status\n:4\n');
   }, SLOW);
 
   test('the real kubectl finds the plugin, runs it with its flags, and completes through the hook', () => {

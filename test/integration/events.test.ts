@@ -1,7 +1,7 @@
 // Events the API server accepts whatever they are about: a note of non-ASCII text cut to 1 KiB of
 // UTF-8 on a character boundary (not 1,024 UTF-16 units, which the API server refuses), and the
 // Event of an object whose name is as long as names go (253 characters) still a valid name.
-import { EventRecorder } from '../../src/controllers/events.js';
+import { EventRecorder } from '../../src/k8s/events.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { EVENTS } from '../../src/k8s/resources.js';
 import { startTestEnv, type TestEnv } from '../helpers/envtest.js';

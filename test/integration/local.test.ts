@@ -10,6 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { runLocal } from '../../src/cmd/local.js';
 import { KubeApiError, KubeRest, resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
+import { cli } from '../helpers/cli.js';
 import { eventually } from '../helpers/envtest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'parallax-local-'));
@@ -45,6 +46,18 @@ async function refusedAtCreate(rest: KubeRest): Promise<void> {
   expect((err as Error).message).toContain('output.confidence');
 }
 
+/** `parallax history`, as the printed lines say to run it, lists every demo run once. */
+async function archivedOnce(count: number): Promise<void> {
+  const server = [...printed.matchAll(/export PARALLAX_SERVER=(\S+)/g)].at(-1)?.[1];
+  expect(server).toBeDefined();
+  const listed = await eventually(async () => {
+    const r = await cli(['--kubeconfig', join(dir, 'kubeconfig'), 'history', '--server', server!, '-o', 'json']);
+    const items = r.code === 0 ? JSON.parse(r.stdout).items : [];
+    return items.length === count ? items : undefined;
+  }, `${count} archived runs in parallax history`, 60000);
+  expect(new Set(listed.map((e: any) => e.metadata.uid)).size).toBe(count);
+}
+
 const readyEndpoints = async (rest: KubeRest) => {
   const agents = (await rest.list<any>(resourcePath(AGENTS, 'default'))).items;
   return agents.length === 4 && agents.every((a) => a.status?.phase === 'Ready') ? agents.map((a) => a.status.endpoints[0]).sort() : undefined;
@@ -58,6 +71,7 @@ test('parallax operator local runs the demo to completion, and again on the same
     }, `all ${samples} demo Executions to succeed`, 90000);
     expect(executions.every((e: any) => e.status.confidence > 0 && e.status.confidence <= 1)).toBe(true);
     await refusedAtCreate(rest);
+    await archivedOnce(executions.length);
     return eventually(() => readyEndpoints(rest), 'demo agents Ready');
   });
 
@@ -70,6 +84,7 @@ test('parallax operator local runs the demo to completion, and again on the same
     expect(second).toHaveLength(4);
     expect((await rest.list<any>(resourcePath(EXECUTIONS, 'default'))).items).toHaveLength(samples);
     await refusedAtCreate(rest);
+    await archivedOnce(samples); // the same embedded archive, reopened: nothing lost, nothing twice
   }, relative(process.cwd(), dir));
   expect(printed).toContain(`export KUBECONFIG=${join(dir, 'kubeconfig')}\n`);
   expect(printed).not.toContain('export KUBECONFIG=.');

@@ -120,6 +120,26 @@ test('an object deleted and recreated under the same name while the watch was do
   expect(seen).toEqual([`add ${first.metadata.uid}`, `delete ${first.metadata.uid}`, `add ${second.metadata.uid}`]);
 }, 60000);
 
+test('an object dropped from a label-selected cache (drained off a shard) is reported deleted once, not again when it leaves the selector', async () => {
+  const ns = await suite.env.namespace('drop');
+  const inf = new Informer<KubeObject>(suite.env.rest, EXECUTIONS, { namespace: ns, labelSelector: 'owner=me', drop: (o) => o.metadata?.labels?.drain === 'me' });
+  const seen: string[] = [];
+  inf.on({ add: (o) => seen.push(`add ${o.metadata!.name}`), delete: (o) => seen.push(`delete ${o.metadata!.name}`) });
+  inf.start();
+  suite.defer(() => inf.stop());
+  await inf.synced;
+  const mine = (name: string) => suite.env.rest.create(resourcePath(EXECUTIONS, ns), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name, namespace: ns, labels: { owner: 'me' } }, spec: { patternRef: { name: 'none' } } });
+  await mine('e');
+  await eventually(() => inf.get(ns, 'e'), 'e seen');
+  await suite.env.rest.patch(resourcePath(EXECUTIONS, ns, 'e'), { metadata: { labels: { drain: 'me' } } });
+  await eventually(() => !inf.get(ns, 'e') || undefined, 'e dropped');
+  // The ack: e leaves the selector (its watch says DELETED). A second delete would be a second ack.
+  await suite.env.rest.patch(resourcePath(EXECUTIONS, ns, 'e'), { metadata: { labels: { owner: null, drain: null } } });
+  await mine('after'); // the same watch delivers it after e's DELETED
+  await eventually(() => inf.get(ns, 'after'), 'after seen');
+  expect(seen).toEqual(['add e', 'delete e', 'add after']);
+}, 60000);
+
 test('a watch that ends with an ERROR other than 410 backs off instead of reconnecting at once', async () => {
   const ns = await suite.env.namespace('werr');
   const p = await proxy();

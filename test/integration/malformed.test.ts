@@ -28,6 +28,8 @@ async function installPermissiveCRDs() {
   for (const def of KINDS) {
     const crd = customResourceDefinition(def) as any;
     crd.spec.versions[0].schema.openAPIV3Schema = { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+    // Older CRDs had no scale subresource, whose replicas path the server types even without a schema.
+    delete crd.spec.versions[0].subresources?.scale;
     const current = await env.rest.get<any>(`${CRD_PATH}/${crd.metadata.name}`);
     await env.rest.replace(`${CRD_PATH}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata.resourceVersion } });
   }

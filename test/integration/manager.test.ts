@@ -6,7 +6,8 @@ import { writeStatus } from '../../src/controllers/status.js';
 import { keyOf, PATTERNS, splitKey } from '../../src/k8s/resources.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { Manager } from '../../src/manager/manager.js';
-import type { OperatorContext } from '../../src/manager/context.js';
+import type { OperatorContext } from '../../src/controllers/context.js';
+import { operatorCaches } from '../../src/operator.js';
 import type { Pattern } from '../../src/api/types.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 
@@ -53,6 +54,7 @@ function startManager(identity: string, ns: string, opts: { release?: boolean; l
       retryPeriodMs: 250,
       releaseOnStop: opts.release ?? true,
     },
+    caches: operatorCaches,
     controllers: (ctx) => {
       reconciler = new MarkReady(ctx);
       controller = new Controller(reconciler, { workers: 2, keys: () => ctx.caches.patterns.keys() });

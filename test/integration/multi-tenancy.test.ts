@@ -59,7 +59,9 @@ test('hostile Patterns fail their own Executions with the budget they exceeded; 
   }
   const bomb = await finished(hostile, 'bomb-1');
   expect(bomb.status.conditions.find((c: any) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'EvaluationBudgetExceeded' });
-  expect(bomb.status.message).toMatch(/^steps\[0\]\.let\.l\d+: evaluation exceeded its memory budget of 64MB$/);
+  // The heap cap is what this bomb is built to hit, but on a loaded machine its copying can reach the
+  // 500 ms wall-clock budget first: either budget stops it (test/unit/sandbox proves each apart).
+  expect(bomb.status.message).toMatch(/^steps\[0\]\.let\.l\d+: evaluation exceeded its (memory budget of 64MB|budget of 500ms)$/);
   const redos = await finished(hostile, 'redos-1');
   expect(redos.status.conditions.find((c: any) => c.type === 'Failed')).toMatchObject({ reason: 'InvalidInput' });
   expect(redos.status.message).toBe('input: does not match the pattern\'s schema: /s must match pattern "^(a+)+$"');

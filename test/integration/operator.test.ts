@@ -6,7 +6,7 @@ import { CannedCaller, agentInfos, loadFixture } from '../../src/cli/mock-agents
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { Manager } from '../../src/manager/manager.js';
-import { compilePattern, runPattern } from '../../src/runtime/index.js';
+import { compilePattern, inProcessCompiler, runPattern, type PatternCompiler } from '../../src/runtime/index.js';
 import { ParallaxAgent } from '../../src/sdk/index.js';
 import { registry } from '../../src/observability/metrics.js';
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
@@ -341,6 +341,40 @@ test('an operator restart in the middle of a run ends it exactly once, without a
   expect(fast.output().stdout.match(/CALL /g)).toHaveLength(1); // the finished step was not re-run
   expect(e.status.agents.map((a: any) => a.name)).toEqual(['a-fast', 'b-slow']);
   await Promise.all([slow.stop(), fast.stop()]);
+}, 90000);
+
+test('an Execution that leaves the cache while its run is being prepared is never run (a drain off a shard drops it the same way)', async () => {
+  const ns = await env.namespace('gone');
+  const agent = await startAgentProcess(['--name', 'a', '--confidence', '0.8', '--announce']);
+  await endpointAgent(ns, 'a', agent.endpoint);
+  await eventually(() => phaseOf(AGENTS, ns, 'a', ['Ready']), 'a Ready');
+  await create(PATTERNS, ns, { apiVersion: 'parallax.ai/v1alpha1', kind: 'Pattern', metadata: { name: 'one', namespace: ns }, spec: { agents: { min: 1 }, steps: [{ name: 's', call: { agents: 'agents' } }], output: { confidence: 's[0].confidence' } } });
+  await eventually(async () => (await get(PATTERNS, ns, 'one')).status?.revision, 'one recorded');
+  // The reconcile waits in the Pattern's compile (before its run starts) until the test lets it go on.
+  let compiling!: () => void;
+  const reached = new Promise<void>((r) => (compiling = r));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const compiler: PatternCompiler = { compile: async (spec, opts) => (compiling(), await gate, inProcessCompiler.compile(spec, opts)) };
+  await mgr.stop();
+  mgr = testOperator(env, { executions: { compiler } });
+  try {
+    await mgr.start();
+    const gone = await execution(ns, 'gone', 'one', { task: 'x' });
+    await reached;
+    await env.rest.delete(resourcePath(EXECUTIONS, ns, 'gone'));
+    await eventually(() => !mgr.caches.executions.get(ns, 'gone') || undefined, 'the delete seen');
+    release();
+    await execution(ns, 'kept', 'one', { task: 'y' });
+    expect((await finished(ns, 'kept')).status.phase).toBe('Succeeded');
+    expect(agent.output().stdout).not.toContain(gone.metadata.uid);
+    expect(agent.output().stdout.match(/CALL /g)).toHaveLength(1);
+  } finally {
+    await mgr.stop();
+    mgr = startOperator();
+    await mgr.start();
+    await agent.stop();
+  }
 }, 90000);
 
 test('200 Executions created at once all finish, none lost or duplicated', async () => {

@@ -2,7 +2,7 @@
 // bearer-token user (not system:masters) that holds exactly the ClusterRole and leader-election Role
 // of config/rbac, through a full flow (endpoint Agents on real agent processes, an image Agent's
 // Deployment and Service, a Pattern, Executions to Succeeded, a TTL deletion, a conflicting final
-// status write, Events, the Lease). Every request the operator makes goes through a recording proxy,
+// status write, Events, the Lease, an A2A Agent whose bearer token is read from a Secret). Every request the operator makes goes through a recording proxy,
 // so the test sees exactly which (group, resource, verb) it used and which the API server refused.
 //
 // 1. With the shipped rules nothing is refused and every granted permission is used.
@@ -25,15 +25,18 @@ import yaml from 'js-yaml';
 import type { ControlPlane } from '../../src/envtest/control-plane.js';
 import { isNotFound, KubeRest, resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, CONTROLLER_REVISIONS, DEPLOYMENTS, EVENTS, EXECUTIONS, FEEDBACKS, LEASES, PATTERNS, REVIEWS, SERVICES, type ResourceType } from '../../src/k8s/resources.js';
-import { AGENT_LABEL } from '../../src/manager/context.js';
+import { AGENT_LABEL } from '../../src/controllers/context.js';
+import { CREDENTIALS_LABEL } from '../../src/agents/index.js';
+import { OWNER_LABEL } from '../../src/sharding/labels.js';
 import { Manager } from '../../src/manager/manager.js';
-import { operatorControllers } from '../../src/operator.js';
+import { operatorCaches, operatorControllers } from '../../src/operator.js';
 import { SandboxPool } from '../../src/sandbox/index.js';
 import { MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS } from '../../src/webhook/certificate-sources.js';
 import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from '../../src/webhook/configuration.js';
 import { AdmissionWebhook } from '../../src/webhook/index.js';
 import { freePort } from '../../src/envtest/control-plane.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
+import { startA2AAgent, type A2AAgent } from '../fixtures/a2a-agent.js';
 import { eventually, startTestEnv, Stopped, type TestEnv } from '../helpers/envtest.js';
 
 interface Rule {
@@ -78,7 +81,9 @@ interface Variant {
   lease: string[];
   certs: string[];
 }
-const VARIANTS: Variant[] = [...CLUSTER_PERMS, ...LEASE_PERMS, ...CERTS_PERMS].map((removed, i) => ({
+/** Each permission once (get secrets is in the ClusterRole and, for one name, the certificates' Role). */
+const ALL_PERMS = [...new Set([...CLUSTER_PERMS, ...LEASE_PERMS, ...CERTS_PERMS])];
+const VARIANTS: Variant[] = ALL_PERMS.map((removed, i) => ({
   id: `minus-${i}`,
   user: `operator-minus-${i}`,
   token: `operator-minus-${i}-token`,
@@ -108,6 +113,8 @@ function permissionOf(method: string, url: string): string {
   const seg = u.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   let group: string;
   let rest: string[];
+  // API discovery (`/apis/autoscaling`): every authenticated user may read it (system:discovery).
+  if (seg[0] === 'apis' && seg.length <= 3) return `discovery|${u.pathname}|get`;
   if (seg[0] === 'api') [group, rest] = ['', seg.slice(2)];
   else if (seg[0] === 'apis') [group, rest] = [seg[1], seg.slice(3)];
   else return `nonResource|${u.pathname}|${method.toLowerCase()}`;
@@ -175,7 +182,7 @@ class RecordingProxy {
 
   /** Permissions of the requests the API server authorized (whatever their outcome: 404, 409 too). */
   used(): string[] {
-    return [...new Set(this.calls.filter((c) => c.status !== 403 && c.status !== 401).map((c) => c.perm))].sort();
+    return [...new Set(this.calls.filter((c) => c.status !== 403 && c.status !== 401 && !c.perm.startsWith('discovery|')).map((c) => c.perm))].sort();
   }
 
   async stop(): Promise<void> {
@@ -193,6 +200,9 @@ let admin: KubeRest;
 let fastA: AgentProcess;
 let fastB: AgentProcess;
 let slow: AgentProcess;
+/** An A2A agent that answers only with its bearer token (spec.auth: the operator gets a Secret). */
+let remote: A2AAgent;
+const REMOTE_TOKEN = 'rbac-remote-token';
 const proxies: RecordingProxy[] = [];
 const managers: Manager[] = [];
 // One evaluation sandbox for every operator of this file. With one each, the ~35 operators that run
@@ -215,6 +225,7 @@ beforeAll(async () => {
     agent('fast-b', 'analysis', ['--confidence', '0.8', '--value', '{"verdict":"approve"}']),
     agent('slow', 'slow', ['--delay-ms', '600000', '--announce']),
   ]);
+  remote = await startA2AAgent({ skills: ['remote'], text: 'ok', bearerToken: REMOTE_TOKEN });
 }, 120000);
 
 afterAll(async () => {
@@ -222,6 +233,7 @@ afterAll(async () => {
   await sandbox.stop();
   await Promise.all(proxies.map((p) => p.stop()));
   await stopAllAgentProcesses();
+  await remote?.close();
   await env?.stop();
 });
 
@@ -303,7 +315,10 @@ async function startOperator(id: string, user: string, token: string, webhookPor
     httpAddress: false,
     workers: 2,
     leaderElection: { namespace: LEASE_NS, name: `parallax-${id}`, retryPeriodMs: 1000 },
-    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { agents: { healthIntervalMs: 1000, probeTimeoutMs: 2000 }, sandbox, endpointPolicy: { allowLoopback: true } }),
+    // Sharded (one shard), so that the flow uses what the shipped rules grant for --sharding too.
+    sharding: { namespace: LEASE_NS, ring: `parallax-${id}-shard`, retryPeriodMs: 1000 },
+    caches: operatorCaches,
+    controllers: (ctx, o) => operatorControllers(ctx, o.workers, { shard: o.shard, agents: { healthIntervalMs: 1000, healthMaxIntervalMs: 2000, probeTimeoutMs: 2000 }, sandbox, endpointPolicy: { allowLoopback: true } }),
     runnables: (ctx) => [
       new AdmissionWebhook(ctx, {
         evaluator: sandbox,
@@ -384,6 +399,14 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, sec
   out.feedback = await wait(phase(FEEDBACKS, 'main', ['Applied', 'Invalid']), 'Feedback main applied');
   out.calibrated = await get(AGENTS, 'fast-a');
 
+  // spec.auth: the operator gets the Secret (labelled: its owner's consent) to call the A2A agent;
+  // admin may get it, so the Agent is admitted (a SubjectAccessReview). Created once the runs above
+  // are done, so that no Pattern selects it.
+  await admin.create(`/api/v1/namespaces/${ns}/secrets`, {
+    apiVersion: 'v1', kind: 'Secret', metadata: { name: 'remote-token', labels: { [CREDENTIALS_LABEL]: 'true' } }, stringData: { token: REMOTE_TOKEN },
+  });
+  await create(AGENTS, { kind: 'Agent', metadata: { name: 'remote' }, spec: { protocol: 'a2a', url: remote.url, auth: { bearerTokenSecretRef: { name: 'remote-token', key: 'token' } } } });
+  await wait(phase(AGENTS, 'remote', ['Ready']), 'remote Ready');
   // --agent-secret-refs=author: admin may get the Secret, so the Agent is admitted (a SubjectAccessReview).
   await create(AGENTS, { kind: 'Agent', metadata: { name: 'with-secret' }, spec: { endpoint: fastA.endpoint, env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'agent-token', key: 'token' } } }] } });
 
@@ -413,6 +436,14 @@ async function flow(ns: string, stop: { stopped: boolean }, out: FlowResult, sec
     const s = await get(SERVICES, 'imaged');
     return s.metadata.labels?.[AGENT_LABEL] === 'imaged' ? s : undefined;
   }, 'Service label restored');
+  // spec.autoscaling: the Agent's HPA created, patched when the Agent's autoscaling changes, deleted with it.
+  const hpa = `/apis/autoscaling/v2beta2/namespaces/${ns}/horizontalpodautoscalers/imaged`;
+  await admin.patch(resourcePath(AGENTS, ns, 'imaged'), { spec: { autoscaling: { maxReplicas: 3 } } });
+  await wait(() => admin.get(hpa), 'HPA of the image Agent');
+  await admin.patch(resourcePath(AGENTS, ns, 'imaged'), { spec: { autoscaling: { maxReplicas: 4 } } });
+  await wait(async () => (await admin.get<any>(hpa)).spec.maxReplicas === 4, 'HPA patched to 4 replicas');
+  await admin.patch(resourcePath(AGENTS, ns, 'imaged'), { spec: { autoscaling: null } });
+  await wait(() => admin.get(hpa).then(() => false, (err) => isNotFound(err)), 'HPA deleted');
 
   // A final status write that conflicts: the Execution changes while its agent call hangs, so the
   // Timeout write (guarded by the claim's resourceVersion) gets 409 and the operator re-reads it.
@@ -462,7 +493,7 @@ test('the shipped rules are enough for a full flow, cluster-wide, and every perm
   expect(result.ttlDeleted).toBe(true);
   expect(result.deployment.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Agent', name: 'imaged', blockOwnerDeletion: true })]);
   expect(result.service.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Agent', name: 'imaged', blockOwnerDeletion: true })]);
-  expect(result.timedOut.metadata.labels).toEqual({ touched: 'during-the-run' });
+  expect(result.timedOut.metadata.labels).toEqual({ touched: 'during-the-run', [OWNER_LABEL]: 'operator' });
   // The final write of 'timeout' met the label change (409) and the operator re-read the Execution.
   expect(result.timedOut.status.completionTime).toBeDefined();
   const timeoutPath = resourcePath(EXECUTIONS, ns, 'timeout');
@@ -483,7 +514,10 @@ test('the shipped rules are enough for a full flow, cluster-wide, and every perm
   // get, the TTL's delete, the Deployment patch, the Lease update ...), except the one that only
   // admission checks.
   expect(proxy.calls.filter((c) => c.status === 403)).toEqual([]);
-  expect(proxy.used()).toEqual([...CLUSTER_PERMS, ...LEASE_PERMS, ...CERTS_PERMS].filter((p) => !ADMISSION_ONLY[p]).sort());
+  expect(proxy.used()).toEqual(ALL_PERMS.filter((p) => !ADMISSION_ONLY[p]).sort());
+  // get secrets is in the certificates' Role too (its namespace only): the A2A Agent's token is read
+  // in the flow's namespace, by the ClusterRole's get.
+  expect(proxy.calls.find((c) => c.method === 'GET' && c.path === `/api/v1/namespaces/${ns}/secrets/remote-token`)).toMatchObject({ status: 200 });
   // The operator watched cluster-wide (no namespace in its list/watch paths).
   expect(proxy.calls.some((c) => /^\/apis\/parallax\.ai\/v1alpha1\/executions(\?|$)/.test(c.path))).toBe(true);
   await mgr.stop();

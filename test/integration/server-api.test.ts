@@ -2,40 +2,62 @@
 // ClusterRoles (config/rbac/user_roles.yaml): every request is made with the caller's own token, so
 // what RBAC refuses the API refuses with the same Status (403 naming the verb and resource), and
 // the server's own account (admin here) never widens it. Also: bad input is a 400 naming the field,
-// the live stream of an Execution delivers each phase change from a watch, the login cookie needs
-// the CSRF header to change anything, and the limits (body size, streams per identity) hold.
+// the live stream of an Execution delivers each phase change from a watch, in order, and ends when
+// the run has finished, the login cookie needs the CSRF header to change anything, and the limits
+// (body size, streams per identity) hold. The admission webhooks are on (without controllers: the
+// tests write Execution status themselves), so a Review made through the API names its caller.
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { EXECUTIONS } from '../../src/k8s/resources.js';
+import { EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
+import type { Manager } from '../../src/manager/manager.js';
 import { resourcePath } from '../../src/k8s/rest.js';
 import { registry } from '../../src/observability/metrics.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { kubeConfigFrom, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { eventually, kubeConfigFrom, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { createObject } from '../helpers/objects.js';
 import { bindRole, call, installUserRoles, openEvents, type TokenUser } from '../helpers/server.js';
+import { admissionWebhooks } from '../helpers/webhook.js';
 
 const VIEWER: TokenUser = { user: 'vera', token: 'vera-token-5b1d0c' };
 const RUNNER: TokenUser = { user: 'rui', token: 'rui-token-93e2aa' };
 const NOBODY: TokenUser = { user: 'nina', token: 'nina-token-0f77c1' };
+/** parallax-runner in namespace `a` only. */
+const ANA: TokenUser = { user: 'ana', token: 'ana-token-4c8e21' };
 const MAX_BODY = 4096;
 
 let env: TestEnv;
 let server: RunningServer;
+let webhook: Manager;
 let ns: string;
+let nsA: string;
+let nsB: string;
 let base: string;
 
+const PATTERN_SPEC = { agents: { capabilities: ['review'] }, steps: [{ name: 'draft', call: {} }], output: { value: 'draft[0].value', confidence: 'draft[0].confidence' } };
+/** Creates Pattern `name` and waits until the webhook's cache has it (its input schema is checked from there). */
+async function pattern(namespace: string, name: string, extra: object = {}): Promise<void> {
+  await createObject(env.rest, PATTERNS, namespace, name, { ...PATTERN_SPEC, ...extra });
+  await eventually(() => webhook.caches.patterns.get(namespace, name) !== undefined, `Pattern ${name} in the webhook's cache`);
+}
+
 beforeAll(async () => {
-  env = await startTestEnv({ users: Object.fromEntries([VIEWER, RUNNER, NOBODY].map((u) => [u.user, u.token])) });
+  env = await startTestEnv({ users: Object.fromEntries([VIEWER, RUNNER, NOBODY, ANA].map((u) => [u.user, u.token])) });
   ns = await env.namespace('server');
+  nsA = await env.namespace('a');
+  nsB = await env.namespace('b');
+  webhook = await (await admissionWebhooks(env, 'server-api-webhook', { controllers: false })).start();
   await installUserRoles(env.rest);
   await bindRole(env.rest, ns, VIEWER.user, 'parallax-viewer');
   await bindRole(env.rest, ns, RUNNER.user, 'parallax-runner');
+  await bindRole(env.rest, nsA, ANA.user, 'parallax-runner');
+  for (const name of ['p', 'summarize']) await pattern(ns, name);
   server = await startServer({ kubeConfig: env.kubeConfig, address: '127.0.0.1:0', httpAddress: false, mode: 'forward', namespace: ns, limits: { maxBodyBytes: MAX_BODY, maxStreamsPerIdentity: 2 } });
   base = server.url;
-}, 90000);
+}, 180000);
 
 afterAll(async () => {
   await server?.close();
+  await webhook?.stop();
   await env?.stop();
 });
 
@@ -98,7 +120,7 @@ test('bad input is a 400 naming the field; what only the API server checks comes
   expect(notJson.status).toBe(400);
 });
 
-test('the live stream of an Execution delivers its current state, then each phase change', async () => {
+test('the live stream of an Execution delivers its current state, then each change in order, and ends when the run has finished', async () => {
   await createObject(env.rest, EXECUTIONS, ns, 'live', { patternRef: { name: 'p' } });
   const stream = await openEvents(base, `${executions()}/live/events`, VIEWER.token);
   try {
@@ -106,14 +128,26 @@ test('the live stream of an Execution delivers its current state, then each phas
     await stream.until((es) => es.some((e) => e.event === 'SYNCED'), 'the first state');
     expect(stream.events[0]).toMatchObject({ event: 'ADDED', data: { metadata: { name: 'live' } } });
     const status = resourcePath(EXECUTIONS, ns, 'live', 'status');
-    await env.rest.patch(status, { status: { phase: 'Running' } });
-    await stream.until((es) => es.some((e) => e.data?.status?.phase === 'Running'), 'Running');
+    // Each write waits for its event, so the API server's order is the order written.
+    for (const [i, step] of ['plan', 'draft', 'check'].entries()) {
+      await env.rest.patch(status, { status: { phase: 'Running', steps: [{ name: step, phase: 'Running' }] } });
+      await stream.until((es) => es.filter((e) => e.event === 'MODIFIED').length === i + 1, `step ${step}`);
+    }
     await env.rest.patch(status, { status: { phase: 'Succeeded', confidence: 0.9 } });
-    const events = await stream.until((es) => es.some((e) => e.data?.status?.phase === 'Succeeded'), 'Succeeded');
-    expect(events.filter((e) => e.event === 'MODIFIED').map((e) => e.data.status.phase)).toEqual(['Running', 'Succeeded']);
+    expect(await stream.ended).toBe(true); // the server closed it: nothing more will change
+    const events = stream.events;
+    expect(events.map((e) => e.event)).toEqual(['ADDED', 'SYNCED', 'MODIFIED', 'MODIFIED', 'MODIFIED', 'MODIFIED', 'END']);
+    const modified = events.filter((e) => e.event === 'MODIFIED');
+    expect(modified.map((e) => (e.data.status.phase === 'Running' ? e.data.status.steps[0].name : e.data.status.phase))).toEqual(['plan', 'draft', 'check', 'Succeeded']);
+    const versions = modified.map((e) => Number(e.data.metadata.resourceVersion));
+    expect(versions).toEqual([...versions].sort((x, y) => x - y));
   } finally {
     stream.close();
   }
+  // A finished Execution's stream is its state and END at once.
+  const again = await openEvents(base, `${executions()}/live/events`, VIEWER.token);
+  expect(await again.ended).toBe(true);
+  expect(again.events.map((e) => e.event)).toEqual(['ADDED', 'END']);
   expect((await openEvents(base, `${executions()}/absent/events`, VIEWER.token)).status).toBe(404);
   expect((await openEvents(base, `${executions()}/live/events`, NOBODY.token)).status).toBe(403);
 });
@@ -238,4 +272,92 @@ test('`parallax dashboard` mode acts with the kubeconfig\'s user, only for reque
   } finally {
     await dashboard.close();
   }
+});
+
+test('two users: one allowed in namespace a only lists and runs there and gets 403 in b', async () => {
+  await pattern(nsA, 'p');
+  await createObject(env.rest, EXECUTIONS, nsB, 'secret', { patternRef: { name: 'p' } });
+  const inA = `/api/v1/namespaces/${nsA}/executions`;
+  const inB = `/api/v1/namespaces/${nsB}/executions`;
+  const created = await call(base, 'POST', inA, { token: ANA.token, body: run('p') });
+  expect(created.status).toBe(201);
+  const listA = await call(base, 'GET', inA, { token: ANA.token });
+  expect(listA.status).toBe(200);
+  expect(listA.body.items.map((e: any) => e.metadata.name)).toEqual([created.body.metadata.name]);
+
+  const listB = await call(base, 'GET', inB, { token: ANA.token });
+  expect(listB.status).toBe(403);
+  expect(listB.body.message).toMatch(/User "ana" cannot list resource "executions" in API group "parallax.ai" in the namespace "b-/);
+  expect((await call(base, 'GET', `${inB}/secret`, { token: ANA.token })).status).toBe(403);
+  const runB = await call(base, 'POST', inB, { token: ANA.token, body: run('p') });
+  expect(runB.status).toBe(403);
+  expect(runB.body.message).toMatch(/User "ana" cannot (get resource "patterns"|create resource "executions")/);
+  expect((await openEvents(base, `/api/v1/stream/namespaces/${nsB}/executions`, ANA.token)).status).toBe(403);
+  expect((await call(base, 'GET', '/api/v1/executions', { token: ANA.token })).status).toBe(403);
+  // The other user, bound in neither, sees neither.
+  expect((await call(base, 'GET', inA, { token: RUNNER.token })).status).toBe(403);
+  expect((await env.rest.list<any>(resourcePath(EXECUTIONS, nsB))).items.map((e: any) => e.metadata.name)).toEqual(['secret']);
+});
+
+test('a Review created through the API is recorded under the calling user (the mutating webhook), not the server\'s account', async () => {
+  await createObject(env.rest, EXECUTIONS, nsA, 'judged', { patternRef: { name: 'p' } });
+  await env.rest.patch(resourcePath(EXECUTIONS, nsA, 'judged', 'status'), { status: { phase: 'AwaitingReview', confidence: 0.4, reviews: [{ confidence: 0.4, requestedAt: new Date().toISOString() }] } });
+  await eventually(() => (webhook.caches.executions.get(nsA, 'judged') as any)?.status?.phase === 'AwaitingReview', 'judged AwaitingReview in the webhook\'s cache');
+  const review = await call(base, 'POST', `/api/v1/namespaces/${nsA}/reviews`, { token: ANA.token, body: { spec: { executionRef: { name: 'judged' }, decision: 'approve', comment: 'fine' } } });
+  expect(review.status).toBe(201);
+  expect(review.body.spec).toMatchObject({ executionRef: { name: 'judged' }, decision: 'approve', reviewer: 'ana' });
+  expect(review.body.metadata.name).toMatch(/^judged-/);
+});
+
+test('bad input (unknown Pattern, input against the Pattern\'s schema, oversized body, malformed JSON) is a clear 4xx and creates nothing', async () => {
+  const clean = await env.namespace('bad');
+  await bindRole(env.rest, clean, RUNNER.user, 'parallax-runner');
+  await pattern(clean, 'strict', { input: { type: 'object', required: ['text'], properties: { text: { type: 'string', maxLength: 10 } } } });
+  const path = `/api/v1/namespaces/${clean}/executions`;
+  const post = (body: unknown) => call(base, 'POST', path, { token: RUNNER.token, body });
+
+  const unknown = await post({ spec: { patternRef: { name: 'nope' }, input: { text: 'hi' } } });
+  expect(unknown.status).toBe(400);
+  expect(unknown.body).toMatchObject({ kind: 'Status', reason: 'BadRequest' });
+  expect(unknown.body.details.causes).toEqual([expect.objectContaining({ field: 'spec.patternRef.name', message: `Pattern nope not found in namespace ${clean}` })]);
+
+  const breaking = await post({ spec: { patternRef: { name: 'strict' }, input: { text: 'far more than ten characters' } } });
+  expect(breaking.status).toBe(422);
+  expect(breaking.body).toMatchObject({ kind: 'Status', reason: 'Invalid' });
+  expect(breaking.body.message).toMatch(/spec\.input/);
+  const missing = await post({ spec: { patternRef: { name: 'strict' }, input: {} } });
+  expect(missing.status).toBe(422);
+  expect(missing.body.message).toMatch(/text/);
+
+  const oversized = await post({ spec: { patternRef: { name: 'strict' }, input: { text: 'x'.repeat(MAX_BODY) } } });
+  expect(oversized.status).toBe(413);
+  const malformed = await call(base, 'POST', path, { token: RUNNER.token, body: '{"spec": {"patternRef": ' });
+  expect(malformed.status).toBe(400);
+  expect(malformed.body).toMatchObject({ kind: 'Status', code: 400 });
+
+  expect((await env.rest.list<any>(resourcePath(EXECUTIONS, clean))).items).toEqual([]);
+  expect((await post({ spec: { patternRef: { name: 'strict' }, input: { text: 'ok' } } })).status).toBe(201); // the same path works
+});
+
+test('10,000 Executions never all reach the browser: pages of `limit` with `continue`, then a stream of only the changes after the page', async () => {
+  const paged = await env.namespace('paged');
+  await bindRole(env.rest, paged, VIEWER.user, 'parallax-viewer');
+  for (let i = 0; i < 5; i++) await createObject(env.rest, EXECUTIONS, paged, `run-${i}`, { patternRef: { name: 'p' } });
+  const path = `/api/v1/namespaces/${paged}/executions`;
+  const first = await call(base, 'GET', `${path}?limit=2`, { token: VIEWER.token });
+  expect(first.body.items.map((e: any) => e.metadata.name)).toEqual(['run-0', 'run-1']);
+  const second = await call(base, 'GET', `${path}?limit=2&continue=${encodeURIComponent(first.body.metadata.continue)}`, { token: VIEWER.token });
+  expect(second.body.items.map((e: any) => e.metadata.name)).toEqual(['run-2', 'run-3']);
+
+  const changes = await openEvents(base, `/api/v1/stream/namespaces/${paged}/executions?resourceVersion=${first.body.metadata.resourceVersion}`, VIEWER.token);
+  try {
+    await changes.until((es) => es.some((e) => e.event === 'SYNCED'), 'SYNCED');
+    await env.rest.patch(resourcePath(EXECUTIONS, paged, 'run-1', 'status'), { status: { phase: 'Running' } });
+    await createObject(env.rest, EXECUTIONS, paged, 'run-new', { patternRef: { name: 'p' } });
+    await changes.until((es) => es.some((e) => e.data?.metadata?.name === 'run-new'), 'run-new');
+    expect(changes.events.map((e) => `${e.event} ${e.data?.metadata?.name ?? ''}`.trim())).toEqual(['SYNCED', 'MODIFIED run-1', 'ADDED run-new']);
+  } finally {
+    changes.close();
+  }
+  expect((await openEvents(base, `/api/v1/stream/namespaces/${paged}/executions?resourceVersion=1`, NOBODY.token)).status).toBe(403);
 });

@@ -24,12 +24,16 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export type WatchEvent = 'ADDED' | 'MODIFIED' | 'DELETED' | 'SYNCED' | 'ERROR';
 
-/** Follows a stream of /api/v1 (fed by a Kubernetes watch on the server); returns its close. */
+/**
+ * Follows a stream of /api/v1 (fed by a Kubernetes watch on the server); returns its close. END
+ * (a finished Execution: nothing more will change) closes it, so EventSource does not reconnect.
+ */
 export function follow(path: string, onEvent: (type: WatchEvent, data: any) => void, onError: (message: string) => void): () => void {
   const source = new EventSource(`/api/v1${path}`);
   for (const type of ['ADDED', 'MODIFIED', 'DELETED', 'SYNCED', 'ERROR'] as const) {
     source.addEventListener(type, (e) => onEvent(type, JSON.parse((e as MessageEvent).data)));
   }
+  source.addEventListener('END', () => source.close());
   // A stream refused before it began (403, 404, 429) cannot say why through EventSource: ask once.
   source.onerror = () => {
     if (source.readyState !== EventSource.CLOSED) return;

@@ -2,7 +2,7 @@
 // the server, never polling). Objects are keyed by namespace/name, so a resent ADDED after the
 // server relisted replaces rather than duplicates.
 import { useEffect, useState } from 'preact/hooks';
-import { follow } from './api.js';
+import { api, follow } from './api.js';
 
 interface Meta {
   metadata: { name?: string; namespace?: string };
@@ -50,6 +50,19 @@ export function useLiveObject<T extends Meta>(path: string): { object?: T; error
         else if (type === 'ERROR') setState((s) => ({ ...s, error: data.message }));
       },
       (error) => setState((s) => ({ ...s, error })),
+    );
+  }, [path]);
+  return state;
+}
+
+/** One GET of the API (objects without a stream of their own: an Agent, a Pattern, its revisions). */
+export function useGet<T>(path: string): { data?: T; error?: string } {
+  const [state, setState] = useState<{ data?: T; error?: string }>({});
+  useEffect(() => {
+    setState({});
+    api<T>('GET', path).then(
+      (data) => setState({ data }),
+      (err: Error) => setState({ error: err.message }),
     );
   }, [path]);
   return state;

@@ -4,10 +4,26 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from './api.js';
+import { AgentPage } from './pages/agent.js';
 import { Catalog } from './pages/catalog.js';
 import { ExecutionPage } from './pages/execution.js';
 import { Executions } from './pages/executions.js';
 import { Login } from './pages/login.js';
+import { Overview } from './pages/overview.js';
+import { PatternPage } from './pages/pattern.js';
+import { ReviewQueue } from './pages/reviews.js';
+
+const PAGES: [string, string][] = [['overview', 'Overview'], ['executions', 'Executions'], ['reviews', 'Review queue'], ['patterns', 'Patterns'], ['agents', 'Agents']];
+
+function Page({ page, name, namespace }: { page: string; name?: string; namespace: string }) {
+  if (page === 'executions' && name) return <ExecutionPage namespace={namespace} name={name} />;
+  if (page === 'patterns' && name) return <PatternPage namespace={namespace} name={name} />;
+  if (page === 'agents' && name) return <AgentPage namespace={namespace} name={name} />;
+  if (page === 'patterns' || page === 'agents') return <Catalog namespace={namespace} kind={page} />;
+  if (page === 'reviews') return <ReviewQueue namespace={namespace} />;
+  if (page === 'executions') return <Executions namespace={namespace} />;
+  return <Overview namespace={namespace} />;
+}
 
 export interface Session {
   user: string;
@@ -16,9 +32,9 @@ export interface Session {
 }
 
 function useHash(): string {
-  const [hash, setHash] = useState(location.hash || '#/executions');
+  const [hash, setHash] = useState(location.hash || '#/overview');
   useEffect(() => {
-    const on = () => setHash(location.hash || '#/executions');
+    const on = () => setHash(location.hash || '#/overview');
     addEventListener('hashchange', on);
     return () => removeEventListener('hashchange', on);
   }, []);
@@ -45,11 +61,13 @@ function App() {
     <>
       <header>
         <strong>Parallax</strong>
-        {['executions', 'patterns', 'agents'].map((p) => (
-          <a href={`#/${p}`} class={page === p ? 'active' : ''}>
-            {p[0].toUpperCase() + p.slice(1)}
-          </a>
-        ))}
+        <nav aria-label="pages">
+          {PAGES.map(([p, title]) => (
+            <a href={`#/${p}`} class={page === p ? 'active' : ''} aria-current={page === p ? 'page' : undefined}>
+              {title}
+            </a>
+          ))}
+        </nav>
         <label>
           namespace <input name="namespace" value={namespace} onChange={(e) => setNamespace((e.target as HTMLInputElement).value)} />
         </label>
@@ -57,13 +75,7 @@ function App() {
         {session.mode === 'forward' && <button onClick={logout}>Log out</button>}
       </header>
       <main>
-        {page === 'executions' && name ? (
-          <ExecutionPage namespace={namespace} name={decodeURIComponent(name)} />
-        ) : page === 'patterns' || page === 'agents' ? (
-          <Catalog namespace={namespace} kind={page} />
-        ) : (
-          <Executions namespace={namespace} />
-        )}
+        <Page page={page} name={name ? decodeURIComponent(name) : undefined} namespace={namespace} />
       </main>
     </>
   );

@@ -77,3 +77,15 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: parallax
 {{- end }}
+
+{{/*
+The Secret with the operator's client certificate for Agents with spec.tls, if any: the user's,
+or the one cert-manager issues.
+*/}}
+{{- define "parallax.agentClientCertSecret" -}}
+{{- if .Values.agentTLS.certManager.enabled -}}
+{{ include "parallax.fullname" . }}-agent-client-cert
+{{- else -}}
+{{ .Values.agentTLS.clientCertSecret }}
+{{- end -}}
+{{- end }}

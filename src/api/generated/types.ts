@@ -32,6 +32,24 @@ export interface AgentSpec {
    */
   url?: string;
   /**
+   * protocol a2a: how the operator authenticates to the agent. It reads the Secret (same namespace) at each agent card fetch and sends `Authorization: Bearer <token>` on every request to the origin of spec.url, and nowhere else (docs/llm-and-a2a.md#a2a-agents).
+   */
+  auth?: {
+    /**
+     * The Secret holding the token. It must be labelled parallax.ai/agent-credentials=true, its owner's consent to the token being sent to an Agent's URL; --agent-secret-refs governs the reference like any other.
+     */
+    bearerTokenSecretRef: {
+      /**
+       * The Secret's name.
+       */
+      name: string;
+      /**
+       * The key of its data that holds the token (surrounding whitespace is ignored).
+       */
+      key: string;
+    };
+  };
+  /**
    * protocol a2a: confidence of a reply that carries none (no metadata.confidence, no CONFIDENCE: marker); 0.5 when unset.
    */
   defaultConfidence?: number;
@@ -42,9 +60,26 @@ export interface AgentSpec {
    */
   args?: string[];
   /**
-   * Pods to run (image agents).
+   * Pods to run (image agents). The scale subresource: `kubectl scale agent`, an HPA or KEDA may set it (docs/agents.md#scaling).
    */
   replicas?: number;
+  /**
+   * Image agents: the operator owns a HorizontalPodAutoscaler that scales this Agent on its calls in flight per replica (parallax_agent_inflight_calls, served to the HPA by a metrics adapter such as prometheus-adapter or KEDA; docs/agents.md#autoscaling).
+   */
+  autoscaling?: {
+    /**
+     * Fewest pods.
+     */
+    minReplicas?: number;
+    /**
+     * Most pods; at least minReplicas.
+     */
+    maxReplicas: number;
+    /**
+     * Calls in flight (waiting for the agent's answer) one replica should carry on average.
+     */
+    targetInFlightPerReplica?: number;
+  };
   /**
    * gRPC port of the agent pods.
    */
@@ -90,6 +125,48 @@ export interface AgentSpec {
    */
   timeout?: string;
   /**
+   * grpc agents: the agent serves TLS. The operator verifies its certificate against caBundle and presents its own client certificate (--agent-client-cert-dir) for agents that require one. An image agent gets its serving certificate from secretName (docs/security.md#mutual-tls-to-agents).
+   */
+  tls?: {
+    /**
+     * PEM: the CA certificate(s) that sign the agent's serving certificate. Public data, so it is written here rather than read from a Secret.
+     */
+    caBundle: string;
+    /**
+     * The name the agent's certificate must carry. Default: <name>.<namespace>.svc for image agents, the host of spec.endpoint otherwise.
+     */
+    serverName?: string;
+    /**
+     * image agents: a kubernetes.io/tls Secret in the Agent's namespace with the agent's serving certificate (tls.crt, tls.key), e.g. one cert-manager issues. It is mounted read-only at /var/run/parallax/agent-tls and PARALLAX_AGENT_TLS_DIR names that folder, which both SDKs and the LLM agent serve TLS from. The agent reads it when it starts: a renewed certificate is served after a rollout (kubectl rollout restart deployment/<name>).
+     */
+    secretName?: string;
+    /**
+     * image agents with secretName: the agent asks every caller for a client certificate signed by the Secret's ca.crt (PARALLAX_AGENT_TLS_CLIENT_CA), so only the operator, whose client certificate that CA signs (--agent-client-cert-dir), can call it. cert-manager writes its issuer's CA to ca.crt: issue the operator's and the agents' certificates from one issuer.
+     */
+    requireClientCertificate?: boolean;
+  };
+  /**
+   * image agents: how far the agent container may step outside the restricted Pod Security Standard, which it meets by default (non-root, no privilege escalation, seccomp RuntimeDefault, every capability dropped, read-only root filesystem with a writable emptyDir at /tmp). Relax only what the image needs (docs/security.md).
+   */
+  podSecurity?: {
+    /**
+     * false lets the container run as the user its image names, root included (not restricted).
+     */
+    runAsNonRoot?: boolean;
+    /**
+     * The uid to run as, in place of the image's USER (for images that name a user without a numeric uid). 0 needs runAsNonRoot false.
+     */
+    runAsUser?: number;
+    /**
+     * false gives the container a writable root filesystem (still restricted; /tmp stays an emptyDir).
+     */
+    readOnlyRootFilesystem?: boolean;
+    /**
+     * true mounts the namespace's default ServiceAccount token into the pod, for an agent that calls the Kubernetes API; by default none is mounted.
+     */
+    serviceAccountToken?: boolean;
+  };
+  /**
    * How the Agent's track record (status.calibration, from Feedback) is kept and trusted (docs/confidence.md).
    */
   calibration?: {
@@ -117,9 +194,13 @@ export interface AgentStatus {
    */
   phase?: "Pending" | "Ready" | "Degraded" | "Unavailable" | "Invalid";
   /**
-   * Desired replicas (1 for endpoint agents).
+   * Desired replicas (1 for endpoint agents); the scale subresource's status.replicas.
    */
   replicas?: number;
+  /**
+   * Label selector of the agent's pods (image agents), as the scale subresource reports it to an HPA: `parallax.ai/agent=<name>`.
+   */
+  selector?: string;
   /**
    * Replicas that answer HealthCheck (a2a: 1 while its agent card answers).
    */
@@ -150,7 +231,7 @@ export interface AgentStatus {
     expertise?: number;
   };
   /**
-   * When health was last probed and recorded: at every phase change, and at least every 5 minutes (probes run every 10 s; recording each would be a write per probe).
+   * When health was last probed and recorded: at every phase change, and at the first probe 5 minutes after the last record (probes run every 10 s, backing off to every 2 min while the Agent stays Ready; recording each would be a write per probe).
    */
   lastHealthCheck?: string;
   /**

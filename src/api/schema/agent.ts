@@ -40,6 +40,24 @@ export const agentSpec: JSONSchema = {
       description:
         'protocol a2a: base URL of the A2A agent; its agent card is read from <url>/.well-known/agent-card.json. The operator dials only this origin.',
     },
+    auth: {
+      type: 'object',
+      required: ['bearerTokenSecretRef'],
+      description:
+        'protocol a2a: how the operator authenticates to the agent. It reads the Secret (same namespace) at each agent card fetch and sends `Authorization: Bearer <token>` on every request to the origin of spec.url, and nowhere else (docs/llm-and-a2a.md#a2a-agents).',
+      properties: {
+        bearerTokenSecretRef: {
+          type: 'object',
+          required: ['name', 'key'],
+          description:
+            'The Secret holding the token. It must be labelled parallax.ai/agent-credentials=true, its owner\'s consent to the token being sent to an Agent\'s URL; --agent-secret-refs governs the reference like any other.',
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 253, description: 'The Secret\'s name.' },
+            key: { type: 'string', minLength: 1, maxLength: 253, description: 'The key of its data that holds the token (surrounding whitespace is ignored).' },
+          },
+        },
+      },
+    },
     defaultConfidence: confidence(
       'protocol a2a: confidence of a reply that carries none (no metadata.confidence, no CONFIDENCE: marker); 0.5 when unset.',
     ),
@@ -50,7 +68,30 @@ export const agentSpec: JSONSchema = {
       description:
         'Arguments of the agent container, in place of its image\'s CMD (image agents): e.g. ["dist/src/llm-agent/main.js"] runs the LLM agent of the agents image.',
     },
-    replicas: { type: 'integer', minimum: 0, maximum: 1000, default: 1, description: 'Pods to run (image agents).' },
+    replicas: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1000,
+      default: 1,
+      description: 'Pods to run (image agents). The scale subresource: `kubectl scale agent`, an HPA or KEDA may set it (docs/agents.md#scaling).',
+    },
+    autoscaling: {
+      type: 'object',
+      required: ['maxReplicas'],
+      description:
+        'Image agents: the operator owns a HorizontalPodAutoscaler that scales this Agent on its calls in flight per replica (parallax_agent_inflight_calls, served to the HPA by a metrics adapter such as prometheus-adapter or KEDA; docs/agents.md#autoscaling).',
+      properties: {
+        minReplicas: { type: 'integer', minimum: 1, maximum: 1000, default: 1, description: 'Fewest pods.' },
+        maxReplicas: { type: 'integer', minimum: 1, maximum: 1000, description: 'Most pods; at least minReplicas.' },
+        targetInFlightPerReplica: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 100000,
+          default: 10,
+          description: 'Calls in flight (waiting for the agent\'s answer) one replica should carry on average.',
+        },
+      },
+    },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 50051, description: 'gRPC port of the agent pods.' },
     env: {
       type: 'array',
@@ -74,6 +115,67 @@ export const agentSpec: JSONSchema = {
       },
     },
     timeout: duration('Default deadline of one Analyze call. At most 24h.', '30s'),
+    tls: {
+      type: 'object',
+      required: ['caBundle'],
+      description:
+        'grpc agents: the agent serves TLS. The operator verifies its certificate against caBundle and presents its own client certificate (--agent-client-cert-dir) for agents that require one. An image agent gets its serving certificate from secretName (docs/security.md#mutual-tls-to-agents).',
+      properties: {
+        caBundle: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 65536,
+          pattern: '-----BEGIN CERTIFICATE-----',
+          description: 'PEM: the CA certificate(s) that sign the agent\'s serving certificate. Public data, so it is written here rather than read from a Secret.',
+        },
+        serverName: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 253,
+          description: 'The name the agent\'s certificate must carry. Default: <name>.<namespace>.svc for image agents, the host of spec.endpoint otherwise.',
+        },
+        secretName: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 253,
+          description:
+            'image agents: a kubernetes.io/tls Secret in the Agent\'s namespace with the agent\'s serving certificate (tls.crt, tls.key), e.g. one cert-manager issues. It is mounted read-only at /var/run/parallax/agent-tls and PARALLAX_AGENT_TLS_DIR names that folder, which both SDKs and the LLM agent serve TLS from. The agent reads it when it starts: a renewed certificate is served after a rollout (kubectl rollout restart deployment/<name>).',
+        },
+        requireClientCertificate: {
+          type: 'boolean',
+          description:
+            'image agents with secretName: the agent asks every caller for a client certificate signed by the Secret\'s ca.crt (PARALLAX_AGENT_TLS_CLIENT_CA), so only the operator, whose client certificate that CA signs (--agent-client-cert-dir), can call it. cert-manager writes its issuer\'s CA to ca.crt: issue the operator\'s and the agents\' certificates from one issuer.',
+        },
+      },
+    },
+    podSecurity: {
+      type: 'object',
+      description:
+        'image agents: how far the agent container may step outside the restricted Pod Security Standard, which it meets by default (non-root, no privilege escalation, seccomp RuntimeDefault, every capability dropped, read-only root filesystem with a writable emptyDir at /tmp). Relax only what the image needs (docs/security.md).',
+      properties: {
+        runAsNonRoot: {
+          type: 'boolean',
+          default: true,
+          description: 'false lets the container run as the user its image names, root included (not restricted).',
+        },
+        runAsUser: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 2147483647,
+          description: 'The uid to run as, in place of the image\'s USER (for images that name a user without a numeric uid). 0 needs runAsNonRoot false.',
+        },
+        readOnlyRootFilesystem: {
+          type: 'boolean',
+          default: true,
+          description: 'false gives the container a writable root filesystem (still restricted; /tmp stays an emptyDir).',
+        },
+        serviceAccountToken: {
+          type: 'boolean',
+          default: false,
+          description: 'true mounts the namespace\'s default ServiceAccount token into the pod, for an agent that calls the Kubernetes API; by default none is mounted.',
+        },
+      },
+    },
     calibration: {
       type: 'object',
       description: 'How the Agent\'s track record (status.calibration, from Feedback) is kept and trusted (docs/confidence.md).',
@@ -156,7 +258,11 @@ export const agentStatus: JSONSchema = {
       description:
         'Pending: not observed yet; Ready: every replica healthy; Degraded: some healthy; Unavailable: none; Invalid: spec rejected.',
     },
-    replicas: { type: 'integer', minimum: 0, description: 'Desired replicas (1 for endpoint agents).' },
+    replicas: { type: 'integer', minimum: 0, description: 'Desired replicas (1 for endpoint agents); the scale subresource\'s status.replicas.' },
+    selector: {
+      type: 'string',
+      description: 'Label selector of the agent\'s pods (image agents), as the scale subresource reports it to an HPA: `parallax.ai/agent=<name>`.',
+    },
     readyReplicas: { type: 'integer', minimum: 0, description: 'Replicas that answer HealthCheck (a2a: 1 while its agent card answers).' },
     endpoints: {
       type: 'array',
@@ -177,7 +283,7 @@ export const agentStatus: JSONSchema = {
     lastHealthCheck: {
       type: 'string',
       format: 'date-time',
-      description: 'When health was last probed and recorded: at every phase change, and at least every 5 minutes (probes run every 10 s; recording each would be a write per probe).',
+      description: 'When health was last probed and recorded: at every phase change, and at the first probe 5 minutes after the last record (probes run every 10 s, backing off to every 2 min while the Agent stays Ready; recording each would be a write per probe).',
     },
     calibration,
     message: { type: 'string', description: 'Human-readable summary of the phase.' },

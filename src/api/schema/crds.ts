@@ -21,6 +21,8 @@ export interface KindDefinition {
   spec: JSONSchema;
   status: JSONSchema;
   printerColumns: PrinterColumn[];
+  /** The scale subresource (apiextensions.k8s.io/v1 CustomResourceSubresourceScale), for kinds that run pods. */
+  scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath: string };
 }
 
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
@@ -33,6 +35,7 @@ export const KINDS: KindDefinition[] = [
     shortNames: ['pxa'],
     spec: agentSpec,
     status: agentStatus,
+    scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
     printerColumns: [
       { name: 'Protocol', type: 'string', jsonPath: '.spec.protocol', description: 'grpc or a2a' },
       { name: 'Capabilities', type: 'string', jsonPath: '.spec.capabilities', description: 'Declared capabilities' },
@@ -132,7 +135,7 @@ export function customResourceDefinition(def: KindDefinition): JSONSchema {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          subresources: { status: {}, ...(def.scale ? { scale: def.scale } : {}) },
           additionalPrinterColumns: def.printerColumns,
           schema: {
             openAPIV3Schema: {

@@ -1,4 +1,4 @@
-// `status`: is Parallax working here? The cluster, the operator (Deployment, version, leader), Agents
+// `status`: is Parallax working here? The cluster, the operator (Deployment, version, leader, shards), Agents
 // by phase and Executions of the last hour by phase. `-o json|yaml` prints the report.
 import { Command } from 'commander';
 import { action, type CliIO } from '../context.js';
@@ -15,7 +15,7 @@ interface StatusFlags extends GlobalFlags {
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description('operator health (Deployment, version, leader), Agents by phase, Executions of the last hour by phase')
+    .description('operator health (Deployment, version, leader, shards and their Executions), Agents by phase, Executions of the last hour by phase')
     .addOption(allNamespacesOption())
     .option('--operator-namespace <ns>', 'where the operator is installed', 'parallax-system')
     .addOption(outputOption(['json', 'yaml']))
@@ -50,6 +50,10 @@ export function statusLines(r: StatusReport, now = Date.now()): string[] {
     lines.push(`Leader      ${op.leader.holder} (${renewed}${op.leader.current ? '' : ', expired: no replica holds the lease'})`);
   } else if (!op.unreadable.some((n) => n.startsWith('Lease'))) {
     lines.push(`Leader      none: Lease ${op.namespace}/${LEASE_NAME} has no holder`);
+  }
+  if (op.shards) {
+    const shard = (s: NonNullable<typeof op.shards>[number]) => `${s.name} ${s.executions}${s.current ? '' : ' (Lease expired)'}`;
+    lines.push(`Shards      ${op.shards.map(shard).join(', ')}${op.unassigned ? `, ${op.unassigned} unassigned` : ''} (Executions ${where})`);
   }
   for (const n of op.unreadable) lines.push(`            ${n}`);
   // The operator records a health check at every phase change and at least every 5 minutes.

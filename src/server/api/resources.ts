@@ -4,14 +4,19 @@
 // Filters the API server cannot apply to custom resources (an Execution's pattern and phase) are
 // applied to each page after it is read: a page may hold fewer than `limit` items, and `continue`
 // still walks the whole collection.
+// Creating an Execution of a Pattern the caller cannot find (read with the caller's token) is a 400
+// naming spec.patternRef.name, and nothing is created: kubectl may apply an Execution before its
+// Pattern (GitOps order; it waits Pending), but a person running one from the API means a Pattern that
+// exists. The input against the Pattern's schema is the admission webhook's check (422 passed through).
 import type { Request, Response } from 'express';
 import { API_VERSION } from '../../api/types.js';
 import { KINDS } from '../../api/schema/crds.js';
 import { listPatternRevisions } from '../../controllers/pattern-revisions.js';
-import { resourcePath, type KubeList, type RequestOptions } from '../../k8s/rest.js';
+import { isNotFound, resourcePath, type KubeList, type KubeRest, type RequestOptions } from '../../k8s/rest.js';
 import { AGENTS, EXECUTIONS, FEEDBACKS, PATTERNS, REVIEWS, type KubeObject, type ResourceType } from '../../k8s/resources.js';
 import type { Pattern } from '../../api/types.js';
 import type { ServerContext, ServerExtension } from '../extension.js';
+import { badRequest } from '../errors.js';
 import type { Route } from '../routes.js';
 
 const LIST_QUERY = {
@@ -61,6 +66,18 @@ function createBody(spec: object): object {
 
 const CREATABLE = new Set(['executions', 'reviews', 'feedbacks']);
 
+/** Refuses an Execution of a Pattern that does not exist in its namespace (403 on the Pattern passes through). */
+async function patternMustExist(rest: KubeRest, namespace: string, name: string | undefined, opts: RequestOptions): Promise<void> {
+  if (!name) return;
+  try {
+    await rest.get(resourcePath(PATTERNS, namespace, name), opts);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    const message = `Pattern ${name} not found in namespace ${namespace}`;
+    throw badRequest(`invalid request body: spec.patternRef.name: ${message}`, [{ field: 'spec.patternRef.name', message }]);
+  }
+}
+
 function kindRoutes(type: ResourceType, ctx: ServerContext): Route[] {
   const def = KINDS.find((k) => k.plural === type.plural)!;
   const tag = type.kind;
@@ -94,12 +111,14 @@ function kindRoutes(type: ResourceType, ctx: ServerContext): Route[] {
       summary: `Create a ${type.kind} (validated again by the API server and its admission webhook)`,
       body: createBody(def.spec),
       created: true,
-      handle: (req, res) => {
+      handle: async (req, res) => {
         const { metadata = {}, spec } = req.body as { metadata?: Record<string, unknown>; spec: Record<string, unknown> };
         const namespace = String(req.params.namespace);
+        const opts = kubeOptions(res, ctx);
         const ref = (spec.patternRef ?? spec.executionRef) as { name?: string } | undefined;
+        if (type === EXECUTIONS) await patternMustExist(req.caller!.rest, namespace, ref?.name, opts);
         const named = metadata.name || metadata.generateName ? metadata : { ...metadata, generateName: `${ref?.name ?? type.plural}-`.slice(0, 200) };
-        return req.caller!.rest.create(resourcePath(type, namespace), { apiVersion: API_VERSION, kind: type.kind, metadata: { ...named, namespace }, spec }, kubeOptions(res, ctx));
+        return req.caller!.rest.create(resourcePath(type, namespace), { apiVersion: API_VERSION, kind: type.kind, metadata: { ...named, namespace }, spec }, opts);
       },
     });
   }

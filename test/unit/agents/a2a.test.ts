@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Message } from '@a2a-js/sdk';
-import { A2AClient, a2aURLProblem, dialURL, type A2AClientOptions, type A2ATarget } from '../../../src/agents/index.js';
+import { A2AClient, a2aURLProblem, dialURL, type A2AClientOptions, type A2ATarget, type BearerTokens } from '../../../src/agents/index.js';
+import { CredentialsError } from '../../../src/agents/a2a-credentials.js';
 import { metrics } from '../../../src/observability/metrics.js';
 import type { AgentCallRequest } from '../../../src/runtime/types.js';
 import { startA2AAgent, type A2AAgentOptions } from '../../fixtures/a2a-agent.js';
@@ -99,6 +100,12 @@ describe('A2AClient calls', () => {
     });
   });
 
+  it('the chain of Patterns that led to the call rides in the metadata, for the gateway to refuse a loop', async () => {
+    const { url, received } = await sdkAgent({ text: 'ok' });
+    await client({ url }).call(req({ chain: ['team-a/outer', 'team-a/consensus'] }));
+    expect(received[0].metadata).toMatchObject({ 'parallax.a2a.chain': ['team-a/outer', 'team-a/consensus'] });
+  });
+
   it('a task without input data is one text part', async () => {
     const { url, received } = await sdkAgent({ text: 'ok' });
     await client({ url }).call(req({ data: null }));
@@ -151,6 +158,9 @@ describe('A2AClient calls', () => {
   it('a failed task and a task that wants input are errors that say so', async () => {
     const failed = await sdkAgent({ fail: 'model overloaded' });
     expect((await client({ url: failed.url }).call(req())).error).toBe('A2A agent ns/reviewer: task failed: model overloaded');
+    // The task's status text is one line of at most 512 characters.
+    const long = await sdkAgent({ fail: `line one\n${'x'.repeat(600)}` });
+    expect((await client({ url: long.url }).call(req())).error).toBe(`A2A agent ns/reviewer: task failed: line one ${'x'.repeat(502)}…`);
     const asks = await sdkAgent({ inputRequired: true });
     expect((await client({ url: asks.url }).call(req())).error).toBe(
       'A2A agent ns/reviewer asks for more input (task input-required); a Pattern step sends one message and cannot answer',
@@ -340,6 +350,75 @@ describe('A2AClient probes (agent card)', () => {
     expect((await client({ url }).probe(url, 2000)).error).toBe(
       `the agent card at ${url}.well-known/agent-card.json offers no interface the operator speaks (JSONRPC or HTTP+JSON; it offers GRPC)`,
     );
+  });
+});
+
+describe('A2AClient bearer tokens (spec.auth)', () => {
+  const source = 'Secret ns/gw key token';
+  /** Tokens for any Agent: the current value of `current`, counting the reads. */
+  function tokens(current: { token: string }) {
+    const reads = { n: 0 };
+    const read: BearerTokens = async () => {
+      reads.n++;
+      return { token: current.token, source };
+    };
+    return { read, reads };
+  }
+
+  it('the token goes with the card and the message, to the Agent’s origin only, whatever the card names', async () => {
+    const elsewhere: string[] = [];
+    const other = await httpServer((rq, res) => {
+      elsewhere.push(`${rq.method} ${rq.headers.authorization}`);
+      res.writeHead(500).end();
+    });
+    const seen: string[] = [];
+    const url = await httpServer((rq, res) => {
+      seen.push(`${rq.method} ${rq.url} ${rq.headers.authorization}`);
+      if (rq.method === 'GET') return void res.setHeader('content-type', 'application/json').end(JSON.stringify(CARD(`${other}rpc`)));
+      res.writeHead(403).end();
+    });
+    const r = await client({ url }, { bearerTokens: tokens({ token: 't0ken' }).read }).call(req());
+    expect(seen).toEqual(['GET /.well-known/agent-card.json Bearer t0ken', 'POST /rpc Bearer t0ken']);
+    expect(elsewhere).toEqual([]);
+    // The card was read with the token, the message refused: the identity is not allowed this.
+    expect(r.error).toBe(`A2A agent ns/reviewer at ${url} answered HTTP 403: the bearer token of ${source} is not allowed this`);
+  });
+
+  it('an agent that wants the token answers; a rotated token is read again with the card', async () => {
+    const { url } = await sdkAgent({ text: 'ok', bearerToken: 'old' });
+    const current = { token: 'old' };
+    const { read, reads } = tokens(current);
+    const c = client({ url }, { bearerTokens: read, cardTtlMs: 0 });
+    expect((await c.call(req())).error).toBeUndefined();
+    current.token = 'new';
+    const r = await c.call(req());
+    expect(reads.n).toBe(2);
+    // Refused: the message names the Secret, never a token.
+    expect(r.error).toBe(`A2A agent ns/reviewer: the agent card at ${url}.well-known/agent-card.json answered HTTP 401: it does not accept the bearer token of ${source}`);
+    expect(await errorCount('ns/reviewer', 'TOKEN_REFUSED')).toBeGreaterThan(0);
+    const p = await c.probe(url, 2000, 'ns/reviewer');
+    expect(p).toMatchObject({ healthy: false, credentialsProblem: p.error });
+    expect(JSON.stringify([r, p])).not.toMatch(/new|old/);
+  });
+
+  it('without a token, an agent that asks for one is told it asks for credentials', async () => {
+    const { url } = await sdkAgent({ text: 'ok', bearerToken: 'x' });
+    const r = await client({ url }).call(req());
+    expect(r.error).toMatch(/answered HTTP 401: it asks for credentials, and this Agent gives none \(spec.auth.bearerTokenSecretRef\)$/);
+  });
+
+  it('credentials that cannot be read fail the call before anything is dialled, and the probe says why', async () => {
+    const requests: string[] = [];
+    const url = await httpServer((rq, res) => {
+      requests.push(rq.url ?? '');
+      res.writeHead(500).end();
+    });
+    const c = client({ url }, { bearerTokens: async () => Promise.reject(new CredentialsError('spec.auth.bearerTokenSecretRef: Secret gw is not labelled parallax.ai/agent-credentials=true')) });
+    const before = await errorCount('ns/reviewer', 'CREDENTIALS');
+    expect((await c.call(req())).error).toBe('A2A agent ns/reviewer: spec.auth.bearerTokenSecretRef: Secret gw is not labelled parallax.ai/agent-credentials=true');
+    expect(await errorCount('ns/reviewer', 'CREDENTIALS')).toBe(before + 1);
+    expect((await c.probe(url, 2000, 'ns/reviewer')).credentialsProblem).toMatch(/not labelled parallax.ai\/agent-credentials=true/);
+    expect(requests).toEqual([]);
   });
 });
 

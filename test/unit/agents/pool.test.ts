@@ -237,16 +237,22 @@ describe('AgentPool', () => {
     expect(back.agent.calls).toBe(1);
   });
 
-  it('a failed half-open trial opens the circuit again', async () => {
+  it('a failed half-open trial opens the circuit again, telling the Agent\'s prober each time', async () => {
     let now = 0;
     const dead = await deadEndpoint();
-    const p = pool({ h: { endpoints: [dead], timeoutMs: 2000 } }, { breaker: { failureThreshold: 1, resetTimeoutMs: 100 }, retry: { maxAttempts: 1 }, now: () => now });
+    const opened: string[] = [];
+    const p = pool(
+      { h: { endpoints: [dead], timeoutMs: 2000 } },
+      { breaker: { failureThreshold: 1, resetTimeoutMs: 100 }, retry: { maxAttempts: 1 }, now: () => now, onCircuitOpen: (a) => opened.push(a) },
+    );
     await p.call(req('h'));
     expect(p.breakerState(dead, 'h')).toBe('open');
+    expect(opened).toEqual(['h']);
     now += 100;
     expect((await p.call(req('h'))).error).toMatch(/unavailable/);
     expect(p.breakerState(dead, 'h')).toBe('open');
     expect((await p.call(req('h'))).error).toMatch(/circuit open/);
+    expect(opened).toEqual(['h', 'h']);
   });
 
   it('skips an endpoint whose circuit is open', async () => {

@@ -26,9 +26,9 @@ const values = async (words: string[], partial: string) => {
 };
 
 test('commands, verbs and flags', async () => {
-  expect((await values([], '')).values).toEqual(['run', 'watch', 'result', 'agent', 'pattern', 'review', 'feedback', 'status', 'completion']);
+  expect((await values([], '')).values).toEqual(['run', 'watch', 'result', 'agent', 'pattern', 'review', 'feedback', 'history', 'status', 'completion']);
   expect(await values([], 'pa')).toEqual({ values: ['pattern'], directive: 4 });
-  expect((await values(['agent'], '')).values).toEqual(['list', 'test']);
+  expect((await values(['agent'], '')).values).toEqual(['list', 'test', 'recalibrate']);
   expect((await values(['agent', 'ls'], '--')).values).toEqual(['--all-namespaces', '--output', '--version', '--kubeconfig', '--context', '--namespace', '--help']);
   const c = await complete(program(), ['run'], '--w', sources);
   expect(c.candidates).toEqual([
@@ -62,7 +62,7 @@ test('arguments: object names from the namespace the words select, files, shells
 
 test('`__complete` is answered before any flag is applied, in cobra\'s format', async () => {
   const r = await cli(['__complete', '-n', 'nowhere', 'agent', '']);
-  expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^list\tlist Agents.*\ntest\tcall an Agent.*\n:4\n$/), stderr: '' });
+  expect(r).toEqual({ code: 0, stdout: expect.stringMatching(/^list\tlist Agents.*\ntest\tcall an Agent.*\nrecalibrate\trebuild an Agent.*\n:4\n$/), stderr: '' });
   const s = await cli(['completion', 'bash']);
   expect(s.stdout).toBe(bashScript(['parallax', 'kubectl-parallax']));
   expect((await cli(['completion', 'zsh'])).stdout).toBe(zshScript(['parallax', 'kubectl-parallax']));
@@ -102,6 +102,7 @@ describe('the scripts, run by the real shells against the real CLI', () => {
     expect(complete('parallax', 'agent', '')).toEqual([
       'list:list Agents with their phase, ready replicas, capabilities and expertise',
       'test:call an Agent directly with a task and show its health, capabilities, answer and confidence',
+      "recalibrate:rebuild an Agent's track record from the archive's outcomes and write it to its status",
     ]);
     expect(complete('parallax', 'run', 'review', '-f', '')).toEqual(['FILES']);
   }, 120000);

@@ -106,6 +106,8 @@ test('status report lines: operator, leader, what could not be read, counts', ()
     'Operator    no Deployment labelled app.kubernetes.io/name=parallax,app.kubernetes.io/component=operator in parallax-system (installed elsewhere? --operator-namespace; or running outside the cluster)',
     'Leader      old (never renewed, expired: no replica holds the lease)',
   ]);
+  const sharded = { ...report, operator: { ...report.operator, shards: [{ name: 'parallax-a', current: true, executions: 120 }, { name: 'parallax-b', current: false, executions: 3 }], unassigned: 2 } };
+  expect(statusLines(sharded, now)[3]).toBe('Shards      parallax-a 120, parallax-b 3 (Lease expired), 2 unassigned (Executions in namespace default)');
 });
 
 test('the reference lists every command and option of the tree it is generated from', () => {

@@ -2,6 +2,7 @@
 import { compactHandledFeedback } from '../../../src/controllers/feedback-cache.js';
 import { specProblems } from '../../../src/api/spec-validation.js';
 import { compactFinishedExecution } from '../../../src/controllers/execution-cache.js';
+import { isArchived } from '../../../src/archive/record.js';
 
 const execution = (phase: string | undefined) => ({
   apiVersion: 'parallax.ai/v1alpha1',
@@ -40,6 +41,15 @@ test('a finished Execution keeps its identity, TTL, times and phase, and drops i
     expect(JSON.stringify(c).length).toBeLessThan(JSON.stringify(e).length / 5);
     expect(specProblems('Execution', c)).toBeUndefined(); // the spec guard still sees a valid object
   }
+});
+
+test('a finished Execution keeps its Archived condition, which the TTL waits for with archiving on', () => {
+  const e = execution('Succeeded');
+  const archived = { type: 'Archived', status: 'True', reason: 'Archived', message: 'in the archive', lastTransitionTime: '2026-01-01T00:00:03Z' };
+  e.status.conditions.push(archived);
+  const c = compactFinishedExecution(e) as any;
+  expect(c.status.conditions).toEqual([archived]);
+  expect(isArchived(c)).toBe(true);
 });
 
 test('a finished Execution without a spec (stored under an older schema) stays without one', () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from '@jest/globals';
 import { LOGPROBS_FORMULA, logprobConfidence, readAnswer } from '../../../src/llm-agent/confidence.js';
 import { DEFAULT_SYSTEM_PROMPT, MARKER_INSTRUCTION, readConfig, withMarkerInstruction } from '../../../src/llm-agent/config.js';
 import { redact, shownURL } from '../../../src/llm-agent/upstream.js';
+import { servingTLSFromEnv } from '../../../src/sdk/server.js';
 import { ROOT } from '../packaging/tools.js';
 
 const tok = (token: string, p: number) => ({ token, logprob: Math.log(p) });
@@ -95,9 +96,11 @@ describe('readConfig', () => {
     expect(() => readConfig({ ...env, LLM_BASE_URL: 'ftp://x' })).toThrow('LLM_BASE_URL must be an http or https URL, not ftp:');
   });
 
-  it('docs/llm-and-a2a.md documents exactly the variables it reads', () => {
+  it('docs/llm-and-a2a.md documents exactly the variables it reads (its own, and the TLS ones serveAgent reads)', () => {
     const read = new Set<string>();
-    readConfig(new Proxy({ ...env }, { get: (t, k: string) => (read.add(k), t[k as keyof typeof t]) }));
+    const watched = new Proxy({ ...env }, { get: (t, k: string) => (read.add(k), t[k as keyof typeof t]) });
+    readConfig(watched);
+    servingTLSFromEnv(watched);
     const doc = readFileSync(join(ROOT, 'docs/llm-and-a2a.md'), 'utf8');
     const table = doc.slice(doc.indexOf('| variable | meaning |'), doc.indexOf('**What it sends.**'));
     const documented = [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1].matchAll(/`([A-Z_]+)`/g)].map((x) => x[1]));

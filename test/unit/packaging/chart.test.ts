@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { mutatingWebhookConfiguration, validatingWebhookConfiguration } from '../../../src/webhook/configuration.js';
-import { CHART, find, helmTemplate, K8sObject, readYaml, renderChart, ruleTriples, runHelm } from './tools.js';
+import { CHART, find, helmTemplate, K8sObject, kustomize, readYaml, renderChart, ruleTriples, runHelm } from './tools.js';
 
 const ALL_ON = [
   '--set', 'metrics.serviceMonitor.enabled=true',
@@ -54,6 +54,7 @@ describe('helm template charts/parallax', () => {
         'ClusterRoleBinding/parallax-manager',
         'Deployment/parallax',
         'MutatingWebhookConfiguration/parallax-mutating-webhook',
+        'NetworkPolicy/parallax',
         'Role/parallax-leader-election',
         'RoleBinding/parallax-leader-election',
         'Role/parallax-webhook-certs',
@@ -183,12 +184,20 @@ describe('helm template charts/parallax', () => {
     expect(r.stderr).toMatch(/needs leaderElection.enabled=true/);
   });
 
+  test('sharding.enabled passes --sharding (off by default) and needs leader election', () => {
+    expect(container(renderChart([])).args).not.toContain('--sharding');
+    expect(container(renderChart(['--set', 'sharding.enabled=true', '--set', 'replicaCount=3'])).args).toEqual(expect.arrayContaining(['--leader-elect', '--sharding']));
+    const r = helmTemplate(['--set', 'sharding.enabled=true', '--set', 'leaderElection.enabled=false', '--set', 'replicaCount=1']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/sharding.enabled needs leaderElection.enabled=true/);
+  });
+
   test('rbac.create=false and serviceAccount.create=false need a name and render no RBAC', () => {
     const missing = helmTemplate(['--set', 'serviceAccount.create=false']);
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toMatch(/serviceAccount.name is required/);
     const objs = renderChart(['--set', 'serviceAccount.create=false,serviceAccount.name=existing', '--set', 'rbac.create=false']);
-    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'MutatingWebhookConfiguration', 'Service', 'Service', 'ValidatingWebhookConfiguration']);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['Deployment', 'MutatingWebhookConfiguration', 'NetworkPolicy', 'Service', 'Service', 'ValidatingWebhookConfiguration']);
     expect(find(objs, 'Deployment').spec.template.spec.serviceAccountName).toBe('existing');
   });
 });
@@ -231,6 +240,22 @@ describe('server.enabled: the HTTP API and dashboard (docs/server.md)', () => {
     const objs = renderChart(['--set', 'server.enabled=true', '--set', 'server.ingress.enabled=true', '--set', 'server.ingress.host=parallax.example.com', '--set', 'server.ingress.className=nginx']);
     const ing = find(objs, 'Ingress', 'parallax-server');
     expect(ing.spec).toMatchObject({ ingressClassName: 'nginx', rules: [{ host: 'parallax.example.com', http: { paths: [{ path: '/', backend: { service: { name: 'parallax-server', port: { name: 'api' } } } }] } }] });
+  });
+
+  test('server.gateway: off, or where /v1/models looks and the origin A2A cards name (docs/gateway.md)', () => {
+    const args = (set: string[]) => find(renderChart(['--set', 'server.enabled=true', ...set.flatMap((s) => ['--set', s])]), 'Deployment', 'parallax-server').spec.template.spec.containers[0].args;
+    expect(args(['server.gateway.enabled=false'])).toContain('--no-gateway');
+    expect(args(['server.gateway.namespaces={team-a,team-b}', 'server.gateway.publicURL=https://parallax.example.com'])).toEqual(expect.arrayContaining(['--gateway-namespaces=team-a,team-b', '--public-url=https://parallax.example.com']));
+  });
+
+  test('server.apiKeys.namespace: the flag, and a Role there to read key Secrets and mint ServiceAccount tokens, nothing elsewhere', () => {
+    const objs = renderChart(['--set', 'server.enabled=true', '--set', 'server.apiKeys.namespace=parallax-keys']);
+    expect(find(objs, 'Deployment', 'parallax-server').spec.template.spec.containers[0].args).toContain('--api-key-namespace=parallax-keys');
+    const role = find(objs, 'Role', 'parallax-server-api-keys');
+    expect(role.metadata.namespace).toBe('parallax-keys');
+    expect(ruleTriples(role.rules)).toEqual(['|secrets|get', '|serviceaccounts/token|create']);
+    expect(find(objs, 'RoleBinding', 'parallax-server-api-keys').subjects).toEqual([{ kind: 'ServiceAccount', name: 'parallax-server', namespace: 'parallax-system' }]);
+    expect(renderChart(['--set', 'server.enabled=true']).filter((o) => o.metadata.name === 'parallax-server-api-keys')).toEqual([]);
   });
 
   test('values.schema.json refuses unknown limits', () => {
@@ -280,6 +305,7 @@ describe('the admission webhook in the chart', () => {
     // The Secret-reference policy is the Agent controller's too: it stays without the webhook.
     expect(container(objs).args).toContain('--agent-secret-refs=allow');
     expect(container(objs).ports.map((p: any) => p.name)).toEqual(['http']);
+    expect(find(objs, 'NetworkPolicy', 'parallax').spec.ingress.map((r: any) => r.ports[0].port)).toEqual(['http']);
     const groups = find(objs, 'ClusterRole').rules.flatMap((r: any) => r.apiGroups);
     expect(groups).not.toContain('admissionregistration.k8s.io');
     expect(groups).not.toContain('authorization.k8s.io');
@@ -310,6 +336,51 @@ describe('the admission webhook in the chart', () => {
     expect(policies).toMatchObject({ 'update.agents.parallax.ai': 'Fail', 'update.executions.parallax.ai': 'Ignore' });
     const r = helmTemplate(['--set', 'agentSecretRefs=sometimes']);
     expect(r.status).not.toBe(0);
+  });
+});
+
+describe('agentTLS: the operator\'s client certificate for mutual TLS to Agents (docs/security.md)', () => {
+  const MOUNT = { name: 'agent-client-cert', mountPath: '/var/run/parallax/agent-client-cert', readOnly: true };
+  const FLAG = '--agent-client-cert-dir=/var/run/parallax/agent-client-cert';
+
+  test('off by default: no flag, no mount', () => {
+    const c = container(renderChart());
+    expect(c.args).not.toContain(FLAG);
+    expect(c.volumeMounts).not.toContainEqual(MOUNT);
+  });
+
+  test('a Secret of yours is mounted where the flag points', () => {
+    const objs = renderChart(['--set', 'agentTLS.clientCertSecret=operator-client']);
+    expect(container(objs).args).toContain(FLAG);
+    expect(container(objs).volumeMounts).toContainEqual(MOUNT);
+    expect(find(objs, 'Deployment').spec.template.spec.volumes).toContainEqual({ name: 'agent-client-cert', secret: { secretName: 'operator-client' } });
+    expect(objs.some((o) => o.kind === 'Certificate')).toBe(false);
+  });
+
+  test('certManager: a client-auth Certificate from your issuer into the mounted Secret; no issuer is refused', () => {
+    const objs = renderChart(['--set', 'agentTLS.certManager.enabled=true', '--set', 'agentTLS.certManager.issuerRef.name=agents-ca', '--set', 'agentTLS.certManager.issuerRef.kind=ClusterIssuer']);
+    expect(find(objs, 'Certificate').spec).toMatchObject({
+      secretName: 'parallax-agent-client-cert',
+      usages: ['client auth', 'digital signature'],
+      issuerRef: { name: 'agents-ca', kind: 'ClusterIssuer' },
+      privateKey: { rotationPolicy: 'Always' },
+    });
+    expect(find(objs, 'Deployment').spec.template.spec.volumes).toContainEqual({ name: 'agent-client-cert', secret: { secretName: 'parallax-agent-client-cert' } });
+    expect(container(objs).args).toContain(FLAG);
+    const r = helmTemplate(['--set', 'agentTLS.certManager.enabled=true']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/agentTLS.certManager.issuerRef.name is required/);
+  });
+
+  test('config/agent-client-tls (kustomize) mounts and passes it as the chart does', () => {
+    const chart = renderChart(['--set', 'agentTLS.clientCertSecret=parallax-agent-client-cert']);
+    const overlay = kustomize('config/agent-client-tls');
+    const pick = (objs: K8sObject[]) => {
+      const pod = find(objs, 'Deployment').spec.template.spec;
+      return { flag: pod.containers[0].args.filter((a: string) => a === FLAG), mount: pod.containers[0].volumeMounts.find((m: any) => m.name === MOUNT.name), volume: pod.volumes.find((v: any) => v.name === MOUNT.name) };
+    };
+    expect(pick(overlay)).toEqual(pick(chart));
+    expect(pick(overlay).flag).toEqual([FLAG]);
   });
 });
 

@@ -1,6 +1,7 @@
-// The operator's --evaluation-* flags become the sandbox's options; bad values name the flag.
+// The operator's --evaluation-* flags become the sandbox's options, and --max-running-executions* the
+// run queue's; bad values name the flag.
 import { Command } from 'commander';
-import { managerCommand, sandboxOptions, type ManagerFlags } from '../../../src/cmd/manager.js';
+import { managerCommand, runQueueOptions, sandboxOptions, type ManagerFlags } from '../../../src/cmd/manager.js';
 
 /** The flags as commander parses them from `argv` (the action is not run). */
 function parse(argv: string[]): ManagerFlags {
@@ -26,4 +27,10 @@ test('bad values name the flag', () => {
   expect(() => sandboxOptions(parse(['--evaluation-workers', '0']))).toThrow('--evaluation-workers must be a positive integer, got 0');
   expect(() => sandboxOptions(parse(['--evaluation-budget', 'soon']))).toThrow('--evaluation-budget must be a duration like 500ms or 2s, got soon');
   expect(() => sandboxOptions(parse(['--evaluation-compile-budget', 'later']))).toThrow('--evaluation-compile-budget must be a duration like 500ms or 2s, got later');
+});
+
+test('--max-running-executions and --max-running-executions-per-namespace: the run queue, with the documented defaults', () => {
+  expect(runQueueOptions(parse([]))).toEqual({ total: 4000, perNamespace: 1000 });
+  expect(runQueueOptions(parse(['--max-running-executions', '50', '--max-running-executions-per-namespace', '5']))).toEqual({ total: 50, perNamespace: 5 });
+  expect(() => runQueueOptions(parse(['--max-running-executions-per-namespace', '-1']))).toThrow('--max-running-executions-per-namespace must be a positive integer, got -1');
 });

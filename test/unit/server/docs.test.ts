@@ -41,9 +41,18 @@ test('every route of /api/v1/openapi.json is in the API table of docs/server.md'
   expect(Object.keys(paths).length).toBeGreaterThan(30);
 });
 
+const GATEWAY_FLAGS = ['--no-gateway', '--gateway-namespaces', '--public-url', '--api-key-namespace'];
+
+test('the gateway flags of `parallax server run` are in docs/gateway.md', () => {
+  const run = serverCommand().commands.find((c) => c.name() === 'run')!;
+  expect(GATEWAY_FLAGS.filter((f) => run.options.some((o) => o.long === f))).toEqual(GATEWAY_FLAGS);
+  const gateway = readFileSync('docs/gateway.md', 'utf8');
+  expect(GATEWAY_FLAGS.filter((f) => !gateway.includes(`\`${f}`))).toEqual([]);
+});
+
 test('every limit flag of `parallax server run` is in the Limits table with its default', () => {
   const run = serverCommand().commands.find((c) => c.name() === 'run')!;
-  const flags = run.options.map((o) => o.long!).filter((f) => !['--address', '--http-address'].includes(f));
+  const flags = run.options.map((o) => o.long!).filter((f) => !['--address', '--http-address', '--archive-url', ...GATEWAY_FLAGS].includes(f));
   expect(flags.length).toBe(7);
   for (const flag of flags) {
     const key = flag.slice(2).replace(/-(\w)/g, (_m, c: string) => c.toUpperCase()) as keyof typeof DEFAULT_LIMITS;

@@ -23,7 +23,7 @@ export function Catalog({ namespace, kind }: { namespace: string; kind: 'pattern
             {sorted.map((o) =>
               kind === 'patterns' ? (
                 <tr data-name={o.metadata.name}>
-                  <td>{o.metadata.name}</td>
+                  <td><a href={`#/${kind}/${encodeURIComponent(o.metadata.name!)}`}>{o.metadata.name}</a></td>
                   <td>{o.status?.phase}</td>
                   <td>{(o as Pattern).status?.revision}</td>
                   <td>{(o as Pattern).status?.matchingAgents}</td>
@@ -31,7 +31,7 @@ export function Catalog({ namespace, kind }: { namespace: string; kind: 'pattern
                 </tr>
               ) : (
                 <tr data-name={o.metadata.name}>
-                  <td>{o.metadata.name}</td>
+                  <td><a href={`#/${kind}/${encodeURIComponent(o.metadata.name!)}`}>{o.metadata.name}</a></td>
                   <td>{o.status?.phase}</td>
                   <td>{((o as Agent).spec.capabilities ?? []).join(', ')}</td>
                   <td>{(o as Agent).status?.readyReplicas}</td>

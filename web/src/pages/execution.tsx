@@ -1,34 +1,16 @@
-// One Execution, live: its phase and result, each agent's answer with its confidence, what the
-// confidence policy decided, and — while it waits for a person — approve or reject, which creates a
-// Review with the user's own token (RBAC decides who may; the webhook records who did).
-import { useState } from 'preact/hooks';
-import type { Execution, Review } from '../../../src/api/types.js';
-import { api } from '../api.js';
+// One Execution, live until it finishes (the server ends the stream then): its phase and result, a
+// timeline of steps and agent calls, each answer with its claimed and calibrated confidence, what
+// the confidence policy decided (retries, escalations), the reviews, and the forms a person acts
+// with: a verdict while it waits (ReviewForm), right/wrong once it Succeeded (FeedbackForm).
+import type { Execution } from '../../../src/api/types.js';
 import { useLiveObject } from '../live.js';
 import { confidence, Phase } from './executions.js';
+import { FeedbackForm } from './feedback-form.js';
+import { ReviewForm } from './review-form.js';
+import { TableSection } from './table-section.js';
+import { Timeline, tryOf } from './timeline.js';
 
 const json = (v: unknown) => (v === undefined ? '' : JSON.stringify(v, null, 2));
-
-function ReviewForm({ execution }: { execution: Execution }) {
-  const [comment, setComment] = useState('');
-  const [outcome, setOutcome] = useState('');
-  const decide = (decision: 'approve' | 'reject') => {
-    const spec = { executionRef: { name: execution.metadata.name!, uid: execution.metadata.uid }, decision, ...(comment ? { comment } : {}) };
-    api<Review>('POST', `/namespaces/${encodeURIComponent(execution.metadata.namespace!)}/reviews`, { metadata: { generateName: `${execution.metadata.name}-` }, spec }).then(
-      (r) => setOutcome(`${decision}d: Review ${r.metadata.name} created`),
-      (err: Error) => setOutcome(err.message),
-    );
-  };
-  return (
-    <form class="review" onSubmit={(e) => e.preventDefault()}>
-      <strong>Waiting for review.</strong>
-      <input name="comment" placeholder="comment" value={comment} onInput={(e) => setComment((e.target as HTMLInputElement).value)} />
-      <button type="button" name="approve" onClick={() => decide('approve')}>Approve</button>
-      <button type="button" name="reject" onClick={() => decide('reject')}>Reject</button>
-      {outcome && <span class="outcome">{outcome}</span>}
-    </form>
-  );
-}
 
 export function ExecutionPage({ namespace, name }: { namespace: string; name: string }) {
   const { object: e, error, deleted } = useLiveObject<Execution>(`/namespaces/${encodeURIComponent(namespace)}/executions/${encodeURIComponent(name)}/events`);
@@ -43,52 +25,52 @@ export function ExecutionPage({ namespace, name }: { namespace: string; name: st
         </h2>
         {deleted && <p class="error">This Execution was deleted.</p>}
         <p>
-          Pattern <a href="#/patterns">{e.spec.patternRef.name}</a>
+          Pattern <a href={`#/patterns/${encodeURIComponent(e.spec.patternRef.name)}`}>{e.spec.patternRef.name}</a>
           {s.pattern?.revision !== undefined && ` (revision ${s.pattern.revision})`} · confidence <span id="confidence">{confidence(s.confidence)}</span>
           {s.duration && ` · ${s.duration}`}
         </p>
         {s.message && <p>{s.message}</p>}
         {s.phase === 'AwaitingReview' && <ReviewForm execution={e} />}
+        {s.phase === 'Succeeded' && <FeedbackForm execution={e} />}
         {s.result !== undefined && <pre id="result">{json(s.result)}</pre>}
       </section>
-      <section>
-        <h3>Agents</h3>
-        <table id="agents">
-          <thead>
-            <tr><th>agent</th><th>step</th><th>confidence</th><th>calibrated</th><th>answer</th></tr>
-          </thead>
-          <tbody>
-            {(s.agents ?? []).map((a) => (
-              <tr data-agent={a.name}>
-                <td>{a.name}</td>
-                <td>{a.step}</td>
-                <td>{confidence(a.confidence)}</td>
-                <td>{confidence(a.calibrated)}</td>
-                <td>{a.error ? <span class="error">{a.error}</span> : <pre>{json(a.value)}</pre>}{a.reasoning && <p>{a.reasoning}</p>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
-      <section>
-        <h3>Policy decisions</h3>
-        <table id="decisions">
-          <thead>
-            <tr><th>step</th><th>action</th><th>confidence</th><th>by</th><th>why</th></tr>
-          </thead>
-          <tbody>
-            {(s.decisions ?? []).map((d) => (
-              <tr data-action={d.action}>
-                <td>{d.step ?? '(run)'}</td>
-                <td>{d.action}</td>
-                <td>{confidence(d.confidence)}</td>
-                <td>{d.reviewer ?? ''}</td>
-                <td>{d.message ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      <Timeline status={s} />
+      <TableSection title="Agents" id="agents" columns={['agent', 'step', 'claimed', 'calibrated', 'try', 'answer']}>
+        {(s.agents ?? []).map((a) => (
+          <tr data-agent={a.name}>
+            <td>{a.name}</td>
+            <td>{a.step}</td>
+            <td>{confidence(a.confidence)}</td>
+            <td>{confidence(a.calibrated)}</td>
+            <td>{tryOf(a)}</td>
+            <td>{a.error ? <span class="error">{a.error}</span> : a.value !== undefined && <pre>{json(a.value)}</pre>}{a.reasoning && <p>{a.reasoning}</p>}</td>
+          </tr>
+        ))}
+      </TableSection>
+      <TableSection title="Policy decisions" id="decisions" columns={['step', 'action', 'confidence', 'try', 'by', 'why']}>
+        {(s.decisions ?? []).map((d) => (
+          <tr data-action={d.action}>
+            <td>{d.step ?? '(run)'}</td>
+            <td>{d.action}</td>
+            <td>{confidence(d.confidence)}</td>
+            <td>{tryOf(d)}</td>
+            <td>{d.reviewer ?? ''}</td>
+            <td>{d.message ?? ''}</td>
+          </tr>
+        ))}
+      </TableSection>
+      <TableSection title="Reviews" id="reviews" columns={['step', 'confidence', 'asked', 'verdict', 'by', 'comment']}>
+        {(s.reviews ?? []).map((r) => (
+          <tr data-decision={r.decision ?? 'waiting'}>
+            <td>{r.step ?? '(run)'}</td>
+            <td>{confidence(r.confidence)}</td>
+            <td>{String(r.requestedAt)}</td>
+            <td>{r.decision ?? 'waiting'}</td>
+            <td>{r.reviewer ?? ''}</td>
+            <td>{r.comment ?? ''}</td>
+          </tr>
+        ))}
+      </TableSection>
     </>
   );
 }

@@ -19,7 +19,7 @@ export function Login({ onLogin }: { onLogin: (s: Session) => void }) {
         <code>kubectl create token NAME</code>).
       </p>
       <form class="login" onSubmit={submit}>
-        <input name="token" type="password" placeholder="token" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
+        <input name="token" type="password" aria-label="Kubernetes token" placeholder="token" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
         <button type="submit">Log in</button>
       </form>
       {error && <p class="error">{error}</p>}

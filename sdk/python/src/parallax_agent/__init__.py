@@ -16,6 +16,7 @@ from .context import Context
 from .errors import AgentError, InvalidReplyError
 from .replies import DEFAULT_CONFIDENCE, Health, HealthState, Reply, Result
 from .runner import run, serve_until_signal
+from .tls import ServeTLS
 from .tracing import TraceParent
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidReplyError",
     "Reply",
     "Result",
+    "ServeTLS",
     "TraceParent",
     "run",
     "serve_until_signal",

@@ -10,6 +10,7 @@ Invariants:
   finish for ``grace`` seconds, then cancels the rest (their ``Context.cancelled`` is set with
   ``server shutting down``).
 - Sync handlers run on the agent's own thread pool, never on the event loop.
+- ``serve(tls=...)`` serves TLS (and with a client CA, mutual TLS); plaintext otherwise (tls.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ._proto import confidence_pb2 as pb
 from ._proto import confidence_pb2_grpc as pb_grpc
 from .context import Context
 from .replies import Health, Reply
+from .tls import ServeTLS
 from .wire import describe, join_host_port
 
 log = logging.getLogger("parallax_agent")
@@ -48,6 +50,12 @@ A = TypeVar("A", bound=AnalyzeHandler)
 H = TypeVar("H", bound=HealthHandler)
 
 DEFAULT_THREADS = 16
+
+
+def _tls_words(tls: ServeTLS | None) -> str:
+    if tls is None:
+        return ""
+    return " over TLS, client certificates required" if tls.client_ca_file else " over TLS"
 
 
 def _unit(what: str, v: Any) -> float:
@@ -184,8 +192,8 @@ class Agent:
     def closing(self) -> bool:
         return self._closing
 
-    async def serve(self, host: str = "0.0.0.0", port: int = 0) -> int:
-        """Starts the gRPC server; returns the port (0 picks a free one)."""
+    async def serve(self, host: str = "0.0.0.0", port: int = 0, tls: ServeTLS | None = None) -> int:
+        """Starts the gRPC server, over TLS when ``tls`` is given; returns the port (0 picks a free one)."""
         from .service import Servicer  # service imports this module's types
 
         if self._server is not None:
@@ -193,10 +201,12 @@ class Agent:
         if self._analyze is None:
             raise RuntimeError(f"agent {self.id} has no analyze handler: decorate a function with @agent.analyze")
         address = join_host_port(host, port)
+        credentials = tls.server_credentials() if tls else None  # a missing file fails before the port is bound
         server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
         pb_grpc.add_ConfidenceAgentServicer_to_server(Servicer(self), server)
         try:
-            bound = server.add_insecure_port(address)  # grpcio >= 1.84 raises rather than return 0
+            # grpcio >= 1.84 raises rather than return 0
+            bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
         except RuntimeError as exc:
             raise OSError(f"agent {self.id} cannot listen on {address}: {exc}") from exc
         await server.start()
@@ -204,7 +214,7 @@ class Agent:
         self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"agent-{self.id}")
         self._closing = False
         self._port = bound
-        log.info("agent %s serving on %s", self.id, join_host_port(host, bound))
+        log.info("agent %s serving on %s%s", self.id, join_host_port(host, bound), _tls_words(tls))
         return bound
 
     async def shutdown(self, grace: float = 5.0) -> None:

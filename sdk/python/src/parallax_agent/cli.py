@@ -5,7 +5,9 @@ flags mirror the TypeScript example agents' (examples/agents/common.ts): ``--hos
 (default ``$PARALLAX_AGENT_PORT``, which the operator sets in image-Agent pods, else 50051; 0
 picks a free port), and identity overrides ``--id``, ``--name``, ``--capabilities a,b``,
 ``--expertise``, ``--capability-scores a=0.9,b=0.4``, so one agent file can be registered under
-several names. Bad input exits with status 2 and a message naming the fix.
+several names. ``--tls-dir DIR`` serves TLS with ``DIR/tls.crt`` and ``DIR/tls.key``, and
+``--tls-client-ca FILE`` then asks callers for a client certificate that CA signed (mutual TLS).
+Bad input exits with status 2 and a message naming the fix.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, NoReturn
 
 from .agent import Agent
 from .runner import run
+from .tls import ServeTLS
 
 DEFAULT_PORT = 50051
 
@@ -79,6 +82,16 @@ def argument_parser(*, spec: bool = True, prog: str | None = None) -> argparse.A
     p.add_argument("--capabilities", type=_csv, help="comma-separated capabilities")
     p.add_argument("--expertise", type=float, help="expertise in [0,1]")
     p.add_argument("--capability-scores", type=_scores, help="name=0.9,other=0.4")
+    p.add_argument(
+        "--tls-dir",
+        default=os.environ.get("PARALLAX_AGENT_TLS_DIR") or None,
+        help="serve TLS with tls.crt and tls.key from this directory, e.g. a mounted TLS Secret (default $PARALLAX_AGENT_TLS_DIR; unset: plaintext)",
+    )
+    p.add_argument(
+        "--tls-client-ca",
+        default=os.environ.get("PARALLAX_AGENT_TLS_CLIENT_CA") or None,
+        help="require callers' client certificates signed by this CA file (mutual TLS; default $PARALLAX_AGENT_TLS_CLIENT_CA)",
+    )
     p.add_argument("--grace", type=float, default=5.0, help="seconds in-flight calls may finish after SIGTERM (default 5)")
     p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"), help="debug, info, warning, error (default $LOG_LEVEL or info)")
     return p
@@ -111,6 +124,14 @@ def load_agent(spec: str) -> Agent:
     return agent
 
 
+def _serve_tls(args: argparse.Namespace) -> ServeTLS | None:
+    if args.tls_dir is None:
+        if args.tls_client_ca is not None:
+            raise ValueError("--tls-client-ca needs --tls-dir: client certificates are asked for only over TLS")
+        return None
+    return ServeTLS.from_dir(args.tls_dir, args.tls_client_ca)
+
+
 def _exit(prog: str, exc: BaseException) -> NoReturn:
     sys.stderr.write(f"{prog}: {exc}\n")
     sys.exit(2)
@@ -131,7 +152,7 @@ def run_from_args(agent: Agent, args: argparse.Namespace, *, prog: str = "parall
             capability_scores=args.capability_scores,
         )
         port = _default_port() if args.port is None else args.port
-        run(agent, host=args.host, port=port, grace=args.grace)
+        run(agent, host=args.host, port=port, grace=args.grace, tls=_serve_tls(args))
     except (ValueError, TypeError, OSError) as exc:
         _exit(prog, exc)
 

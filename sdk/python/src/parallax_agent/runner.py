@@ -20,16 +20,17 @@ import threading
 import time
 
 from .agent import Agent
+from .tls import ServeTLS
 from .tracing import start_tracing
 from .wire import join_host_port
 
 log = logging.getLogger("parallax_agent")
 
 
-async def serve_until_signal(agent: Agent, *, host: str = "0.0.0.0", port: int = 50051, grace: float = 5.0) -> None:
-    """Serves ``agent`` until SIGTERM or SIGINT, then shuts it down gracefully."""
+async def serve_until_signal(agent: Agent, *, host: str = "0.0.0.0", port: int = 50051, grace: float = 5.0, tls: ServeTLS | None = None) -> None:
+    """Serves ``agent`` (over TLS when ``tls`` is given) until SIGTERM or SIGINT, then shuts it down gracefully."""
     stop_tracing = start_tracing(agent.id)
-    bound = await agent.serve(host=host, port=port)
+    bound = await agent.serve(host=host, port=port, tls=tls)
     sys.stdout.write(f"READY {join_host_port(host, bound)}\n")
     sys.stdout.flush()
     loop = asyncio.get_running_loop()
@@ -48,12 +49,12 @@ async def serve_until_signal(agent: Agent, *, host: str = "0.0.0.0", port: int =
             stop_tracing()
 
 
-def run(agent: Agent, *, host: str = "0.0.0.0", port: int = 50051, grace: float = 5.0) -> None:
+def run(agent: Agent, *, host: str = "0.0.0.0", port: int = 50051, grace: float = 5.0, tls: ServeTLS | None = None) -> None:
     """Serves ``agent`` in this process until SIGTERM/SIGINT (blocking)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(serve_until_signal(agent, host=host, port=port, grace=grace))
+        loop.run_until_complete(serve_until_signal(agent, host=host, port=port, grace=grace, tls=tls))
     finally:
         leftover = asyncio.all_tasks(loop)
         for task in leftover:

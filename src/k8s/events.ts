@@ -6,9 +6,9 @@
 // competing with the status writes that matter. Every Event is one the API server accepts: its note
 // cut to 1 KiB of UTF-8 on a character boundary, its name valid for any object name.
 import { loggerFor } from '../observability/logger.js';
-import { resourcePath, type KubeRest } from '../k8s/rest.js';
-import { EVENTS, type KubeObject } from '../k8s/resources.js';
-import { utf8Prefix } from './truncate.js';
+import { utf8Prefix } from '../util/utf8.js';
+import { resourcePath, type KubeRest } from './rest.js';
+import { EVENTS, type KubeObject } from './resources.js';
 
 const log = loggerFor('events');
 /** The API server refuses an Event whose note is over 1 KiB (bytes of UTF-8). */

@@ -1,0 +1,43 @@
+// When to probe each Agent's health next. An Agent that stays Ready with the same endpoints is
+// probed less and less often, so 10,000 quiet endpoint Agents cost a small share of a core instead
+// of 1,000 probes a second. Invariants:
+// - the interval starts at `baseMs`, doubles after each probe that finds the Agent Ready and
+//   Ready before and unchanged (same fingerprint: generation, endpoints), and never exceeds `maxMs`;
+// - any probe that finds it not Ready, or changed, goes back to `baseMs` at once: failure is seen
+//   at the base pace, and a change of pods enqueues the Agent anyway (the pod watch), whatever its
+//   interval;
+// - each delay is cut by a random share of up to `jitter` of the interval, so Agents created
+//   together (a `kubectl apply` of many) spread out rather than probe in step forever.
+export interface ProbeScheduleOptions {
+  baseMs: number;
+  maxMs: number;
+  /** Largest share of an interval taken off at random (default 0.2). */
+  jitter?: number;
+  random?: () => number;
+}
+
+export class ProbeSchedule {
+  private readonly intervals = new Map<string, { ready: boolean; fingerprint: string; ms: number }>();
+  private readonly maxMs: number;
+  private readonly jitter: number;
+  private readonly random: () => number;
+
+  constructor(private readonly opts: ProbeScheduleOptions) {
+    this.maxMs = Math.max(opts.baseMs, opts.maxMs);
+    this.jitter = opts.jitter ?? 0.2;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** The delay before `key` is probed again, after a probe that found it `ready` (or not) as `fingerprint`. */
+  next(key: string, ready: boolean, fingerprint: string): number {
+    const prev = this.intervals.get(key);
+    const ms = ready && prev?.ready && prev.fingerprint === fingerprint ? Math.min(prev.ms * 2, this.maxMs) : this.opts.baseMs;
+    this.intervals.set(key, { ready, fingerprint, ms });
+    return Math.round(ms * (1 - this.jitter * this.random()));
+  }
+
+  /** The Agent is gone. */
+  forget(key: string): void {
+    this.intervals.delete(key);
+  }
+}
