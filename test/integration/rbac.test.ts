@@ -93,6 +93,15 @@ const VARIANTS: Variant[] = ALL_PERMS.map((removed, i) => ({
   certs: CERTS_PERMS.filter((p) => p !== removed),
 }));
 
+/** The request refused when `v`'s permission is missing. */
+const refusalWithout = (v: Variant) => ADMISSION_ONLY[v.removed] ?? v.removed;
+/**
+ * How long a variant may take to meet its 403. ~35 operators run their flows at once on 2 cores; a
+ * permission needed only at the flow's end (the certificate Secret's repair) took longer than 150 s
+ * once in CI.
+ */
+const VARIANT_WAIT_MS = 240000;
+
 const LEASE_NS = 'parallax-system';
 const OPERATOR = { user: 'parallax-operator', token: 'parallax-operator-token' };
 
@@ -523,35 +532,51 @@ test('the shipped rules are enough for a full flow, cluster-wide, and every perm
   await mgr.stop();
 }, 120000);
 
+/**
+ * One operator as `v`'s user (its role lacks `v.removed`), in a namespace of its own so that the
+ * operators do not reconcile each other's objects, until the 403 expected or the flow's end.
+ */
+async function runWithout(v: Variant, id: string): Promise<{ forbidden: string[]; messages: string[]; seconds: number; flow: string }> {
+  const ns = `rbac-${id}`;
+  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const port = await freePort();
+  await installWebhook(id, ns, port);
+  const { mgr, proxy } = await startOperator(id, v.user, v.token, port, ns);
+  const stop = { stopped: false };
+  const flowDone = flow(ns, stop, {}, webhookNames(id).secret).then(
+    () => 'completed',
+    (err) => (err instanceof Stopped ? 'stopped' : `failed: ${(err as Error).message}`),
+  );
+  const started = Date.now();
+  // Whichever comes first: the 403 expected, or the flow's end (a permission it never needed).
+  await Promise.race([
+    eventually(() => proxy.forbidden().includes(refusalWithout(v)), `a 403 on ${refusalWithout(v)} without ${v.removed}`, VARIANT_WAIT_MS, { intervalMs: 100 }).catch(() => undefined),
+    flowDone,
+  ]);
+  stop.stopped = true;
+  const seconds = Math.round((Date.now() - started) / 1000);
+  const forbidden = proxy.forbidden();
+  const messages = proxy.calls.filter((c) => c.status === 403).map((c) => c.message ?? '');
+  await mgr.stop();
+  return { forbidden, messages, seconds, flow: await flowDone };
+}
+
 test('without any one of those permissions the operator is refused exactly the request that needs it', async () => {
   const runs = await Promise.all(
     VARIANTS.map(async (v) => {
-      const ns = `rbac-${v.id}`;
-      await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
       await grant(`parallax-${v.id}`, v.user, rulesFor(v.cluster), rulesFor(v.lease), rulesFor(v.certs));
-      // One namespace each, so that the operators do not reconcile each other's objects.
-      const port = await freePort();
-      await installWebhook(v.id, ns, port);
-      const { mgr, proxy } = await startOperator(v.id, v.user, v.token, port, ns);
-      const stop = { stopped: false };
-      const result: FlowResult = {};
-      const flowDone = flow(ns, stop, result, webhookNames(v.id).secret).then(
-        () => 'completed',
-        (err) => (err instanceof Stopped ? 'stopped' : `failed: ${(err as Error).message}`),
-      );
-      const expected = ADMISSION_ONLY[v.removed] ?? v.removed;
-      await eventually(() => proxy.forbidden().includes(expected), `a 403 on ${expected} without ${v.removed}`, 150000, { intervalMs: 100 }).catch(() => undefined);
-      stop.stopped = true;
-      const forbidden = proxy.forbidden();
-      const messages = proxy.calls.filter((c) => c.status === 403).map((c) => c.message ?? '');
-      await mgr.stop();
-      return { v, forbidden, messages, flow: await flowDone };
+      const run = await runWithout(v, v.id);
+      // A flow that failed before it needed the permission (one of its stages timed out on a loaded
+      // machine) shows nothing either way: run it once more, in a fresh namespace.
+      return { v, ...(run.forbidden.length === 0 && run.flow.startsWith('failed') ? await runWithout(v, `${v.id}-again`) : run) };
     }),
   );
-  // Removed permission → what the API server refused the operator.
-  const refused = Object.fromEntries(runs.map((r) => [r.v.removed, r.forbidden]));
-  const expected = Object.fromEntries(VARIANTS.map((v) => [v.removed, [ADMISSION_ONLY[v.removed] ?? v.removed]]));
-  expect(refused).toEqual(expected);
+  // Each removed permission → exactly one refused request; any other outcome is named with how far
+  // that variant's flow got, so a slow machine and a surplus permission read differently.
+  const wrong = runs
+    .filter((r) => JSON.stringify(r.forbidden) !== JSON.stringify([refusalWithout(r.v)]))
+    .map((r) => `without ${r.v.removed}: refused ${JSON.stringify(r.forbidden)} after ${r.seconds} s; flow ${r.flow}`);
+  expect(wrong).toEqual([]);
   const finalizers = runs.find((r) => r.v.removed === 'parallax.ai|agents/finalizers|update')!;
   expect(finalizers.messages[0]).toMatch(/blockOwnerDeletion.*finalizers/);
-}, 200000);
+}, 2 * VARIANT_WAIT_MS + 90000);
