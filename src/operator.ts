@@ -121,7 +121,14 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
       if (!agent || !url) return undefined;
       return { url, timeoutMs: timeoutMs(agent), defaultConfidence: agent.spec.defaultConfidence ?? 0.5 };
     },
-    { policy, bearerTokens: secretBearerTokens(ctx.rest, lookup) },
+    {
+      policy,
+      bearerTokens: secretBearerTokens(ctx.rest, lookup),
+      tls: (qualified) => {
+        const agent = lookup(qualified);
+        return agent ? tls.https(agent) : undefined;
+      },
+    },
   );
   const protocols = new AgentProtocols(pool, a2a, lookup);
   // An Agent deleted: forget its connections and breakers at once rather than when they go idle.

@@ -15,7 +15,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP } from 'node:net';
 import type { ReplyAllowance } from '../runtime/types.js';
-import { boundedFetch } from '../sdk/http-peer.js';
+import { boundedFetch, type HTTPSettings } from '../sdk/http-peer.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
 
 /** The endpoint policy and the namespace of the Agent a request is made for. */
@@ -76,6 +76,8 @@ export interface A2AFetchOptions {
   allowance?: () => ReplyAllowance | undefined;
   /** Sent as `Authorization: Bearer <token>` on every request. */
   bearerToken?: string;
+  /** The Agent's TLS settings (spec.tls and the operator's client certificate), asked per request. */
+  tls?: () => HTTPSettings | undefined;
 }
 
 /**
@@ -85,7 +87,7 @@ export interface A2AFetchOptions {
  * per namespace, so one tenant's allowed connection never carries another's requests). With
  * `allowance`, replies are read within the current call's reply allowance (http-peer.ts).
  */
-export function a2aFetch(agentURL: string, maxBytes: number, { guard, allowance, bearerToken }: A2AFetchOptions = {}): typeof fetch {
+export function a2aFetch(agentURL: string, maxBytes: number, { guard, allowance, bearerToken, tls }: A2AFetchOptions = {}): typeof fetch {
   const routed = boundedFetch(maxBytes, {
     ...(allowance ? { allowance } : {}),
     route: (url) => {
@@ -97,6 +99,7 @@ export function a2aFetch(agentURL: string, maxBytes: number, { guard, allowance,
     },
     rejectNon2xx: true,
     ...(guard ? { agents: agentsFor(guard) } : {}),
+    ...(tls ? { tls } : {}),
   });
   if (bearerToken === undefined) return routed;
   return (input, init) => {

@@ -34,10 +34,11 @@ import { withSpan, withTraceHeaders } from '../observability/tracing.js';
 import { agentCallAttributes, agentCallSpanName } from './call-span.js';
 import type { AgentCallRequest, AgentCallResult, AgentCaller, ReplyAllowance } from '../runtime/types.js';
 import { DEFAULT_LIMITS } from '../runtime/limits.js';
-import { HTTPStatusError, ReplyOverBudgetError, ResponseTooLargeError, formatBytes, networkCode, oneLine } from '../sdk/http-peer.js';
+import { HTTPStatusError, ReplyOverBudgetError, ResponseTooLargeError, formatBytes, networkCode, oneLine, type HTTPSettings } from '../sdk/http-peer.js';
 import { findConfidenceMarker, taskText, textAnswer } from '../sdk/text-answer.js';
 import { CHAIN_METADATA } from './a2a-chain.js';
 import { CredentialsError, type BearerToken, type BearerTokens } from './a2a-credentials.js';
+import { tlsErrorCode } from './agent-tls.js';
 import { A2AURLError, a2aFetch, agentCardURLs, dialURL, type DialGuard } from './a2a-url.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
 import { qualifiedLabels } from '../observability/labels.js';
@@ -74,6 +75,8 @@ export interface A2AClientOptions {
   policy?: EndpointPolicy;
   /** The bearer token of an Agent (`namespace/name`) with spec.auth (a2a-credentials.ts). */
   bearerTokens?: BearerTokens;
+  /** The TLS settings of an Agent (`namespace/name`) with spec.tls (agent-tls.ts), asked per request. */
+  tls?: (agent: string) => HTTPSettings | undefined;
 }
 
 const MAX_CONNECTIONS = 1024;
@@ -235,7 +238,7 @@ export class A2AClient implements AgentCaller {
     if (problem) throw new CallFailure('INVALID_REPLY', `the agent card at ${cardURL} is not an A2A agent card: ${problem}`);
     // The card may name any host; the operator dials the Agent's own origin (see a2a-url.ts).
     card = { ...card, supportedInterfaces: card.supportedInterfaces.map((i) => ({ ...i, url: dialURL(url, i.url).href })) };
-    const fetchImpl = withTraceHeaders(a2aFetch(url, this.maxReplyBytes, { guard: this.guard(agent), allowance: () => replyRoom.getStore(), bearerToken: bearer?.token }));
+    const fetchImpl = withTraceHeaders(this.fetchFor(agent, url, this.maxReplyBytes, bearer, () => replyRoom.getStore()));
     const factory = new ClientFactory({
       transports: [new JsonRpcTransportFactory({ fetchImpl, legacyCompat: { enabled: true } }), new RestTransportFactory({ fetchImpl, legacyCompat: { enabled: true } })],
       cardResolver: this.cardResolver,
@@ -269,9 +272,20 @@ export class A2AClient implements AgentCaller {
     }
   }
 
+  /** The fetch for `agent`'s requests: its origin, endpoint policy, token and TLS settings (a2a-url.ts). */
+  private fetchFor(agent: string, url: string, maxBytes: number, bearer: BearerToken | undefined, allowance?: () => ReplyAllowance | undefined): typeof fetch {
+    const tls = this.opts.tls;
+    return a2aFetch(url, maxBytes, {
+      guard: this.guard(agent),
+      bearerToken: bearer?.token,
+      ...(allowance ? { allowance } : {}),
+      ...(tls ? { tls: () => tls(agent) } : {}),
+    });
+  }
+
   /** The card's JSON from agent-card.json, or agent.json when the first is not found. */
   private async fetchCard(agent: string, url: string, signal: AbortSignal, bearer: BearerToken | undefined): Promise<{ raw: unknown; cardURL: string }> {
-    const fetchImpl = a2aFetch(url, this.maxCardBytes, { guard: this.guard(agent), bearerToken: bearer?.token });
+    const fetchImpl = this.fetchFor(agent, url, this.maxCardBytes, bearer);
     const [current, legacy] = agentCardURLs(url);
     const headers = { Accept: 'application/json', [A2A_VERSION_HEADER]: A2A_PROTOCOL_VERSION };
     let cardURL = current.href;
@@ -520,6 +534,10 @@ function failureOf(err: unknown, who: string): CallFailure {
     const msg = oneLine(err.message);
     return new CallFailure('AGENT_ERROR', `${who} answered A2A error ${err.reason}${msg ? `: ${msg}` : ''}`);
   }
+  // Node's code only (the peer's certificate names stay out): an Agent with spec.tls is told which
+  // of its settings the handshake failed on (unhealthyMessage, tlsProblem).
+  const tls = tlsErrorCode(err);
+  if (tls) return new CallFailure('UNAVAILABLE', `${who}: the TLS handshake failed (${tls})`);
   const code = networkCode(err);
   if (code) return new CallFailure('UNAVAILABLE', `${who} ${NETWORK_FAILURES[code] ?? 'is unreachable'} (${code})`, code === 'ECONNREFUSED');
   if ((err as Error)?.message === 'fetch failed') return new CallFailure('UNAVAILABLE', `${who} is unreachable`);

@@ -1,15 +1,19 @@
-// TLS to gRPC agents (docs/security.md#mutual-tls-to-agents). An Agent with spec.tls is dialled over
-// TLS: its certificate must chain to spec.tls.caBundle and carry its server name; the operator
-// presents its own client certificate, read from files (--agent-client-cert-dir: tls.crt, tls.key)
-// that are watched, so a rotated certificate is used by the next connection without a restart.
-// An Agent without spec.tls is dialled in plaintext, as before.
+// TLS to agents (docs/security.md#mutual-tls-to-agents). An Agent with spec.tls is dialled over TLS:
+// its certificate must chain to spec.tls.caBundle and carry its server name; the operator presents
+// its own client certificate, read from files (--agent-client-cert-dir: tls.crt, tls.key) that are
+// read again as they change, so a rotated certificate is used by the next connection without a
+// restart. gRPC Agents get channel credentials (transport()); A2A Agents at an https:// spec.url get
+// the same trust and identity as request options (https()). An Agent without spec.tls is dialled as
+// before: gRPC in plaintext, https with the system roots and no client certificate.
 //
-// Invariants: the CA a channel trusts is exactly its Agent's caBundle (never the system roots);
-// the operator's private key is read from its file only, and never logged or written anywhere.
+// Invariants: the CA an Agent with spec.tls is trusted by is exactly its caBundle (never the system
+// roots); the operator's private key is read from its file only, and never logged or written anywhere.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Agent } from '../api/types.js';
+import type { HTTPSettings } from '../sdk/http-peer.js';
 
 type CertificateProvider = grpc.experimental.CertificateProvider;
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
@@ -44,15 +48,48 @@ export interface AgentTLSOptions {
 /** The operator's side of TLS to agents: one watched client identity, credentials per Agent. */
 export class AgentTLS {
   private readonly identity: CertificateProvider | null;
+  private readonly refreshMs: number;
+  /** The client certificate as https requests use it: the files' contents, read again after refreshMs. */
+  private identityFiles?: { cert?: Buffer; key?: Buffer; readAt: number };
 
-  constructor(opts: AgentTLSOptions = {}) {
+  constructor(private readonly opts: AgentTLSOptions = {}) {
+    this.refreshMs = opts.refreshMs ?? 10_000;
     this.identity = opts.clientCertDir
       ? new grpc.experimental.FileWatcherCertificateProvider({
           certificateFile: join(opts.clientCertDir, 'tls.crt'),
           privateKeyFile: join(opts.clientCertDir, 'tls.key'),
-          refreshIntervalMs: opts.refreshMs ?? 10_000,
+          refreshIntervalMs: this.refreshMs,
         })
       : null;
+  }
+
+  /**
+   * How to reach an A2A Agent at an https:// spec.url: its CA instead of the system roots, its
+   * server name, and the operator's client certificate. Undefined without spec.tls.
+   */
+  https(agent: Agent): HTTPSettings | undefined {
+    const tls = agent.spec.tls;
+    if (!tls) return undefined;
+    return { ca: tls.caBundle, ...(tls.serverName ? { servername: tls.serverName } : {}), ...this.clientIdentity() };
+  }
+
+  /**
+   * The client certificate and key as their files hold them, read at most once per refreshMs (on
+   * demand: no timer). Missing files: none, as for gRPC, so the agent says it wants one.
+   */
+  private clientIdentity(): { cert: Buffer; key: Buffer } | undefined {
+    const dir = this.opts.clientCertDir;
+    if (!dir) return undefined;
+    const now = Date.now();
+    if (!this.identityFiles || now - this.identityFiles.readAt >= this.refreshMs) {
+      try {
+        this.identityFiles = { cert: readFileSync(join(dir, 'tls.crt')), key: readFileSync(join(dir, 'tls.key')), readAt: now };
+      } catch {
+        this.identityFiles = { readAt: now };
+      }
+    }
+    const { cert, key } = this.identityFiles;
+    return cert && key ? { cert, key } : undefined;
   }
 
   /** How to dial `agent`: undefined for plaintext (no spec.tls). */
@@ -75,13 +112,23 @@ export class AgentTLS {
  * what answered, so an Agent's status cannot be used to fingerprint an address.
  */
 export function tlsProblem(error: string, serverName?: string): string | undefined {
+  // grpc-js words, and Node's error codes as A2A failures carry them (tlsErrorCode).
   const problems: [RegExp, string][] = [
-    [/certificate has expired|CERT_HAS_EXPIRED|certificate is not yet valid/i, 'the agent\'s certificate has expired or is not yet valid'],
+    [/certificate has expired|CERT_HAS_EXPIRED|certificate is not yet valid|CERT_NOT_YET_VALID/i, 'the agent\'s certificate has expired or is not yet valid'],
     // An alert is the agent's verdict on the operator's certificate; the rest are the operator's on the agent's.
-    [/alert (certificate required|bad certificate|unknown ca|handshake failure)/i, 'the agent refused the operator\'s client certificate: none is configured (--agent-client-cert-dir), or the agent does not trust the CA that signed it'],
-    [/unable to verify|self[- ]signed|unable to get (local )?issuer/i, 'the agent\'s certificate is not signed by a CA in spec.tls.caBundle'],
+    [/alert[ _](certificate[ _]required|bad[ _]certificate|unknown[ _]ca|handshake[ _]failure)/i, 'the agent refused the operator\'s client certificate: none is configured (--agent-client-cert-dir), or the agent does not trust the CA that signed it'],
+    [/unable[ _]to[ _]verify|self[- _]signed|unable[ _]to[ _]get[ _](local[ _])?issuer/i, 'the agent\'s certificate is not signed by a CA in spec.tls.caBundle'],
     [/ALTNAME_INVALID|does not match certificate's altnames/i, `the agent's certificate does not name ${serverName ?? 'the address dialled'} (spec.tls.serverName)`],
-    [/wrong version number|disconnected before secure TLS|packet length too long/i, 'the agent does not speak TLS at that address'],
+    [/wrong[ _]version[ _]number|disconnected before secure TLS|packet[ _]length[ _]too[ _]long/i, 'the agent does not speak TLS at that address'],
   ];
   return problems.find(([re]) => re.test(error))?.[1];
+}
+
+/** Node's code for a TLS failure in `err` or its causes (CERT_HAS_EXPIRED, ERR_SSL_…), if it is one. */
+export function tlsErrorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code)) return code;
+  }
+  return undefined;
 }

@@ -17,5 +17,5 @@ export { a2aURLProblem, dialURL } from './a2a-url.js';
 export { CREDENTIALS_LABEL, secretBearerTokens, type BearerTokens } from './a2a-credentials.js';
 export { AgentProtocols, isA2A, maxReplyBytes, type AgentProber } from './protocols.js';
 export { EndpointPolicy, endpointIP, type EndpointPolicyOptions } from './endpoint-policy.js';
-export { AgentTLS, tlsProblem, type AgentTLSOptions, type AgentTransport } from './agent-tls.js';
+export { AgentTLS, tlsErrorCode, tlsProblem, type AgentTLSOptions, type AgentTransport } from './agent-tls.js';
 export { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './breaker.js';

@@ -21,7 +21,7 @@ export function agentSpecError(agent: Agent): string | undefined {
     return `spec.autoscaling.minReplicas ${scaling.minReplicas} is above maxReplicas ${scaling.maxReplicas}`;
   }
   if (agent.spec.tls?.secretName && !image) {
-    return 'spec.tls.secretName is for image agents (the operator mounts it into the pods it runs); an agent at spec.endpoint serves its own certificate';
+    return 'spec.tls.secretName is for image agents (the operator mounts it into the pods it runs); an agent at spec.endpoint or spec.url serves its own certificate';
   }
   if (agent.spec.tls?.requireClientCertificate && !agent.spec.tls.secretName) {
     return 'spec.tls.requireClientCertificate needs spec.tls.secretName: the CA the agent trusts for client certificates is that Secret\'s ca.crt';
@@ -33,9 +33,11 @@ export function agentSpecError(agent: Agent): string | undefined {
   if (isA2A(agent)) {
     const extra = [image && 'spec.image', endpoint && 'spec.endpoint'].filter(Boolean).join(' and ');
     if (extra) return `${extra} ${extra.includes(' and ') ? 'are' : 'is'} for grpc agents; an a2a agent is reached at spec.url only`;
-    if (agent.spec.tls) return 'spec.tls is for grpc agents; an a2a agent is reached over TLS with an https:// spec.url';
     if (!url) return 'spec.protocol a2a needs spec.url, the base URL the agent card is served under (<url>/.well-known/agent-card.json)';
-    return a2aURLProblem(url) ?? timeoutProblem(agent);
+    const problem = a2aURLProblem(url);
+    if (problem) return problem;
+    if (agent.spec.tls && new URL(url).protocol !== 'https:') return `spec.tls is for an a2a agent at an https:// spec.url; ${url} is plain http`;
+    return timeoutProblem(agent);
   }
   if (url) return 'spec.url is for A2A agents: set spec.protocol: a2a, or use spec.endpoint (host:port) for a gRPC agent';
   if (agent.spec.auth) {

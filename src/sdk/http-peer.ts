@@ -51,7 +51,16 @@ export interface BoundedFetchOptions {
   agents?: { http: http.Agent; https: https.Agent };
   /** The room of the call a request is made for, if it has one (see the file comment). */
   allowance?: () => ReplyAllowance | undefined;
+  /**
+   * TLS settings for https requests, asked for each request (a rotated client certificate is used
+   * by the next connection). Node's agents pool connections by these settings, so requests with
+   * different ones never share a connection.
+   */
+  tls?: () => HTTPSettings | undefined;
 }
+
+/** What an https request trusts (`ca`: instead of the system roots), presents, and verifies. */
+export type HTTPSettings = Pick<https.RequestOptions, 'ca' | 'cert' | 'key' | 'servername'>;
 
 const keepAlive = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
@@ -82,7 +91,13 @@ export function boundedFetch(maxBytes: number, opts: BoundedFetchOptions = {}): 
       const fail = (err: Error) => reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err }));
       const req = (secure ? https : http).request(
         url,
-        { method: init.method ?? 'GET', headers: Object.fromEntries(new Headers(init.headers)), agent: secure ? (opts.agents ?? keepAlive).https : (opts.agents ?? keepAlive).http, signal },
+        {
+          method: init.method ?? 'GET',
+          headers: Object.fromEntries(new Headers(init.headers)),
+          agent: secure ? (opts.agents ?? keepAlive).https : (opts.agents ?? keepAlive).http,
+          signal,
+          ...(secure ? opts.tls?.() : undefined),
+        },
         (res) => {
           const status = res.statusCode ?? 0;
           if (opts.rejectNon2xx && (status < 200 || status > 299)) {

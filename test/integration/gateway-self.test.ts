@@ -9,7 +9,8 @@
 // - a Pattern that reaches itself through the gateway, directly or through another, is refused at
 //   the first repeat: the run fails saying it would loop, and the refused call creates no Execution;
 // - a Secret without the consent label, and a token the gateway does not accept, leave the Agent
-//   Unavailable with a condition that names the label or the Secret (never the token).
+//   Unavailable with a condition that names the label or the Secret (never the token);
+// - neither token appears in any status, Event or line the operator and the server logged.
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resources.js';
 import { CREDENTIALS_LABEL } from '../../src/agents/index.js';
@@ -21,6 +22,7 @@ import type { OperatorManager } from '../../src/operator.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
 import { cli } from '../helpers/cli.js';
 import { eventually, testOperator } from '../helpers/envtest.js';
+import { captureLogs, type CapturedLogs } from '../helpers/log-capture.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
 import { bindRole, installUserRoles, type TokenUser } from '../helpers/server.js';
 import { integrationSuite } from '../helpers/suite.js';
@@ -36,6 +38,7 @@ describe('a Pattern calling Patterns through the A2A gateway', () => {
   let server: RunningServer;
   let inner: string;
   let outer: string;
+  let logs: CapturedLogs;
 
   const rest = () => suite.env.rest;
   const executions = async (ns: string) => (await rest().list<any>(resourcePath(EXECUTIONS, ns))).items;
@@ -55,6 +58,7 @@ describe('a Pattern calling Patterns through the A2A gateway', () => {
     }, `Agent ${name} ${reason}`);
 
   beforeAll(async () => {
+    logs = captureLogs();
     const env = suite.env;
     inner = await env.namespace('gw-inner');
     outer = await env.namespace('gw-outer');
@@ -71,6 +75,7 @@ describe('a Pattern calling Patterns through the A2A gateway', () => {
   }, 120000);
 
   afterAll(async () => {
+    logs.stop();
     await server?.close();
     await mgr?.stop();
   });
@@ -144,5 +149,17 @@ describe('a Pattern calling Patterns through the A2A gateway', () => {
     const agent = await readyCondition('wrong', 'CredentialsRefused');
     expect(agent.status.message).toContain(`answered HTTP 401: it does not accept the bearer token of Secret ${outer}/wrong-token key token`);
     expect(JSON.stringify(agent.status)).not.toContain('not-a-token-anyone-knows');
+  });
+
+  test('no token appears in any status, Event or log line, after runs that sent one', async () => {
+    const seen = JSON.stringify(
+      await Promise.all([inner, outer].flatMap((ns) => [AGENTS, EXECUTIONS].map((r) => rest().list<any>(resourcePath(r, ns)).then((l) => l.items.map((o) => o.status))))),
+    ) + JSON.stringify(await Promise.all([inner, outer].map((ns) => rest().list<any>(`/apis/events.k8s.io/v1/namespaces/${ns}/events`))));
+    // The capture works: the runs above were logged.
+    expect(logs.lines.length).toBeGreaterThan(0);
+    for (const token of [CALLER.token, 'not-a-token-anyone-knows']) {
+      expect(seen).not.toContain(token);
+      expect(logs.containing(token)).toEqual([]);
+    }
   });
 });

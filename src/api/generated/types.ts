@@ -125,7 +125,7 @@ export interface AgentSpec {
    */
   timeout?: string;
   /**
-   * grpc agents: the agent serves TLS. The operator verifies its certificate against caBundle and presents its own client certificate (--agent-client-cert-dir) for agents that require one. An image agent gets its serving certificate from secretName (docs/security.md#mutual-tls-to-agents).
+   * The agent serves TLS: a grpc agent, or an a2a agent at an https:// spec.url. The operator verifies its certificate against caBundle (instead of the system roots) and presents its own client certificate (--agent-client-cert-dir) to agents that require one. An image agent gets its serving certificate from secretName (docs/security.md#mutual-tls-to-agents).
    */
   tls?: {
     /**
@@ -133,7 +133,7 @@ export interface AgentSpec {
      */
     caBundle: string;
     /**
-     * The name the agent's certificate must carry. Default: <name>.<namespace>.svc for image agents, the host of spec.endpoint otherwise.
+     * The name the agent's certificate must carry. Default: <name>.<namespace>.svc for image agents, the host of spec.endpoint or spec.url otherwise.
      */
     serverName?: string;
     /**

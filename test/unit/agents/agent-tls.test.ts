@@ -1,4 +1,7 @@
-import { AgentTLS, tlsProblem } from '../../../src/agents/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentTLS, tlsErrorCode, tlsProblem } from '../../../src/agents/index.js';
 
 // grpc-js 1.14's error texts, as seen against SDK agents (test/integration/agent-tls.test.ts).
 const last = (e: string) => `HealthCheck: UNAVAILABLE: No connection established. Last error: ${e}. Resolution note: `;
@@ -21,4 +24,36 @@ test('transport: plaintext without spec.tls; image Agents are named <name>.<name
   expect(tls.transport(agent({ endpoint: 'h:1', tls: { caBundle: 'CA1' } }))!.channelOptions).toEqual({});
   expect(tls.transport(agent({ image: 'i', tls: { caBundle: 'CA2' } }))!.key).not.toBe(image.key);
   expect(tls.transport(agent({ image: 'i', tls: { caBundle: 'CA1' } }))!.key).toBe(image.key);
+});
+
+test('tlsProblem reads Node\'s TLS error codes as A2A failures carry them; tlsErrorCode finds them in a cause', () => {
+  const a2a = (code: string) => `A2A agent at https://127.0.0.1:1/: the TLS handshake failed (${code})`;
+  expect(tlsProblem(a2a('UNABLE_TO_VERIFY_LEAF_SIGNATURE'))).toBe("the agent's certificate is not signed by a CA in spec.tls.caBundle");
+  expect(tlsProblem(a2a('DEPTH_ZERO_SELF_SIGNED_CERT'))).toBe("the agent's certificate is not signed by a CA in spec.tls.caBundle");
+  expect(tlsProblem(a2a('CERT_NOT_YET_VALID'))).toBe("the agent's certificate has expired or is not yet valid");
+  expect(tlsProblem(a2a('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'))).toMatch(/^the agent refused the operator's client certificate/);
+  expect(tlsProblem(a2a('ERR_SSL_WRONG_VERSION_NUMBER'))).toBe('the agent does not speak TLS at that address');
+  const failed = new TypeError('fetch failed', { cause: Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' }) });
+  expect(tlsErrorCode(failed)).toBe('CERT_HAS_EXPIRED');
+  expect(tlsErrorCode(new TypeError('fetch failed', { cause: Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }) }))).toBeUndefined();
+});
+
+test('https: nothing without spec.tls; the CA, the server name and the client certificate read from its folder, again after refreshMs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'agent-tls-unit-'));
+  try {
+    const tls = new AgentTLS({ clientCertDir: dir, refreshMs: 0 });
+    const agent = (spec: object) => ({ apiVersion: 'parallax.ai/v1alpha1', kind: 'Agent', metadata: { name: 'a', namespace: 'n' }, spec }) as any;
+    expect(tls.https(agent({ protocol: 'a2a', url: 'https://x/' }))).toBeUndefined();
+    const spec = { protocol: 'a2a', url: 'https://10.0.0.1/', tls: { caBundle: 'CA', serverName: 'a.test' } };
+    // No files yet: no client certificate, so the agent can say it wants one.
+    expect(tls.https(agent(spec))).toEqual({ ca: 'CA', servername: 'a.test' });
+    writeFileSync(join(dir, 'tls.crt'), 'CERT1');
+    writeFileSync(join(dir, 'tls.key'), 'KEY1');
+    expect(tls.https(agent(spec))).toEqual({ ca: 'CA', servername: 'a.test', cert: Buffer.from('CERT1'), key: Buffer.from('KEY1') });
+    writeFileSync(join(dir, 'tls.crt'), 'CERT2');
+    expect(tls.https(agent(spec))!.cert).toEqual(Buffer.from('CERT2'));
+    expect(new AgentTLS().https(agent(spec))).toEqual({ ca: 'CA', servername: 'a.test' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

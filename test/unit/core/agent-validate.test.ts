@@ -15,6 +15,7 @@ describe('validate(Agent)', () => {
     ['an endpoint agent', { endpoint: 'h:1', protocol: 'grpc' }],
     ['an A2A agent', { protocol: 'a2a', url: 'http://agent.ns:8080/', defaultConfidence: 0.6, timeout: '1m' }],
     ['an A2A agent with a bearer token', { protocol: 'a2a', url: 'https://gw/a2a/', auth: { bearerTokenSecretRef: { name: 'gw', key: 'token' } } }],
+    ['an A2A agent at https with a CA and server name', { protocol: 'a2a', url: 'https://10.0.0.7/', tls: { caBundle: 'CA', serverName: 'agent.test' } }],
   ])('accepts %s', (_what, spec) => {
     expect(validate(agent(spec))).toBeUndefined();
   });
@@ -38,10 +39,14 @@ describe('validate(Agent)', () => {
       { endpoint: 'h:1', auth: { bearerTokenSecretRef: { name: 'gw', key: 'token' } } },
       'spec.auth is for A2A agents (a bearer token sent with every A2A request); a gRPC agent authenticates the operator by its client certificate (spec.tls, --agent-client-cert-dir)',
     ],
-    [{ protocol: 'a2a', url: 'https://a/', tls: { caBundle: '-----BEGIN CERTIFICATE-----' } }, 'spec.tls is for grpc agents; an a2a agent is reached over TLS with an https:// spec.url'],
+    [{ protocol: 'a2a', url: 'http://a/', tls: { caBundle: '-----BEGIN CERTIFICATE-----' } }, 'spec.tls is for an a2a agent at an https:// spec.url; http://a/ is plain http'],
+    [
+      { protocol: 'a2a', url: 'https://a/', tls: { caBundle: 'CA', secretName: 'serving' } },
+      'spec.tls.secretName is for image agents (the operator mounts it into the pods it runs); an agent at spec.endpoint or spec.url serves its own certificate',
+    ],
     [
       { endpoint: 'h:1', tls: { caBundle: 'CA', secretName: 'serving' } },
-      'spec.tls.secretName is for image agents (the operator mounts it into the pods it runs); an agent at spec.endpoint serves its own certificate',
+      'spec.tls.secretName is for image agents (the operator mounts it into the pods it runs); an agent at spec.endpoint or spec.url serves its own certificate',
     ],
     [
       { image: 'x', tls: { caBundle: 'CA', requireClientCertificate: true } },
