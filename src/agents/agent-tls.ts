@@ -1,19 +1,19 @@
 // TLS to agents (docs/security.md#mutual-tls-to-agents). An Agent with spec.tls is dialled over TLS:
 // its certificate must chain to spec.tls.caBundle and carry its server name; the operator presents
 // its own client certificate, read from files (--agent-client-cert-dir: tls.crt, tls.key) that are
-// read again as they change, so a rotated certificate is used by the next connection without a
+// read again every refreshMs (pem-files.ts), so a rotated certificate is used by the next connection without a
 // restart. gRPC Agents get channel credentials (transport()); A2A Agents at an https:// spec.url get
 // the same trust and identity as request options (https()). An Agent without spec.tls is dialled as
 // before: gRPC in plaintext, https with the system roots and no client certificate.
 //
 // Invariants: the CA an Agent with spec.tls is trusted by is exactly its caBundle (never the system
 // roots); the operator's private key is read from its file only, and never logged or written anywhere.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Agent } from '../api/types.js';
 import type { HTTPSettings } from '../sdk/http-peer.js';
+import { PEMFileProvider } from '../sdk/pem-files.js';
 
 type CertificateProvider = grpc.experimental.CertificateProvider;
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
@@ -47,19 +47,12 @@ export interface AgentTLSOptions {
 
 /** The operator's side of TLS to agents: one watched client identity, credentials per Agent. */
 export class AgentTLS {
-  private readonly identity: CertificateProvider | null;
-  private readonly refreshMs: number;
-  /** The client certificate as https requests use it: the files' contents, read again after refreshMs. */
-  private identityFiles?: { cert?: Buffer; key?: Buffer; readAt: number };
+  /** The client certificate's files; none until both can be read (the Secret may be mounted later). */
+  private readonly identity: PEMFileProvider | null;
 
-  constructor(private readonly opts: AgentTLSOptions = {}) {
-    this.refreshMs = opts.refreshMs ?? 10_000;
+  constructor(opts: AgentTLSOptions = {}) {
     this.identity = opts.clientCertDir
-      ? new grpc.experimental.FileWatcherCertificateProvider({
-          certificateFile: join(opts.clientCertDir, 'tls.crt'),
-          privateKeyFile: join(opts.clientCertDir, 'tls.key'),
-          refreshIntervalMs: this.refreshMs,
-        })
+      ? new PEMFileProvider({ certFile: join(opts.clientCertDir, 'tls.crt'), keyFile: join(opts.clientCertDir, 'tls.key'), refreshMs: opts.refreshMs ?? 10_000, optional: true })
       : null;
   }
 
@@ -70,26 +63,7 @@ export class AgentTLS {
   https(agent: Agent): HTTPSettings | undefined {
     const tls = agent.spec.tls;
     if (!tls) return undefined;
-    return { ca: tls.caBundle, ...(tls.serverName ? { servername: tls.serverName } : {}), ...this.clientIdentity() };
-  }
-
-  /**
-   * The client certificate and key as their files hold them, read at most once per refreshMs (on
-   * demand: no timer). Missing files: none, as for gRPC, so the agent says it wants one.
-   */
-  private clientIdentity(): { cert: Buffer; key: Buffer } | undefined {
-    const dir = this.opts.clientCertDir;
-    if (!dir) return undefined;
-    const now = Date.now();
-    if (!this.identityFiles || now - this.identityFiles.readAt >= this.refreshMs) {
-      try {
-        this.identityFiles = { cert: readFileSync(join(dir, 'tls.crt')), key: readFileSync(join(dir, 'tls.key')), readAt: now };
-      } catch {
-        this.identityFiles = { readAt: now };
-      }
-    }
-    const { cert, key } = this.identityFiles;
-    return cert && key ? { cert, key } : undefined;
+    return { ca: tls.caBundle, ...(tls.serverName ? { servername: tls.serverName } : {}), ...this.identity?.identity() };
   }
 
   /** How to dial `agent`: undefined for plaintext (no spec.tls). */

@@ -3,7 +3,6 @@
 // confidence it sends (missing → 0.5; anything not a number in [0,1] is an error, never clamped)
 // and that every value is JSON (a BigInt or a cycle is an INTERNAL error naming it), and turns
 // the caller's deadline or cancellation into an AbortSignal for analyze().
-import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { context, SpanKind } from '@opentelemetry/api';
 import { loggerFor, type Logger } from '../observability/logger.js';
@@ -21,6 +20,7 @@ import {
   type HealthStatusName,
 } from './protocol.js';
 import { CRITIQUE_KEY, ESCALATION_KEY, policyContext } from './policy-context.js';
+import { PEMFileProvider } from './pem-files.js';
 
 export const DEFAULT_CONFIDENCE = 0.5;
 
@@ -98,9 +98,9 @@ export interface ServeOptions {
 }
 
 /**
- * TLS for the agent's server, from PEM files read when it starts serving: a rotated certificate
- * is served after a restart (for an image Agent, a rollout). grpc-js 1.14's file-watching server
- * credentials refuse every handshake, so they are not used.
+ * TLS for the agent's server, from PEM files that are read again every refreshMs: a renewed
+ * certificate (a mounted Secret the kubelet updated) is served to the next connection, with no
+ * restart. A file that cannot be read when serving starts fails serve() at once.
  */
 export interface ServeTLS {
   /** PEM certificate chain (tls.crt). */
@@ -109,12 +109,16 @@ export interface ServeTLS {
   keyFile: string;
   /** PEM CA (ca.crt): callers must present a client certificate it signed. Unset: none asked for. */
   clientCAFile?: string;
+  /** How often the files are read again. Default 10 s. */
+  refreshMs?: number;
 }
 
 function serverCredentials(tls: ServeTLS | undefined): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  const clientCA = tls.clientCAFile ? readFileSync(tls.clientCAFile) : null;
-  return grpc.ServerCredentials.createSsl(clientCA, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], clientCA !== null);
+  const files = new PEMFileProvider({ certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.clientCAFile, refreshMs: tls.refreshMs ?? 10_000 });
+  // grpc-js 1.14 uses its first argument as the serving identity and its second (nullable) as the
+  // client CA, whatever its type declarations call them; one provider serves both here.
+  return grpc.experimental.createCertificateProviderServerCredentials(files, tls.clientCAFile ? files : null, tls.clientCAFile !== undefined);
 }
 
 /** An error whose gRPC status code the SDK should use instead of UNKNOWN. */

@@ -105,3 +105,39 @@ def test_cli_flags_and_environment_choose_tls(monkeypatch: pytest.MonkeyPatch):
         serve_tls_of(parse(["--tls-client-ca", "/ca.crt"]))
     monkeypatch.setenv("PARALLAX_AGENT_TLS_DIR", "/mounted")
     assert serve_tls_of(argument_parser(spec=False).parse_args([])) == ServeTLS("/mounted/tls.crt", "/mounted/tls.key", None)
+
+
+async def test_a_renewed_certificate_is_served_to_the_next_connection_without_a_restart(certs: Path, tmp_path: Path):
+    mounted = tmp_path / "mounted"
+    mounted.mkdir()
+    for name in ("tls.crt", "tls.key"):
+        (mounted / name).write_bytes((certs / "serving" / name).read_bytes())
+    agent, port = await _served(ServeTLS(str(mounted / "tls.crt"), str(mounted / "tls.key"), refresh_seconds=0))
+    try:
+        trusting = lambda name: grpc.ssl_channel_credentials(root_certificates=(certs / f"{name}.crt").read_bytes())  # noqa: E731
+        assert (await _ask(port, trusting("agents"))).value_json == '"over tls"'
+        # Renewed by another CA, as the kubelet updates a mounted Secret (each file replaced whole).
+        _issue(tmp_path, "renewed", _ca(tmp_path, "renewing"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        for name, renewed in (("tls.crt", "renewed.crt"), ("tls.key", "renewed.key")):
+            (tmp_path / renewed).replace(mounted / name)
+        assert (await _ask(port, grpc.ssl_channel_credentials(root_certificates=(tmp_path / "renewing.crt").read_bytes()))).value_json == '"over tls"'
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _ask(port, trusting("agents"))
+    finally:
+        await agent.shutdown(0.1)
+
+
+def test_the_fetcher_reads_again_only_after_refresh_seconds_and_keeps_the_last_good_files(certs: Path, tmp_path: Path):
+    from parallax_agent.tls import _Files
+
+    for name in ("tls.crt", "tls.key"):
+        (tmp_path / name).write_bytes((certs / "serving" / name).read_bytes())
+    lazy = _Files(ServeTLS(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"), refresh_seconds=3600))
+    eager = _Files(ServeTLS(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"), refresh_seconds=0))
+    assert eager.fetch() is None  # unchanged
+    (tmp_path / "tls.crt").write_bytes((certs / "client.crt").read_bytes())
+    (tmp_path / "tls.key").write_bytes((certs / "client.key").read_bytes())
+    assert lazy.fetch() is None  # not yet time to look
+    assert eager.fetch() is not None
+    (tmp_path / "tls.key").unlink()
+    assert eager.fetch() is None  # a file gone mid-rotation: the last good files stay

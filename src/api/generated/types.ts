@@ -137,7 +137,7 @@ export interface AgentSpec {
      */
     serverName?: string;
     /**
-     * image agents: a kubernetes.io/tls Secret in the Agent's namespace with the agent's serving certificate (tls.crt, tls.key), e.g. one cert-manager issues. It is mounted read-only at /var/run/parallax/agent-tls and PARALLAX_AGENT_TLS_DIR names that folder, which both SDKs and the LLM agent serve TLS from. The agent reads it when it starts: a renewed certificate is served after a rollout (kubectl rollout restart deployment/<name>).
+     * image agents: a kubernetes.io/tls Secret in the Agent's namespace with the agent's serving certificate (tls.crt, tls.key), e.g. one cert-manager issues. It is mounted read-only at /var/run/parallax/agent-tls and PARALLAX_AGENT_TLS_DIR names that folder, which both SDKs and the LLM agent serve TLS from. The agent reads the files again every 10 s: a renewed certificate is served with no restart.
      */
     secretName?: string;
     /**

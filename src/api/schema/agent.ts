@@ -139,7 +139,7 @@ export const agentSpec: JSONSchema = {
           minLength: 1,
           maxLength: 253,
           description:
-            'image agents: a kubernetes.io/tls Secret in the Agent\'s namespace with the agent\'s serving certificate (tls.crt, tls.key), e.g. one cert-manager issues. It is mounted read-only at /var/run/parallax/agent-tls and PARALLAX_AGENT_TLS_DIR names that folder, which both SDKs and the LLM agent serve TLS from. The agent reads it when it starts: a renewed certificate is served after a rollout (kubectl rollout restart deployment/<name>).',
+            'image agents: a kubernetes.io/tls Secret in the Agent\'s namespace with the agent\'s serving certificate (tls.crt, tls.key), e.g. one cert-manager issues. It is mounted read-only at /var/run/parallax/agent-tls and PARALLAX_AGENT_TLS_DIR names that folder, which both SDKs and the LLM agent serve TLS from. The agent reads the files again every 10 s: a renewed certificate is served with no restart.',
         },
         requireClientCertificate: {
           type: 'boolean',

@@ -1,8 +1,10 @@
 """TLS for an agent's gRPC server, the Python side of mutual TLS to agents (docs/security.md).
 
 Invariants:
-- The PEM files are read once, when the agent starts serving: a rotated certificate is served after
-  a restart (for an image Agent, a rollout), as in the TypeScript SDK.
+- The PEM files are read when the agent starts serving, and again at a handshake once
+  ``refresh_seconds`` have passed since the last read: a renewed certificate (a mounted Secret the
+  kubelet updated) is served to the next connection with no restart, as in the TypeScript SDK. A
+  read that fails then keeps the files read last.
 - With ``client_ca_file`` set, a caller must present a certificate that CA signed (the operator's,
   from ``--agent-client-cert-dir``); without it, no client certificate is asked for.
 - A file that is missing or unreadable is an ``OSError`` naming the file and the setting it came
@@ -12,7 +14,9 @@ Invariants:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -29,6 +33,8 @@ class ServeTLS:
     cert_file: str
     key_file: str
     client_ca_file: str | None = None
+    #: How long a read of the files is used before a handshake reads them again.
+    refresh_seconds: float = field(default=10.0, compare=False)
 
     @classmethod
     def from_dir(cls, directory: str, client_ca_file: str | None = None) -> ServeTLS:
@@ -36,10 +42,44 @@ class ServeTLS:
         return cls(os.path.join(directory, CERT_NAME), os.path.join(directory, KEY_NAME), client_ca_file)
 
     def server_credentials(self) -> grpc.ServerCredentials:
-        cert = _read(self.cert_file, "the serving certificate")
-        key = _read(self.key_file, "the serving key")
-        client_ca = _read(self.client_ca_file, "the client CA") if self.client_ca_file else None
-        return grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None)
+        files = _Files(self)
+        return grpc.dynamic_ssl_server_credentials(files.configuration(), files.fetch, require_client_authentication=self.client_ca_file is not None)
+
+
+class _Files:
+    """The PEM files as gRPC's certificate configuration fetcher sees them (called at each handshake)."""
+
+    def __init__(self, tls: ServeTLS):
+        self._tls = tls
+        self._lock = threading.Lock()
+        self._contents = self._read()  # raises OSError naming the file: before the port is bound
+        self._read_at = time.monotonic()
+
+    def configuration(self) -> grpc.ServerCertificateConfiguration:
+        cert, key, client_ca = self._contents
+        return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=client_ca)
+
+    def fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        """A new configuration when the files changed since they were read last, else None (keep it)."""
+        with self._lock:
+            if time.monotonic() - self._read_at < self._tls.refresh_seconds:
+                return None
+            self._read_at = time.monotonic()
+            try:
+                contents = self._read()
+            except OSError:
+                return None  # mid-rotation or gone: keep serving what was read last
+            if contents == self._contents:
+                return None
+            self._contents = contents
+            return self.configuration()
+
+    def _read(self) -> tuple[bytes, bytes, bytes | None]:
+        tls = self._tls
+        cert = _read(tls.cert_file, "the serving certificate")
+        key = _read(tls.key_file, "the serving key")
+        client_ca = _read(tls.client_ca_file, "the client CA") if tls.client_ca_file else None
+        return cert, key, client_ca
 
 
 def _read(path: str, what: str) -> bytes:
