@@ -82,6 +82,11 @@ app.kubernetes.io/part-of: parallax
 The Secret with the operator's client certificate for Agents with spec.tls, if any: the user's,
 or the one cert-manager issues.
 */}}
+{{- /* The ClusterIssuer agentTLS.certManager.agentsCA makes. */ -}}
+{{- define "parallax.agentsIssuer" -}}
+{{ include "parallax.fullname" . }}-agents
+{{- end }}
+
 {{- define "parallax.agentClientCertSecret" -}}
 {{- if .Values.agentTLS.certManager.enabled -}}
 {{ include "parallax.fullname" . }}-agent-client-cert

@@ -372,6 +372,26 @@ describe('agentTLS: the operator\'s client certificate for mutual TLS to Agents 
     expect(r.stderr).toMatch(/agentTLS.certManager.issuerRef.name is required/);
   });
 
+  test('certManager.agentsCA: a self-signed root in cert-manager\'s namespace, a ClusterIssuer signing with it, the client certificate from it', () => {
+    const objs = renderChart(['--set', 'agentTLS.certManager.enabled=true', '--set', 'agentTLS.certManager.agentsCA.enabled=true']);
+    const named = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name)!;
+    expect(named('Issuer', 'parallax-agents-root')).toMatchObject({ metadata: { namespace: 'cert-manager' }, spec: { selfSigned: {} } });
+    expect(named('Certificate', 'parallax-agents-ca')).toMatchObject({
+      metadata: { namespace: 'cert-manager' },
+      spec: { isCA: true, secretName: 'parallax-agents-ca', issuerRef: { name: 'parallax-agents-root', kind: 'Issuer' } },
+    });
+    expect(named('ClusterIssuer', 'parallax-agents').spec).toEqual({ ca: { secretName: 'parallax-agents-ca' } });
+    expect(named('Certificate', 'parallax-agent-client').spec).toMatchObject({
+      secretName: 'parallax-agent-client-cert',
+      usages: ['client auth', 'digital signature'],
+      issuerRef: { name: 'parallax-agents', kind: 'ClusterIssuer' },
+    });
+    // Your issuer, when named, still signs the client certificate.
+    const own = renderChart(['--set', 'agentTLS.certManager.enabled=true', '--set', 'agentTLS.certManager.agentsCA.enabled=true', '--set', 'agentTLS.certManager.issuerRef.name=corp', '--set', 'agentTLS.certManager.issuerRef.kind=ClusterIssuer']);
+    expect(own.find((o) => o.metadata.name === 'parallax-agent-client')!.spec.issuerRef).toEqual({ name: 'corp', kind: 'ClusterIssuer' });
+    expect(renderChart(['--set', 'agentTLS.certManager.enabled=true', '--set', 'agentTLS.certManager.issuerRef.name=corp']).some((o) => o.kind === 'ClusterIssuer')).toBe(false);
+  });
+
   test('config/agent-client-tls (kustomize) mounts and passes it as the chart does', () => {
     const chart = renderChart(['--set', 'agentTLS.clientCertSecret=parallax-agent-client-cert']);
     const overlay = kustomize('config/agent-client-tls');
