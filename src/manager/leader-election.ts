@@ -73,6 +73,8 @@ export class LeaderElector {
   private watchdog?: NodeJS.Timeout;
   private wake?: () => void;
   private lost?: () => void;
+  /** The acquire or renew request in flight, if any: a release must not race it (stop()). */
+  private attempt?: Promise<boolean>;
 
   constructor(
     private readonly rest: KubeRest,
@@ -109,7 +111,7 @@ export class LeaderElector {
     for (;;) {
       if (this.stopped) return;
       const started = this.now();
-      if (await this.tryAcquireOrRenew(this.retryPeriodMs)) {
+      if (await this.attemptLease(this.retryPeriodMs)) {
         this.extend(started);
         break;
       }
@@ -138,7 +140,7 @@ export class LeaderElector {
         const started = this.now();
         const left = this.validUntil - started;
         if (left <= 0) return this.lost?.();
-        if (await this.tryAcquireOrRenew(left)) this.extend(started);
+        if (await this.attemptLease(left)) this.extend(started);
       }
     })();
     await Promise.race([lost, renewing]);
@@ -154,6 +156,9 @@ export class LeaderElector {
     this.leading = false;
     this.gauge.set(0);
     if (this.opts.releaseOnStop === false) return;
+    // A renew still in flight would change the Lease between the read below and the release, and
+    // the release would then fail on a conflict and leave the Lease held for its full duration.
+    await this.attempt?.catch(() => undefined);
     try {
       const lease = await this.rest.get<Lease>(this.path, { timeoutMs: this.renewDeadlineMs });
       if (lease.spec.holderIdentity !== this.identity) return;
@@ -184,6 +189,12 @@ export class LeaderElector {
   }
 
   /** One round; every request it makes gives up after `budgetMs` in total. */
+  private attemptLease(budgetMs: number): Promise<boolean> {
+    const attempt = this.tryAcquireOrRenew(budgetMs);
+    this.attempt = attempt;
+    return attempt;
+  }
+
   private async tryAcquireOrRenew(budgetMs: number): Promise<boolean> {
     const deadline = this.now() + budgetMs;
     // Never send a request whose time is already up (e.g. a process resumed after SIGSTOP).

@@ -17,7 +17,9 @@ export type FaultAction =
   /** Forward it (the API server applies it), then cut the client's connection instead of answering. */
   | { kind: 'drop-response' }
   /** Forward a watch, then end the stream after one ERROR event with this code. */
-  | { kind: 'watch-error'; code: number };
+  | { kind: 'watch-error'; code: number }
+  /** Forward it only after this long (the API server sees it late, after requests sent since). */
+  | { kind: 'delay'; ms: number };
 
 export interface FaultRule {
   method?: string;
@@ -134,6 +136,13 @@ export class ApiProxy {
       res.writeHead(fault.code, { 'Content-Type': 'application/json' });
       return void res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: fault.code, message: fault.message ?? 'injected by the test proxy' }));
     }
+    if (fault?.kind === 'delay') return void setTimeout(() => this.forward(req, res, entry, fault), fault.ms);
+    this.forward(req, res, entry, fault);
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, fault: FaultAction | undefined): void {
+    const path = entry.path;
+    const method = entry.method;
     const isWatch = /[?&]watch=(true|1)/.test(path);
     if (isWatch) this.watches.add(req.socket);
     const up = new URL(this.upstream);

@@ -2,11 +2,13 @@
 // a renew call that hangs, a wall-clock step on a standby, and a leader paused past its lease
 // (SIGSTOP then SIGCONT, as a long GC pause or a frozen VM). In each the old leader must have
 // stopped writing before the new one took over. Every request of the old leader goes through an
-// ApiProxy, whose log (same clock as the test) says what it wrote, and when.
+// ApiProxy, whose log (same clock as the test) says what it wrote, and when. And a leader stopped
+// while its renew is on the way gives the Lease back rather than losing the release to a conflict.
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resourcePath } from '../../src/k8s/rest.js';
+import { KubeRest, resourcePath } from '../../src/k8s/rest.js';
+import { LeaderElector } from '../../src/manager/leader-election.js';
 import { AGENTS, EXECUTIONS, LEASES, PATTERNS } from '../../src/k8s/resources.js';
 import type { LoggedRequest } from '../helpers/api-proxy.js';
 import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.js';
@@ -140,3 +142,21 @@ function libfaketime(): string {
   if (!lib) throw new Error('libfaketime is not installed: `bash hack/install-tools.sh faketime` (make test does)');
   return lib;
 }
+
+test('a leader stopped while its renew is on the way still gives the Lease back', async () => {
+  const ns = await suite.env.namespace('release-race');
+  const p = await proxy();
+  const elector = new LeaderElector(new KubeRest(through(p)), { namespace: ns, name: 'parallax-operator', identity: 'leaving', leaseDurationMs: 4000, renewDeadlineMs: 2500, retryPeriodMs: 200 });
+  const running = elector.run(() => undefined, () => undefined);
+  await eventually(() => elector.isLeader, 'leading');
+  // The next renew reaches the API server 600 ms late: stop() is called while it is on the way.
+  const lease = new RegExp(`/namespaces/${ns}/leases/parallax-operator$`);
+  p.fault({ method: 'PUT', path: lease, action: { kind: 'delay', ms: 600 }, times: 1 });
+  await eventually(() => p.requests('PUT', lease).some((r) => r.fault === 'delay'), 'a renew on the way', 5000, { intervalMs: 10 });
+  await elector.stop();
+  await running;
+  const after = await suite.env.rest.get<any>(resourcePath(LEASES, ns, 'parallax-operator'));
+  expect(after.spec.holderIdentity ?? null).toBeNull();
+  // Released after the renew landed, not refused for the renew's change.
+  expect(p.requests('PUT', lease).map((r) => r.status).slice(-2)).toEqual([200, 200]);
+});
