@@ -21,7 +21,7 @@ const CAP = Number(process.env.BENCH_FLOOD_CAP ?? 100);
 const N = Number(process.env.BENCH_FAIRNESS_N ?? 30);
 const ONE_CALL = { steps: [{ name: 'ask', call: {} }], output: { value: 'ask[0].value', confidence: 'ask[0].confidence' } };
 
-rootLogger.level = 'warn';
+rootLogger.level = 'error'; // the operator's shutdown warnings (Events it could not post) are not figures
 const env = await startTestEnv();
 const [slow, quick] = await Promise.all([
   startAgentProcess(['--name', 'slow', '--capabilities', 'slow', '--confidence', '0.8', '--delay-ms', String(DELAY_MS)]),
