@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from '../api/types.js';
 import { A2AClient } from '../agents/a2a.js';
 import { readBearerToken } from '../agents/a2a-credentials.js';
+import { AgentTLS } from '../agents/agent-tls.js';
 import { AgentPool, probeAgent, type ProbeResult } from '../agents/pool.js';
 import { isA2A } from '../agents/protocols.js';
 import { isPodReady, podPort } from '../controllers/agent-workload.js';
@@ -37,6 +38,8 @@ export interface AgentTestOptions {
   timeoutMs: number;
   connect: ConnectMode;
   pod?: string;
+  /** tls.crt and tls.key to present to an Agent with spec.tls (the operator's --agent-client-cert-dir). */
+  clientCertDir?: string;
   /** For `auto`: whether this process runs in a cluster. */
   inCluster: boolean;
 }
@@ -112,7 +115,7 @@ async function readyPod(target: KubeTarget, agent: string, wanted?: string): Pro
 export async function testAgent(target: KubeTarget, agent: Agent, opts: AgentTestOptions): Promise<AgentTestReport> {
   const r = await route(target, agent, opts);
   const name = agent.metadata.name!;
-  const client = clientFor(target, agent, r.address, opts.timeoutMs);
+  const client = clientFor(target, agent, r.address, opts.timeoutMs, new AgentTLS({ clientCertDir: opts.clientCertDir }));
   try {
     const probe = await client.probe();
     const reply = await client.caller.call({
@@ -134,17 +137,17 @@ export async function testAgent(target: KubeTarget, agent: Agent, opts: AgentTes
   }
 }
 
-/** The operator's client for the Agent's protocol, aimed at `address`. */
-function clientFor(target: KubeTarget, agent: Agent, address: string, timeoutMs: number): { probe(): Promise<ProbeResult>; caller: AgentCaller; close(): void } {
+/** The operator's client for the Agent's protocol, aimed at `address`, with its TLS settings (spec.tls). */
+function clientFor(target: KubeTarget, agent: Agent, address: string, timeoutMs: number, tls: AgentTLS): { probe(): Promise<ProbeResult>; caller: AgentCaller; close(): void } {
   const probeMs = Math.min(timeoutMs, 10000);
   if (isA2A(agent)) {
     const ref = agent.spec.auth?.bearerTokenSecretRef;
     const a2a = new A2AClient(
       () => ({ url: address, timeoutMs, defaultConfidence: agent.spec.defaultConfidence ?? 0.5 }),
-      ref ? { bearerTokens: () => readBearerToken(target.rest, target.namespace, ref) } : {},
+      { tls: () => tls.https(agent), ...(ref ? { bearerTokens: () => readBearerToken(target.rest, target.namespace, ref) } : {}) },
     );
     return { probe: () => a2a.probe(address, probeMs, agent.metadata.name), caller: a2a, close: () => undefined };
   }
-  const pool = new AgentPool(() => ({ endpoints: [address], timeoutMs }));
+  const pool = new AgentPool(() => ({ endpoints: [address], timeoutMs }), { transport: () => tls.transport(agent) });
   return { probe: () => probeAgent(address, probeMs, pool), caller: pool, close: () => pool.close() };
 }

@@ -18,6 +18,7 @@ import { AGENTS, DEPLOYMENTS, EXECUTIONS, PATTERNS } from '../../src/k8s/resourc
 import { ParallaxAgent } from '../../src/sdk/index.js';
 import { startAgentProcess } from '../helpers/agent-process.js';
 import { startA2AAgent } from '../fixtures/a2a-agent.js';
+import { cli } from '../helpers/cli.js';
 import { createCA, issueClientCert, issueServingCert } from '../../src/webhook/certificates.js';
 import type { CertificatePair } from '../../src/webhook/server.js';
 import { eventually } from '../helpers/envtest.js';
@@ -140,6 +141,11 @@ it('an operator without a client certificate is told so by an agent that require
   for (const name of ['strict', 'strict-a2a']) {
     await unavailable(ns, name, /the agent refused the operator's client certificate: none is configured \(--agent-client-cert-dir\)/);
   }
+  // `parallax agent test` dials a gRPC Agent with its spec.tls too, presenting the certificate it is given.
+  clientCert(await issueClientCert(clientCA, 'a-person', HOUR));
+  const tested = await cli(['--kubeconfig', suite.env.cp.kubeconfigPath, '-n', ns, 'agent', 'test', 'strict', '--task', 'hello', '--client-cert-dir', join(dir, 'client')]);
+  expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(tested.stdout).toMatch(/^confidence {2}0\.8 \(\d+ms\)$/m);
 });
 
 /** An A2A agent (the official SDK's server) serving https with `serving`, requiring a client certificate signed by clientCA. */
@@ -175,6 +181,15 @@ it('reaches an A2A agent over https with its Agent\'s CA and the operator\'s cli
   await createObject(rest, EXECUTIONS, ns, 'a2a-over-tls', { patternRef: { name: 'ask' }, input: { task: 'answer over https' } });
   const e = await finished(rest, ns, 'a2a-over-tls');
   expect([e.status.phase, e.status.result.value, e.status.result.confidence]).toEqual(['Succeeded', 'a2a over mutual tls', 0.75]);
+
+  // `parallax agent test` reaches it with the Agent's TLS settings and the certificate it is given.
+  const agentTest = (name: string, ...extra: string[]) => cli(['--kubeconfig', suite.env.cp.kubeconfigPath, '-n', ns, 'agent', 'test', name, '--task', 'hello', ...extra]);
+  const tested = await agentTest('remote', '--client-cert-dir', join(dir, 'client'));
+  expect({ code: tested.code, stderr: tested.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(tested.stdout).toMatch(/^confidence {2}0\.75 \(\d+ms\)$/m);
+  const refused = await agentTest('remote');
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toMatch(/the TLS handshake failed \(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED\)/);
 });
 
 /**

@@ -13,6 +13,7 @@ interface TestFlags extends GlobalFlags {
   timeout: string;
   connect: ConnectMode;
   pod?: string;
+  clientCertDir?: string;
   output?: ObjectFormat;
 }
 
@@ -29,6 +30,7 @@ export function agentTestCommand(): Command {
         .default('auto'),
     )
     .option('--pod <name>', 'which Ready pod of an image Agent to call (default: the first)')
+    .option('--client-cert-dir <dir>', 'for an Agent with spec.tls that asks for a client certificate: a folder with tls.crt and tls.key to present, as the operator does')
     .addOption(outputOption(['json', 'yaml']))
     .action(
       action<TestFlags>(async ({ ctx, opts }, name) => {
@@ -49,6 +51,7 @@ export function agentTestCommand(): Command {
             timeoutMs,
             connect: opts.connect,
             pod: opts.pod,
+            ...(opts.clientCertDir ? { clientCertDir: opts.clientCertDir } : {}),
             inCluster: !!ctx.io.env.KUBERNETES_SERVICE_HOST,
           }),
         );
