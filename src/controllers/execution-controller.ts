@@ -372,7 +372,10 @@ export class ExecutionReconciler implements Reconciler {
     }
     // The Execution may have left the cache (deleted, or drained off this shard) while this reconcile
     // awaited: its delete handler found no run to stop then, so none may start now.
-    if (this.ctx.caches.executions.get(namespace, name)?.metadata.uid !== uid) return runTrace.span.end();
+    if (this.ctx.caches.executions.get(namespace, name)?.metadata.uid !== uid) {
+      slot.release(); // else the slot is held for ever: one fewer run for the namespace, and in all
+      return runTrace.span.end();
+    }
     const timer = setLongTimeout(() => abort.abort(new RunStop('timeout', `timed out after ${timeout}`)), remaining);
     const run = compiled.compiled;
     const settled = context
