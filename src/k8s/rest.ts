@@ -234,12 +234,18 @@ export class KubeRest {
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json', ropts: RequestOptions = {}): Promise<T> {
-    const fenced = WRITES.has(method) ? this.opts.fence?.() : undefined;
-    if (fenced) throw new FencedError(`${method} ${path}: refused: ${fenced}`);
+    const fence = () => {
+      const fenced = WRITES.has(method) ? this.opts.fence?.() : undefined;
+      if (fenced) throw new FencedError(`${method} ${path}: refused: ${fenced}`);
+    };
+    fence();
     const timeoutMs = Math.max(1, Math.ceil(ropts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
     const signal = ropts.signal ? AbortSignal.any([ropts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
     signal.throwIfAborted();
     const opts = await this.requestOptions(method, path, this.agent);
+    // Again, in the tick that sends it: a process paused (SIGSTOP, a long GC) after the first check
+    // would otherwise send a write its fence no longer allows once it resumes.
+    fence();
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     if (payload !== undefined) {
       opts.headers = { ...opts.headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(payload) };
