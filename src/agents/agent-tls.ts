@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Agent } from '../api/types.js';
-import type { HTTPSettings } from '../sdk/http-peer.js';
+import { errorCode, type HTTPSettings } from '../sdk/http-peer.js';
 import { PEMFileProvider } from '../sdk/pem-files.js';
 
 type CertificateProvider = grpc.experimental.CertificateProvider;
@@ -100,9 +100,5 @@ export function tlsProblem(error: string, serverName?: string): string | undefin
 
 /** Node's code for a TLS failure in `err` or its causes (CERT_HAS_EXPIRED, ERR_SSL_…), if it is one. */
 export function tlsErrorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/.test(code)) return code;
-  }
-  return undefined;
+  return errorCode(err, /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/);
 }

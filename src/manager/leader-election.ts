@@ -188,13 +188,14 @@ export class LeaderElector {
     });
   }
 
-  /** One round; every request it makes gives up after `budgetMs` in total. */
+  /** tryAcquireOrRenew, remembered as the attempt in flight (stop() waits for it). */
   private attemptLease(budgetMs: number): Promise<boolean> {
     const attempt = this.tryAcquireOrRenew(budgetMs);
     this.attempt = attempt;
     return attempt;
   }
 
+  /** One round; every request it makes gives up after `budgetMs` in total. */
   private async tryAcquireOrRenew(budgetMs: number): Promise<boolean> {
     const deadline = this.now() + budgetMs;
     // Never send a request whose time is already up (e.g. a process resumed after SIGSTOP).

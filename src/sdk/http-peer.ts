@@ -151,9 +151,14 @@ export function formatBytes(n: number): string {
 
 /** The errno-style code of a failed request (ECONNREFUSED, ENOTFOUND, ECONNRESET, …), searched along its causes. */
 export function networkCode(err: unknown): string | undefined {
+  return errorCode(err, /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/);
+}
+
+/** The first code along `err`'s causes (an AggregateError's: its first error's) that `wanted` matches. */
+export function errorCode(err: unknown, wanted: RegExp): string | undefined {
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code ?? (e as { errors?: Array<{ code?: unknown }> }).errors?.[0]?.code;
-    if (typeof code === 'string' && /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/.test(code)) return code;
+    if (typeof code === 'string' && wanted.test(code)) return code;
   }
   return undefined;
 }
