@@ -62,6 +62,7 @@ export function renderFigures(r: any): string {
     '',
     ...renderConfidence(r.confidence),
     ...renderTracing(r.tracing),
+    ...renderShards(r.shards),
     '**Runtime alone** (compile once, `runPattern` with canned replies from test/fixtures/patterns; no API, no gRPC; evaluations in-process, then in the sandbox pool with its defaults)',
     '',
     row(['Pattern', 'runs/s in-process', 'runs/s sandbox', 'sandbox µs added per run', 'added, share of the API floor p50']),
@@ -145,6 +146,24 @@ function renderTracing(t: any): string[] {
     row(['off', t.off.latencyMs.p50, t.off.latencyMs.p99, t.off.throughput]),
     row(['on', t.on.latencyMs.p50, t.on.latencyMs.p99, t.on.throughput]),
     row(['cost', `${t.latencyCostPct}%`, '', `${t.throughputCostPct}%`]),
+    '',
+  ];
+}
+
+/** 1, 2 and 3 sharded replicas on the same workloads: the latency, and how the work split. */
+function renderShards(meta: any): string[] {
+  const cases: any[] | undefined = meta?.cases;
+  if (!cases?.length) return ['**Sharded replicas**: not measured in this run (`npm run bench -- --shards-only` adds them).', ''];
+  const when = meta?.separateRun ? ` — measured on ${meta.date.slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- --shards-only\`, apart from the rest (load average ${meta.loadAverageBefore.join(' / ')} before, ${meta.loadAverageAfter.join(' / ')} after)` : '';
+  const each = (c: any, f: (x: any) => unknown) => c.replicas.map(f).join(' / ');
+  return [
+    `**Sharded replicas** (bench/shards.ts: \`--leader-elect --sharding\` replicas, a namespace and replicas of their own per shard count; \`instant-c100\`: 3 instant agents, 100 in flight; \`slow-all-at-once\`: 3 agents answering after 2 s, every Execution created at once; floor measured just before each row; per replica: Executions run, CPU seconds, API writes, RSS MB${when})`,
+    '',
+    row(['shards', 'workload', 'n', 'failed', 'p50 ms', 'p99 ms', 'floor p50 / p99 ms', 'Executions/s', 'floor /s', 'Executions per replica', 'CPU s per replica', 'API writes per replica', 'RSS MB per replica', 'API server / etcd CPU s']),
+    row(Array(14).fill('---')),
+    ...cases.map((c) =>
+      row([c.shards, c.workload, c.n, c.failed, c.latencyMs.p50, c.latencyMs.p99, `${c.floorMs.p50} / ${c.floorMs.p99}`, c.throughput, c.floorThroughput, each(c, (x) => x.executions), each(c, (x) => x.cpuSeconds), each(c, (x) => x.apiWrites), each(c, (x) => x.rssMB), `${c.apiServerCpuSeconds} / ${c.etcdCpuSeconds}`]),
+    ),
     '',
   ];
 }

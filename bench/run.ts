@@ -24,7 +24,8 @@
 //   --confidence-only measures the confidence part alone (bench/confidence.ts: what an accepting
 //   policy costs, 10,000 Feedback) and puts its figures into the last run's results (BENCH_POLICY_N,
 //   BENCH_FEEDBACK_N override its sizes); --tracing-only measures trace export off and on alone
-//   (bench/tracing.ts) and puts its figures into the last run's results.
+//   (bench/tracing.ts) and puts its figures into the last run's results; --shards-only measures
+//   1, 2 and 3 sharded replicas alone (bench/shards.ts) and puts its figures into the last run's results.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -63,6 +64,7 @@ import {
 import { CONFIDENCE_NS, confidenceBench, confidenceGoals, type ConfidenceFigures } from './confidence.js';
 import { writeDoc } from './report.js';
 import { TRACING_NS, tracingBench, tracingGoals, type TracingFigures } from './tracing.js';
+import { shardGoals, shardsBench, type ShardFigures } from './shards.js';
 import { compareSdks, SDK_GOAL_CONCURRENCY, type SdkComparison } from './sdk.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -210,22 +212,44 @@ async function prepare(): Promise<{ runDir: string; cp: ControlPlane }> {
 }
 
 /** The confidence part (bench/confidence.ts) with its own operator in its own namespace. */
-async function confidencePart(rest: KubeRest, kubeconfig: string, runDir: string, ports: number[]): Promise<ConfidenceFigures> {
-  return confidenceBench(rest, ports, () => startOperator(kubeconfig, DEFAULT_WORKERS, runDir, [], { namespace: CONFIDENCE_NS }), { policyN: SIZES.policyN, feedbackN: SIZES.feedbackN }, log);
+async function confidencePart(rest: KubeRest, cp: ControlPlane, runDir: string, ports: number[]): Promise<ConfidenceFigures> {
+  return confidenceBench(rest, ports, () => startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir, [], { namespace: CONFIDENCE_NS }), { policyN: SIZES.policyN, feedbackN: SIZES.feedbackN }, log);
 }
 
 /** The trace export part (bench/tracing.ts): export off and on, each with an operator of its own. */
-async function tracingPart(rest: KubeRest, kubeconfig: string, runDir: string, ports: number[]): Promise<TracingFigures> {
-  const start = (env: NodeJS.ProcessEnv) => startOperator(kubeconfig, DEFAULT_WORKERS, runDir, [], { namespace: TRACING_NS, env });
+async function tracingPart(rest: KubeRest, cp: ControlPlane, runDir: string, ports: number[]): Promise<TracingFigures> {
+  const start = (env: NodeJS.ProcessEnv) => startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir, [], { namespace: TRACING_NS, env });
   return tracingBench(rest, ports, start, { latencyN: SIZES.latencyN, throughputN: SIZES.throughputN }, log);
 }
 
 /**
- * `--confidence-only`, `--tracing-only`: one part measured alone (3 instant agents, a fresh
+ * The sharding part (bench/shards.ts): 1, 2 and 3 sharded replicas, each count with its own
+ * replicas and namespace; the instant agents given, slow agents started here.
+ */
+async function shardsPart(rest: KubeRest, cp: ControlPlane, runDir: string, ports: number[]): Promise<ShardFigures> {
+  await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: FLOOR_NS } }).catch((e) => {
+    if ((e as { statusCode?: number }).statusCode !== 409) throw e;
+  });
+  const floorWatch = new FinishWatch(rest, resourcePath(EXECUTIONS, FLOOR_NS));
+  await floorWatch.start();
+  const slow = await startAgents(PROTOCOL_FAN, 'bench/agents.ts', ['--delay-ms', String(SLOW_AGENT_DELAY_MS)]);
+  try {
+    const startReplica = (name: string, namespace: string) =>
+      startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir, [], { namespace, args: ['--leader-elect', '--sharding', `--leader-election-namespace=${namespace}`], env: { POD_NAME: name } });
+    const deps = { startReplica, floor: (n: number, c: number) => runFloor(rest, floorWatch, n, c), instantPorts: ports.slice(0, PROTOCOL_FAN), slowPorts: slow.ports, slowDelayMs: SLOW_AGENT_DELAY_MS, controlPlanePids: cp.pids };
+    return await shardsBench(rest, deps, { instantN: SIZES.throughputN, slowN: SIZES.slowExecutions }, log);
+  } finally {
+    floorWatch.stop();
+    slow.child.kill('SIGTERM');
+  }
+}
+
+/**
+ * `--confidence-only`, `--tracing-only`, `--shards-only`: one part measured alone (3 instant agents, a fresh
  * control plane), its figures under `key` and its goals (those matching `goalsOf`) put into the
  * last run's results.
  */
-async function partOnly<F>(flag: string, key: string, goalsOf: RegExp, measure: (rest: KubeRest, kubeconfig: string, runDir: string, ports: number[]) => Promise<F>, goals: (f: F) => Array<{ goal: string; value: unknown; target: string; met: boolean }>): Promise<void> {
+async function partOnly<F>(flag: string, key: string, goalsOf: RegExp, measure: (rest: KubeRest, cp: ControlPlane, runDir: string, ports: number[]) => Promise<F>, goals: (f: F) => Array<{ goal: string; value: unknown; target: string; met: boolean }>): Promise<void> {
   const file = join(root, 'bench/results.json');
   if (!existsSync(file)) throw new Error(`${flag} updates bench/results.json: run the whole bench once first`);
   const { runDir, cp } = await prepare();
@@ -236,7 +260,7 @@ async function partOnly<F>(flag: string, key: string, goalsOf: RegExp, measure: 
     const rest = new KubeRest(kc);
     await installCRDs(rest);
     const loadBefore = loadAverage();
-    const figures = await measure(rest, cp.kubeconfigPath, runDir, agents.ports);
+    const figures = await measure(rest, cp, runDir, agents.ports);
     const results = JSON.parse(readFileSync(file, 'utf8'));
     const met = goals(figures);
     results[key] = { ...figures, date: new Date().toISOString(), separateRun: true, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() };
@@ -722,8 +746,9 @@ async function main() {
       return;
     }
     // Confidence policies and calibration, with an operator of their own ------------------------------
-    const confidence = await confidencePart(rest, cp.kubeconfigPath, runDir, agents.ports);
-    const tracing = await tracingPart(rest, cp.kubeconfigPath, runDir, agents.ports);
+    const confidence = await confidencePart(rest, cp, runDir, agents.ports);
+    const tracing = await tracingPart(rest, cp, runDir, agents.ports);
+    const shards = await shardsPart(rest, cp, runDir, agents.ports);
     const grpcN = QUICK ? 2000 : 10000;
     const grpcFloors = [await grpcFloor(agents.ports[0]!, grpcN, 1), await grpcFloor(agents.ports[0]!, grpcN, 10), await grpcFloor(agents.ports[0]!, grpcN, 50)];
     log(`gRPC floor: ${grpcFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
@@ -984,6 +1009,7 @@ async function main() {
       sdkGoal(sdk),
       ...confidenceGoals(confidence),
       ...tracingGoals(tracing),
+      ...shardGoals(shards),
     ];
     const results = {
       meta: {
@@ -1011,6 +1037,7 @@ async function main() {
       memory,
       confidence,
       tracing,
+      shards,
       scale: scale ?? null,
       operatorRss: { startMB: opBaseline.rssMB, endMB: finalRss.rssMB, highWaterMB: finalRss.hwmMB },
       goals,
@@ -1047,7 +1074,9 @@ if (!existsSync(join(root, 'package.json')) || !readFileSync(join(root, 'package
 if (!process.env.KUBEBUILDER_ASSETS) process.env.KUBEBUILDER_ASSETS = resolve(root, '../shared/envtest/bin');
 const confidenceOnly = () => partOnly('--confidence-only', 'confidence', /^(confidence policy|calibration):/, confidencePart, confidenceGoals);
 const tracingOnly = () => partOnly('--tracing-only', 'tracing', /^trace export:/, tracingPart, tracingGoals);
-await (args.has('--sdk-only') ? sdkOnly() : args.has('--confidence-only') ? confidenceOnly() : args.has('--tracing-only') ? tracingOnly() : main()).then(
+const shardsOnly = () => partOnly('--shards-only', 'shards', /^sharding:/, shardsPart, shardGoals);
+const only: Record<string, () => Promise<void>> = { '--sdk-only': sdkOnly, '--confidence-only': confidenceOnly, '--tracing-only': tracingOnly, '--shards-only': shardsOnly };
+await (Object.entries(only).find(([flag]) => args.has(flag))?.[1] ?? main)().then(
   () => process.exit(0),
   (err) => {
     console.error(err);

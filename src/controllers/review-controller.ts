@@ -6,19 +6,24 @@
 // it cannot be: no such Execution (or another of that name), an Execution that is not waiting
 // for review (it finished, or another Review answered first), or one it cannot answer (another
 // decision point, an override too large: execution-policy.ts reviewProblems). While the Execution waits, the
-// Review waits too; the Execution leaving AwaitingReview brings it back here.
+// Review waits too; the Execution leaving AwaitingReview brings it back here. With sharding on, this
+// runs on the leader, whose cache holds only its own share of Executions: a waiting Review is looked
+// at again every SHARDED_RECHECK_MS instead, since another shard's Execution may move on unseen.
 import type { Execution, Review } from '../api/types.js';
 import { isNotFound, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, keyOf, REVIEWS, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from './context.js';
 import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
-import { Controller, type Reconciler } from './controller.js';
+import { Controller, type ReconcileResult, type Reconciler } from './controller.js';
 import { pendingReview, reviewProblems } from './execution-policy.js';
 import { isAwaitingReview } from './execution-status.js';
 import { writeOutcome } from './status.js';
 
 type ReviewStatus = NonNullable<Review['status']>;
+
+/** How often a sharded leader reads a waiting Review's Execution again (one GET per waiting Review). */
+export const SHARDED_RECHECK_MS = 10000;
 
 /** What became of a Review: applied, invalid (why), or still to be taken (undefined). */
 export function reviewOutcome(review: Review, exec: Execution | undefined): ReviewStatus | undefined {
@@ -48,7 +53,7 @@ export class ReviewReconciler implements Reconciler {
   readonly name = 'review';
   constructor(private readonly ctx: OperatorContext) {}
 
-  async reconcile(key: string, log: Logger): Promise<void> {
+  async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
     const { namespace, name } = splitKey(key);
     const review = this.ctx.caches.reviews.get(namespace, name) as Review | undefined;
     if (!review || review.metadata.deletionTimestamp || review.status?.phase) return;
@@ -56,7 +61,7 @@ export class ReviewReconciler implements Reconciler {
     const path = resourcePath(EXECUTIONS, namespace, review.spec?.executionRef?.name ?? '');
     const exec = await this.ctx.rest.get<Execution>(path).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
     const outcome = reviewOutcome(review, exec);
-    if (!outcome) return;
+    if (!outcome) return this.ctx.sharded ? { requeueAfterMs: SHARDED_RECHECK_MS } : undefined;
     const applied = outcome.phase === 'Applied';
     if (!(await writeOutcome(this.ctx.rest, REVIEWS, review as Review & KubeObject, outcome, applied))) return;
     metrics.reviewsTotal.inc({ result: applied ? 'applied' : 'invalid' });

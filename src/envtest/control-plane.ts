@@ -114,6 +114,12 @@ export class ControlPlane {
     return join(this.dir, 'kubeconfig');
   }
 
+  /** The processes' ids, for a benchmark that reports what the control plane itself spends. */
+  get pids(): { apiServer: number; etcd: number } {
+    if (!this.apiServer?.pid || !this.etcd?.pid) throw new Error('the control plane is not running');
+    return { apiServer: this.apiServer.pid, etcd: this.etcd.pid };
+  }
+
   info(): ControlPlaneInfo {
     return { server: this.server, token: this.token, kubeconfigPath: this.kubeconfigPath, dir: this.dir };
   }

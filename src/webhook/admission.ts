@@ -55,7 +55,8 @@ export interface PatchOperation {
  */
 export interface Mutator<T> {
   readonly kind: string;
-  mutateCreate(obj: T, req: AdmissionRequest<T>): PatchOperation[];
+  /** May read the API server (a sharded replica's cache holds only its own share of Executions). */
+  mutateCreate(obj: T, req: AdmissionRequest<T>): PatchOperation[] | Promise<PatchOperation[]>;
 }
 
 /** One reason to refuse: the field (`spec.steps[1].let.high`) and what is wrong with it. */

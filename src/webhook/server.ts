@@ -168,7 +168,7 @@ export class AdmissionServer {
     }
     const request = review?.request;
     if (!request?.uid || !request.kind?.kind) return void res.writeHead(400, { 'Content-Type': 'text/plain' }).end('AdmissionReview without a request');
-    const response = validator ? await this.review(validator, request) : this.mutate(mutator!, request);
+    const response = validator ? await this.review(validator, request) : await this.mutate(mutator!, request);
     const answer = JSON.stringify({ apiVersion: review.apiVersion ?? 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(answer) }).end(answer);
   }
@@ -242,7 +242,7 @@ export class AdmissionServer {
   }
 
   /** A mutating webhook's answer: allowed, with the mutator's JSON Patch (creates only). */
-  private mutate(mutator: Mutator<any>, req: AdmissionRequest): AdmissionResponse {
+  private async mutate(mutator: Mutator<any>, req: AdmissionRequest): Promise<AdmissionResponse> {
     const kind = req.kind.kind;
     let result = 'error';
     try {
@@ -250,9 +250,12 @@ export class AdmissionServer {
         result = 'denied';
         return respond(req, { problems: [{ message: `this webhook mutates ${mutator.kind}, not ${kind}: check the webhook configuration's rules` }] }, req.name ?? '');
       }
-      const ops = req.operation === 'CREATE' ? mutator.mutateCreate(req.object, req) : [];
+      const ops = req.operation === 'CREATE' ? await mutator.mutateCreate(req.object, req) : [];
       result = 'allowed';
       return { uid: req.uid, allowed: true, ...(ops.length ? { patchType: 'JSONPatch' as const, patch: Buffer.from(JSON.stringify(ops)).toString('base64') } : {}) };
+    } catch (err) {
+      log.error({ err: (err as Error).message, kind, name: req.name ?? '' }, 'mutator failed');
+      return respond(req, { problems: [{ message: `the Parallax admission webhook could not complete it: ${(err as Error).message}` }] }, req.name ?? '');
     } finally {
       webhookMetrics.requests.inc({ kind, operation: req.operation, result });
     }

@@ -15,6 +15,10 @@ import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../
 import { eventually, kubeConfigFrom, startTestEnv, type TestEnv } from '../helpers/envtest.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
 import { admissionWebhooks } from '../helpers/webhook.js';
+import { ReviewStamp } from '../../src/webhook/review-mutator.js';
+import { ReviewReconciler, SHARDED_RECHECK_MS } from '../../src/controllers/review-controller.js';
+import { rootLogger } from '../../src/observability/logger.js';
+import type { OperatorContext } from '../../src/controllers/context.js';
 
 const ALICE = { user: 'alice', token: 'alice-token' };
 const BOB = { user: 'bob', token: 'bob-token' };
@@ -154,6 +158,27 @@ test('approve: the Execution waits (phase, condition, Event); a user without the
   expect(condition(done, 'LowConfidence')).toMatchObject({ status: 'True', reason: 'Approved' });
   await eventReasons('approved', ['AwaitingReview', 'Approved', 'Succeeded']);
   expect((await eventually(() => phaseOf(env.rest, REVIEWS, ns, 'alice-approves', ['Applied', 'Invalid']), 'the Review Applied')).status.phase).toBe('Applied');
+});
+
+test('a sharded replica whose cache lacks the Execution (another shard owns it) stamps the decision point read from the API server', async () => {
+  const waiting = await awaitingReview('other-shard', 'step-gate');
+  expect(waiting.status.phase).toBe('AwaitingReview');
+  const notCached = { caches: { executions: { get: () => undefined } }, rest: env.rest } as unknown as OperatorContext;
+  const obj = { metadata: { name: 'r', namespace: ns }, spec: { executionRef: { name: 'other-shard' }, decision: 'approve' } } as any;
+  const req = { uid: 'u', operation: 'CREATE', namespace: ns, userInfo: { username: 'alice' } } as any;
+  const point = { op: 'add', path: '/spec/decisionPoint', value: { step: 'draft' } };
+  expect(await new ReviewStamp({ ...notCached, sharded: true }).mutateCreate(obj, req)).toContainEqual(point);
+  // Unsharded, the cache holds every Execution: one it lacks does not exist, and nothing is read.
+  expect(await new ReviewStamp({ ...notCached, sharded: false }).mutateCreate(obj, req)).not.toContainEqual(point);
+  // A waiting Review is looked at again on a sharded leader, which would not see another shard's
+  // Execution move on; unsharded, the Execution's own change brings it back.
+  const pending = { metadata: { name: 'r', namespace: ns, uid: 'r-uid' }, spec: obj.spec } as any;
+  const reconciler = (sharded: boolean) => new ReviewReconciler({ ...notCached, sharded, caches: { reviews: { get: () => pending } } } as unknown as OperatorContext);
+  expect(await reconciler(true).reconcile(`${ns}/r`, rootLogger)).toEqual({ requeueAfterMs: SHARDED_RECHECK_MS });
+  expect(await reconciler(false).reconcile(`${ns}/r`, rootLogger)).toBeUndefined();
+  // The same point as the operator's own webhook stamps, from the cache that holds the Execution.
+  const stamped = await review(alice, 'stamped', 'other-shard', { decision: 'approve' });
+  expect(stamped.spec.decisionPoint).toEqual(point.value);
 });
 
 test('reject: the Execution fails (reason Rejected), naming the reviewer and the reason', async () => {
