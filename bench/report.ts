@@ -188,15 +188,18 @@ function sandboxTable(r: any): string[] {
 /** Start and end of the compressed long run (docs/reliability.md). */
 /** The slow-agent workload: every Execution created at once, agents answering after a delay. */
 function slowAgentsTable(r: any): string[] {
-  const s = r.slowAgents;
-  if (!s) return [];
+  // One workload in runs before 2026-12-06, three since.
+  const all: any[] = Array.isArray(r.slowAgents) ? r.slowAgents : r.slowAgents ? [r.slowAgents] : [];
+  if (!all.length) return [];
   return [
-    `**Slow agents** (${s.n} Executions of ${s.agents} agents that answer after ${s.agentDelayMs} ms, Agents with default fields, all created at once; floor = the agents' delay + the API floor with ${s.n} Executions at once, same run; peak calls in flight from the operator's \`parallax_agent_calls_in_flight\`)`,
+    `**Slow agents** (${all[0].n} Executions of ${all[0].agents} agents that answer after a delay, Agents with default fields, all created at once; floor = the agents' delay + the API floor with ${all[0].n} Executions at once, same run; peak calls in flight from the operator's \`parallax_agent_calls_in_flight\`; per call: the operator's CPU over the run ÷ its calls, its RSS above where it started ÷ the peak in flight)`,
     '',
-    row(['n', 'failed', 'p50 ms', 'p95 ms', 'p99 ms', 'floor p50 / p99 ms', 'Executions/s', 'peak calls in flight']),
-    row(Array(8).fill('---')),
-    row([s.n, s.failed, s.latencyMs.p50, s.latencyMs.p95, s.latencyMs.p99, `${s.floorMs.p50} / ${s.floorMs.p99}`, s.throughput, s.peakCallsInFlight]),
-    ...(s.failedWith ? ['', `A failed one said: \`${s.failedWith}\``] : []),
+    row(['workload', 'agents answer after', 'reply', 'failed', 'p50 ms', 'p95 ms', 'p99 ms', 'floor p50 / p99 ms', 'Executions/s', 'peak calls in flight', 'CPU ms per call', 'RSS KB per call in flight', 'RSS MB before → peak']),
+    row(Array(13).fill('---')),
+    ...all.map((s) =>
+      row([s.name ?? 'slow-2s', `${s.agentDelayMs / 1000} s`, s.replyBytes ? `${s.replyBytes / 1024} KiB` : 'small', s.failed, s.latencyMs.p50, s.latencyMs.p95, s.latencyMs.p99, `${s.floorMs.p50} / ${s.floorMs.p99}`, s.throughput, s.peakCallsInFlight, s.cpuMsPerCall ?? '—', s.rssKBPerCallInFlight ?? '—', s.rssMB ? `${s.rssMB.before} → ${s.rssMB.peak}` : '—']),
+    ),
+    ...all.filter((s) => s.failedWith).map((s) => `\nIn ${s.name}, a failed one said: \`${s.failedWith}\``),
     '',
   ];
 }

@@ -48,6 +48,9 @@ export interface OperatorOptions {
   agentTLS?: AgentTLSOptions;
 }
 
+/** Feedback reconciled at once (see operatorControllers). */
+const FEEDBACK_WORKERS = 16;
+
 /** The operator's Manager: its caches and reconcilers. */
 export type OperatorManager = Manager<Caches, Controller>;
 
@@ -147,9 +150,11 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   patterns.guardWith(guards.pattern);
   executions.guardWith(opts.shard && opts.shard !== ctx ? specGuards(opts.shard).execution : guards.execution);
   executions.sharded = true;
-  // Reviews are rare: one worker. Feedback comes in bursts (a check judging a day's runs): several,
-  // so that the writes to one Agent's track record are batched (calibration-writer.ts).
-  const controllers = [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, Math.max(1, Math.ceil(workers / 2)))];
+  // Reviews are rare: one worker. Feedback comes in bursts (a check judging a day's runs): many in
+  // flight, so that the writes to one Agent's track record are batched (calibration-writer.ts: the
+  // Feedback that arrive while a write is under way go into the next one). With two workers each
+  // Feedback cost every Agent it judged a write of its own (3 per Feedback in the bench).
+  const controllers = [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, Math.max(FEEDBACK_WORKERS, workers))];
   // As many archive workers as Execution workers: a write is a GET, an upsert and a status patch, so
   // fewer would fall behind a burst of short runs.
   // With sharding on, each shard archives the Executions it runs (its share of the cache).

@@ -25,9 +25,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { A2A_PROTOCOL_VERSION, A2A_VERSION_HEADER, Role, TaskState, type AgentCard, type Message, type Part, type Task } from '@a2a-js/sdk';
-import { ClientFactory, DefaultAgentCardResolver, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client';
-import { A2AError } from '@a2a-js/sdk/errors';
+import type { AgentCard, Message, Part, Task, TaskState } from '@a2a-js/sdk';
+import type { Client, DefaultAgentCardResolver } from '@a2a-js/sdk/client';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { withSpan, withTraceHeaders } from '../observability/tracing.js';
@@ -80,8 +79,27 @@ export interface A2AClientOptions {
 }
 
 const MAX_CONNECTIONS = 1024;
-const TERMINAL_FAILURES = new Set([TaskState.TASK_STATE_FAILED, TaskState.TASK_STATE_CANCELED, TaskState.TASK_STATE_REJECTED]);
-const INTERRUPTED = new Set([TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED]);
+
+type A2ASdk = typeof import('@a2a-js/sdk') & typeof import('@a2a-js/sdk/client') & typeof import('@a2a-js/sdk/errors');
+let sdk: A2ASdk | undefined;
+/**
+ * The A2A SDK, loaded by the first call or probe of an A2A Agent: an operator that has none never
+ * loads it (about 10 MB of RSS; docs/performance.md, what loading costs).
+ */
+async function loadSdk(): Promise<A2ASdk> {
+  if (!sdk) {
+    const [core, client, errors] = await Promise.all([import('@a2a-js/sdk'), import('@a2a-js/sdk/client'), import('@a2a-js/sdk/errors')]);
+    sdk = { ...core, ...client, ...errors };
+  }
+  return sdk;
+}
+/** The SDK where a call or probe has loaded it already (every path below send() and connect()). */
+function a2a(): A2ASdk {
+  if (!sdk) throw new Error('the A2A SDK is used before it was loaded');
+  return sdk;
+}
+const isTerminalFailure = (s: TaskState): boolean => [a2a().TaskState.TASK_STATE_FAILED, a2a().TaskState.TASK_STATE_CANCELED, a2a().TaskState.TASK_STATE_REJECTED].includes(s);
+const isInterrupted = (s: TaskState): boolean => [a2a().TaskState.TASK_STATE_INPUT_REQUIRED, a2a().TaskState.TASK_STATE_AUTH_REQUIRED].includes(s);
 /** Codes that say the agent itself is in trouble (they count against its circuit breaker). */
 const AGENT_FAILURE_CODES = /^(UNAVAILABLE|DEADLINE_EXCEEDED|INVALID_REPLY|REPLY_TOO_LARGE|HTTP_5\d\d|HTTP_429)$/;
 /** Codes that say the Agent's own credentials are wrong: its status may say so (agent-controller.ts). */
@@ -111,7 +129,7 @@ class CallFailure extends Error {
 export class A2AClient implements AgentCaller {
   private readonly connections = new Map<string, Connection>();
   private readonly breakers = new Map<string, CircuitBreaker>();
-  private readonly cardResolver = new DefaultAgentCardResolver({ legacyCompat: { enabled: true } });
+  private resolverOfCards?: DefaultAgentCardResolver;
   private readonly log = loggerFor('a2a-client');
   private readonly retry: RetryPolicy;
   private readonly defaultTimeoutMs: number;
@@ -128,6 +146,10 @@ export class A2AClient implements AgentCaller {
     this.maxCardBytes = opts.maxCardBytes ?? 1024 * 1024;
     this.maxReplyBytes = opts.maxReplyBytes ?? DEFAULT_LIMITS.maxResultBytes;
     this.cardTtlMs = opts.cardTtlMs ?? 60_000;
+  }
+
+  private get cardResolver(): DefaultAgentCardResolver {
+    return (this.resolverOfCards ??= new (a2a().DefaultAgentCardResolver)({ legacyCompat: { enabled: true } }));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -186,6 +208,7 @@ export class A2AClient implements AgentCaller {
    * it) and waits for a final answer.
    */
   private async send(agent: string, req: AgentCallRequest, target: A2ATarget, signal: AbortSignal): Promise<Message | Task> {
+    await loadSdk();
     const message = taskMessage(req);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -223,6 +246,7 @@ export class A2AClient implements AgentCaller {
    * (`refresh`, the probe). Per Agent, not per URL: one tenant's card never serves another's calls.
    */
   private async connect(agent: string, url: string, signal: AbortSignal, refresh: boolean): Promise<Connection> {
+    await loadSdk();
     const key = `${agent} ${url}`;
     const cached = this.connections.get(key);
     if (cached && !refresh && Date.now() - cached.fetchedAt < this.cardTtlMs) return cached;
@@ -239,6 +263,7 @@ export class A2AClient implements AgentCaller {
     // The card may name any host; the operator dials the Agent's own origin (see a2a-url.ts).
     card = { ...card, supportedInterfaces: card.supportedInterfaces.map((i) => ({ ...i, url: dialURL(url, i.url).href })) };
     const fetchImpl = withTraceHeaders(this.fetchFor(agent, url, this.maxReplyBytes, bearer, () => replyRoom.getStore()));
+    const { ClientFactory, JsonRpcTransportFactory, RestTransportFactory } = a2a();
     const factory = new ClientFactory({
       transports: [new JsonRpcTransportFactory({ fetchImpl, legacyCompat: { enabled: true } }), new RestTransportFactory({ fetchImpl, legacyCompat: { enabled: true } })],
       cardResolver: this.cardResolver,
@@ -287,7 +312,7 @@ export class A2AClient implements AgentCaller {
   private async fetchCard(agent: string, url: string, signal: AbortSignal, bearer: BearerToken | undefined): Promise<{ raw: unknown; cardURL: string }> {
     const fetchImpl = this.fetchFor(agent, url, this.maxCardBytes, bearer);
     const [current, legacy] = agentCardURLs(url);
-    const headers = { Accept: 'application/json', [A2A_VERSION_HEADER]: A2A_PROTOCOL_VERSION };
+    const headers = { Accept: 'application/json', [a2a().A2A_VERSION_HEADER]: a2a().A2A_PROTOCOL_VERSION };
     let cardURL = current.href;
     const fail = (e: unknown) => failureOf(tokenRefused(e, `the agent card at ${cardURL}`, bearer), `the agent card at ${cardURL}`);
     let res: Response;
@@ -312,13 +337,14 @@ export class A2AClient implements AgentCaller {
     let parts: Part[];
     let metadata: Array<Record<string, unknown> | undefined>;
     if (isTask(reply)) {
+      const { TaskState, Role } = a2a();
       const state = reply.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
-      if (TERMINAL_FAILURES.has(state)) {
+      if (isTerminalFailure(state)) {
         // Up to 512 characters: enough for the gateway's refusal of a loop, which names the whole chain.
         const statusText = oneLine(partsText(reply.status?.message?.parts ?? []), 512);
         throw new CallFailure('TASK_FAILED', `A2A agent ${agent}: task ${stateName(state)}${statusText ? `: ${statusText}` : ''}`);
       }
-      if (INTERRUPTED.has(state)) {
+      if (isInterrupted(state)) {
         throw new CallFailure(
           'INPUT_REQUIRED',
           `A2A agent ${agent} asks for ${state === TaskState.TASK_STATE_AUTH_REQUIRED ? 'authentication' : 'more input'} (task ${stateName(state)}); a Pattern step sends one message and cannot answer`,
@@ -465,7 +491,7 @@ function taskMessage(req: AgentCallRequest): Message {
     messageId: randomUUID(),
     contextId: '',
     taskId: '',
-    role: Role.ROLE_USER,
+    role: a2a().Role.ROLE_USER,
     parts,
     metadata: {
       ...req.context,
@@ -486,11 +512,11 @@ function isTask(r: Message | Task): r is Task {
 
 function isSettled(t: Task): boolean {
   const s = t.status?.state;
-  return s === TaskState.TASK_STATE_COMPLETED || (s !== undefined && (TERMINAL_FAILURES.has(s) || INTERRUPTED.has(s)));
+  return s === a2a().TaskState.TASK_STATE_COMPLETED || (s !== undefined && (isTerminalFailure(s) || isInterrupted(s)));
 }
 
 function stateName(s: TaskState): string {
-  return (TaskState[s] ?? String(s)).replace(/^TASK_STATE_/, '').toLowerCase().replace(/_/g, '-');
+  return (a2a().TaskState[s] ?? String(s)).replace(/^TASK_STATE_/, '').toLowerCase().replace(/_/g, '-');
 }
 
 function partsText(parts: Part[]): string {
@@ -530,7 +556,7 @@ function failureOf(err: unknown, who: string): CallFailure {
   }
   // By name: a SyntaxError from fetch's body parsing may come from another realm (jest's VM contexts).
   if ((err as Error)?.name === 'SyntaxError') return new CallFailure('INVALID_REPLY', `${who} answered something that is not JSON`);
-  if (err instanceof A2AError) {
+  if (sdk && err instanceof sdk.A2AError) {
     const msg = oneLine(err.message);
     return new CallFailure('AGENT_ERROR', `${who} answered A2A error ${err.reason}${msg ? `: ${msg}` : ''}`);
   }

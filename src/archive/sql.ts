@@ -4,8 +4,9 @@
 // maintained since 2010, pure JavaScript, its own pool); `pglite:DIR` (or `pglite:memory`) opens an
 // embedded PGlite in this process (PostgreSQL compiled to WebAssembly: one process owns its data
 // directory, so only the operator opens it). Passwords never appear in what describe() returns.
-import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
+// Each driver is loaded when a URL asks for it: an operator without an archive never loads either
+// (pg alone adds about 14 MB to a process's RSS; docs/performance.md, what loading costs).
+import type pg from 'pg';
 
 export interface Sql {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
@@ -36,8 +37,9 @@ export function describeUrl(url: string): string {
   }
 }
 
-function openPostgres(url: string, opts: { connectTimeoutMs?: number; statementTimeoutMs?: number }): Sql {
-  const pool = new pg.Pool({
+async function openPostgres(url: string, opts: { connectTimeoutMs?: number; statementTimeoutMs?: number }): Promise<Sql> {
+  const { default: driver } = await import('pg');
+  const pool = new driver.Pool({
     connectionString: url,
     max: 4,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
@@ -72,6 +74,7 @@ function openPostgres(url: string, opts: { connectTimeoutMs?: number; statementT
 }
 
 async function openPGlite(dir: string): Promise<Sql> {
+  const { PGlite } = await import('@electric-sql/pglite');
   const db = dir === 'memory' ? new PGlite() : new PGlite(dir);
   await db.waitReady;
   return {

@@ -125,7 +125,7 @@ test('a run resumed after a Review joins the trace of the run that stopped for i
   }
 }, SLOW * 2);
 
-test('export off: no OTEL_* set, nothing exported, no status.trace, no SDK or exporter module loaded', async () => {
+test('export off: no OTEL_* set, nothing exported, no status.trace, no SDK or exporter module loaded (nor the archive drivers or the A2A SDK, unused here)', async () => {
   const ns = await env.namespace('no-traces');
   const agent = await startAgentProcess(['--name', 'quiet', '--capabilities', 'x'], { env: { NODE_OPTIONS: WATCH_MODULES } });
   const op = await startOperatorProcess(env.cp.kubeconfigPath, [], { NODE_OPTIONS: WATCH_MODULES });
