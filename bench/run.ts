@@ -61,10 +61,11 @@ import {
   stats,
   type LatencyStats,
 } from './lib.js';
-import { CONFIDENCE_NS, confidenceBench, confidenceGoals, type ConfidenceFigures } from './confidence.js';
+import { CONFIDENCE_NS, confidenceBench, type ConfidenceFigures } from './confidence.js';
+import { goalsOf, type Goal } from './goals.js';
 import { writeDoc } from './report.js';
-import { TRACING_NS, tracingBench, tracingGoals, type TracingFigures } from './tracing.js';
-import { shardGoals, shardsBench, type ShardFigures } from './shards.js';
+import { TRACING_NS, tracingBench, type TracingFigures } from './tracing.js';
+import { shardsBench, type ShardFigures } from './shards.js';
 import { compareSdks, SDK_GOAL_CONCURRENCY, type SdkComparison } from './sdk.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,8 +89,6 @@ const SIZES = {
 };
 const SCALE = !QUICK && !args.has('--no-scale') && SIZES.scaleExecutions > 0;
 const SDK_CONCURRENCY = [1, SDK_GOAL_CONCURRENCY, 50];
-/** Calls/s a Python agent must take from the pool at SDK_GOAL_CONCURRENCY (see docs/performance.md). */
-const PYTHON_AGENT_GOAL = 1000;
 const DEFAULT_WORKERS = 4;
 const HEAP_CAP_MB = Number(process.env.BENCH_HEAP_CAP_MB ?? 160);
 /** The heap cap the chart ships (values.yaml heapSizeMB), for the cases that measure the operator as deployed. */
@@ -160,27 +159,6 @@ async function sdkBench(tsPort: number): Promise<SdkComparison[]> {
   }
 }
 
-/** The evaluation sandbox may cost normal Executions at most 10% (multi-tenancy issue). */
-function sandboxGoals(cost: { concurrency: number; without: string; with: string }[], byName: (n: string) => { latencyMs: LatencyStats; throughput: number } | undefined) {
-  const [seq, par] = [cost.find((c) => c.concurrency === 1)!, cost.find((c) => c.concurrency === 100)!];
-  const lat = round(byName(seq.with)!.latencyMs.p50 / byName(seq.without)!.latencyMs.p50);
-  const thr = round(byName(par.with)!.throughput / byName(par.without)!.throughput);
-  return [
-    { goal: 'evaluation sandbox: latency p50 ≤ 1.1× the operator without it (1 agent, sequential, back to back)', value: lat, target: '≤ 1.1', met: lat <= 1.1 },
-    { goal: 'evaluation sandbox: throughput ≥ 90% of the operator without it (3 agents, concurrency 100, back to back)', value: thr, target: '≥ 0.9', met: thr >= 0.9 },
-  ];
-}
-
-function sdkGoal(sdk: SdkComparison[]) {
-  const at = sdk.find((s) => s.concurrency === SDK_GOAL_CONCURRENCY)!;
-  return {
-    goal: `Python agent: ≥ ${PYTHON_AGENT_GOAL} Analyze calls/s from AgentPool (concurrency ${SDK_GOAL_CONCURRENCY}; TypeScript agent ${at.typescript.callsPerSec}/s)`,
-    value: at.python.callsPerSec,
-    target: `≥ ${PYTHON_AGENT_GOAL}`,
-    met: at.python.callsPerSec >= PYTHON_AGENT_GOAL,
-  };
-}
-
 /** `--sdk-only`: measure the SDKs alone and put the figures into the last run's results. */
 async function sdkOnly(): Promise<void> {
   const file = join(root, 'bench/results.json');
@@ -191,7 +169,7 @@ async function sdkOnly(): Promise<void> {
     const figures = await sdkBench(agents.ports[0]!);
     const results = JSON.parse(readFileSync(file, 'utf8'));
     results.sdk = { date: new Date().toISOString(), separateRun: true, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage(), n: SIZES.sdkN, comparison: figures };
-    results.goals = [...results.goals.filter((g: { goal: string }) => !g.goal.startsWith('Python agent:')), sdkGoal(figures)];
+    results.goals = goalsOf(results);
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
     if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
     log(`wrote the SDK figures into ${file}${args.has('--no-docs') ? '' : ' and docs/performance.md'}`);
@@ -247,10 +225,10 @@ async function shardsPart(rest: KubeRest, cp: ControlPlane, runDir: string, port
 
 /**
  * `--confidence-only`, `--tracing-only`, `--shards-only`: one part measured alone (3 instant agents, a fresh
- * control plane), its figures under `key` and its goals (those matching `goalsOf`) put into the
- * last run's results.
+ * control plane), its figures put under `key` in the last run's results, whose goals are then
+ * computed again (those matching `itsGoals` printed).
  */
-async function partOnly<F>(flag: string, key: string, goalsOf: RegExp, measure: (rest: KubeRest, cp: ControlPlane, runDir: string, ports: number[]) => Promise<F>, goals: (f: F) => Array<{ goal: string; value: unknown; target: string; met: boolean }>): Promise<void> {
+async function partOnly<F>(flag: string, key: string, itsGoals: RegExp, measure: (rest: KubeRest, cp: ControlPlane, runDir: string, ports: number[]) => Promise<F>): Promise<void> {
   const file = join(root, 'bench/results.json');
   if (!existsSync(file)) throw new Error(`${flag} updates bench/results.json: run the whole bench once first`);
   const { runDir, cp } = await prepare();
@@ -263,9 +241,9 @@ async function partOnly<F>(flag: string, key: string, goalsOf: RegExp, measure: 
     const loadBefore = loadAverage();
     const figures = await measure(rest, cp, runDir, agents.ports);
     const results = JSON.parse(readFileSync(file, 'utf8'));
-    const met = goals(figures);
     results[key] = { ...figures, date: new Date().toISOString(), separateRun: true, loadAverageBefore: loadBefore, loadAverageAfter: loadAverage() };
-    results.goals = [...results.goals.filter((g: { goal: string }) => !goalsOf.test(g.goal)), ...met];
+    results.goals = goalsOf(results);
+    const met = (results.goals as Goal[]).filter((g) => itsGoals.test(g.goal));
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
     if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
     console.table(met.map((g) => ({ goal: g.goal, value: g.value, target: g.target, met: g.met ? 'yes' : 'NO' })));
@@ -989,7 +967,8 @@ async function main() {
       const thr = await measure(`${label}-throughput-c100`, label, 3, SIZES.throughputN, 100);
       return { agents: totalAgents, executions: mem.executions, probeCpu, fillRatePerSec: fillRate, filledDirectly: direct, operatorRestartSec: restartSec ?? null, rssMB: mem.rssMB, hwmMB: mem.hwmMB, heapUsedMB: mem.heapUsedMB, latency: lat.name, throughput: thr.name };
     };
-    const memory: Record<string, unknown> = await scaleStep('memory', SIZES.memoryAgents, SIZES.memoryExecutions, false);
+    const step = await scaleStep('memory', SIZES.memoryAgents, SIZES.memoryExecutions, false);
+    let memory: typeof step & { withHeapCap: Record<string, unknown> & { flag: string; rssMB: number } };
     {
       // The same objects with the V8 heap capped as in a container with the chart's 256Mi limit:
       // without a cap V8 keeps far more garbage headroom than the live heap needs.
@@ -998,7 +977,7 @@ async function main() {
       op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir, [flag]);
       const c = await measure(`memory-heap-cap-throughput-c100`, 'memory', 3, SIZES.throughputN, 100);
       await sleep(5000);
-      memory.withHeapCap = { flag, ...rssOf(op.pid), heapUsedMB: await op.heapUsedMB(), throughput: c.throughput, case: c.name };
+      memory = { ...step, withHeapCap: { flag, ...rssOf(op.pid), heapUsedMB: await op.heapUsedMB(), throughput: c.throughput, case: c.name } };
       log(`memory with ${flag}: RSS ${rssOf(op.pid).rssMB} MB`);
       await op.stop();
       op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);
@@ -1010,41 +989,6 @@ async function main() {
     floorWatch.stop();
 
     // Results ------------------------------------------------------------------------------------
-    const byName = (n: string) => cases.find((c) => c.name === n);
-    const l1 = byName('latency-1-agents')!;
-    const l50 = byName('latency-50-agents')!;
-    const t100 = byName('throughput-c100')!;
-    const [pLat, pThr] = protocols.map((p) => ({ grpc: byName(p.grpc)!, a2a: byName(p.a2a)! }));
-    const a2aLatency = round(pLat!.a2a.latencyMs.p50 / pLat!.grpc.latencyMs.p50);
-    const a2aThroughput = round(pThr!.a2a.throughput / pThr!.grpc.throughput);
-    const goals = [
-      { goal: 'latency p50 ≤ 1.5× the floor (1 agent, sequential)', value: l1.latencyRatio, target: '≤ 1.5', met: l1.latencyRatio <= 1.5 },
-      { goal: `A2A: latency p50 with ${PROTOCOL_FAN} A2A agents ≤ 1.5× with ${PROTOCOL_FAN} gRPC agents (sequential)`, value: a2aLatency, target: '≤ 1.5', met: a2aLatency <= 1.5 },
-      { goal: `A2A: throughput with ${PROTOCOL_FAN} A2A agents ≥ 70% of ${PROTOCOL_FAN} gRPC agents (concurrency 100)`, value: a2aThroughput, target: '≥ 0.7', met: a2aThroughput >= 0.7 },
-      { goal: 'throughput ≥ 60% of the floor (3 agents, concurrency 100)', value: t100.throughputRatio, target: '≥ 0.6', met: t100.throughputRatio >= 0.6 },
-      { goal: 'throughput ≥ 100 Executions/s with 3 agents', value: t100.throughput, target: '≥ 100', met: t100.throughput >= 100 },
-      { goal: 'fan-out to 50 agents ≤ 2× the latency of 1 (p50)', value: round(l50.latencyMs.p50 / l1.latencyMs.p50), target: '≤ 2', met: l50.latencyMs.p50 / l1.latencyMs.p50 <= 2 },
-      ...sandboxGoals(sandboxCost, byName),
-      ...slowAgents.map((sa) => ({
-        goal: `slow agents ${sa.name}: p99 create → complete ≤ the agents' ${sa.delayMs / 1000} s + 1 s (${sa.n} Executions × ${PROTOCOL_FAN} agents${sa.replyBytes ? ` replying ${sa.replyBytes / 1024} KiB` : ''}, all at once, default Agent fields)`,
-        value: `${sa.latencyMs.p99} (floor ${sa.floorMs.p99})`,
-        target: `≤ ${sa.delayMs + 1000}`,
-        met: sa.failed === 0 && sa.latencyMs.p99 <= sa.delayMs + 1000,
-      })),
-      { goal: `long run: the API server's open watches after ${longRun.resyncCycles} resync cycles = at the start`, value: `${longRun.start.openWatches} → ${longRun.end.openWatches}`, target: 'equal', met: longRun.end.openWatches === longRun.start.openWatches },
-      { goal: `long run: operator RSS after ${longRun.resyncCycles} resync cycles ≤ 1.2× at the start`, value: round(longRun.end.rssMB / longRun.start.rssMB), target: '≤ 1.2', met: longRun.end.rssMB <= 1.2 * longRun.start.rssMB },
-      { goal: 'admission adds ≤ 20% to the create latency (p50 of one create, with and without the webhook, side by side)', value: admission.ratio, target: '≤ 1.2', met: admission.ratio <= 1.2 },
-      { goal: 'admission adds ≤ 20% to the API floor\'s latency (create → Succeeded seen, p50)', value: round(1 + admission.addedMs / admission.floorP50Ms), target: '≤ 1.2', met: admission.addedMs / admission.floorP50Ms <= 0.2 },
-      { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (no heap cap; the chart ships one)`, value: memory.rssMB, target: '< 300', met: (memory.rssMB as number) < 300 },
-      { goal: `RSS < 300 MB with ${memory.agents} Agents and ${memory.executions} Executions (${(memory.withHeapCap as any).flag})`, value: (memory.withHeapCap as any).rssMB, target: '< 300', met: (memory.withHeapCap as any).rssMB < 300 },
-      ...(scale
-        ? [{ goal: `probes of ${scale.agents} endpoint Agents, backed off, ≤ 10% of a core (the operator with nothing to run)`, value: scale.probeCpu.settledCoreShare, target: '≤ 0.1', met: scale.probeCpu.settledCoreShare <= 0.1 }]
-        : []),
-      sdkGoal(sdk),
-      ...confidenceGoals(confidence),
-      ...tracingGoals(tracing),
-      ...shardGoals(shards),
-    ];
     const results = {
       meta: {
         date: new Date().toISOString(),
@@ -1074,8 +1018,8 @@ async function main() {
       shards,
       scale: scale ?? null,
       operatorRss: { startMB: opBaseline.rssMB, endMB: finalRss.rssMB, highWaterMB: finalRss.hwmMB },
-      goals,
     };
+    Object.assign(results, { goals: goalsOf(results) });
     const file = join(root, 'bench/results.json');
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
     if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
@@ -1106,9 +1050,9 @@ function printTable(r: any) {
 
 if (!existsSync(join(root, 'package.json')) || !readFileSync(join(root, 'package.json'), 'utf8').includes('parallax')) throw new Error('run from the repository');
 if (!process.env.KUBEBUILDER_ASSETS) process.env.KUBEBUILDER_ASSETS = resolve(root, '../shared/envtest/bin');
-const confidenceOnly = () => partOnly('--confidence-only', 'confidence', /^(confidence policy|calibration):/, confidencePart, confidenceGoals);
-const tracingOnly = () => partOnly('--tracing-only', 'tracing', /^trace export:/, tracingPart, tracingGoals);
-const shardsOnly = () => partOnly('--shards-only', 'shards', /^sharding:/, shardsPart, shardGoals);
+const confidenceOnly = () => partOnly('--confidence-only', 'confidence', /^(confidence policy|calibration):/, confidencePart);
+const tracingOnly = () => partOnly('--tracing-only', 'tracing', /^trace export:/, tracingPart);
+const shardsOnly = () => partOnly('--shards-only', 'shards', /^sharding:/, shardsPart);
 const only: Record<string, () => Promise<void>> = { '--sdk-only': sdkOnly, '--confidence-only': confidenceOnly, '--tracing-only': tracingOnly, '--shards-only': shardsOnly };
 await (Object.entries(only).find(([flag]) => args.has(flag))?.[1] ?? main)().then(
   () => process.exit(0),

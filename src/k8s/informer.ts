@@ -43,12 +43,31 @@ export interface InformerOptions<T extends KubeObject = KubeObject> {
    * is reported to delete handlers (with its new form), e.g. an object being drained off a shard.
    */
   drop?: (obj: T) => boolean;
-  /** Objects per page of a list. Default 500 (client-go's). */
+  /** Objects per page of a list at most. Default 500 (client-go's); pages are sized by bytes below that (nextPageLimit). */
   pageSize?: number;
 }
 
 const MAX_BACKOFF_MS = 30000;
 const LIST_PAGE_SIZE = 500;
+/** The first page of a list: small, since nothing is known yet of how large the objects are. */
+const FIRST_PAGE_SIZE = 10;
+/** About what one page of a list may bring. */
+const PAGE_BYTES = 4 * 2 ** 20;
+
+/**
+ * The next page's limit. A page is held three times over while it is read (the bytes, the decoded
+ * string, the parsed objects) before its objects are cut to their cache form, and an object may be
+ * as large as the API server stores (about 1.5 MB: an Execution holding its agents' long answers),
+ * so a count alone does not bound it: 500 such Executions are several hundred MB, more than the
+ * operator's capped heap, and an operator that cannot list cannot start. Pages start at
+ * FIRST_PAGE_SIZE and double up to `max` while they stay within `targetBytes`; larger objects get
+ * fewer per page, never fewer than one.
+ */
+export function nextPageLimit(limit: number, items: number, bytes: number, max: number, targetBytes = PAGE_BYTES): number {
+  const doubled = Math.min(max, limit * 2);
+  if (items === 0 || bytes <= 0) return doubled;
+  return Math.max(1, Math.min(doubled, Math.floor(targetBytes / (bytes / items))));
+}
 
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
@@ -131,15 +150,21 @@ export class Informer<T extends KubeObject> {
     const gen = this.supersede();
     try {
       // In pages, as client-go's reflector does: each page is cut down to its cache form before the
-      // next arrives, so a list of 10,000 objects never sits in memory whole (raw JSON and parsed).
+      // next arrives, so a list of 10,000 objects never sits in memory whole (raw JSON and parsed),
+      // and pages are sized by bytes (nextPageLimit), so neither do 500 large ones.
       // Every page belongs to the first page's snapshot; an expired continue token fails the list,
       // which is retried from the start like any other failure.
       const items: T[] = [];
+      const max = this.opts.pageSize ?? LIST_PAGE_SIZE;
+      let limit = Math.min(max, FIRST_PAGE_SIZE);
       let page: KubeList<T>;
       let next: string | undefined;
       do {
-        page = await this.rest.list<T>(this.path, { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: this.opts.pageSize ?? LIST_PAGE_SIZE, continue: next });
+        let bytes = 0;
+        const query = { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit, continue: next };
+        page = await this.rest.list<T>(this.path, query, { onBytes: (n) => (bytes = n) });
         if (gen !== this.generation) return;
+        limit = nextPageLimit(limit, page.items?.length ?? 0, bytes, max);
         for (const item of page.items ?? []) {
           if (isWellFormed(item)) items.push(this.prepare(item));
           else this.log.error({ object: summarize(item) }, 'ignoring malformed object from list');

@@ -67,6 +67,8 @@ export interface RequestOptions {
   /** Give up after this long (the whole request). Default 60 s. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Told the size of the response body in bytes, before it is parsed (an informer sizes its list pages by it). */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface KubeRestOptions {
@@ -256,7 +258,9 @@ export class KubeRest {
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const body = Buffer.concat(chunks);
+          ropts.onBytes?.(body.length);
+          const text = body.toString('utf8');
           let parsed: any;
           try {
             parsed = text ? JSON.parse(text) : undefined;

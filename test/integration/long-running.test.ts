@@ -11,7 +11,7 @@ import { startAgentProcess, type AgentProcess } from '../helpers/agent-process.j
 import { eventually } from '../helpers/envtest.js';
 import { integrationSuite } from '../helpers/suite.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
-import { openWatches } from '../helpers/operator-process.js';
+import { openWatches, startOperatorProcess } from '../helpers/operator-process.js';
 
 const suite = integrationSuite();
 const { operator, proxy, through } = suite;
@@ -91,6 +91,53 @@ test('a list comes in pages; a page refused mid-list (an expired continue token)
     ['3', true, 200],
   ]);
 }, 60000);
+
+test('list pages are sized by bytes: large objects come a few at a time, small ones in pages that double', async () => {
+  const ns = await suite.env.namespace('page-bytes');
+  const CONFIG_MAPS = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
+  const configMaps = (prefix: string, n: number, bytes: number) =>
+    Promise.all(Array.from({ length: n }, (_, i) => suite.env.rest.create(resourcePath(CONFIG_MAPS, ns), { metadata: { name: `${prefix}${i}`, labels: { size: prefix } }, data: { v: 'x'.repeat(bytes) } })));
+  // 24 objects of 700 KB: 500 to a page would be 17 MB read at once; 4 MiB pages hold 5.
+  await configMaps('large', 24, 700000);
+  await configMaps('small', 40, 10);
+  const p = await proxy();
+  const limits = (size: string) =>
+    p.requests('GET', new RegExp(`/namespaces/${ns}/configmaps\\?(?!.*watch=true).*size%3D${size}`)).map((r) => new URL(r.path, 'http://x').searchParams.get('limit'));
+  for (const size of ['large', 'small']) {
+    const inf = new Informer<KubeObject>(proxiedRest(p), CONFIG_MAPS, { namespace: ns, labelSelector: `size=${size}` });
+    inf.start();
+    suite.defer(() => inf.stop());
+    await inf.synced;
+    expect(inf.list(ns)).toHaveLength(size === 'large' ? 24 : 40);
+  }
+  expect(limits('large')).toEqual(['10', '5', '5', '5']);
+  expect(limits('small')).toEqual(['10', '20', '40']);
+}, 60000);
+
+test('an operator under the chart\'s heap cap starts in a namespace holding 1,000 finished Executions of 240 KB each', async () => {
+  // Long answers kept for ttlSecondsAfterFinished add up: 240 MB to list at start. In pages of 500
+  // that was 120 MB of JSON read at once, and the operator ran out of heap before it was ready.
+  const ns = await suite.env.namespace('large');
+  const big = '€'.repeat(80000);
+  for (let i = 0; i < 1000; i += 25) {
+    await Promise.all(
+      Array.from({ length: 25 }, async (_, j) => {
+        const name = `e${i + j}`;
+        await createObject(suite.env.rest, EXECUTIONS, ns, name, { patternRef: { name: 'gone' }, input: { task: big } });
+        await suite.env.rest.patch(resourcePath(EXECUTIONS, ns, name, 'status'), { status: { phase: 'Succeeded', completionTime: new Date().toISOString() } });
+      }),
+    );
+  }
+  const op = await startOperatorProcess(suite.env.cp.kubeconfigPath, ['--namespace', ns], { NODE_OPTIONS: '--max-old-space-size=192' });
+  try {
+    await sleep(2000);
+    expect(op.output().stderr).not.toMatch(/heap out of memory/);
+    expect(await op.metric(/^parallax_operator_nodejs_heap_size_used_bytes/)).toBeLessThan(192 * 2 ** 20);
+  } finally {
+    await op.stop();
+    await suite.env.rest.delete(resourcePath(EXECUTIONS, ns)); // 240 MB less for the API server to carry through the rest of the file
+  }
+}, 180000);
 
 test('an object deleted and recreated under the same name while the watch was down is delete + add, not update', async () => {
   const ns = await suite.env.namespace('uid');
