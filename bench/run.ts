@@ -967,21 +967,22 @@ async function main() {
       const thr = await measure(`${label}-throughput-c100`, label, 3, SIZES.throughputN, 100);
       return { agents: totalAgents, executions: mem.executions, probeCpu, fillRatePerSec: fillRate, filledDirectly: direct, operatorRestartSec: restartSec ?? null, rssMB: mem.rssMB, hwmMB: mem.hwmMB, heapUsedMB: mem.heapUsedMB, latency: lat.name, throughput: thr.name };
     };
-    const step = await scaleStep('memory', SIZES.memoryAgents, SIZES.memoryExecutions, false);
-    let memory: typeof step & { withHeapCap: Record<string, unknown> & { flag: string; rssMB: number } };
-    {
-      // The same objects with the V8 heap capped as in a container with the chart's 256Mi limit:
-      // without a cap V8 keeps far more garbage headroom than the live heap needs.
+    // The same objects with the V8 heap capped as in a container with the chart's 256Mi limit:
+    // without a cap V8 keeps far more garbage headroom than the live heap needs.
+    const heapCapped = async () => {
       const flag = `--max-old-space-size=${HEAP_CAP_MB}`;
       await op.stop();
       op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir, [flag]);
       const c = await measure(`memory-heap-cap-throughput-c100`, 'memory', 3, SIZES.throughputN, 100);
       await sleep(5000);
-      memory = { ...step, withHeapCap: { flag, ...rssOf(op.pid), heapUsedMB: await op.heapUsedMB(), throughput: c.throughput, case: c.name } };
-      log(`memory with ${flag}: RSS ${rssOf(op.pid).rssMB} MB`);
+      const figures = { flag, ...rssOf(op.pid), heapUsedMB: await op.heapUsedMB(), throughput: c.throughput, case: c.name };
+      log(`memory with ${flag}: RSS ${figures.rssMB} MB`);
       await op.stop();
       op = await startOperator(cp.kubeconfigPath, DEFAULT_WORKERS, runDir);
-    }
+      return figures;
+    };
+    const uncapped = await scaleStep('memory', SIZES.memoryAgents, SIZES.memoryExecutions, false);
+    const memory = { ...uncapped, withHeapCap: await heapCapped() };
     const scale = SCALE ? await scaleStep('scale', SIZES.scaleAgents, SIZES.scaleExecutions, true) : undefined;
     const finalRss = rssOf(op.pid);
     await op.stop();
@@ -989,7 +990,7 @@ async function main() {
     floorWatch.stop();
 
     // Results ------------------------------------------------------------------------------------
-    const results = {
+    const figures = {
       meta: {
         date: new Date().toISOString(),
         quick: QUICK,
@@ -1019,7 +1020,7 @@ async function main() {
       scale: scale ?? null,
       operatorRss: { startMB: opBaseline.rssMB, endMB: finalRss.rssMB, highWaterMB: finalRss.hwmMB },
     };
-    Object.assign(results, { goals: goalsOf(results) });
+    const results = { ...figures, goals: goalsOf(figures) };
     const file = join(root, 'bench/results.json');
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
     if (!args.has('--no-docs')) writeDoc(join(root, 'docs/performance.md'), results);
