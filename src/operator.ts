@@ -50,6 +50,14 @@ export interface OperatorOptions {
 
 /** Feedback reconciled at once (see operatorControllers). */
 const FEEDBACK_WORKERS = 16;
+/**
+ * Agents reconciled at once, at least. An Agent's reconcile is mostly waiting (a probe of each
+ * replica, up to its probe timeout; a status write; an Event) on a small object, so many in flight
+ * cost little memory. With half the Execution workers (2 by default) a burst of new Agents — a GitOps
+ * sync, the bench's 10× step — became Ready at ~18 per second, and a few Agents that never answer
+ * held every worker for their probe timeout.
+ */
+const AGENT_WORKERS = 16;
 
 /** The operator's Manager: its caches and reconcilers. */
 export type OperatorManager = Manager<Caches, Controller>;
@@ -136,7 +144,7 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   const protocols = new AgentProtocols(pool, a2a, lookup);
   // An Agent deleted: forget its connections and breakers at once rather than when they go idle.
   ctx.caches.agents.on({ delete: (o) => protocols.forgetAgent(`${o.metadata?.namespace}/${o.metadata?.name}`) });
-  const agents = agentController(ctx, protocols, Math.max(1, Math.ceil(workers / 2)), { ...opts.agents, policy });
+  const agents = agentController(ctx, protocols, Math.max(AGENT_WORKERS, Math.ceil(workers / 2)), { ...opts.agents, policy });
   // Tenant Patterns compile where they are evaluated: in the sandbox (plan.ts).
   const patterns = patternController(ctx, Math.max(1, Math.ceil(workers / 2)), opts.sandbox || undefined);
   const executions = executionController(opts.shard ?? ctx, protocols, workers, {

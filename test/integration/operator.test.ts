@@ -70,6 +70,37 @@ test('endpoint Agents: Ready with reported capabilities; nothing listening → U
   expect(down.status.endpoints).toEqual([]);
 });
 
+test('a burst of new Agents is probed side by side, not a few at a time', async () => {
+  // Each HealthCheck takes 0.9 s (under the 1 s probe timeout), as a slow or loaded agent's might.
+  // Probed a couple at a time, 12 new Agents would take 6 s to become Ready, and a GitOps sync of
+  // thousands of them many minutes (the bench's 10× step timed out so).
+  const ns = await env.namespace('agent-burst');
+  let inFlight = 0;
+  let most = 0;
+  class Slow extends ParallaxAgent {
+    analyze() {
+      return { value: 'x', confidence: 0.5 };
+    }
+    override async checkHealth() {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 900));
+      inFlight--;
+      return { status: 'healthy' as const };
+    }
+  }
+  const slow = new Slow({ id: 'slow', name: 'slow', capabilities: [] });
+  const { port } = await slow.serve({ host: '127.0.0.1', port: 0 });
+  try {
+    const names = Array.from({ length: 12 }, (_, i) => `slow-${i}`);
+    await Promise.all(names.map((n) => endpointAgent(ns, n, `127.0.0.1:${port}`)));
+    await Promise.all(names.map((n) => eventually(() => phaseOf(AGENTS, ns, n, ['Ready']), `${n} Ready`)));
+    expect(most).toBeGreaterThanOrEqual(10);
+  } finally {
+    await Promise.all((await env.rest.list<any>(resourcePath(AGENTS, ns))).items.map((a: any) => env.rest.delete(resourcePath(AGENTS, ns, a.metadata.name))));
+    await slow.shutdown();
+  }
+});
+
 test('an invalid Pattern reports Invalid with every error and its place', async () => {
   const ns = await env.namespace('invalid');
   await create(PATTERNS, ns, {
