@@ -49,7 +49,7 @@ export interface OperatorOptions {
 }
 
 /** Feedback reconciled at once (see operatorControllers). */
-const FEEDBACK_WORKERS = 16;
+const FEEDBACK_WORKERS = 64;
 /**
  * Agents reconciled at once, at least. An Agent's reconcile is mostly waiting (a probe of each
  * replica, up to its probe timeout; a status write; an Event) on a small object, so many in flight
@@ -161,7 +161,9 @@ export function operatorControllers(ctx: OperatorContext, workers: number, opts:
   // Reviews are rare: one worker. Feedback comes in bursts (a check judging a day's runs): many in
   // flight, so that the writes to one Agent's track record are batched (calibration-writer.ts: the
   // Feedback that arrive while a write is under way go into the next one). With two workers each
-  // Feedback cost every Agent it judged a write of its own (3 per Feedback in the bench).
+  // Feedback cost every Agent it judged a write of its own (3 per Feedback in the bench). A worker
+  // holds little: a Feedback is judged against the cached Execution (judgeAgainst), and the reads of
+  // whole Executions it still needs are bounded on their own.
   const controllers = [agents, patterns, executions, reviewController(ctx, 1), feedbackController(ctx, Math.max(FEEDBACK_WORKERS, workers))];
   // As many archive workers as Execution workers: a write is a GET, an upsert and a status patch, so
   // fewer would fall behind a burst of short runs.

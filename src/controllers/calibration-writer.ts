@@ -9,7 +9,8 @@
 //   there is not applied again — so an operator that stops between updating the Agent and marking
 //   the Feedback done does not count it twice when it retries.
 // - Writes per Agent are serial and batched: Feedback for the same Agent that arrives while a write
-//   is in flight goes into the next write together (one read and one write for many).
+//   is in flight goes into the next write together (one read and one write for many; during a burst
+//   one write for many, each batch starting from the Agent the last write returned).
 import type { Agent } from '../api/types.js';
 import { addOutcome, DEFAULT_SETTINGS, EMPTY_RECORD, figures, type CalibrationSettings, type Outcome, type TrackRecordSums } from '../calibration/track-record.js';
 import { isConflict, isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
@@ -52,15 +53,21 @@ export class CalibrationWriter {
 
   private async drain(key: string, namespace: string, agent: string): Promise<void> {
     this.running.add(key);
+    // The Agent as this loop's last write left it: the next batch starts from it instead of a read.
+    // A write by anyone else since makes it stale, which the resourceVersion guard turns into a
+    // conflict and a fresh read. Dropped when the queue empties, so nothing stale outlives a burst.
+    let written: Agent | undefined;
     try {
       for (;;) {
         const q = this.queues.get(key) ?? [];
         if (q.length === 0) break;
         const batch = q.splice(0, MAX_BATCH);
         try {
-          const results = await this.write(namespace, agent, batch);
-          batch.forEach((p, i) => p.done(results[i]!));
+          const done = await this.write(namespace, agent, batch, written);
+          written = done.agent;
+          batch.forEach((p, i) => p.done(done.results[i]!));
         } catch (err) {
+          written = undefined;
           for (const p of batch) p.fail(err);
         }
       }
@@ -71,33 +78,35 @@ export class CalibrationWriter {
     }
   }
 
-  private async write(namespace: string, agent: string, batch: Pending[]): Promise<ApplyResult[]> {
+  /** One read-modify-write of the Agent (from `known` when given), retried on conflict; returns the Agent written. */
+  private async write(namespace: string, agent: string, batch: Pending[], known?: Agent): Promise<{ results: ApplyResult[]; agent?: Agent }> {
     const path = resourcePath(AGENTS, namespace, agent);
-    for (;;) {
+    const gone = { results: batch.map((): ApplyResult => 'gone') };
+    for (let next = known; ; next = undefined) {
       let a: Agent;
       try {
-        a = await this.rest.get<Agent>(path);
+        a = next ?? (await this.rest.get<Agent>(path));
       } catch (err) {
-        if (isNotFound(err)) return batch.map(() => 'gone');
+        if (isNotFound(err)) return gone;
         throw err;
       }
       const current = a.status?.calibration;
       const known = new Set(current?.applied ?? []);
       const results: ApplyResult[] = batch.map((p) => (known.has(p.uid) ? 'already' : 'applied'));
       const fresh = batch.filter((p, i) => results[i] === 'applied' && !batch.slice(0, i).some((q) => q.uid === p.uid));
-      if (fresh.length === 0) return results;
+      if (fresh.length === 0) return { results, agent: a };
       const settings = calibrationSettings(a);
       let sums = sumsOf(current);
       for (const p of fresh) for (const o of p.outcomes) sums = addOutcome(sums, o, settings);
       const applied = [...(current?.applied ?? []), ...fresh.map((p) => p.uid)].slice(-MAX_APPLIED);
       try {
-        await this.rest.patch(`${path}/status`, {
+        const written = await this.rest.patch<Agent>(`${path}/status`, {
           metadata: { resourceVersion: a.metadata.resourceVersion },
           status: { calibration: calibrationStatus(sums, settings, applied) },
         });
-        return results;
+        return { results, agent: written };
       } catch (err) {
-        if (isNotFound(err)) return batch.map(() => 'gone');
+        if (isNotFound(err)) return gone;
         if (!isConflict(err)) throw err;
       }
     }

@@ -3,7 +3,9 @@
 // its completion time and enough to know it is finished, yet the object holds its input, every
 // agent's value and every step's result. With thousands of Executions kept for
 // ttlSecondsAfterFinished, those are most of the operator's memory. The Archived condition is kept:
-// with archiving on, the TTL waits for it (src/archive).
+// with archiving on, the TTL waits for it (src/archive). A Succeeded run also keeps who answered and
+// with what confidence (a few dozen bytes an agent): what judging its Feedback reads, so a burst of
+// Feedback is judged without reading each Execution back (feedback-controller.ts judgeAgainst).
 import type { Execution } from '../api/types.js';
 import type { KubeObject } from '../k8s/resources.js';
 import { ARCHIVED } from '../archive/record.js';
@@ -25,6 +27,7 @@ export function compactFinishedExecution<T extends KubeObject>(obj: T): T {
       completionTime: s.completionTime,
       observedGeneration: s.observedGeneration,
       ...(s.feedback ? { feedback: s.feedback } : {}),
+      ...(s.phase === 'Succeeded' && s.agents ? { agents: answers(s.agents) } : {}),
       ...(archived ? { conditions: [archived] } : {}),
     },
   } as Execution & KubeObject;
@@ -34,4 +37,9 @@ export function compactFinishedExecution<T extends KubeObject>(obj: T): T {
 function withoutInput(spec: Execution['spec']): Execution['spec'] {
   const { input: _input, ...rest } = spec;
   return rest as Execution['spec'];
+}
+
+/** The agents that answered (no error, a confidence): their names and confidences, nothing else. */
+function answers(agents: NonNullable<NonNullable<Execution['status']>['agents']>): NonNullable<NonNullable<Execution['status']>['agents']> {
+  return agents.filter((a) => !a.error && typeof a.confidence === 'number').map((a) => ({ name: a.name, confidence: a.confidence }) as (typeof agents)[number]);
 }

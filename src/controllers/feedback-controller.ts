@@ -13,7 +13,7 @@
 //   leave) is reconciled first, while the Agents' lists of applied uids still hold it.
 import type { Agent, Execution, Feedback } from '../api/types.js';
 import type { Outcome } from '../calibration/track-record.js';
-import { isConflict, isNotFound, resourcePath } from '../k8s/rest.js';
+import { isConflict, isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
 import { EXECUTIONS, FEEDBACKS, keyOf, splitKey, type KubeObject } from '../k8s/resources.js';
 import type { OperatorContext } from './context.js';
 import { releaseLabels, tenantLabels } from '../observability/labels.js';
@@ -21,11 +21,15 @@ import type { Logger } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
 import { confidenceMetrics } from '../observability/confidence-metrics.js';
 import { withSpan } from '../observability/tracing.js';
+import pLimit from 'p-limit';
 import { CalibrationWriter } from './calibration-writer.js';
 import { Controller, type Reconciler } from './controller.js';
 import { writeOutcome } from './status.js';
 
 type FeedbackStatus = NonNullable<Feedback['status']>;
+
+/** Executions read from the API server at once by the Feedback controller (see judgeAgainst). */
+const EXECUTION_READS = 16;
 
 /** What a Feedback says each answer's outcome was, per Agent. */
 export interface Judged {
@@ -89,9 +93,43 @@ function outcomeOf(s: { correct?: boolean; score?: number } | undefined, what: s
   return score;
 }
 
+/** Where judging reads Executions: the operator's cache, and the API server behind it. */
+export interface ExecutionSource {
+  caches: Pick<OperatorContext['caches'], 'executions'>;
+  rest: KubeRest;
+}
+
+/**
+ * Judges a Feedback against its Execution as the cache holds it when the cache knows a Succeeded run
+ * (it keeps a finished run's answers as names and confidences: execution-cache.ts), so that a burst of
+ * Feedback costs the API server no reads. The API server is read when the cache cannot answer: a run
+ * it has not seen finish yet, one another shard caches (docs/sharding.md), and before any Feedback is
+ * called invalid — a stale cache must not refuse what the API server would accept. `read` bounds
+ * those reads (each holds a whole Execution). The cached copy is as good as a read for the claim that
+ * follows: that write is guarded by the resourceVersion judged, so a stale copy only costs a retry.
+ */
+export async function judgeAgainst(
+  src: ExecutionSource,
+  fb: Feedback,
+  opts: { discreet?: boolean; read?: <T>(fn: () => Promise<T>) => Promise<T> } = {},
+): Promise<{ exec?: Execution; judged: FeedbackProblem | Judged }> {
+  const namespace = fb.metadata.namespace!;
+  const name = fb.spec?.executionRef?.name ?? '';
+  const cached = src.caches.executions.get(namespace, name) as Execution | undefined;
+  if (cached?.status?.phase === 'Succeeded') {
+    const judged = judgeFeedback(fb, cached, opts);
+    if (!('problem' in judged)) return { exec: cached, judged };
+  }
+  const get = () => src.rest.get<Execution>(resourcePath(EXECUTIONS, namespace, name)).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+  const exec = await (opts.read ? opts.read(get) : get());
+  return { exec, judged: judgeFeedback(fb, exec, opts) };
+}
+
 export class FeedbackReconciler implements Reconciler {
   readonly name = 'feedback';
   private readonly calibrations: CalibrationWriter;
+  /** Whole Executions read at once (judgeAgainst), whatever the number of workers: each may be ~1.5 MiB. */
+  private readonly reads = pLimit(EXECUTION_READS);
 
   constructor(private readonly ctx: OperatorContext) {
     this.calibrations = new CalibrationWriter(ctx.rest);
@@ -104,9 +142,7 @@ export class FeedbackReconciler implements Reconciler {
     await withSpan('feedback.apply', { 'k8s.namespace.name': namespace, 'parallax.feedback': name }, async () => {
       const execName = fb.spec?.executionRef?.name ?? '';
       const execPath = resourcePath(EXECUTIONS, namespace, execName);
-      // The whole Execution (the cache keeps finished ones without their answers), and its resourceVersion for the claim.
-      const exec = await this.ctx.rest.get<Execution>(execPath).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
-      const judged = judgeFeedback(fb, exec);
+      const { exec, judged } = await judgeAgainst(this.ctx, fb, { read: this.reads });
       if ('problem' in judged) return this.finish(fb, { phase: 'Invalid', message: `${judged.field}: ${judged.problem}` }, log);
       if (!exec!.status?.feedback) {
         const taken = { name, uid: fb.metadata.uid!, outcome: judged.outcome, ...(fb.spec.reporter ? { reporter: fb.spec.reporter } : {}), time: new Date().toISOString() };

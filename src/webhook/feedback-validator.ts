@@ -1,14 +1,13 @@
 // Feedback admission, with the Feedback controller's own check (judgeFeedback): the Execution
 // exists, is the one named, Succeeded and has no feedback yet; exactly one of correct and score
 // (each agent's too); the agents named answered in it. Also refused: a second Feedback for an
-// Execution while the first is not applied yet. The Execution is read from the API server (the
-// cache keeps finished ones without their answers). Updates: the spec is immutable. Answers name
+// Execution while the first is not applied yet. The Execution is judged as the cache holds it when
+// that passes, else as the API server has it (judgeAgainst). Updates: the spec is immutable. Answers name
 // nothing the request did not (judgeFeedback's discreet reasons): anything that reaches the webhook
 // port can send an AdmissionReview naming any namespace.
-import type { Execution, Feedback } from '../api/types.js';
-import { judgeFeedback } from '../controllers/feedback-controller.js';
-import { isNotFound, type KubeRest, resourcePath } from '../k8s/rest.js';
-import { EXECUTIONS } from '../k8s/resources.js';
+import type { Feedback } from '../api/types.js';
+import { judgeAgainst } from '../controllers/feedback-controller.js';
+import type { KubeRest } from '../k8s/rest.js';
 import type { OperatorContext } from '../controllers/context.js';
 import { ALLOWED, type AdmissionRequest, type Problem, specChanged, type Validator, type Verdict } from './admission.js';
 import { requesterProblem } from './identity.js';
@@ -23,8 +22,7 @@ export class FeedbackValidator implements Validator<Feedback> {
     const problems: Problem[] = [];
     const who = requesterProblem(obj.spec?.reporter, req, 'spec.reporter');
     if (who) problems.push(who);
-    const exec = await this.ctx.rest.get<Execution>(resourcePath(EXECUTIONS, namespace, name)).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
-    const judged = judgeFeedback({ ...obj, metadata: { ...obj.metadata, namespace } }, exec, { discreet: true });
+    const { judged } = await judgeAgainst(this.ctx, { ...obj, metadata: { ...obj.metadata, namespace } }, { discreet: true });
     if ('problem' in judged) {
       problems.push({ field: judged.field, message: judged.problem });
     } else {

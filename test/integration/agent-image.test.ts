@@ -9,6 +9,7 @@ import { metrics } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 import { markPodReady } from '../helpers/kubelet.js';
+import { apiRequests } from '../helpers/api-requests.js';
 
 // Loopback addresses and ports no other test uses, so test files can run in parallel.
 const PORT = 50061;
@@ -80,17 +81,6 @@ async function agentIn(phase: string, endpoints?: string[]) {
   return ok && a;
 }
 
-/** Requests the API server answered, by verb and resource (its own Prometheus counter). */
-async function apiRequests(verb: string, resource: string): Promise<number> {
-  const text = await env.rest.request<string>('GET', '/metrics');
-  const re = new RegExp(`^apiserver_request_total\\{([^}]*)\\} (\\d+)$`, 'gm');
-  let total = 0;
-  for (const [, labels, n] of text.matchAll(re)) {
-    if (labels.includes(`verb="${verb}"`) && labels.includes(`resource="${resource}"`) && labels.includes('subresource=""')) total += Number(n);
-  }
-  return total;
-}
-
 async function agentReconciles(): Promise<number> {
   const { values } = await metrics.reconcileTotal.get();
   return values.filter((v) => v.labels.controller === 'agent').reduce((sum, v) => sum + v.value, 0);
@@ -153,10 +143,10 @@ test('Ready pods whose agents answer HealthCheck make the Agent Ready with their
 }, SLOW);
 
 test('reconciling an unchanged Agent writes nothing to its Deployment or Service', async () => {
-  const before = { deployments: await apiRequests('PATCH', 'deployments'), services: await apiRequests('PATCH', 'services') };
+  const before = { deployments: await apiRequests(env.rest, 'PATCH', 'deployments'), services: await apiRequests(env.rest, 'PATCH', 'services') };
   const start = await agentReconciles();
   await eventually(async () => (await agentReconciles()) >= start + 10, '10 more agent reconciles', SLOW);
-  expect({ deployments: await apiRequests('PATCH', 'deployments'), services: await apiRequests('PATCH', 'services') }).toEqual(before);
+  expect({ deployments: await apiRequests(env.rest, 'PATCH', 'deployments'), services: await apiRequests(env.rest, 'PATCH', 'services') }).toEqual(before);
 }, SLOW);
 
 test('a dead agent process makes the Agent Degraded with an Event; back up, Ready again', async () => {

@@ -8,9 +8,11 @@
 import { resourcePath } from '../../src/k8s/rest.js';
 import { AGENTS, EXECUTIONS, FEEDBACKS, PATTERNS } from '../../src/k8s/resources.js';
 import type { Manager } from '../../src/manager/manager.js';
+import { judgeAgainst } from '../../src/controllers/feedback-controller.js';
 import { registry } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses } from '../helpers/agent-process.js';
 import { eventually, startTestEnv, type TestEnv } from '../helpers/envtest.js';
+import { apiRequests } from '../helpers/api-requests.js';
 import { createObject, finished, phaseOf } from '../helpers/objects.js';
 import { admissionWebhooks, kubectl } from '../helpers/webhook.js';
 
@@ -202,3 +204,35 @@ test('with the webhook off, bad Feedback is marked Invalid, a second one for an 
   expect((await applied('second', off)).status).toMatchObject({ phase: 'Invalid', message: 'spec.executionRef: Execution once already has feedback (first); feedback is given once per Execution' });
   expect((await agent('solo', off)).status.calibration).toMatchObject({ samples: 1, successRate: 1 });
 }, 120000);
+
+test('a burst of Feedback is judged from the cache: no Execution is read back, and each Agent is read once for all its writes', async () => {
+  const names = Array.from({ length: 8 }, (_, i) => `burst-${i}`);
+  await Promise.all(names.map((n) => run(n, 'naive')));
+  // The operator's cache has seen them succeed (else it reads them: judgeAgainst).
+  await eventually(() => names.every((n) => (mgr.caches as any).executions.get(ns, n)?.status?.phase === 'Succeeded'), 'the runs Succeeded in the cache');
+  const reads = async () => ({ executions: await apiRequests(env.rest, 'GET', 'executions'), agents: await apiRequests(env.rest, 'GET', 'agents') });
+  const samples = (await agent('over')).status.calibration.samples;
+  const before = await reads();
+  await Promise.all(names.map((n, i) => feedback(n, { executionRef: { name: n }, correct: i % 2 === 0 })));
+  for (const n of names) expect((await applied(n)).status.phase).toBe('Applied');
+  const after = await reads();
+  expect(after.executions - before.executions).toBe(0);
+  expect(after.agents - before.agents).toBeLessThanOrEqual(2); // one read of each Agent, then each write starts from the last
+  expect((await agent('over')).status.calibration.samples).toBe(samples + names.length);
+});
+
+test('a cache that has not seen a run succeed never makes its Feedback invalid: judging reads the API server before saying no', async () => {
+  await run('stale', 'naive');
+  const current = await env.rest.get<any>(resourcePath(EXECUTIONS, ns, 'stale'));
+  const stale = { ...current, status: { phase: 'Running' } };
+  const caches = { executions: { get: (namespace: string, name: string) => (namespace === ns && name === 'stale' ? stale : undefined) } } as any;
+  const fb = { metadata: { name: 'f', namespace: ns, uid: 'u' }, spec: { executionRef: { name: 'stale' }, correct: true } } as any;
+  const { exec, judged } = await judgeAgainst({ caches, rest: env.rest }, fb);
+  expect(exec?.status?.phase).toBe('Succeeded');
+  expect('problem' in judged).toBe(false);
+  // And a cache that has: judged from it, as it holds it.
+  const cached = { ...current, status: { ...current.status, agents: [{ name: 'over', confidence: 0.9 }] } };
+  const fromCache = await judgeAgainst({ caches: { executions: { get: () => cached } } as any, rest: env.rest }, fb);
+  expect(fromCache.exec).toBe(cached);
+  expect(fromCache.judged).toMatchObject({ outcome: 1, perAgent: new Map([['over', { outcome: 1, samples: [{ claimed: 0.9, outcome: 1, atMs: Date.parse(current.status.completionTime) }] }]]) });
+});

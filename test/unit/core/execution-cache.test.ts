@@ -27,16 +27,18 @@ test('an Execution that has not finished is cached as it is', () => {
   }
 });
 
-test('a finished Execution keeps its identity, TTL, times and phase, and drops input and results', () => {
+test('a finished Execution keeps its identity, TTL, times and phase, and drops input and results; a Succeeded one keeps who answered with what confidence', () => {
   for (const phase of ['Succeeded', 'Failed']) {
     const e = execution(phase);
+    e.status.agents.push({ name: 'b', step: 's', error: 'timed out' } as any, { name: 'c', step: 's', value: 'no confidence' } as any);
     const c = compactFinishedExecution(e) as any;
     expect(c).toEqual({
       apiVersion: e.apiVersion,
       kind: e.kind,
       metadata: e.metadata,
       spec: { patternRef: { name: 'p' }, timeout: '2m', ttlSecondsAfterFinished: 60 },
-      status: { phase, startTime: e.status.startTime, completionTime: e.status.completionTime, observedGeneration: 1 },
+      // What judging its Feedback reads (feedback-controller.ts): only a Succeeded run can be judged.
+      status: { phase, startTime: e.status.startTime, completionTime: e.status.completionTime, observedGeneration: 1, ...(phase === 'Succeeded' ? { agents: [{ name: 'a', confidence: 0.8 }] } : {}) },
     });
     expect(JSON.stringify(c).length).toBeLessThan(JSON.stringify(e).length / 5);
     expect(specProblems('Execution', c)).toBeUndefined(); // the spec guard still sees a valid object
