@@ -34,6 +34,12 @@ export interface ConfidenceFigures {
     n: number;
     agents: number;
     perSecond: number;
+    /**
+     * The API server's pace for the same writes with no operator: a driver creates each Feedback,
+     * writes the Execution's claim and marks the Feedback Applied, 64 at a time (feedbackFloor).
+     */
+    floorPerSecond: number;
+    floorN: number;
     apiRequestsPerFeedback: Record<string, number>;
     /** JSON bytes of the largest Agent and of its status.calibration, after. */
     agentBytes: number;
@@ -146,10 +152,13 @@ export async function confidenceBench(
     await new Promise((r) => setTimeout(r, 5000));
     const agents = (await rest.list<any>(resourcePath(AGENTS, ns))).items;
     const biggest = agents.reduce((a, b) => (JSON.stringify(b).length > JSON.stringify(a).length ? b : a));
+    const floor = await feedbackFloor(rest, Math.min(FLOOR_N, names.length));
     const feedback = {
       n: names.length,
       agents: agents.length,
       perSecond: round(names.length / secs, 1),
+      floorPerSecond: floor.perSecond,
+      floorN: floor.n,
       apiRequestsPerFeedback,
       agentBytes: Buffer.byteLength(JSON.stringify(biggest)),
       calibrationBytes: Buffer.byteLength(JSON.stringify(biggest.status.calibration)),
@@ -159,7 +168,7 @@ export async function confidenceBench(
       heapBeforeMB: heapBefore,
       heapAfterMB: await op.heapUsedMB(),
     };
-    log(`feedback: ${feedback.n} applied at ${feedback.perSecond}/s; the largest Agent ${feedback.agentBytes} B (calibration ${feedback.calibrationBytes} B, ${feedback.samples} outcomes); RSS ${feedback.rssBeforeMB} → ${feedback.rssAfterMB} MB, heap ${feedback.heapBeforeMB} → ${feedback.heapAfterMB} MB; API/feedback ${JSON.stringify(apiRequestsPerFeedback)}`);
+    log(`feedback: ${feedback.n} applied at ${feedback.perSecond}/s (API floor for its writes ${feedback.floorPerSecond}/s); the largest Agent ${feedback.agentBytes} B (calibration ${feedback.calibrationBytes} B, ${feedback.samples} outcomes); RSS ${feedback.rssBeforeMB} → ${feedback.rssAfterMB} MB, heap ${feedback.heapBeforeMB} → ${feedback.heapAfterMB} MB; API/feedback ${JSON.stringify(apiRequestsPerFeedback)}`);
     return { policy, feedback };
   } finally {
     await op.stop();
@@ -200,4 +209,35 @@ async function listAll(rest: KubeRest, path: string): Promise<any[]> {
     cont = l.metadata.continue;
   } while (cont);
   return out;
+}
+
+/** Feedback the floor writes (enough for a steady rate; fewer than the operator judges). */
+const FLOOR_N = 2000;
+
+/**
+ * What the API server sustains for a Feedback's own writes with no operator in the loop, as a floor
+ * for the Feedback rate: in a namespace the operator does not watch, Succeeded Executions are written
+ * first (untimed), then each Feedback is created, its Execution's status.feedback written and the
+ * Feedback marked Applied, 64 at a time (the Feedback controller's workers), seen by the same watch.
+ * It leaves out what the operator adds (the Agents' batched writes, Events), so the floor is generous.
+ */
+async function feedbackFloor(rest: KubeRest, n: number): Promise<{ n: number; perSecond: number }> {
+  const ns = `${CONFIDENCE_NS}-floor`;
+  await rest.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  const name = (i: number) => `floor-${i}`;
+  await pool(n, 32, async (i) => {
+    await rest.create(resourcePath(EXECUTIONS, ns), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Execution', metadata: { name: name(i), namespace: ns }, spec: { patternRef: { name: 'none' }, input: { task: 'x' } } });
+    await rest.patch(`${resourcePath(EXECUTIONS, ns, name(i))}/status`, { status: { phase: 'Succeeded', agents: [0, 1, 2].map((a) => ({ name: `conf-${a}`, step: 'analyze', confidence: 0.6 + a / 10, value: 'x' })) } });
+  });
+  const t0 = performance.now();
+  const applied = phaseCount(rest, FEEDBACKS, ns, 'Applied', n, 1800000);
+  await pool(n, 64, async (i) => {
+    const fb = await rest.create<{ metadata: { uid: string } }>(resourcePath(FEEDBACKS, ns), { apiVersion: 'parallax.ai/v1alpha1', kind: 'Feedback', metadata: { name: name(i), namespace: ns }, spec: { executionRef: { name: name(i) }, correct: true } });
+    await rest.patch(`${resourcePath(EXECUTIONS, ns, name(i))}/status`, { status: { feedback: { name: name(i), uid: fb.metadata.uid, outcome: 1, time: new Date().toISOString() } } });
+    await rest.patch(`${resourcePath(FEEDBACKS, ns, name(i))}/status`, { status: { phase: 'Applied', outcome: 1, appliedAt: new Date().toISOString() } });
+  });
+  await applied;
+  const perSecond = round(n / ((performance.now() - t0) / 1000), 1);
+  await rest.delete(`/api/v1/namespaces/${ns}`);
+  return { n, perSecond };
 }

@@ -155,5 +155,7 @@ function sdkGoal(sdk: SdkComparison[]): Goal {
 }
 
 function feedbackRateGoal({ feedback: f }: ConfidenceFigures): Goal {
-  return { goal: `calibration: Feedback applied ≥ ${FEEDBACK_RATE_GOAL}/s (${f.n} Feedback, 32 created at a time)`, value: f.perSecond, target: `≥ ${FEEDBACK_RATE_GOAL}`, met: f.perSecond >= FEEDBACK_RATE_GOAL };
+  // A run from before the floor was measured beside it has none.
+  const floor = f.floorPerSecond ? `; the API server alone, for the same writes: ${f.floorPerSecond}/s` : '';
+  return { goal: `calibration: Feedback applied ≥ ${FEEDBACK_RATE_GOAL}/s (${f.n} Feedback, 32 created at a time${floor})`, value: f.perSecond, target: `≥ ${FEEDBACK_RATE_GOAL}`, met: f.perSecond >= FEEDBACK_RATE_GOAL };
 }

@@ -128,9 +128,9 @@ function renderConfidence(c: any): string[] {
     row(['no policy', p.n, p.writesWithout, p.latencyWithoutMs.p50, p.latencyWithoutMs.p99, req(p.without)]),
     row(['a policy that accepts', p.n, p.writesAccepting, p.latencyAcceptingMs.p50, p.latencyAcceptingMs.p99, req(p.accepting)]),
     '',
-    row(['Feedback', 'Agents', 'applied / s', 'largest Agent, bytes', 'its status.calibration, bytes', 'outcomes in it', 'operator RSS MB before → after', 'V8 heap MB before → after', 'API requests / Feedback']),
-    row(Array(9).fill('---')),
-    row([f.n, f.agents, f.perSecond, f.agentBytes, f.calibrationBytes, f.samples, `${f.rssBeforeMB} → ${f.rssAfterMB}`, `${f.heapBeforeMB} → ${f.heapAfterMB}`, req(f.apiRequestsPerFeedback)]),
+    row(['Feedback', 'Agents', 'applied / s', 'API floor / s (its writes alone, n)', 'largest Agent, bytes', 'its status.calibration, bytes', 'outcomes in it', 'operator RSS MB before → after', 'V8 heap MB before → after', 'API requests / Feedback']),
+    row(Array(10).fill('---')),
+    row([f.n, f.agents, f.perSecond, f.floorPerSecond ? `${f.floorPerSecond} (${f.floorN})` : '—', f.agentBytes, f.calibrationBytes, f.samples, `${f.rssBeforeMB} → ${f.rssAfterMB}`, `${f.heapBeforeMB} → ${f.heapAfterMB}`, req(f.apiRequestsPerFeedback)]),
     '',
   ];
 }
