@@ -78,11 +78,11 @@ export class CalibrationWriter {
     }
   }
 
-  /** One read-modify-write of the Agent (from `known` when given), retried on conflict; returns the Agent written. */
-  private async write(namespace: string, agent: string, batch: Pending[], known?: Agent): Promise<{ results: ApplyResult[]; agent?: Agent }> {
+  /** One read-modify-write of the Agent (starting from `last` when given), retried on conflict; returns the Agent written. */
+  private async write(namespace: string, agent: string, batch: Pending[], last?: Agent): Promise<{ results: ApplyResult[]; agent?: Agent }> {
     const path = resourcePath(AGENTS, namespace, agent);
     const gone = { results: batch.map((): ApplyResult => 'gone') };
-    for (let next = known; ; next = undefined) {
+    for (let next = last; ; next = undefined) {
       let a: Agent;
       try {
         a = next ?? (await this.rest.get<Agent>(path));
