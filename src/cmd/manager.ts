@@ -73,7 +73,7 @@ export function managerCommand(): Command {
     .option('--leader-election-id <name>', 'name of the Lease', 'parallax-operator')
     .option('--sharding', 'every replica is a shard: Executions are split among the replicas by a hash ring, each watching only its share (needs --leader-elect; docs/sharding.md)', false)
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
-    .option('--workers <n>', 'concurrent reconciles per controller', '4')
+    .option('--workers <n>', 'concurrent reconciles per controller; Agents at least 16 at once, Feedback at least 64 (their reconciles mostly wait on probes and writes), Reviews one at a time', '4')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
     .option('--sync-period <duration>', 'full relist of every watched kind (jittered ±10%)', '10m')
     .option('--leader-elect-lease-duration <duration>', 'how long a standby waits after the last renewal before taking over', '15s')
