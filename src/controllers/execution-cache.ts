@@ -39,7 +39,14 @@ function withoutInput(spec: Execution['spec']): Execution['spec'] {
   return rest as Execution['spec'];
 }
 
-/** The agents that answered (no error, a confidence): their names and confidences, nothing else. */
-function answers(agents: NonNullable<NonNullable<Execution['status']>['agents']>): NonNullable<NonNullable<Execution['status']>['agents']> {
-  return agents.filter((a) => !a.error && typeof a.confidence === 'number').map((a) => ({ name: a.name, confidence: a.confidence }) as (typeof agents)[number]);
+type AgentCall = NonNullable<NonNullable<Execution['status']>['agents']>[number];
+
+/** An agent call that answered: no error, and a confidence. Only answers can be judged by Feedback. */
+export function isAnswer(a: AgentCall): boolean {
+  return !a.error && typeof a.confidence === 'number';
+}
+
+/** The answers among an Execution's agent calls: their names and confidences, nothing else. */
+function answers(agents: AgentCall[]): AgentCall[] {
+  return agents.filter(isAnswer).map((a) => ({ name: a.name, confidence: a.confidence }) as AgentCall);
 }

@@ -23,6 +23,7 @@ import { confidenceMetrics } from '../observability/confidence-metrics.js';
 import { withSpan } from '../observability/tracing.js';
 import pLimit from 'p-limit';
 import { CalibrationWriter } from './calibration-writer.js';
+import { isAnswer } from './execution-cache.js';
 import { Controller, type Reconciler } from './controller.js';
 import { writeOutcome } from './status.js';
 
@@ -60,7 +61,7 @@ export function judgeFeedback(fb: Feedback, exec: Execution | undefined, { discr
   if (taken?.uid && taken.uid !== fb.metadata?.uid) return { field: refField, problem: `Execution ${name} already has feedback${discreet ? '' : ` (${taken.name})`}; feedback is given once per Execution` };
   const outcome = outcomeOf(fb.spec, 'spec');
   if (typeof outcome === 'string') return { field: 'spec', problem: outcome };
-  const answers = (exec.status?.agents ?? []).filter((a) => !a.error && typeof a.confidence === 'number');
+  const answers = (exec.status?.agents ?? []).filter(isAnswer);
   const answered = [...new Set(answers.map((a) => a.name))];
   if (answered.length === 0) return { field: refField, problem: `Execution ${name} has no agent answers in its status to judge` };
   const overrides = new Map<string, number>();
