@@ -3,7 +3,7 @@
 // enough objects are in a phase, a bounded pool, and the namespace with one Pattern the server and
 // gateway benches run against.
 import { readFileSync } from 'node:fs';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Informer } from '../src/k8s/informer.js';
 import { installCRDs } from '../src/k8s/install-crds.js';
 import { KubeRest, resourcePath } from '../src/k8s/rest.js';
@@ -155,7 +155,7 @@ export class FinishWatch {
 
   private async watchFrom(rv: string): Promise<void> {
     let last = rv;
-    this.abort = await new Watch(this.rest.kubeConfig).watch(
+    this.abort = this.rest.watch(
       this.path,
       { resourceVersion: rv, allowWatchBookmarks: true },
       (type, obj: any) => {

@@ -2,7 +2,7 @@
 // The operator process: `node dist/src/cmd/manager.js [flags]`.
 import { Command, Option } from 'commander';
 import { ARCHIVE_URL_ENV, openArchive } from '../archive/index.js';
-import { loadKubeConfig } from '../k8s/rest.js';
+import { loadClusterAccess } from '../k8s/kubeconfig.js';
 import { Manager } from '../manager/manager.js';
 import { rootLogger } from '../observability/logger.js';
 import { startTracing } from '../observability/tracing.js';
@@ -123,8 +123,7 @@ export async function runManager(flags: ManagerFlags): Promise<Manager> {
   const sandbox = sandboxOpts ? new SandboxPool(sandboxOpts) : false;
   const archiveUrl = flags.archiveUrl ?? process.env[ARCHIVE_URL_ENV];
   const archive = archiveUrl ? await openArchive(archiveUrl) : undefined;
-  const kubeConfig = loadKubeConfig(flags.kubeconfig);
-  if (flags.context) kubeConfig.setCurrentContext(flags.context);
+  const kubeConfig = await loadClusterAccess({ path: flags.kubeconfig, context: flags.context });
   const ms = (flag: string, value: string | undefined, def: string): number => {
     const v = parseDuration(value ?? def);
     if (v === undefined || v <= 0) throw new Error(`--${flag} must be a duration such as 10s or 2m, got ${value}`);

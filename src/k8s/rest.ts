@@ -1,4 +1,4 @@
-// A thin JSON REST client over the KubeConfig of @kubernetes/client-node.
+// A thin JSON REST client over a kubeconfig (kubeconfig.ts reads it; client-node's KubeConfig fits too).
 // Why not the generated typed APIs: they turn core objects into class instances (timestamps as
 // Date) while watches deliver plain JSON, so one cache would hold two shapes; and every status
 // write of the operator is a merge patch whose content type the typed APIs make awkward. Here every
@@ -8,10 +8,10 @@
 // only socket idleness) or its caller's AbortSignal. A client built with a `fence` refuses every
 // write (POST, PUT, PATCH, DELETE) for which the fence gives a reason, before anything is sent:
 // the operator fences its controllers' client on holding the leader Lease.
-import { KubeConfig } from '@kubernetes/client-node';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { apiRequests } from '../observability/api-metrics.js';
+import type { ClusterAccess } from './kubeconfig.js';
 
 export class KubeApiError extends Error {
   constructor(
@@ -97,7 +97,7 @@ export class KubeRest {
   private readonly ownsConnections: boolean = true;
 
   constructor(
-    readonly kubeConfig: KubeConfig,
+    readonly kubeConfig: ClusterAccess,
     private readonly opts: KubeRestOptions = {},
   ) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -306,11 +306,4 @@ export function resourcePath(
   const obj = name ? `/${encodeURIComponent(name)}` : '';
   const sub = name && subresource ? `/${subresource}` : '';
   return `${base}${ns}/${r.plural}${obj}${sub}`;
-}
-
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }

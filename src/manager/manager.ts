@@ -6,10 +6,10 @@
 //
 // The Manager knows no kind: the caller declares its caches (resource, label selector, cache
 // transform) and builds its controllers from them; src/operator.ts is where the operator does.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { EventRecorder } from '../k8s/events.js';
 import { Informer } from '../k8s/informer.js';
 import { KubeRest } from '../k8s/rest.js';
+import type { ClusterAccess } from '../k8s/kubeconfig.js';
 import type { KubeObject, ResourceType } from '../k8s/resources.js';
 import { loggerFor } from '../observability/logger.js';
 import type { ShardingOptions } from '../sharding/membership.js';
@@ -52,7 +52,7 @@ export interface CacheSpec {
 export type CacheFactory = <T extends KubeObject>(resource: ResourceType, spec?: CacheSpec) => Informer<T>;
 
 export interface ManagerOptions<C extends CacheSet, K extends Elected> {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterAccess;
   /** Watch one namespace only; all namespaces when unset. */
   namespace?: string;
   workers?: number;

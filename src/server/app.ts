@@ -4,8 +4,8 @@
 // files, and Kubernetes Status errors for everything that fails.
 import cookieParser from 'cookie-parser';
 import express, { type Express } from 'express';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeRest } from '../k8s/rest.js';
+import type { ClusterAccess } from '../k8s/kubeconfig.js';
 import type { Logger } from '../observability/logger.js';
 import { Authenticator, csrfCookie, type AuthMode } from './auth.js';
 import type { CredentialExchange } from './credentials.js';
@@ -17,7 +17,7 @@ import { openApiDocument, register, type Route } from './routes.js';
 import { webFiles } from './web.js';
 
 export interface AppOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterAccess;
   /** The server's own client (TokenReview; its connections are shared with callers' clients). */
   rest: KubeRest;
   mode: AuthMode;

@@ -10,7 +10,7 @@
 //   origin can neither read nor send as a header without a CORS preflight this server never allows.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { KubeConfig } from '@kubernetes/client-node';
+import { tokenAccess, type ClusterAccess } from '../k8s/kubeconfig.js';
 import { KubeRest } from '../k8s/rest.js';
 import { Lru } from '../runtime/lru.js';
 import { exchangeCredential, type CredentialExchange } from './credentials.js';
@@ -46,7 +46,7 @@ export class Authenticator {
   private readonly identities = new Lru<string, Identity>(4096);
 
   constructor(
-    private readonly base: KubeConfig,
+    private readonly base: ClusterAccess,
     /** The server's own client: connections shared with callers' clients, and TokenReviews. */
     private readonly own: KubeRest,
     private readonly mode: AuthMode,
@@ -92,14 +92,7 @@ export class Authenticator {
   clientFor(token: string): KubeRest {
     const cluster = this.base.getCurrentCluster();
     if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [cluster],
-      users: [{ name: 'caller', token }],
-      contexts: [{ name: 'caller', cluster: cluster.name, user: 'caller' }],
-      currentContext: 'caller',
-    });
-    return new KubeRest(kc, { connectionsOf: this.own });
+    return new KubeRest(tokenAccess(cluster, token), { connectionsOf: this.own });
   }
 
   /** The user a token belongs to (TokenReview, cached a minute); 401 for a token the API server rejects. */

@@ -3,9 +3,9 @@
 // Node's own bounds carry the connection limits: headersTimeout, requestTimeout (the request, not
 // a stream's response), maxConnections. close() ends open streams, then waits for the rest.
 import { createServer, type Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { packageVersion } from '../cli/version.js';
 import { KubeRest } from '../k8s/rest.js';
+import type { ClusterAccess } from '../k8s/kubeconfig.js';
 import { parseAddress, startProbeServer, type ProbeServer } from '../manager/http-server.js';
 import { loggerFor } from '../observability/logger.js';
 import { resourcesApi } from './api/resources.js';
@@ -21,7 +21,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 export const DASHBOARD_PORT = 8090;
 
 export interface ServerOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterAccess;
   /** host:port of the API and the page, e.g. 0.0.0.0:8090 or 127.0.0.1:0. */
   address: string;
   /** host:port of /healthz, /readyz, /metrics; false: none. */

@@ -10,9 +10,9 @@
 //   fails) before the object moves, so the new owner sees it finished rather than running it again.
 // - What this shard writes for its share goes through `rest`, fenced on its shard Lease: nothing
 //   is written once the renew deadline passed, so a shard the others consider dead is silent.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Informer, InformerOptions } from '../k8s/informer.js';
 import { FencedError, isNotFound, KubeRest, resourcePath } from '../k8s/rest.js';
+import type { ClusterAccess } from '../k8s/kubeconfig.js';
 import { splitKey, keyOf, type KubeObject, type ResourceType } from '../k8s/resources.js';
 import { loggerFor } from '../observability/logger.js';
 import { shardMetrics } from '../observability/metrics.js';
@@ -32,7 +32,7 @@ export class Shard {
   private readonly settling = new Map<string, Promise<unknown>[]>();
 
   constructor(
-    kubeConfig: KubeConfig,
+    kubeConfig: ClusterAccess,
     unfenced: KubeRest,
     /** Fenced on the leader Lease: the sharders write with it. */
     private readonly leaderRest: KubeRest,

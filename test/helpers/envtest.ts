@@ -4,6 +4,7 @@ import type { AgentTLSOptions } from '../../src/agents/agent-tls.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane, type ControlPlaneOptions } from '../../src/envtest/control-plane.js';
 import { installCRDs } from '../../src/k8s/install-crds.js';
+import { loadClusterAccess, type ClusterAccess } from '../../src/k8s/kubeconfig.js';
 import { KubeRest } from '../../src/k8s/rest.js';
 import type { EndpointPolicyOptions } from '../../src/agents/endpoint-policy.js';
 import type { SecretRefPolicy } from '../../src/controllers/agent-rules.js';
@@ -16,7 +17,8 @@ import { SandboxPool } from '../../src/sandbox/index.js';
 
 export interface TestEnv {
   cp: ControlPlane;
-  kubeConfig: KubeConfig;
+  /** Read as the operator reads its own (src/k8s/kubeconfig.ts), so every suite exercises that reader. */
+  kubeConfig: ClusterAccess;
   rest: KubeRest;
   /** A fresh namespace per test keeps tests independent. */
   namespace(prefix?: string): Promise<string>;
@@ -38,8 +40,7 @@ export async function startTestEnv(opts: TestEnvOptions = {}): Promise<TestEnv> 
     await cp.stop();
     throw err;
   }
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(cp.kubeconfigPath);
+  const kubeConfig = await loadClusterAccess({ path: cp.kubeconfigPath });
   const rest = new KubeRest(kubeConfig);
   if (opts.crds !== false) await installCRDs(rest);
   return {
