@@ -18,7 +18,9 @@
 // - evaluate() settles exactly once. After stop(), it rejects with EvaluatorStopped; stop() leaves no
 //   thread running.
 // - It is a Manager Runnable (started on every replica with the caches, stopped after the
-//   controllers at shutdown); `ready` (part of /readyz) is true while every worker can take work.
+//   controllers at shutdown). Its workers start at the first evaluation or compile, not with the
+//   caches: a replica with no Pattern to run does not carry their isolates (~35 MB). `ready` (part
+//   of /readyz) is true while every started worker can take work.
 // - Metrics carry bounded labels only (result, reason), never a namespace or Pattern name.
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -163,9 +165,9 @@ export class SandboxPool implements Evaluator, PatternCompiler, Runnable {
     );
   }
 
-  /** Starts the workers, without waiting for them (evaluate() starts them too, on first use). */
+  /** Lets evaluations in again after stop(); the workers themselves start at first use. */
   async start(): Promise<void> {
-    this.startWorkers();
+    this.stopped = false;
   }
 
   private startWorkers(): void {
@@ -204,8 +206,9 @@ export class SandboxPool implements Evaluator, PatternCompiler, Runnable {
     return this.ready ? Promise.resolve() : new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
-  /** Every worker can take work. */
+  /** Every worker can take work, or none has been needed yet (the first use starts them). */
   get ready(): boolean {
+    if (!this.started) return true;
     return this.slots.length === this.workers && this.slots.every((s) => s.ready);
   }
 

@@ -183,6 +183,23 @@ describe('lifecycle', () => {
     return n;
   }
 
+  test('start() starts no worker: the first evaluation does; ready before, and again once they are up', async () => {
+    const before = await settledThreads();
+    const pool = new SandboxPool({ workers: 2 });
+    try {
+      await pool.start();
+      expect(pool.ready).toBe(true); // nothing needed yet: a replica with no Pattern is ready
+      await sleep(300);
+      expect(threads()).toBe(before);
+      await expect(run(normal, pool, 'a', { n: 7 })).resolves.toEqual(expect.objectContaining({ value: 7 }));
+      expect(threads()).toBeGreaterThan(before);
+      await pool.whenReady();
+      expect(pool.ready).toBe(true);
+    } finally {
+      await pool.stop();
+    }
+  });
+
   test('stop() rejects waiting and running evaluations with EvaluatorStopped and leaves no thread', async () => {
     const before = await settledThreads();
     const pool = new SandboxPool({ workers: 2, budgetMs: 5000 });
