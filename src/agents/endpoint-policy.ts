@@ -19,9 +19,13 @@
 //   `0x0a.0.0.1` are 10.0.0.1 to the always-refused ranges, the API-server set and the
 //   other-namespace lookup alike, and are refused with the reason 10.0.0.1 is refused with.
 // - A refusal says which rule refused, never what (if anything) listens there.
+// - What an address alone decides (every rule but the owner's namespace, which follows the pod and
+//   Service caches) is remembered per address once the API server's addresses are known: it is
+//   asked before every agent call and at every probe.
 import { BlockList, isIP } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { Lru } from '../runtime/lru.js';
 import { canonicalAddress, canonicalIP } from './canonical-ip.js';
 
 export interface EndpointPolicyOptions {
@@ -65,6 +69,9 @@ export class EndpointPolicy {
   private readonly apiServer = new Set<string>();
   /** Resolves the API server's hosts once; resolve() waits for it, check() uses what is known. */
   private readonly apiServerKnown: Promise<void>;
+  private apiServerResolved = false;
+  /** The canonical address and the address-only verdict, by the address as given. */
+  private readonly verdicts = new Lru<string, { addr?: string; why?: string }>(16384);
 
   constructor(private readonly opts: EndpointPolicyOptions = {}) {
     for (const [net, prefix, type, why] of ALWAYS) {
@@ -88,7 +95,9 @@ export class EndpointPolicy {
           this.apiServer.add(ip);
         }
       }),
-    ).then(() => undefined);
+    ).then(() => {
+      this.apiServerResolved = true;
+    });
   }
 
   private isLoopback(ip: string): boolean {
@@ -97,17 +106,29 @@ export class EndpointPolicy {
 
   /** Why `ip` may not be dialled for an Agent of `namespace`, or undefined when it may. */
   check(ip: string, namespace: string): string | undefined {
-    const addr = canonicalIP(ip);
-    if (!addr) return `${ip} is not an IP address`;
-    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    for (const [why, list] of this.always) if (list.check(addr, type)) return `${addr} is ${why}`;
-    if (!this.opts.allowLoopback && this.loopback.check(addr, type)) return `${addr} is a loopback address`;
-    if (this.apiServer.has(addr)) return `${addr} is the API server`;
-    if (this.deny.check(addr, type)) return `${addr} is in a range the operator's endpoint policy denies`;
-    if (this.allow && !this.allow.check(addr, type)) return `${addr} is outside the ranges the operator's endpoint policy allows`;
-    const owner = this.opts.ownerNamespace?.(addr);
-    if (owner !== undefined && owner !== namespace) return `${addr} belongs to an agent of another namespace`;
+    let verdict = this.verdicts.get(ip);
+    if (!verdict) {
+      verdict = this.byAddress(ip);
+      if (this.apiServerResolved) this.verdicts.set(ip, verdict);
+    }
+    if (verdict.why) return verdict.why;
+    const owner = this.opts.ownerNamespace?.(verdict.addr!);
+    if (owner !== undefined && owner !== namespace) return `${verdict.addr} belongs to an agent of another namespace`;
     return undefined;
+  }
+
+  /** `ip` canonical, and why the address itself may not be dialled by anyone. */
+  private byAddress(ip: string): { addr?: string; why?: string } {
+    const addr = canonicalIP(ip);
+    if (!addr) return { why: `${ip} is not an IP address` };
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    const refused = (why: string) => ({ addr, why: `${addr} is ${why}` });
+    for (const [why, list] of this.always) if (list.check(addr, type)) return refused(why);
+    if (!this.opts.allowLoopback && this.loopback.check(addr, type)) return refused('a loopback address');
+    if (this.apiServer.has(addr)) return refused('the API server');
+    if (this.deny.check(addr, type)) return refused("in a range the operator's endpoint policy denies");
+    if (this.allow && !this.allow.check(addr, type)) return refused("outside the ranges the operator's endpoint policy allows");
+    return { addr };
   }
 
   /** The addresses `host` stands for, all allowed; or why not. A name with any refused address is refused. */

@@ -537,10 +537,13 @@ export class AgentPool implements AgentCaller {
   // -------------------------------------------------------------------------------------------
   // Probing (Agent controller)
 
-  /** HealthCheck + GetCapabilities on one endpoint of `agent` (`namespace/name`) over its channel. Never throws. */
-  probe(endpoint: string, timeoutMs: number, agent = '', maxReplyBytes?: number): Promise<ProbeResult> {
+  /**
+   * HealthCheck (and GetCapabilities, unless `capabilities` is false) on one endpoint of `agent`
+   * (`namespace/name`) over its channel. Never throws.
+   */
+  probe(endpoint: string, timeoutMs: number, agent = '', maxReplyBytes?: number, capabilities = true): Promise<ProbeResult> {
     const conn = this.conn(agent, endpoint, maxReplyBytes);
-    return probeWith(this.client(conn, topLimit(conn.maxReplyBytes)), timeoutMs);
+    return probeWith(this.client(conn, topLimit(conn.maxReplyBytes)), timeoutMs, capabilities);
   }
 }
 
@@ -574,12 +577,12 @@ function describeError(what: string, err: unknown, timeoutMs: number): string {
   return `${what}: ${(err as Error)?.message ?? String(err)}`;
 }
 
-async function probeWith(client: ConfidenceAgentClient, timeoutMs: number): Promise<ProbeResult> {
+async function probeWith(client: ConfidenceAgentClient, timeoutMs: number, capabilities = true): Promise<ProbeResult> {
   const started = performance.now();
   const deadline = new Date(Date.now() + timeoutMs);
   const [h, c] = await Promise.allSettled([
     unary<HealthMessage>(client.HealthCheck.bind(client), deadline),
-    unary<CapabilitiesMessage>(client.GetCapabilities.bind(client), deadline),
+    capabilities ? unary<CapabilitiesMessage>(client.GetCapabilities.bind(client), deadline) : undefined,
   ]);
   const result: ProbeResult = {
     healthy: false,
@@ -601,7 +604,7 @@ async function probeWith(client: ConfidenceAgentClient, timeoutMs: number): Prom
     result.health.message = msg;
     errors.push(msg);
   }
-  if (c.status === 'fulfilled') {
+  if (c.status === 'fulfilled' && c.value) {
     result.capabilities = {
       agentId: c.value.agent_id,
       name: c.value.name,
@@ -609,7 +612,7 @@ async function probeWith(client: ConfidenceAgentClient, timeoutMs: number): Prom
       expertise: c.value.expertise_level,
       capabilityScores: { ...c.value.capability_scores },
     };
-  } else {
+  } else if (c.status === 'rejected') {
     errors.push(describeError('GetCapabilities', c.reason, timeoutMs));
   }
   if (errors.length) result.error = errors.join('; ');

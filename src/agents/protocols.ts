@@ -7,7 +7,8 @@ import { DEFAULT_MAX_REPLY_BYTES, type AgentPool, type ProbeResult } from './poo
 
 /** Health and capabilities of one of an Agent's endpoints (the Agent controller's view). */
 export interface AgentProber {
-  probe(agent: Agent, endpoint: string, timeoutMs: number): Promise<ProbeResult>;
+  /** `capabilities: false` asks only whether it is healthy (gRPC: no GetCapabilities; an A2A card is one request either way). */
+  probe(agent: Agent, endpoint: string, timeoutMs: number, opts?: { capabilities?: boolean }): Promise<ProbeResult>;
 }
 
 export const isA2A = (agent: Agent | undefined): boolean => agent?.spec?.protocol === 'a2a';
@@ -32,8 +33,8 @@ export class AgentProtocols implements AgentCaller, AgentProber {
     this.a2a.forgetAgent(agent);
   }
 
-  probe(agent: Agent, endpoint: string, timeoutMs: number): Promise<ProbeResult> {
+  probe(agent: Agent, endpoint: string, timeoutMs: number, opts: { capabilities?: boolean } = {}): Promise<ProbeResult> {
     const name = `${agent.metadata.namespace}/${agent.metadata.name}`;
-    return isA2A(agent) ? this.a2a.probe(endpoint, timeoutMs, name) : this.grpc.probe(endpoint, timeoutMs, name, maxReplyBytes(agent));
+    return isA2A(agent) ? this.a2a.probe(endpoint, timeoutMs, name) : this.grpc.probe(endpoint, timeoutMs, name, maxReplyBytes(agent), opts.capabilities);
   }
 }

@@ -1,6 +1,9 @@
 // Agent reconciler: runs image agents (Deployment + Service), and reports readiness from reality:
 // Ready pods' IPs that answer HealthCheck (not Endpoints objects), capabilities from
 // GetCapabilities, re-probed less often while it stays Ready and unchanged (probe-schedule.ts).
+// GetCapabilities is asked while an Agent is not Ready, when its generation or endpoints change,
+// and otherwise once per healthRecordMs: status.reported is informational (calls are matched on
+// spec.capabilities), and asking it at every probe doubled the probes' cost at 10,000 Agents.
 // An A2A Agent is its URL, Ready while its agent card answers (with its bearer token, if it has
 // one: a token that cannot be read or is refused is the status' reason, CredentialsRefused).
 // spec.replicas is the Agent's scale subresource (kubectl scale, an HPA): carried to the Deployment
@@ -37,6 +40,7 @@ export interface AgentControllerOptions {
   /**
    * How stale status.lastHealthCheck may get while nothing else changes (default 5 min; it is recorded
    * at the first probe after that): recording every probe would be a status write per Agent per probe.
+   * status.reported (GetCapabilities) of a Ready, unchanged Agent is read again as often.
    */
   healthRecordMs?: number;
   /** Where endpoint and A2A Agents may point; unset: anywhere (tests of the controller alone). */
@@ -49,12 +53,15 @@ export class AgentReconciler implements Reconciler {
   readonly name = 'agent';
   private readonly probes: ProbeSchedule;
   private readonly probeTimeoutMs: number;
+  private readonly healthRecordMs: number;
   /**
    * Per Agent key, the spec.autoscaling (with the Agent's uid) this process last made true in the
    * cluster: the HPA is read and written when that changes, not at every probe. A hand edit of the
    * HPA stands until the Agent's autoscaling changes or the operator restarts.
    */
   private readonly autoscaled = new Map<string, string>();
+  /** Per Agent key, when GetCapabilities last answered, and for which generation and endpoints. */
+  private readonly capabilitiesRead = new Map<string, { at: number; fingerprint: string }>();
   private hpaResource?: Promise<ResourceType>;
 
   constructor(
@@ -65,6 +72,7 @@ export class AgentReconciler implements Reconciler {
     const baseMs = opts.healthIntervalMs ?? 10000;
     this.probes = new ProbeSchedule({ baseMs, maxMs: opts.healthMaxIntervalMs ?? 120_000 });
     this.probeTimeoutMs = opts.probeTimeoutMs ?? 2000;
+    this.healthRecordMs = opts.healthRecordMs ?? 300_000;
   }
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult | void> {
@@ -72,6 +80,7 @@ export class AgentReconciler implements Reconciler {
     const agent = this.ctx.caches.agents.get(namespace, name) as Agent | undefined;
     if (!agent || agent.metadata.deletionTimestamp) {
       this.autoscaled.delete(key);
+      this.capabilitiesRead.delete(key);
       return void this.probes.forget(key); // owned objects go by garbage collection
     }
     const refs = this.opts.secretRefs === 'deny' ? agentSecretRefs(agent) : [];
@@ -100,9 +109,13 @@ export class AgentReconciler implements Reconciler {
       }
       candidates = where.candidates;
     }
-    const probes = await Promise.all(candidates.map((ep) => this.prober.probe(agent, ep, this.probeTimeoutMs).then((r) => ({ ep, r }))));
+    const fingerprint = `${agent.metadata.generation} ${candidates.join(',')}`;
+    const read = this.capabilitiesRead.get(key);
+    const capabilities = agent.status?.phase !== 'Ready' || read?.fingerprint !== fingerprint || !(Date.now() - read.at < this.healthRecordMs);
+    const probes = await Promise.all(candidates.map((ep) => this.prober.probe(agent, ep, this.probeTimeoutMs, { capabilities }).then((r) => ({ ep, r }))));
     const healthy = probes.filter((p) => p.r.healthy);
     const reported = healthy.find((p) => p.r.capabilities)?.r.capabilities;
+    if (reported) this.capabilitiesRead.set(key, { at: Date.now(), fingerprint });
     const credentials = probes.find((p) => p.r.credentialsProblem)?.r.credentialsProblem;
     let phase: Phase;
     let reason: string;
@@ -230,7 +243,7 @@ export class AgentReconciler implements Reconciler {
       conditions: setCondition(prev.conditions, { type: 'Ready', status: phase === 'Ready' ? 'True' : 'False', reason, message }, gen),
     };
     const recorded = prev.lastHealthCheck ? Date.parse(prev.lastHealthCheck) : NaN;
-    if (prev.phase !== phase || !(Date.now() - recorded < (this.opts.healthRecordMs ?? 300_000))) status.lastHealthCheck = new Date().toISOString();
+    if (prev.phase !== phase || !(Date.now() - recorded < this.healthRecordMs)) status.lastHealthCheck = new Date().toISOString();
     try {
       await writeStatus(this.ctx.rest, AGENTS, agent as any, status);
     } catch (err) {

@@ -1,6 +1,5 @@
 // Status writes: only when something changed (an Execution's cost is its API writes), always via
 // the /status subresource, as a JSON merge patch.
-import { isDeepStrictEqual } from 'node:util';
 import type { Condition } from '../api/types.js';
 import { isNotFound, resourcePath, type KubeRest } from '../k8s/rest.js';
 import { setCondition } from './conditions.js';
@@ -23,7 +22,7 @@ export async function writeStatus<T extends KubeObject & { status?: unknown }>(
   status: NonNullable<T['status']>,
   opts: StatusPatchOptions = {},
 ): Promise<T | undefined> {
-  if (isDeepStrictEqual(stripUndefined(obj.status), stripUndefined(status))) return undefined;
+  if (sameJson(obj.status, status)) return undefined;
   const body: Record<string, unknown> = { status: mergePatchFor(obj.status, status) };
   if (opts.resourceVersion) body.metadata = { resourceVersion: opts.resourceVersion };
   const path = resourcePath(resource, obj.metadata?.namespace, obj.metadata?.name, 'status');
@@ -43,7 +42,7 @@ export function mergePatchFor(from: unknown, to: unknown): unknown {
     const b = own(to, key);
     if (b === undefined) {
       if (a !== undefined) setOwn(patch, key, null);
-    } else if (!isDeepStrictEqual(stripUndefined(a), stripUndefined(b))) {
+    } else if (!sameJson(a, b)) {
       setOwn(patch, key, mergePatchFor(a, b));
     }
   }
@@ -54,8 +53,36 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
-export function stripUndefined<T>(v: T): T {
-  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+/**
+ * Whether two plain JSON-like values serialise the same: a property set to undefined counts as
+ * absent, and an undefined array element or a non-finite number as null, as JSON.stringify has it.
+ * Compared in place: every probe of every Agent asks this of its status, and serialising both sides
+ * to compare them was a tenth of the operator's CPU at 10,000 Agents.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  a = asJsonScalar(a);
+  b = asJsonScalar(b);
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i] ?? null, b[i] ?? null)) return false;
+    return true;
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let present = 0;
+  for (const key of Object.keys(x)) {
+    if (x[key] === undefined) continue;
+    present++;
+    if (!Object.hasOwn(y, key) || !sameJson(x[key], y[key])) return false;
+  }
+  for (const key of Object.keys(y)) if (y[key] !== undefined) present--;
+  return present === 0;
+}
+
+function asJsonScalar(v: unknown): unknown {
+  return typeof v === 'number' && !Number.isFinite(v) ? null : v;
 }
 
 /**

@@ -101,6 +101,42 @@ test('a burst of new Agents is probed side by side, not a few at a time', async 
   }
 });
 
+test('a Ready, unchanged Agent is asked HealthCheck only; a change of its spec asks GetCapabilities again', async () => {
+  const ns = await env.namespace('capabilities');
+  let health = 0;
+  let asked = 0;
+  class Counted extends ParallaxAgent {
+    analyze() {
+      return { value: 'x', confidence: 0.5 };
+    }
+    override checkHealth() {
+      health++;
+      return { status: 'healthy' as const };
+    }
+    override getCapabilities() {
+      asked++;
+      return super.getCapabilities();
+    }
+  }
+  const counted = new Counted({ id: 'counted', name: 'Counted', capabilities: CAPS, expertise: 0.9 });
+  const { port } = await counted.serve({ host: '127.0.0.1', port: 0 });
+  try {
+    await endpointAgent(ns, 'counted', `127.0.0.1:${port}`);
+    await eventually(() => phaseOf(AGENTS, ns, 'counted', ['Ready']), 'Ready');
+    expect((await get(AGENTS, ns, 'counted')).status.reported).toMatchObject({ name: 'Counted', capabilities: CAPS });
+    const [healthAtReady, askedAtReady] = [health, asked];
+    await eventually(() => health >= healthAtReady + 3, 'three more probes');
+    // At most the probe that ran before its own Ready status reached the cache asks again.
+    expect(asked - askedAtReady).toBeLessThanOrEqual(1);
+    const askedBefore = asked;
+    await env.rest.patch(resourcePath(AGENTS, ns, 'counted'), { spec: { expertise: 0.5 } });
+    await eventually(() => asked > askedBefore, 'GetCapabilities asked after the spec changed');
+  } finally {
+    await env.rest.delete(resourcePath(AGENTS, ns, 'counted'));
+    await counted.shutdown();
+  }
+});
+
 test('an invalid Pattern reports Invalid with every error and its place', async () => {
   const ns = await env.namespace('invalid');
   await create(PATTERNS, ns, {
@@ -424,7 +460,8 @@ test('200 Executions created at once all finish, none lost or duplicated', async
     const done = list.items.filter((e) => e.status?.phase === 'Succeeded' || e.status?.phase === 'Failed');
     return done.length === 200 ? list.items : undefined;
   }, 'all 200 executions to finish', 120000);
-  expect(all.map((e: any) => e.status.phase)).toEqual(names.map(() => 'Succeeded'));
+  // A run that failed is shown with its reason.
+  expect(all.map((e: any) => (e.status.phase === 'Succeeded' ? 'Succeeded' : `${e.status.phase}: ${e.status.message}`))).toEqual(names.map(() => 'Succeeded'));
   expect(all.every((e: any) => e.status.attempt === 1 && e.status.agentCount === 2)).toBe(true);
   expect(all.every((e: any) => Math.abs(e.status.result.confidence - 0.7) < 1e-9)).toBe(true);
   // Each agent was asked exactly once per Execution, with a distinct task id.

@@ -69,4 +69,17 @@ describe('EndpointPolicy: each form is refused with the reason its canonical for
     const named = new EndpointPolicy({ apiServerHosts: ['kubernetes.default'], resolve: async (h) => (h === 'kubernetes.default' ? ['10.96.0.1'] : ['::ffff:a60:1']) });
     expect(await named.resolve('sneaky.example', 'a')).toEqual({ ok: false, reason: 'sneaky.example resolves to 10.96.0.1 which is the API server' });
   });
+
+  it('a verdict given before the API server\'s name resolved is not remembered; the owner is asked every time', async () => {
+    let answer!: (ips: string[]) => void;
+    let owner: string | undefined;
+    const late = new EndpointPolicy({ apiServerHosts: ['kubernetes.default'], resolve: () => new Promise((r) => (answer = r)), ownerNamespace: () => owner });
+    expect(late.check('10.96.0.1', 'a')).toBeUndefined(); // not known yet
+    answer(['10.96.0.1']);
+    expect(await late.resolve('10.96.0.1', 'a')).toEqual({ ok: false, reason: '10.96.0.1 is the API server' });
+    expect(late.check('10.96.0.1', 'a')).toBe('10.96.0.1 is the API server');
+    expect(late.check('10.0.0.9', 'a')).toBeUndefined();
+    owner = 'b';
+    expect(late.check('10.0.0.9', 'a')).toBe('10.0.0.9 belongs to an agent of another namespace');
+  });
 });

@@ -1,5 +1,5 @@
 import { setCondition, getCondition, isTrue } from '../../../src/controllers/conditions.js';
-import { mergePatchFor } from '../../../src/controllers/status.js';
+import { mergePatchFor, sameJson } from '../../../src/controllers/status.js';
 import { parseAddress } from '../../../src/manager/http-server.js';
 
 test('a condition keeps its transition time while its status holds', () => {
@@ -22,6 +22,31 @@ test('merge patches null removed keys and replace arrays whole', () => {
     n: 'x',
   });
   expect(mergePatchFor(undefined, { a: 1 })).toEqual({ a: 1 });
+});
+
+test('sameJson answers as comparing the two values serialised would', () => {
+  const cases: [unknown, unknown][] = [
+    [{ a: 1, b: undefined }, { a: 1 }],
+    [{ a: 1 }, { a: 1, b: null }],
+    [{ a: [1, undefined] }, { a: [1, null] }],
+    [{ x: NaN }, { x: null }],
+    [{ x: Infinity }, { x: 0 }],
+    [[1, 2], [1, 2, 3]],
+    [[1, { b: 2 }], [1, { b: 2, c: undefined }]],
+    [{ a: { b: { c: 'd' } } }, { a: { b: { c: 'e' } } }],
+    [{ a: [] }, { a: {} }],
+    [{ a: 1, b: 2 }, { b: 2, a: 1 }],
+    [{ a: 1 }, { b: 1 }],
+    [undefined, {}],
+    [undefined, undefined],
+    ['1', 1],
+    [null, {}],
+  ];
+  const serialised = (v: unknown) => (v === undefined ? undefined : JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x)));
+  for (const [a, b] of cases) {
+    expect([a, b, sameJson(a, b)]).toEqual([a, b, serialised(a) === serialised(b)]);
+    expect(sameJson(b, a)).toBe(sameJson(a, b));
+  }
 });
 
 test('probe addresses parse and bad ones are refused', () => {
