@@ -76,7 +76,6 @@ export function loadAverage(): number[] {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 }
 
-/** apiserver_request_total summed by "VERB resource[/subresource]". */
 /** Open watches the API server holds for a resource (or all resources of `group`), from its own apiserver_longrunning_gauge. */
 export function openWatchesOf(apiServerMetrics: string, group: string, resource?: string): number {
   let total = 0;
@@ -88,6 +87,7 @@ export function openWatchesOf(apiServerMetrics: string, group: string, resource?
   return total;
 }
 
+/** Requests the API server answered (its apiserver_request_total), by `VERB resource[/subresource]`; lists, watches and non-resource GETs left out. */
 export async function apiRequestCounts(rest: KubeRest): Promise<Map<string, number>> {
   const text = await rest.request<string>('GET', '/metrics');
   const out = new Map<string, number>();
