@@ -3,7 +3,7 @@
 // GetCapabilities, re-probed less often while it stays Ready and unchanged (probe-schedule.ts).
 // GetCapabilities is asked while an Agent is not Ready, when its generation or endpoints change,
 // and otherwise once per healthRecordMs: status.reported is informational (calls are matched on
-// spec.capabilities), and asking it at every probe doubled the probes' cost at 10,000 Agents.
+// spec.capabilities), and asking it at every probe made each probe two gRPC calls instead of one.
 // An A2A Agent is its URL, Ready while its agent card answers (with its bearer token, if it has
 // one: a token that cannot be read or is refused is the status' reason, CredentialsRefused).
 // spec.replicas is the Agent's scale subresource (kubectl scale, an HPA): carried to the Deployment
