@@ -57,7 +57,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * Whether two plain JSON-like values serialise the same: a property set to undefined counts as
  * absent, and an undefined array element or a non-finite number as null, as JSON.stringify has it.
  * Compared in place: every probe of every Agent asks this of its status, and serialising both sides
- * to compare them was a tenth of the operator's CPU at 10,000 Agents.
+ * to compare them was a tenth of the operator's CPU with 1,000 Agents probed every second.
  */
 export function sameJson(a: unknown, b: unknown): boolean {
   a = asJsonScalar(a);
