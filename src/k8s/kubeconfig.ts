@@ -56,6 +56,8 @@ const FILE_REFRESH_MS = 60000;
 /** A cluster and a user read from a kubeconfig or the in-cluster account: no client-node involved. */
 export class DirectAccess implements ClusterAccess {
   private readonly files = new Map<string, { data: Buffer; readAt: number }>();
+  /** Inline base64 data (a CA, a certificate, a key), decoded once rather than at every request. */
+  private readonly decoded = new Map<string, Buffer>();
 
   constructor(
     private readonly cluster: ClusterInfo,
@@ -98,7 +100,10 @@ export class DirectAccess implements ClusterAccess {
       this.files.set(file, read);
       return read.data;
     }
-    return data ? Buffer.from(data, 'base64') : undefined;
+    if (!data) return undefined;
+    let bytes = this.decoded.get(data);
+    if (!bytes) this.decoded.set(data, (bytes = Buffer.from(data, 'base64')));
+    return bytes;
   }
 }
 
