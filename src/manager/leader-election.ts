@@ -11,9 +11,9 @@
 //   margin in which the old leader has already stopped. holdsLease() answers from that deadline
 //   alone, so write fencing (KubeRest's fence) refuses writes the moment it passes — also right
 //   after a SIGSTOP/SIGCONT or a long GC pause, before any callback could act on stale leadership.
-// - Every Lease request is bounded by the time left before that deadline, and a watchdog timer
-//   ends leadership at the deadline even while a request hangs (an HTTP request may otherwise wait
-//   for the socket's idle timeout, far beyond the lease).
+// - Every renewal is bounded by the time left before that deadline (a campaign round, by
+//   renewDeadline), and a watchdog timer ends leadership at the deadline even while a request
+//   hangs (an HTTP request may otherwise wait for the socket's idle timeout, far beyond the lease).
 import { hostname } from 'node:os';
 import { loggerFor } from '../observability/logger.js';
 import { metrics } from '../observability/metrics.js';
@@ -111,7 +111,11 @@ export class LeaderElector {
     for (;;) {
       if (this.stopped) return;
       const started = this.now();
-      if (await this.attemptLease(this.retryPeriodMs)) {
+      // A campaign round may take as long as a renewal may: with only retryPeriod, a replica on a
+      // loaded API server times out of every round, even one whose create landed (it then holds a
+      // Lease the others count as live while it does not act on it). A slow round is still safe:
+      // validity counts from `started`, before the request was sent.
+      if (await this.attemptLease(this.renewDeadlineMs)) {
         this.extend(started);
         break;
       }
