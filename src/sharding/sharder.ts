@@ -104,8 +104,12 @@ export class Sharder {
         shardMetrics.assignments.inc({ action: step.action });
         this.log.debug({ key, ...step }, 'shard label written');
       } catch (err) {
-        if (isConflict(err) || isNotFound(err)) continue; // a newer version (or none) is on its way
-        this.log.warn({ key, err: (err as Error).message }, 'could not write the shard label; retrying');
+        if (isNotFound(err)) continue; // deleted: its delete event is on its way
+        if (isConflict(err)) {
+          // A newer version is on its way and will be decided again; look once more anyway, so a
+          // decision never waits on one watch event alone.
+          this.log.debug({ key, resourceVersion: o.metadata!.resourceVersion }, 'shard label write conflicted; deciding again on the newer version');
+        } else this.log.warn({ key, err: (err as Error).message }, 'could not write the shard label; retrying');
         setTimeout(() => this.mark(key), 1000).unref();
       }
     }
