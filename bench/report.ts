@@ -110,6 +110,20 @@ function probeCpuLines(r: any): string[] {
     row(['---', '---', '---']),
     ...steps.map((x: any) => row([x.agents, x.probeCpu.baseCoreShare, x.probeCpu.settledCoreShare])),
     '',
+    ...probeCostLines(r.probeCosts),
+  ];
+}
+
+/** One probe's CPU alone and among others (bench/probes.ts): why probe-schedule.ts runs a second's probes together. */
+function probeCostLines(costs: any[] | undefined): string[] {
+  if (!costs) return [];
+  return [
+    "**One probe's CPU** (`bench/probes.ts`: HealthCheck over the `AgentPool`, 100 a second to 1,000 channels of one agent, one every 10 ms or each second's together; this process's CPU per probe)",
+    '',
+    row(['spread', 'probes/s', 'CPU ms per probe', 'failed']),
+    row(['---', '---', '---', '---']),
+    ...costs.map((c) => row([c.spread, c.probesPerSec, c.cpuMsPerProbe, c.failed])),
+    '',
   ];
 }
 

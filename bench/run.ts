@@ -67,6 +67,7 @@ import { writeDoc } from './report.js';
 import { TRACING_NS, tracingBench, type TracingFigures } from './tracing.js';
 import { shardsBench, type ShardFigures } from './shards.js';
 import { compareSdks, SDK_GOAL_CONCURRENCY, type SdkComparison } from './sdk.js';
+import { probeCosts } from './probes.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = new Set(process.argv.slice(2));
@@ -769,6 +770,8 @@ async function main() {
     const a2aFloors = [await a2aFloor(a2aAgents.ports[0]!, a2aN, 1), await a2aFloor(a2aAgents.ports[0]!, a2aN, 10), await a2aFloor(a2aAgents.ports[0]!, a2aN, 50)];
     log(`A2A floor: ${a2aFloors.map((g) => `c${g.concurrency} ${g.callsPerSec}/s`).join('; ')}`);
     const sdk = await sdkBench(agents.ports[0]!);
+    const probes = await probeCosts(`127.0.0.1:${agents.ports[0]}`, QUICK ? 5000 : 20_000);
+    log(`one probe's CPU: ${probes.map((p) => `${p.spread} ${p.cpuMsPerProbe} ms (${p.probesPerSec}/s)`).join(', ')}`);
 
     // 4. Runtime alone (no API, no gRPC; nothing else running) --------------------------------------
     const runtime = await runtimeBench(SIZES.runtimeMs);
@@ -1020,6 +1023,7 @@ async function main() {
       protocols,
       runtime,
       sdk: { date: new Date().toISOString(), separateRun: false, n: SIZES.sdkN, comparison: sdk },
+      probeCosts: probes,
       memory,
       confidence,
       tracing,
@@ -1061,7 +1065,9 @@ if (!process.env.KUBEBUILDER_ASSETS) process.env.KUBEBUILDER_ASSETS = resolve(ro
 const confidenceOnly = () => partOnly('--confidence-only', 'confidence', /^(confidence policy|calibration):/, confidencePart);
 const tracingOnly = () => partOnly('--tracing-only', 'tracing', /^trace export:/, tracingPart);
 const shardsOnly = () => partOnly('--shards-only', 'shards', /^sharding:/, shardsPart);
-const only: Record<string, () => Promise<void>> = { '--sdk-only': sdkOnly, '--confidence-only': confidenceOnly, '--tracing-only': tracingOnly, '--shards-only': shardsOnly };
+/** `--probes-only`: one probe's CPU alone and among others (bench/probes.ts), printed, not recorded. */
+const probesOnly = async () => console.table(await probeCosts(`127.0.0.1:${(await startAgents(1)).ports[0]}`, 20_000));
+const only: Record<string, () => Promise<void>> = { '--sdk-only': sdkOnly, '--probes-only': probesOnly, '--confidence-only': confidenceOnly, '--tracing-only': tracingOnly, '--shards-only': shardsOnly };
 await (Object.entries(only).find(([flag]) => args.has(flag))?.[1] ?? main)().then(
   () => process.exit(0),
   (err) => {

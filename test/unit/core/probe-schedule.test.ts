@@ -1,6 +1,6 @@
 // Agent health probes on fake time: an Agent that stays Ready and unchanged is probed less and less
 // often, down to the cap; failure or a change brings it back to the base pace at once; jitter keeps
-// Agents created together from probing in step.
+// Agents created together from probing in step, and the probes due within one second run together.
 import { jest } from '@jest/globals';
 import { ProbeSchedule } from '../../../src/controllers/probe-schedule.js';
 
@@ -27,7 +27,7 @@ function run(schedule: ProbeSchedule, agents: number, ms: number, health: (agent
 }
 
 test('a Ready, unchanged Agent is probed about 11x less often in an hour than at a fixed 10 s', () => {
-  const [times] = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, jitter: 0 }), 1, HOUR, () => ({ ready: true, fingerprint: 'same' }));
+  const [times] = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, jitter: 0, alignMs: 0 }), 1, HOUR, () => ({ ready: true, fingerprint: 'same' }));
   const gaps = times!.slice(1).map((t, i) => t - times![i]!);
   expect(gaps.slice(0, 6)).toEqual([10_000, 20_000, 40_000, 80_000, 120_000, 120_000]);
   expect(times!.length).toBe(33); // against 361 probes at a fixed 10 s
@@ -35,7 +35,7 @@ test('a Ready, unchanged Agent is probed about 11x less often in an hour than at
 
 test('a failure or a change goes back to the base interval at once, and backs off again after', () => {
   const fails = (now: number) => now >= 1_000_000 && now < 1_200_000;
-  const [times] = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, jitter: 0 }), 1, 2 * HOUR, (_a, now) => ({
+  const [times] = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, jitter: 0, alignMs: 0 }), 1, 2 * HOUR, (_a, now) => ({
     ready: !fails(now),
     fingerprint: now < 2_000_000 ? 'pods v1' : 'pods v2', // the endpoints change at 2,000 s
   }));
@@ -55,7 +55,7 @@ test('a failure or a change goes back to the base interval at once, and backs of
 test('jitter spreads Agents created together, each delay within [80%, 100%] of its interval', () => {
   let seed = 1;
   const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
-  const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random }), 100, HOUR, () => ({ ready: true, fingerprint: 'same' }));
+  const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random, alignMs: 0 }), 100, HOUR, () => ({ ready: true, fingerprint: 'same' }));
   const lastSecond = new Set(probes.map((t) => Math.floor(t.at(-1)! / 1000)));
   expect(lastSecond.size).toBeGreaterThan(50); // not in step: 100 Agents, their latest probes at > 50 different seconds
   for (const t of probes) {
@@ -66,10 +66,36 @@ test('jitter spreads Agents created together, each delay within [80%, 100%] of i
   }
 });
 
+test('delays end on whole seconds, shortened by less than one, so probes due together run together', () => {
+  let now = 1_000_123;
+  const s = new ProbeSchedule({ baseMs: BASE, maxMs: MAX, jitter: 0, now: () => now });
+  expect(s.next('k', true, 'x')).toBe(BASE - 123);
+  now = 1_010_000;
+  expect(s.next('k', true, 'x')).toBe(2 * BASE); // already on a whole second
+  now += 999;
+  expect(s.next('k', true, 'x')).toBe(4 * BASE - 999);
+  const short = new ProbeSchedule({ baseMs: 1500, maxMs: MAX, jitter: 0, now: () => now });
+  expect(short.next('k', true, 'x')).toBe(1500); // under two seconds: left alone
+
+  // 1,000 Agents with the default jitter, backed off: every probe on a whole second, never past
+  // the cap, and about 1,000 / 120 of them in each second rather than one every millisecond.
+  let seed = 7;
+  const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+  const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random }), 1000, HOUR, () => ({ ready: true, fingerprint: 'same' }));
+  const start = Date.now() - HOUR;
+  const later = probes.flatMap((t) => t.slice(1));
+  expect(later.every((t) => (start + t) % 1000 === 0)).toBe(true);
+  for (const t of probes) expect(Math.max(...t.slice(1).map((x, i) => x - t[i]!))).toBeLessThanOrEqual(MAX);
+  const perSecond = new Map<number, number>();
+  for (const t of later.filter((x) => x > 10 * 60_000)) perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
+  expect(perSecond.size).toBeGreaterThan(100); // spread over the 2 min cap, not in step
+  expect(Math.max(...perSecond.values())).toBeLessThan(40);
+});
+
 test('the cap is never below the base, and a forgotten Agent starts over', () => {
-  const s = new ProbeSchedule({ baseMs: BASE, maxMs: 1, jitter: 0 });
+  const s = new ProbeSchedule({ baseMs: BASE, maxMs: 1, jitter: 0, alignMs: 0 });
   expect([s.next('k', true, 'x'), s.next('k', true, 'x'), s.next('k', true, 'x')]).toEqual([BASE, BASE, BASE]);
-  const t = new ProbeSchedule({ baseMs: BASE, maxMs: MAX, jitter: 0 });
+  const t = new ProbeSchedule({ baseMs: BASE, maxMs: MAX, jitter: 0, alignMs: 0 });
   t.next('k', true, 'x');
   expect(t.next('k', true, 'x')).toBe(2 * BASE);
   t.forget('k');
