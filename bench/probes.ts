@@ -4,6 +4,7 @@
 // (what probe-schedule.ts does by ending each delay on a whole second). CPU is this process's,
 // which does nothing else meanwhile. Alone, each probe wakes the event loop and its HTTP/2
 // connection for itself; this shows what that costs.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AgentPool } from '../src/agents/pool.js';
 import { round } from './lib.js';
 
@@ -18,14 +19,13 @@ export interface ProbeCost {
 
 const CHANNELS = 1000;
 const RATE = 100;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
 
 /** Probes at RATE a second for `windowMs` (after a 5 s warm-up), `RATE * everyMs / 1000` at a time. */
-async function probeAt(pool: AgentPool, endpoint: string, everyMs: number, windowMs: number): Promise<{ perSec: number; cpuMsPerProbe: number; failed: number }> {
+async function probeAt(pool: AgentPool, endpoint: string, everyMs: number, windowMs: number): Promise<Omit<ProbeCost, 'spread'>> {
   let next = 0;
   let done = 0;
   let failed = 0;
@@ -42,7 +42,7 @@ async function probeAt(pool: AgentPool, endpoint: string, everyMs: number, windo
     const [c0, d0, t0] = [cpuMs(), done, performance.now()];
     await sleep(windowMs);
     const [c1, d1, t1] = [cpuMs(), done, performance.now()];
-    return { perSec: round(((d1 - d0) * 1000) / (t1 - t0), 0), cpuMsPerProbe: round((c1 - c0) / (d1 - d0), 3), failed };
+    return { probesPerSec: round(((d1 - d0) * 1000) / (t1 - t0), 0), cpuMsPerProbe: round((c1 - c0) / (d1 - d0), 3), failed };
   } finally {
     clearInterval(tick);
   }
@@ -57,8 +57,7 @@ export async function probeCosts(endpoint: string, windowMs: number): Promise<Pr
     }
     const out: ProbeCost[] = [];
     for (const [spread, everyMs] of [['alone', 10], ['together', 1000]] as const) {
-      const r = await probeAt(pool, endpoint, everyMs, windowMs);
-      out.push({ spread, probesPerSec: r.perSec, cpuMsPerProbe: r.cpuMsPerProbe, failed: r.failed });
+      out.push({ spread, ...(await probeAt(pool, endpoint, everyMs, windowMs)) });
     }
     return out;
   } finally {

@@ -11,6 +11,11 @@ const HOUR = 3_600_000;
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());
 
+/** A repeatable stand-in for Math.random (a Lehmer generator). */
+function seeded(seed: number): () => number {
+  return () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+}
+
 /** Probes `agents` Agents on fake time for `ms`, each as `health(agent, now)` says; returns the probe times per Agent. */
 function run(schedule: ProbeSchedule, agents: number, ms: number, health: (agent: number, now: number) => { ready: boolean; fingerprint: string }) {
   const probes: number[][] = Array.from({ length: agents }, () => []);
@@ -53,9 +58,7 @@ test('a failure or a change goes back to the base interval at once, and backs of
 });
 
 test('jitter spreads Agents created together, each delay within [80%, 100%] of its interval', () => {
-  let seed = 1;
-  const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
-  const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random, alignMs: 0 }), 100, HOUR, () => ({ ready: true, fingerprint: 'same' }));
+  const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random: seeded(1), alignMs: 0 }), 100, HOUR, () => ({ ready: true, fingerprint: 'same' }));
   const lastSecond = new Set(probes.map((t) => Math.floor(t.at(-1)! / 1000)));
   expect(lastSecond.size).toBeGreaterThan(50); // not in step: 100 Agents, their latest probes at > 50 different seconds
   for (const t of probes) {
@@ -79,9 +82,7 @@ test('delays end on whole seconds, shortened by less than one, so probes due tog
 
   // 1,000 Agents with the default jitter, backed off: every probe on a whole second, never past
   // the cap, and about 1,000 / 120 of them in each second rather than one every millisecond.
-  let seed = 7;
-  const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
-  const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random }), 1000, HOUR, () => ({ ready: true, fingerprint: 'same' }));
+  const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random: seeded(7) }), 1000, HOUR, () => ({ ready: true, fingerprint: 'same' }));
   const start = Date.now() - HOUR;
   const later = probes.flatMap((t) => t.slice(1));
   expect(later.every((t) => (start + t) % 1000 === 0)).toBe(true);
