@@ -82,6 +82,8 @@ test('delays end on whole seconds, shortened by less than one, so probes due tog
 
   // 1,000 Agents with the default jitter, backed off: every probe on a whole second, never past
   // the cap, and about 1,000 / 120 of them in each second rather than one every millisecond.
+  // The clock starts at a fixed instant, so where the whole seconds fall is the same in every run.
+  jest.setSystemTime(1_700_000_000_500);
   const probes = run(new ProbeSchedule({ baseMs: BASE, maxMs: MAX, random: seeded(7) }), 1000, HOUR, () => ({ ready: true, fingerprint: 'same' }));
   const start = Date.now() - HOUR;
   const later = probes.flatMap((t) => t.slice(1));
