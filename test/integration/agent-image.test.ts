@@ -194,7 +194,7 @@ test('hand edits of the Deployment and Service are put back', async () => {
   // Pods made for the edit go away; the three running ones stay.
   await eventually(async () => (await pods()).length === 3, 'back to 3 pods', SLOW);
   await eventually(() => agentIn('Ready', endpoints), 'Agent still Ready', SLOW);
-}, SLOW);
+}, 2 * SLOW); // longer than any one wait, so a wait that never ends names itself (one CI run hit this test's own timeout)
 
 test('a spec change rolls the Deployment and moves the Service; endpoints follow the rollout', async () => {
   const before = await getDeployment();
