@@ -88,6 +88,34 @@ async function agentReconciles(): Promise<number> {
 
 let endpoints: string[] = [];
 
+/**
+ * What the cluster held when a test of the rollout chain failed: the Deployment, its ReplicaSets, the
+ * Agent's pods and status. A local CI run once timed out in the hand-edit test and the next one,
+ * which passed alone; the timeout said nothing of which object was not as expected.
+ */
+async function clusterState(): Promise<string> {
+  const rsPath = `/apis/apps/v1/namespaces/${ns}/replicasets`;
+  // Each read on its own, so that what exists is shown when something does not.
+  const read = <T>(get: () => Promise<T>, show: (o: T) => unknown) => get().then(show, (e: Error) => `(not read: ${e.message})`);
+  return JSON.stringify({
+    deployment: await read(getDeployment, (d) => ({ generation: d.metadata.generation, replicas: d.spec.replicas, labels: d.metadata.labels, status: d.status })),
+    replicaSets: await read(() => env.rest.list<any>(rsPath), (l) => l.items.map((r) => ({ name: r.metadata.name, replicas: r.spec.replicas, ready: r.status?.readyReplicas, env: r.spec.template.spec.containers[0].env }))),
+    pods: await read(() => env.rest.list<any>(resourcePath(PODS, ns)), (l) => l.items.map((p) => ({ name: p.metadata.name, owner: p.metadata.ownerReferences?.[0]?.name, deleting: !!p.metadata.deletionTimestamp, phase: p.status?.phase, ip: p.status?.podIP }))),
+    agent: await read(getAgent, (a) => a.status),
+    endpoints,
+  });
+}
+
+/** The test, with the cluster's state added to its error when it fails. */
+const explained = (body: () => Promise<void>) => async () => {
+  try {
+    await body();
+  } catch (err) {
+    if (err instanceof Error) err.message += `\ncluster state: ${await clusterState()}`;
+    throw err;
+  }
+};
+
 test('an image Agent gets a Deployment and a Service owned by it', async () => {
   const agent = await env.rest.create<any>(resourcePath(AGENTS, ns), {
     apiVersion: 'parallax.ai/v1alpha1',
@@ -176,7 +204,7 @@ test('scaling spec.replicas scales the Deployment; the new pod joins the endpoin
   await eventually(() => agentIn('Ready', endpoints), 'Agent Ready with 3 endpoints', SLOW);
 }, SLOW);
 
-test('hand edits of the Deployment and Service are put back', async () => {
+test('hand edits of the Deployment and Service are put back', explained(async () => {
   const d = await getDeployment();
   const template = d.spec.template.spec.containers[0];
   await env.rest.patch(deploymentPath(), {
@@ -194,9 +222,9 @@ test('hand edits of the Deployment and Service are put back', async () => {
   // Pods made for the edit go away; the three running ones stay.
   await eventually(async () => (await pods()).length === 3, 'back to 3 pods', SLOW);
   await eventually(() => agentIn('Ready', endpoints), 'Agent still Ready', SLOW);
-}, 2 * SLOW); // longer than any one wait, so a wait that never ends names itself (one CI run hit this test's own timeout)
+}), 2 * SLOW); // longer than any one wait, so a wait that never ends names itself (one CI run hit this test's own timeout)
 
-test('a spec change rolls the Deployment and moves the Service; endpoints follow the rollout', async () => {
+test('a spec change rolls the Deployment and moves the Service; endpoints follow the rollout', explained(async () => {
   const before = await getDeployment();
   await patchAgentSpec({ port: NEW_PORT, env: [{ name: 'MODE', value: 'lenient' }] });
   const rolled = await eventually(async () => {
@@ -217,7 +245,7 @@ test('a spec change rolls the Deployment and moves the Service; endpoints follow
   await eventually(() => agentIn('Ready', rolledOut), `Agent Ready at the new pods ${rolledOut}`, SLOW);
   const all = await pods();
   expect(all.map((p) => p.spec.containers[0].ports[0].containerPort)).toEqual([NEW_PORT, NEW_PORT, NEW_PORT]);
-}, 3 * SLOW);
+}), 3 * SLOW);
 
 test('deleting the Agent garbage-collects its Deployment and Service', async () => {
   await env.rest.delete(agentPath());
