@@ -130,3 +130,17 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 50));
   }
 }
+
+/**
+ * Runs `work`; if it fails, adds what `explain` reads at that moment to the error's message. The
+ * state is read once, at the failure, not on every poll of a wait. A failed read is shown in its
+ * place, so the original error is never lost.
+ */
+export async function explainFailure<T>(work: () => Promise<T>, explain: () => Promise<string>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof Error) err.message += `\n${await explain().catch((e: Error) => `(not read: ${e.message})`)}`;
+    throw err;
+  }
+}

@@ -7,7 +7,7 @@ import { AGENTS, DEPLOYMENTS, EVENTS, PODS, SERVICES } from '../../src/k8s/resou
 import { Manager } from '../../src/manager/manager.js';
 import { metrics } from '../../src/observability/metrics.js';
 import { startAgentProcess, stopAllAgentProcesses, type AgentProcess } from '../helpers/agent-process.js';
-import { eventually, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
+import { eventually, explainFailure, startTestEnv, type TestEnv, testOperator } from '../helpers/envtest.js';
 import { markPodReady } from '../helpers/kubelet.js';
 import { apiRequests } from '../helpers/api-requests.js';
 
@@ -107,14 +107,7 @@ async function clusterState(): Promise<string> {
 }
 
 /** The test, with the cluster's state added to its error when it fails. */
-const explained = (body: () => Promise<void>) => async () => {
-  try {
-    await body();
-  } catch (err) {
-    if (err instanceof Error) err.message += `\ncluster state: ${await clusterState()}`;
-    throw err;
-  }
-};
+const explained = (body: () => Promise<void>) => () => explainFailure(body, async () => `cluster state: ${await clusterState()}`);
 
 test('an image Agent gets a Deployment and a Service owned by it', async () => {
   const agent = await env.rest.create<any>(resourcePath(AGENTS, ns), {
